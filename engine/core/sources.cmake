@@ -1,0 +1,6 @@
+target_sources(sluice_engine PRIVATE
+  core/clock.cpp core/clock.h
+  core/lead.cpp core/lead.h
+  core/result.h
+  core/secret.cpp core/secret.h
+  core/windowstats.cpp core/windowstats.h)
