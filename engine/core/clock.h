@@ -28,7 +28,9 @@ public:
 class ManualClock final : public Clock
 {
 public:
-    explicit ManualClock(Duration start = Duration{1'000'000}) : m_now(start) { }
+    explicit ManualClock(Duration start = Duration { 1'000'000 })
+        : m_now(start)
+    { }
     Duration now() const override { return m_now; }
     void advance(Duration step) { m_now += step; }
 

@@ -37,11 +37,12 @@ std::optional<QString> emailProblem(const QString &email)
     if (local.size() > 64)
         return QStringLiteral("has a local part longer than 64 characters");
     static const QRegularExpression localRe(
-            QStringLiteral("^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$"));
+        QStringLiteral("^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$"));
     if (!localRe.match(local).hasMatch())
         return QStringLiteral("has an invalid local part");
-    static const QRegularExpression domainRe(QStringLiteral(
-            "^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"));
+    static const QRegularExpression domainRe(
+        QStringLiteral("^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,"
+                       "61}[A-Za-z0-9])?$"));
     if (!domainRe.match(domain).hasMatch())
         return QStringLiteral("has an invalid domain");
     return std::nullopt;

@@ -29,26 +29,46 @@ bool HttpRequest::hasHeader(QByteArrayView name) const
 QByteArray httpReasonPhrase(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Status";
     }
 }
 
@@ -122,16 +142,18 @@ bool HttpResponder::answered() const
 bool HttpResponder::connectionOpen() const
 {
     return m_state && m_state->socket
-            && m_state->socket->state() == QAbstractSocket::ConnectedState;
+        && m_state->socket->state() == QAbstractSocket::ConnectedState;
 }
 
-HttpServer::HttpServer(QObject *parent) : QAbstractHttpServer(parent) { }
+HttpServer::HttpServer(QObject *parent)
+    : QAbstractHttpServer(parent)
+{ }
 
 void HttpServer::addRoute(const QByteArray &method, const QString &pathPattern, Handler handler)
 {
     QRegularExpression re(QLatin1Char('^') + pathPattern + QLatin1Char('$'));
     Q_ASSERT(re.isValid());
-    m_routes.push_back(Route{ method, std::move(re), std::move(handler) });
+    m_routes.push_back(Route { method, std::move(re), std::move(handler) });
 }
 
 QByteArray HttpServer::errorBody(int status, const QString &detail) const
@@ -168,8 +190,8 @@ bool HttpServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *so
     if (req.body.size() > m_maxBodyBytes) {
         sendError(responder, 413,
                   QStringLiteral("request body is %1 bytes; the limit is %2 bytes")
-                          .arg(req.body.size())
-                          .arg(m_maxBodyBytes));
+                      .arg(req.body.size())
+                      .arg(m_maxBodyBytes));
         return true;
     }
 
@@ -190,8 +212,8 @@ bool HttpServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *so
     if (!allowed.isEmpty()) {
         sendError(responder, 405,
                   QStringLiteral("method %1 is not allowed on %2; allowed: %3")
-                          .arg(QString::fromLatin1(req.method), req.path,
-                               QString::fromLatin1(allowed.join(", "))),
+                      .arg(QString::fromLatin1(req.method), req.path,
+                           QString::fromLatin1(allowed.join(", "))),
                   { { "Allow", allowed.join(", ") } });
         return true;
     }

@@ -1,2 +1,3 @@
 target_sources(sluice_engine PRIVATE
+  net/apitransport.cpp net/apitransport.h
   net/httpserver.cpp net/httpserver.h)

@@ -10,10 +10,10 @@ namespace sluice {
 /// Faults the sandbox injects into Instantly requests that passed auth and the rate limit.
 struct FaultOptions
 {
-    std::chrono::milliseconds latency{ 0 }; ///< added to every answer
+    std::chrono::milliseconds latency { 0 }; ///< added to every answer
     double errorRate = 0.0; ///< probability of a 500
     double hangRate = 0.0; ///< probability of holding the request for `hangDuration`
-    std::chrono::milliseconds hangDuration{ 120'000 }; ///< then 504; meant to outlast clients
+    std::chrono::milliseconds hangDuration { 120'000 }; ///< then 504; meant to outlast clients
     double bodyErrorRate = 0.0; ///< probability of a 200 whose body is an error
 
     /// Why these options are unusable, or nullopt.

@@ -17,7 +17,7 @@ namespace {
 
 StoreReply jsonReply(int status, json body)
 {
-    return StoreReply{ status, std::make_shared<const json>(std::move(body)) };
+    return StoreReply { status, std::make_shared<const json>(std::move(body)) };
 }
 
 QByteArray bodyBytes(const StoreReply &reply)
@@ -27,9 +27,11 @@ QByteArray bodyBytes(const StoreReply &reply)
 
 json faultsJson(const FaultOptions &f)
 {
-    return json{
-        { "latency_ms", f.latency.count() },   { "error_rate", f.errorRate },
-        { "hang_rate", f.hangRate },           { "hang_ms", f.hangDuration.count() },
+    return json {
+        { "latency_ms", f.latency.count() },
+        { "error_rate", f.errorRate },
+        { "hang_rate", f.hangRate },
+        { "hang_ms", f.hangDuration.count() },
         { "body_error_rate", f.bodyErrorRate },
     };
 }
@@ -40,8 +42,8 @@ std::optional<json> parseBody(const QByteArray &body, StoreReply *error)
     try {
         return json::parse(body.constBegin(), body.constEnd());
     } catch (const json::parse_error &e) {
-        *error = instantlyError(400, QStringLiteral("body is not valid JSON: %1")
-                                             .arg(QString::fromUtf8(e.what())));
+        *error = instantlyError(
+            400, QStringLiteral("body is not valid JSON: %1").arg(QString::fromUtf8(e.what())));
         return std::nullopt;
     }
 }
@@ -52,8 +54,8 @@ SandboxServer::SandboxServer(SandboxOptions options, const Clock *clock, QObject
     : HttpServer(parent)
     , m_options(std::move(options))
     , m_clock(clock ? clock : &m_steadyClock)
-    , m_limiter({ { milliseconds{ 1000 }, m_options.perSecond },
-                  { milliseconds{ 60'000 }, m_options.perMinute } })
+    , m_limiter({ { milliseconds { 1000 }, m_options.perSecond },
+                  { milliseconds { 60'000 }, m_options.perMinute } })
     , m_random(m_options.seed)
 {
     qRegisterMetaType<SandboxLogEntry>();
@@ -66,13 +68,15 @@ SandboxServer::SandboxServer(SandboxOptions options, const Clock *clock, QObject
                           const QString limitText = r.query.queryItemValue(QStringLiteral("limit"));
                           const int limit = limitText.isEmpty() ? 10 : limitText.toInt(&ok);
                           if (!ok)
-                              return instantlyError(400, QStringLiteral("querystring/limit must be integer"));
+                              return instantlyError(
+                                  400, QStringLiteral("querystring/limit must be integer"));
                           return m_store.listCampaigns(
-                                  r.query.queryItemValue(QStringLiteral("search"), QUrl::FullyDecoded),
-                                  limit, r.query.queryItemValue(QStringLiteral("starting_after")));
+                              r.query.queryItemValue(QStringLiteral("search"), QUrl::FullyDecoded),
+                              limit, r.query.queryItemValue(QStringLiteral("starting_after")));
                       });
-    addInstantlyRoute("POST", QStringLiteral("/api/v2/campaigns"), BodyUse::Json,
-                      [this](const HttpRequest &, const json &b) { return m_store.createCampaign(b); });
+    addInstantlyRoute(
+        "POST", QStringLiteral("/api/v2/campaigns"), BodyUse::Json,
+        [this](const HttpRequest &, const json &b) { return m_store.createCampaign(b); });
     addInstantlyRoute("GET", QStringLiteral("/api/v2/campaigns/") + id, BodyUse::None,
                       [this](const HttpRequest &r, const json &) {
                           return m_store.getCampaign(r.captures.value(0));
@@ -83,17 +87,20 @@ SandboxServer::SandboxServer(SandboxOptions options, const Clock *clock, QObject
                       });
     addInstantlyRoute("POST", QStringLiteral("/api/v2/leads"), BodyUse::Json,
                       [this](const HttpRequest &, const json &b) { return m_store.createLead(b); });
-    addInstantlyRoute("DELETE", QStringLiteral("/api/v2/leads"), BodyUse::Json,
-                      [this](const HttpRequest &, const json &b) { return m_store.deleteLeads(b); });
+    addInstantlyRoute(
+        "DELETE", QStringLiteral("/api/v2/leads"), BodyUse::Json,
+        [this](const HttpRequest &, const json &b) { return m_store.deleteLeads(b); });
     addInstantlyRoute("POST", QStringLiteral("/api/v2/leads/add"), BodyUse::Json,
                       [this](const HttpRequest &, const json &b) { return m_store.addLeads(b); });
     addInstantlyRoute("POST", QStringLiteral("/api/v2/leads/list"), BodyUse::Json,
                       [this](const HttpRequest &, const json &b) { return m_store.listLeads(b); });
-    addInstantlyRoute("GET", QStringLiteral("/api/v2/leads/") + id, BodyUse::None,
+    // "add" and "list" are POST endpoints of their own, not lead ids.
+    const QString leadId = QStringLiteral("(?!(?:add|list)$)([^/]+)");
+    addInstantlyRoute("GET", QStringLiteral("/api/v2/leads/") + leadId, BodyUse::None,
                       [this](const HttpRequest &r, const json &) {
                           return m_store.getLead(r.captures.value(0));
                       });
-    addInstantlyRoute("DELETE", QStringLiteral("/api/v2/leads/") + id, BodyUse::None,
+    addInstantlyRoute("DELETE", QStringLiteral("/api/v2/leads/") + leadId, BodyUse::None,
                       [this](const HttpRequest &r, const json &) {
                           return m_store.deleteLead(r.captures.value(0));
                       });
@@ -131,7 +138,8 @@ void SandboxServer::setLimits(int perSecond, int perMinute)
 {
     m_options.perSecond = perSecond;
     m_options.perMinute = perMinute;
-    m_limiter.setRules({ { milliseconds{ 1000 }, perSecond }, { milliseconds{ 60'000 }, perMinute } });
+    m_limiter.setRules(
+        { { milliseconds { 1000 }, perSecond }, { milliseconds { 60'000 }, perMinute } });
 }
 
 void SandboxServer::addOutage(milliseconds startIn, milliseconds duration)
@@ -166,12 +174,13 @@ QByteArray SandboxServer::errorBody(int status, const QString &detail) const
 }
 
 void SandboxServer::addInstantlyRoute(
-        const QByteArray &method, const QString &pattern, BodyUse bodyUse,
-        std::function<StoreReply(const HttpRequest &, const json &)> op)
+    const QByteArray &method, const QString &pattern, BodyUse bodyUse,
+    std::function<StoreReply(const HttpRequest &, const json &)> op)
 {
-    addRoute(method, pattern, [this, bodyUse, op = std::move(op)](const HttpRequest &r, HttpResponder responder) {
-        serveInstantly(r, std::move(responder), bodyUse, op);
-    });
+    addRoute(method, pattern,
+             [this, bodyUse, op = std::move(op)](const HttpRequest &r, HttpResponder responder) {
+                 serveInstantly(r, std::move(responder), bodyUse, op);
+             });
 }
 
 SandboxLogEntry &SandboxServer::beginLog(const HttpRequest &request)
@@ -180,8 +189,10 @@ SandboxLogEntry &SandboxServer::beginLog(const HttpRequest &request)
     entry.seq = m_nextSeq++;
     entry.wallTimeMs = wallClockMs();
     entry.arrivedAt = m_clock->now();
+    entry.arrivedSteady = m_steadyClock.now();
     entry.method = request.method;
     entry.path = request.path;
+    entry.userAgent = request.header("user-agent");
     m_log.push_back(std::move(entry));
     while (int(m_log.size()) > m_options.logCapacity)
         m_log.pop_front();
@@ -210,26 +221,27 @@ void SandboxServer::finishNow(quint64 seq, HttpResponder responder, const StoreR
         return; // rotated out meanwhile
     SandboxLogEntry &entry = m_log[size_t(seq - m_log.front().seq)];
     entry.status = delivered ? reply.status : 0;
-    entry.latencyMs = (m_clock->now() - entry.arrivedAt).count();
+    entry.latencyMs = (m_steadyClock.now() - entry.arrivedSteady).count();
     Q_EMIT requestServed(entry);
 }
 
 void SandboxServer::serveInstantly(
-        const HttpRequest &request, HttpResponder responder, BodyUse bodyUse,
-        const std::function<StoreReply(const HttpRequest &, const json &)> &op)
+    const HttpRequest &request, HttpResponder responder, BodyUse bodyUse,
+    const std::function<StoreReply(const HttpRequest &, const json &)> &op)
 {
     SandboxLogEntry &entry = beginLog(request);
     const quint64 seq = entry.seq;
     const QByteArray expected = "Bearer " + m_options.apiKey.toUtf8();
     if (request.header("authorization") != expected) {
-        finishNow(seq, std::move(responder),
-                  instantlyError(401, QStringLiteral("Invalid API key")), {});
+        finishNow(seq, std::move(responder), instantlyError(401, QStringLiteral("Invalid API key")),
+                  {});
         return;
     }
     const milliseconds now = m_clock->now();
     if (inOutage(now)) {
         finish(seq, std::move(responder),
-               instantlyError(503, QStringLiteral("Service temporarily unavailable (sandbox outage)")));
+               instantlyError(503,
+                              QStringLiteral("Service temporarily unavailable (sandbox outage)")));
         return;
     }
     if (const auto wait = m_limiter.tryAdmit(now)) {
@@ -239,10 +251,11 @@ void SandboxServer::serveInstantly(
             headers.append({ "Retry-After", QByteArray::number(std::max<qint64>(1, seconds)) });
         }
         finish(seq, std::move(responder),
-               instantlyError(429, QStringLiteral("Rate limit exceeded: the workspace allows %1 "
-                                                  "requests per second and %2 per minute")
-                                           .arg(m_options.perSecond)
-                                           .arg(m_options.perMinute)),
+               instantlyError(429,
+                              QStringLiteral("Rate limit exceeded: the workspace allows %1 "
+                                             "requests per second and %2 per minute")
+                                  .arg(m_options.perSecond)
+                                  .arg(m_options.perMinute)),
                headers);
         return;
     }
@@ -263,17 +276,20 @@ void SandboxServer::serveInstantly(
         return;
     }
     if (roll < faults.hangRate + faults.errorRate + faults.bodyErrorRate) {
-        finish(seq, std::move(responder),
-               jsonReply(200, json{ { "status", "error" },
-                                    { "error", "Something went wrong" },
-                                    { "message", "Internal error reported in a 200 (sandbox fault)" } }));
+        finish(
+            seq, std::move(responder),
+            jsonReply(200,
+                      json { { "status", "error" },
+                             { "error", "Something went wrong" },
+                             { "message", "Internal error reported in a 200 (sandbox fault)" } }));
         return;
     }
 
     json body;
     if (bodyUse == BodyUse::Json) {
         if (request.body.trimmed().isEmpty()) {
-            finish(seq, std::move(responder), instantlyError(400, QStringLiteral("body must be object")));
+            finish(seq, std::move(responder),
+                   instantlyError(400, QStringLiteral("body must be object")));
             return;
         }
         StoreReply error;
@@ -294,7 +310,7 @@ void SandboxServer::serveClose(const HttpRequest &request, HttpResponder respond
     const QByteArray user = QByteArray::fromBase64(auth.mid(6)).split(':').value(0);
     if (!auth.startsWith("Basic ") || user.isEmpty() || user != m_options.closeApiKey.toUtf8()) {
         finishNow(seq, std::move(responder),
-                  jsonReply(401, json{ { "error", "The API key provided is not valid." } }), {});
+                  jsonReply(401, json { { "error", "The API key provided is not valid." } }), {});
         return;
     }
     finish(seq, std::move(responder), m_store.getCloseLead(request.captures.value(0)));
@@ -317,15 +333,16 @@ json SandboxServer::statsJson() const
         serverErrors += e.status >= 500 ? 1 : 0;
         unanswered += e.status == 0 ? 1 : 0;
     }
-    return json{
+    return json {
         { "requests", m_log.size() },
         { "admitted", admitted },
         { "rate_limited", limited },
         { "server_errors", serverErrors },
         { "unanswered", unanswered },
-        { "worst_1s", worstWindow(milliseconds{ 1000 }) },
-        { "worst_60s", worstWindow(milliseconds{ 60'000 }) },
-        { "limits", { { "per_second", m_options.perSecond }, { "per_minute", m_options.perMinute } } },
+        { "worst_1s", worstWindow(milliseconds { 1000 }) },
+        { "worst_60s", worstWindow(milliseconds { 60'000 }) },
+        { "limits",
+          { { "per_second", m_options.perSecond }, { "per_minute", m_options.perMinute } } },
         { "faults", faultsJson(m_options.faults) },
         { "leads", m_store.leadCount() },
         { "campaigns", m_store.campaignCount() },
@@ -355,9 +372,8 @@ void SandboxServer::addControlRoutes()
                  });
     };
 
-    control("GET", QStringLiteral("stats"), [this](const HttpRequest &, const json &) {
-        return jsonReply(200, statsJson());
-    });
+    control("GET", QStringLiteral("stats"),
+            [this](const HttpRequest &, const json &) { return jsonReply(200, statsJson()); });
     control("GET", QStringLiteral("requests"), [this](const HttpRequest &r, const json &) {
         const quint64 after = r.query.queryItemValue(QStringLiteral("after")).toULongLong();
         json items = json::array();
@@ -368,15 +384,18 @@ void SandboxServer::addControlRoutes()
                               { "time_ms", e.wallTimeMs },
                               { "method", e.method.toStdString() },
                               { "path", e.path.toStdString() },
+                              { "user_agent", e.userAgent.toStdString() },
                               { "status", e.status },
                               { "latency_ms", e.latencyMs },
                               { "admitted", e.admitted } });
         }
-        return jsonReply(200, json{ { "items", std::move(items) } });
+        return jsonReply(200, json { { "items", std::move(items) } });
     });
     control("GET", QStringLiteral("leads"), [this](const HttpRequest &r, const json &) {
-        return jsonReply(200, json{ { "items", m_store.allLeads(r.query.queryItemValue(
-                                                        QStringLiteral("campaign"))) } });
+        return jsonReply(
+            200,
+            json { { "items",
+                     m_store.allLeads(r.query.queryItemValue(QStringLiteral("campaign"))) } });
     });
     control("GET", QStringLiteral("faults"), [this](const HttpRequest &, const json &) {
         return jsonReply(200, faultsJson(m_options.faults));
@@ -387,17 +406,18 @@ void SandboxServer::addControlRoutes()
         FaultOptions f = m_options.faults;
         try {
             if (b.contains("latency_ms"))
-                f.latency = milliseconds{ b["latency_ms"].get<qint64>() };
+                f.latency = milliseconds { b["latency_ms"].get<qint64>() };
             if (b.contains("error_rate"))
                 f.errorRate = b["error_rate"].get<double>();
             if (b.contains("hang_rate"))
                 f.hangRate = b["hang_rate"].get<double>();
             if (b.contains("hang_ms"))
-                f.hangDuration = milliseconds{ b["hang_ms"].get<qint64>() };
+                f.hangDuration = milliseconds { b["hang_ms"].get<qint64>() };
             if (b.contains("body_error_rate"))
                 f.bodyErrorRate = b["body_error_rate"].get<double>();
         } catch (const json::exception &e) {
-            return instantlyError(400, QStringLiteral("faults: %1").arg(QString::fromUtf8(e.what())));
+            return instantlyError(400,
+                                  QStringLiteral("faults: %1").arg(QString::fromUtf8(e.what())));
         }
         if (auto problem = f.problem())
             return instantlyError(400, QStringLiteral("faults: ") + *problem);
@@ -409,20 +429,23 @@ void SandboxServer::addControlRoutes()
         const json perMinute = b.value("per_minute", json(m_options.perMinute));
         if (!perSecond.is_number_integer() || !perMinute.is_number_integer()
             || perSecond.get<int>() <= 0 || perMinute.get<int>() <= 0)
-            return instantlyError(400, QStringLiteral("per_second and per_minute must be integers > 0"));
+            return instantlyError(400,
+                                  QStringLiteral("per_second and per_minute must be integers > 0"));
         setLimits(perSecond.get<int>(), perMinute.get<int>());
-        return jsonReply(200, json{ { "per_second", m_options.perSecond },
-                                    { "per_minute", m_options.perMinute } });
+        return jsonReply(
+            200,
+            json { { "per_second", m_options.perSecond }, { "per_minute", m_options.perMinute } });
     });
     control("POST", QStringLiteral("outage"), [this](const HttpRequest &, const json &b) {
         const json startIn = b.value("start_in_ms", json(0));
         const json duration = b.value("duration_ms", json());
-        if (!startIn.is_number_integer() || startIn.get<qint64>() < 0 || !duration.is_number_integer()
-            || duration.get<qint64>() <= 0)
-            return instantlyError(400, QStringLiteral("outage needs integer duration_ms > 0 and "
-                                                      "start_in_ms >= 0"));
-        addOutage(milliseconds{ startIn.get<qint64>() }, milliseconds{ duration.get<qint64>() });
-        return jsonReply(200, json{ { "start_in_ms", startIn }, { "duration_ms", duration } });
+        if (!startIn.is_number_integer() || startIn.get<qint64>() < 0
+            || !duration.is_number_integer() || duration.get<qint64>() <= 0)
+            return instantlyError(400,
+                                  QStringLiteral("outage needs integer duration_ms > 0 and "
+                                                 "start_in_ms >= 0"));
+        addOutage(milliseconds { startIn.get<qint64>() }, milliseconds { duration.get<qint64>() });
+        return jsonReply(200, json { { "start_in_ms", startIn }, { "duration_ms", duration } });
     });
     control("POST", QStringLiteral("close/leads"), [this](const HttpRequest &, const json &b) {
         const json leads = b.is_array() ? b : json::array({ b });
@@ -431,14 +454,14 @@ void SandboxServer::addControlRoutes()
             if (r.status != 200)
                 return r;
         }
-        return jsonReply(200, json{ { "stored", leads.size() } });
+        return jsonReply(200, json { { "stored", leads.size() } });
     });
     control("POST", QStringLiteral("reset"), [this](const HttpRequest &, const json &) {
         m_store.clear();
         m_log.clear();
         m_outages.clear();
         setLimits(m_options.perSecond, m_options.perMinute);
-        return jsonReply(200, json{ { "reset", true } });
+        return jsonReply(200, json { { "reset", true } });
     });
 }
 

@@ -18,9 +18,11 @@ struct SandboxLogEntry
 {
     quint64 seq = 0;
     qint64 wallTimeMs = 0; ///< when it arrived, Unix ms
-    std::chrono::milliseconds arrivedAt{ 0 }; ///< when it arrived, sandbox clock
+    std::chrono::milliseconds arrivedAt { 0 }; ///< when it arrived, sandbox clock (limiter time)
+    std::chrono::milliseconds arrivedSteady { 0 }; ///< when it arrived, real monotonic time
     QByteArray method;
     QString path;
+    QByteArray userAgent;
     int status = 0; ///< 0: the client left before an answer
     qint64 latencyMs = 0;
     bool admitted = false; ///< counted against the workspace rate limit
@@ -61,10 +63,12 @@ Q_SIGNALS:
 private:
     enum class BodyUse { None, Json };
 
-    void addInstantlyRoute(const QByteArray &method, const QString &pattern, BodyUse bodyUse,
-                           std::function<StoreReply(const HttpRequest &, const nlohmann::json &)> op);
-    void serveInstantly(const HttpRequest &request, HttpResponder responder, BodyUse bodyUse,
-                        const std::function<StoreReply(const HttpRequest &, const nlohmann::json &)> &op);
+    void
+    addInstantlyRoute(const QByteArray &method, const QString &pattern, BodyUse bodyUse,
+                      std::function<StoreReply(const HttpRequest &, const nlohmann::json &)> op);
+    void serveInstantly(
+        const HttpRequest &request, HttpResponder responder, BodyUse bodyUse,
+        const std::function<StoreReply(const HttpRequest &, const nlohmann::json &)> &op);
     void serveClose(const HttpRequest &request, HttpResponder responder);
     void addControlRoutes();
     bool controlAuthorized(const HttpRequest &request, HttpResponder &responder) const;

@@ -30,7 +30,7 @@ std::string ss(const QString &s)
 
 StoreReply reply(int status, json body)
 {
-    return StoreReply{ status, std::make_shared<const json>(std::move(body)) };
+    return StoreReply { status, std::make_shared<const json>(std::move(body)) };
 }
 
 std::string nowIso()
@@ -104,9 +104,9 @@ bool containsCaseInsensitive(const json &value, const QString &needle)
 StoreReply instantlyError(int status, const QString &message)
 {
     return reply(status,
-                 json{ { "statusCode", status },
-                       { "error", httpReasonPhrase(status).toStdString() },
-                       { "message", ss(message) } });
+                 json { { "statusCode", status },
+                        { "error", httpReasonPhrase(status).toStdString() },
+                        { "message", ss(message) } });
 }
 
 struct SandboxStore::Impl
@@ -182,7 +182,9 @@ struct SandboxStore::Impl
     }
 };
 
-SandboxStore::SandboxStore() : d(std::make_unique<Impl>()) { }
+SandboxStore::SandboxStore()
+    : d(std::make_unique<Impl>())
+{ }
 SandboxStore::~SandboxStore() = default;
 
 int SandboxStore::leadCount() const
@@ -233,9 +235,11 @@ StoreReply SandboxStore::listCampaigns(const QString &search, int limit,
         return instantlyError(400, QStringLiteral("querystring/limit must be <= 100 and >= 1"));
     bool cursorValid = true;
     json out = page(
-            d->campaigns, d->campaignSeq, limit, startingAfter,
-            [&](const json &c) { return search.isEmpty() || containsCaseInsensitive(c["name"], search); },
-            &cursorValid);
+        d->campaigns, d->campaignSeq, limit, startingAfter,
+        [&](const json &c) {
+            return search.isEmpty() || containsCaseInsensitive(c["name"], search);
+        },
+        &cursorValid);
     if (!cursorValid)
         return instantlyError(400, QStringLiteral("querystring/starting_after is not a known id"));
     return reply(200, std::move(out));
@@ -260,8 +264,8 @@ StoreReply SandboxStore::createCampaign(const json &body)
     if (!body.contains("campaign_schedule"))
         return badField("", "must have required property 'campaign_schedule'");
     const json &schedule = body["campaign_schedule"];
-    if (!schedule.is_object() || !schedule.contains("schedules") || !schedule["schedules"].is_array()
-        || schedule["schedules"].empty())
+    if (!schedule.is_object() || !schedule.contains("schedules")
+        || !schedule["schedules"].is_array() || schedule["schedules"].empty())
         return badField("campaign_schedule", "must have a non-empty 'schedules' array");
     const quint64 seq = d->nextSeq++;
     const std::string stamp = nowIso();
@@ -342,8 +346,8 @@ StoreReply SandboxStore::addLeads(const json &body)
     const bool hasCampaign = body.contains("campaign_id") && !body["campaign_id"].is_null();
     const bool hasList = body.contains("list_id") && !body["list_id"].is_null();
     if (hasCampaign == hasList)
-        return instantlyError(400,
-                              QStringLiteral("body must have exactly one of 'campaign_id' or 'list_id'"));
+        return instantlyError(
+            400, QStringLiteral("body must have exactly one of 'campaign_id' or 'list_id'"));
     if (auto bad = checkOptionalString(body, hasCampaign ? "campaign_id" : "list_id"))
         return *bad;
     for (const char *key : { "skip_if_in_campaign", "skip_if_in_workspace" }) {
@@ -404,19 +408,19 @@ StoreReply SandboxStore::addLeads(const json &body)
         created.push_back({ { "id", lead["id"] }, { "email", lead["email"] }, { "index", i } });
     }
     return reply(200,
-                 json{
-                         { "status", "success" },
-                         { "total_sent", leads.size() },
-                         { "leads_uploaded", uploaded },
-                         { "in_blocklist", 0 },
-                         { "blocklist_used", json() },
-                         { "already_in_campaign", alreadyInCampaign },
-                         { "skipped_count", skipped },
-                         { "invalid_email_count", invalid },
-                         { "duplicate_email_count", duplicates },
-                         { "duplicated_leads", duplicated },
-                         { "remaining_in_plan", 1'000'000 - int(d->leads.size()) },
-                         { "created_leads", created },
+                 json {
+                     { "status", "success" },
+                     { "total_sent", leads.size() },
+                     { "leads_uploaded", uploaded },
+                     { "in_blocklist", 0 },
+                     { "blocklist_used", json() },
+                     { "already_in_campaign", alreadyInCampaign },
+                     { "skipped_count", skipped },
+                     { "invalid_email_count", invalid },
+                     { "duplicate_email_count", duplicates },
+                     { "duplicated_leads", duplicated },
+                     { "remaining_in_plan", 1'000'000 - int(d->leads.size()) },
+                     { "created_leads", created },
                  });
 }
 
@@ -451,22 +455,22 @@ StoreReply SandboxStore::listLeads(const json &body) const
     const QString startingAfter = qs(body.value("starting_after", std::string()));
     bool cursorValid = true;
     json out = page(
-            d->leads, d->leadSeq, limit, startingAfter,
-            [&](const json &lead) {
-                if (campaign.is_string() && lead["campaign"] != campaign)
-                    return false;
-                if (!contacts.isEmpty()
-                    && !contacts.contains(normalizedEmail(qs(lead["email"].get<std::string>()))))
-                    return false;
-                if (!search.isEmpty()
-                    && !(containsCaseInsensitive(lead["email"], search)
-                         || containsCaseInsensitive(lead["first_name"], search)
-                         || containsCaseInsensitive(lead["last_name"], search)
-                         || containsCaseInsensitive(lead["company_name"], search)))
-                    return false;
-                return true;
-            },
-            &cursorValid);
+        d->leads, d->leadSeq, limit, startingAfter,
+        [&](const json &lead) {
+            if (campaign.is_string() && lead["campaign"] != campaign)
+                return false;
+            if (!contacts.isEmpty()
+                && !contacts.contains(normalizedEmail(qs(lead["email"].get<std::string>()))))
+                return false;
+            if (!search.isEmpty()
+                && !(containsCaseInsensitive(lead["email"], search)
+                     || containsCaseInsensitive(lead["first_name"], search)
+                     || containsCaseInsensitive(lead["last_name"], search)
+                     || containsCaseInsensitive(lead["company_name"], search)))
+                return false;
+            return true;
+        },
+        &cursorValid);
     if (!cursorValid)
         return badField("starting_after", "is not a known lead id");
     return reply(200, std::move(out));
@@ -528,7 +532,7 @@ StoreReply SandboxStore::deleteLeads(const json &body)
     }
     for (quint64 seq : doomed)
         d->eraseLead(seq);
-    return reply(200, json{ { "count", doomed.size() } });
+    return reply(200, json { { "count", doomed.size() } });
 }
 
 json SandboxStore::allLeads(const QString &campaignId) const
@@ -545,7 +549,8 @@ json SandboxStore::allLeads(const QString &campaignId) const
 StoreReply SandboxStore::putCloseLead(const json &lead)
 {
     if (!lead.is_object() || !lead.contains("id") || !lead["id"].is_string())
-        return instantlyError(400, QStringLiteral("a Close lead must be an object with a string 'id'"));
+        return instantlyError(400,
+                              QStringLiteral("a Close lead must be an object with a string 'id'"));
     d->closeLeads.insert(qs(lead["id"].get<std::string>()), lead);
     return reply(200, lead);
 }
@@ -554,7 +559,7 @@ StoreReply SandboxStore::getCloseLead(const QString &id) const
 {
     const auto it = d->closeLeads.constFind(id);
     if (it == d->closeLeads.constEnd())
-        return reply(404, json{ { "error", "Lead not found" } });
+        return reply(404, json { { "error", "Lead not found" } });
     return reply(200, it.value());
 }
 

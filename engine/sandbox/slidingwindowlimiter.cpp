@@ -8,8 +8,7 @@ using std::chrono::milliseconds;
 
 SlidingWindowLimiter::SlidingWindowLimiter(std::vector<WindowRule> rules)
     : m_rules(std::move(rules))
-{
-}
+{ }
 
 void SlidingWindowLimiter::setRules(std::vector<WindowRule> rules)
 {
@@ -18,7 +17,7 @@ void SlidingWindowLimiter::setRules(std::vector<WindowRule> rules)
 
 void SlidingWindowLimiter::prune(milliseconds now)
 {
-    milliseconds longest{ 0 };
+    milliseconds longest { 0 };
     for (const WindowRule &rule : m_rules)
         longest = std::max(longest, rule.window);
     while (!m_admitted.empty() && m_admitted.front() <= now - longest)
@@ -36,7 +35,7 @@ int SlidingWindowLimiter::admittedWithin(milliseconds now, milliseconds window) 
 std::optional<milliseconds> SlidingWindowLimiter::tryAdmit(milliseconds now)
 {
     prune(now);
-    milliseconds wait{ 0 };
+    milliseconds wait { 0 };
     for (const WindowRule &rule : m_rules) {
         if (rule.limit <= 0)
             return rule.window; // a zero limit never admits
@@ -44,12 +43,12 @@ std::optional<milliseconds> SlidingWindowLimiter::tryAdmit(milliseconds now)
         if (inWindow < rule.limit)
             continue;
         // The (inWindow - limit + 1)-th oldest admission in the window must leave it first.
-        const auto firstInWindow =
-                std::upper_bound(m_admitted.begin(), m_admitted.end(), now - rule.window);
+        const auto firstInWindow
+            = std::upper_bound(m_admitted.begin(), m_admitted.end(), now - rule.window);
         const milliseconds leaves = *(firstInWindow + (inWindow - rule.limit)) + rule.window;
         wait = std::max(wait, leaves - now);
     }
-    if (wait > milliseconds{ 0 })
+    if (wait > milliseconds { 0 })
         return wait;
     m_admitted.push_back(now);
     return std::nullopt;

@@ -15,8 +15,8 @@ struct WindowRule
 };
 
 /// Exact sliding-window log, the way a strict upstream enforces a workspace limit: a request at
-/// time t is admitted only if, for every rule, fewer than `limit` admissions lie in (t - window, t].
-/// That makes "more than `limit` in any window" impossible, which is what the tests check.
+/// time t is admitted only if, for every rule, fewer than `limit` admissions lie in (t - window,
+/// t]. That makes "more than `limit` in any window" impossible, which is what the tests check.
 class SlidingWindowLimiter
 {
 public:

@@ -1,0 +1,12 @@
+#pragma once
+
+#include <QStringList>
+
+/// Each subcommand of the `sluice` binary. `args` starts with the program name followed by the
+/// subcommand's own arguments. Returns the process exit code.
+int runSandboxCommand(const QStringList &args);
+int runDemoCommand(const QStringList &args);
+
+/// Makes SIGINT and SIGTERM quit the running QCoreApplication cleanly (through the event loop,
+/// not from inside the signal handler).
+void quitOnTerminationSignals();

@@ -1,0 +1,61 @@
+// The `sluice` binary: picks a subcommand; everything else lives in the engine and the UI.
+#include "commands.h"
+
+#include <QCoreApplication>
+#include <QTextStream>
+
+namespace {
+
+const char kUsage[] = R"(Usage: sluice <command> [options]
+
+Sluice takes Close CRM webhooks and delivers the leads to Instantly campaigns,
+within Instantly's rate limits, without losing or duplicating a lead.
+
+Commands:
+  sandbox     Run the fake Instantly v2 and Close APIs on loopback (rate limits,
+              fault injection, request log, control API under /_sandbox/).
+  demo        Exercise the Instantly client against a sandbox (embedded, or the
+              one at --instantly-url) and print what each call did.
+
+Options:
+  -h, --help     Show this help; `sluice <command> --help` shows a command's options.
+  -v, --version  Show the version.
+
+The console (`sluice` with no command) and `sluice serve` are being built; see the README.
+)";
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QStringList args;
+    for (int i = 0; i < argc; ++i)
+        args.append(QString::fromLocal8Bit(argv[i]));
+    const QString command = args.value(1);
+    QStringList rest = args;
+    if (rest.size() > 1)
+        rest.removeAt(1);
+
+    if (command == QLatin1String("sandbox") || command == QLatin1String("demo")) {
+        QCoreApplication app(argc, argv);
+        QCoreApplication::setApplicationName(QStringLiteral("sluice"));
+        QCoreApplication::setApplicationVersion(QStringLiteral(SLUICE_VERSION));
+        return command == QLatin1String("sandbox") ? runSandboxCommand(rest) : runDemoCommand(rest);
+    }
+    QTextStream out(stdout);
+    QTextStream err(stderr);
+    if (command == QLatin1String("--version") || command == QLatin1String("-v")) {
+        out << "sluice " << SLUICE_VERSION << Qt::endl;
+        return 0;
+    }
+    if (command == QLatin1String("--help") || command == QLatin1String("-h")) {
+        out << kUsage;
+        return 0;
+    }
+    if (command.isEmpty()) {
+        err << kUsage;
+        return 2;
+    }
+    err << "sluice: unknown command '" << command << "'\n\n" << kUsage;
+    return 2;
+}

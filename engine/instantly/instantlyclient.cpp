@@ -1,0 +1,395 @@
+#include "instantlyclient.h"
+
+#include <nlohmann/json.hpp>
+
+namespace sluice {
+
+using json = nlohmann::json;
+
+namespace {
+
+QString qs(const json &value)
+{
+    return value.is_string() ? QString::fromStdString(value.get<std::string>()) : QString();
+}
+
+std::string ss(const QString &s)
+{
+    return s.toStdString();
+}
+
+QByteArray dump(const json &j)
+{
+    return QByteArray::fromStdString(j.dump());
+}
+
+json variantToJson(const QVariant &v)
+{
+    switch (v.typeId()) {
+    case QMetaType::UnknownType:
+    case QMetaType::Nullptr:
+        return nullptr;
+    case QMetaType::Bool:
+        return v.toBool();
+    case QMetaType::Int:
+    case QMetaType::LongLong:
+    case QMetaType::UInt:
+    case QMetaType::ULongLong:
+        return v.toLongLong();
+    case QMetaType::Double:
+    case QMetaType::Float:
+        return v.toDouble();
+    default:
+        return ss(v.toString());
+    }
+}
+
+QVariant jsonToVariant(const json &j)
+{
+    if (j.is_boolean())
+        return j.get<bool>();
+    if (j.is_number_integer())
+        return qlonglong(j.get<qint64>());
+    if (j.is_number())
+        return j.get<double>();
+    if (j.is_string())
+        return QString::fromStdString(j.get<std::string>());
+    if (j.is_null())
+        return QVariant::fromValue(nullptr);
+    return QString::fromStdString(j.dump());
+}
+
+json leadJson(const Lead &lead)
+{
+    json out = { { "email", ss(lead.email) } };
+    if (!lead.firstName.isEmpty())
+        out["first_name"] = ss(lead.firstName);
+    if (!lead.lastName.isEmpty())
+        out["last_name"] = ss(lead.lastName);
+    if (!lead.companyName.isEmpty())
+        out["company_name"] = ss(lead.companyName);
+    if (!lead.customVariables.isEmpty()) {
+        json vars = json::object();
+        for (auto it = lead.customVariables.cbegin(); it != lead.customVariables.cend(); ++it)
+            vars[ss(it.key())] = variantToJson(it.value());
+        out["custom_variables"] = std::move(vars);
+    }
+    return out;
+}
+
+/// Reads one type out of a successful body; nullopt when the body is not what the API promises.
+template<typename T> std::optional<T> parse(const json &j);
+
+template<> std::optional<Campaign> parse<Campaign>(const json &j)
+{
+    if (!j.is_object() || !j.contains("id") || !j["id"].is_string())
+        return std::nullopt;
+    return Campaign { qs(j["id"]), qs(j.value("name", json())),
+                      j.value("status", json(0)).is_number_integer() ? j.value("status", 0) : 0 };
+}
+
+template<> std::optional<LeadRecord> parse<LeadRecord>(const json &j)
+{
+    if (!j.is_object() || !j.contains("id") || !j["id"].is_string())
+        return std::nullopt;
+    LeadRecord r;
+    r.id = qs(j["id"]);
+    r.email = qs(j.value("email", json()));
+    r.firstName = qs(j.value("first_name", json()));
+    r.lastName = qs(j.value("last_name", json()));
+    r.companyName = qs(j.value("company_name", json()));
+    r.campaignId = qs(j.value("campaign", json()));
+    const json payload = j.value("payload", json());
+    if (payload.is_object()) {
+        for (auto it = payload.begin(); it != payload.end(); ++it)
+            r.customVariables.insert(QString::fromStdString(it.key()), jsonToVariant(*it));
+    }
+    return r;
+}
+
+template<typename T> std::optional<Page<T>> parsePage(const json &j)
+{
+    if (!j.is_object() || !j.contains("items") || !j["items"].is_array())
+        return std::nullopt;
+    Page<T> page;
+    for (const json &item : j["items"]) {
+        auto parsed = parse<T>(item);
+        if (!parsed)
+            return std::nullopt;
+        page.items.push_back(std::move(*parsed));
+    }
+    page.nextStartingAfter = qs(j.value("next_starting_after", json()));
+    return page;
+}
+
+template<> std::optional<Page<Campaign>> parse<Page<Campaign>>(const json &j)
+{
+    return parsePage<Campaign>(j);
+}
+
+template<> std::optional<Page<LeadRecord>> parse<Page<LeadRecord>>(const json &j)
+{
+    return parsePage<LeadRecord>(j);
+}
+
+template<> std::optional<BulkAddResult> parse<BulkAddResult>(const json &j)
+{
+    if (!j.is_object() || !j.contains("leads_uploaded") || !j.contains("created_leads")
+        || !j["created_leads"].is_array())
+        return std::nullopt;
+    auto count = [&](const char *key) {
+        const json v = j.value(key, json(0));
+        return v.is_number_integer() ? v.get<int>() : 0;
+    };
+    BulkAddResult r;
+    r.totalSent = count("total_sent");
+    r.leadsUploaded = count("leads_uploaded");
+    r.skippedCount = count("skipped_count");
+    r.alreadyInCampaign = count("already_in_campaign");
+    r.invalidEmailCount = count("invalid_email_count");
+    r.duplicateEmailCount = count("duplicate_email_count");
+    const json dups = j.value("duplicated_leads", json::array());
+    if (dups.is_array()) {
+        for (const json &d : dups)
+            r.duplicatedLeads.append(d.is_string() ? qs(d) : QString::fromStdString(d.dump()));
+    }
+    for (const json &c : j["created_leads"]) {
+        if (!c.is_object() || !c.contains("index") || !c["index"].is_number_integer())
+            return std::nullopt;
+        r.created.push_back(
+            { qs(c.value("id", json())), qs(c.value("email", json())), c["index"].get<int>() });
+    }
+    return r;
+}
+
+template<> std::optional<int> parse<int>(const json &j)
+{
+    if (!j.is_object() || !j.contains("count") || !j["count"].is_number_integer())
+        return std::nullopt;
+    return j["count"].get<int>();
+}
+
+} // namespace
+
+InstantlyClient::InstantlyClient(const InstantlyOptions &options, QObject *parent)
+    : QObject(parent)
+    , m_transport(new ApiTransport(options.baseUrl, "Bearer " + options.apiKey.toUtf8(),
+                                   options.timeout, this))
+{
+    connect(m_transport, &ApiTransport::requestFinished, this, &InstantlyClient::requestFinished);
+}
+
+template<typename T> void InstantlyClient::send(const ApiRequest &request, ApiCallback<T> done)
+{
+    m_transport->call(request, [done = std::move(done)](const ApiResult &result) {
+        if (!result.ok()) {
+            done(result);
+            return;
+        }
+        std::optional<T> value;
+        try {
+            value = parse<T>(json::parse(result.body.constBegin(), result.body.constEnd()));
+        } catch (const json::exception &) { }
+        if (!value) {
+            ApiResult bad = result;
+            bad.outcome = CallOutcome::Permanent;
+            bad.message = QStringLiteral("unexpected response body: ")
+                + QString::fromUtf8(result.body.left(200));
+            done(bad);
+            return;
+        }
+        done(std::move(*value));
+    });
+}
+
+void InstantlyClient::listCampaigns(const QString &search, int limit, const QString &startingAfter,
+                                    ApiCallback<Page<Campaign>> done)
+{
+    ApiRequest request { "GET", QStringLiteral("/api/v2/campaigns"), {}, {} };
+    if (!search.isEmpty())
+        request.query.addQueryItem(QStringLiteral("search"),
+                                   QString::fromLatin1(QUrl::toPercentEncoding(search)));
+    request.query.addQueryItem(QStringLiteral("limit"), QString::number(limit));
+    if (!startingAfter.isEmpty())
+        request.query.addQueryItem(QStringLiteral("starting_after"), startingAfter);
+    send<Page<Campaign>>(request, std::move(done));
+}
+
+void InstantlyClient::getCampaign(const QString &id, ApiCallback<Campaign> done)
+{
+    send<Campaign>(
+        { "GET",
+          QStringLiteral("/api/v2/campaigns/") + QString::fromLatin1(QUrl::toPercentEncoding(id)),
+          {},
+          {} },
+        std::move(done));
+}
+
+void InstantlyClient::createCampaign(const QString &name, ApiCallback<Campaign> done)
+{
+    json days = json::object();
+    for (const char *day : { "1", "2", "3", "4", "5" })
+        days[day] = true;
+    const json body = {
+        { "name", ss(name) },
+        { "campaign_schedule",
+          { { "schedules",
+              json::array({ { { "name", "Weekdays" },
+                              { "timing", { { "from", "09:00" }, { "to", "17:00" } } },
+                              { "days", days },
+                              { "timezone", "America/Chicago" } } }) } } },
+    };
+    send<Campaign>({ "POST", QStringLiteral("/api/v2/campaigns"), {}, dump(body) },
+                   [this, done = std::move(done)](Result<Campaign, ApiResult> result) {
+                       if (result.ok())
+                           m_campaignCache.insert(result->name, result.value());
+                       done(std::move(result));
+                   });
+}
+
+void InstantlyClient::deleteCampaign(const QString &id, ApiCallback<Campaign> done)
+{
+    send<Campaign>(
+        { "DELETE",
+          QStringLiteral("/api/v2/campaigns/") + QString::fromLatin1(QUrl::toPercentEncoding(id)),
+          {},
+          {} },
+        [this, id, done = std::move(done)](Result<Campaign, ApiResult> result) {
+            for (auto it = m_campaignCache.begin(); it != m_campaignCache.end();) {
+                it = it->id == id ? m_campaignCache.erase(it) : std::next(it);
+            }
+            done(std::move(result));
+        });
+}
+
+void InstantlyClient::findCampaign(const QString &name, ApiCallback<std::optional<Campaign>> done)
+{
+    const auto cached = m_campaignCache.constFind(name);
+    if (cached != m_campaignCache.constEnd()) {
+        done(std::optional<Campaign>(cached.value()));
+        return;
+    }
+    findCampaignPage(name, QString(), std::move(done));
+}
+
+void InstantlyClient::findCampaignPage(const QString &name, const QString &cursor,
+                                       ApiCallback<std::optional<Campaign>> done)
+{
+    listCampaigns(name, 100, cursor,
+                  [this, name, done = std::move(done)](Result<Page<Campaign>, ApiResult> page) {
+                      if (!page.ok()) {
+                          done(page.error());
+                          return;
+                      }
+                      for (const Campaign &c : page->items) {
+                          if (c.name == name) {
+                              m_campaignCache.insert(name, c);
+                              done(std::optional<Campaign>(c));
+                              return;
+                          }
+                      }
+                      if (page->items.empty() || page->nextStartingAfter.isEmpty()) {
+                          done(std::optional<Campaign>());
+                          return;
+                      }
+                      findCampaignPage(name, page->nextStartingAfter, std::move(done));
+                  });
+}
+
+void InstantlyClient::createLead(const QString &campaignId, const Lead &lead, SkipFlags flags,
+                                 ApiCallback<LeadRecord> done)
+{
+    json body = leadJson(lead);
+    body["campaign"] = ss(campaignId);
+    body["skip_if_in_campaign"] = flags.ifInCampaign;
+    body["skip_if_in_workspace"] = flags.ifInWorkspace;
+    send<LeadRecord>({ "POST", QStringLiteral("/api/v2/leads"), {}, dump(body) }, std::move(done));
+}
+
+void InstantlyClient::addLeads(const QString &campaignId, const std::vector<Lead> &leads,
+                               SkipFlags flags, ApiCallback<BulkAddResult> done)
+{
+    json list = json::array();
+    for (const Lead &lead : leads)
+        list.push_back(leadJson(lead));
+    const json body = {
+        { "campaign_id", ss(campaignId) },
+        { "skip_if_in_campaign", flags.ifInCampaign },
+        { "skip_if_in_workspace", flags.ifInWorkspace },
+        { "leads", std::move(list) },
+    };
+    send<BulkAddResult>({ "POST", QStringLiteral("/api/v2/leads/add"), {}, dump(body) },
+                        std::move(done));
+}
+
+void InstantlyClient::listLeads(const LeadFilter &filter, ApiCallback<Page<LeadRecord>> done)
+{
+    json body = { { "limit", filter.limit } };
+    if (!filter.campaignId.isEmpty())
+        body["campaign"] = ss(filter.campaignId);
+    if (!filter.search.isEmpty())
+        body["search"] = ss(filter.search);
+    if (!filter.contacts.isEmpty()) {
+        json contacts = json::array();
+        for (const QString &c : filter.contacts)
+            contacts.push_back(ss(c));
+        body["contacts"] = std::move(contacts);
+    }
+    if (!filter.startingAfter.isEmpty())
+        body["starting_after"] = ss(filter.startingAfter);
+    send<Page<LeadRecord>>({ "POST", QStringLiteral("/api/v2/leads/list"), {}, dump(body) },
+                           std::move(done));
+}
+
+void InstantlyClient::listAllLeads(const LeadFilter &filter,
+                                   ApiCallback<std::vector<LeadRecord>> done)
+{
+    listAllLeadsFrom(filter, std::make_shared<std::vector<LeadRecord>>(), std::move(done));
+}
+
+void InstantlyClient::listAllLeadsFrom(LeadFilter filter,
+                                       std::shared_ptr<std::vector<LeadRecord>> acc,
+                                       ApiCallback<std::vector<LeadRecord>> done)
+{
+    listLeads(filter,
+              [this, filter, acc,
+               done = std::move(done)](Result<Page<LeadRecord>, ApiResult> page) mutable {
+                  if (!page.ok()) {
+                      done(page.error());
+                      return;
+                  }
+                  for (LeadRecord &r : page.value().items)
+                      acc->push_back(std::move(r));
+                  if (page->items.empty() || page->nextStartingAfter.isEmpty()) {
+                      done(std::move(*acc));
+                      return;
+                  }
+                  filter.startingAfter = page->nextStartingAfter;
+                  listAllLeadsFrom(filter, acc, std::move(done));
+              });
+}
+
+void InstantlyClient::deleteLead(const QString &id, ApiCallback<LeadRecord> done)
+{
+    send<LeadRecord>(
+        { "DELETE",
+          QStringLiteral("/api/v2/leads/") + QString::fromLatin1(QUrl::toPercentEncoding(id)),
+          {},
+          {} },
+        std::move(done));
+}
+
+void InstantlyClient::deleteLeads(const QString &campaignId, const QStringList &ids,
+                                  ApiCallback<int> done)
+{
+    json body = { { "campaign_id", ss(campaignId) } };
+    if (!ids.isEmpty()) {
+        json list = json::array();
+        for (const QString &id : ids)
+            list.push_back(ss(id));
+        body["ids"] = std::move(list);
+    }
+    send<int>({ "DELETE", QStringLiteral("/api/v2/leads"), {}, dump(body) }, std::move(done));
+}
+
+} // namespace sluice

@@ -1,0 +1,85 @@
+#pragma once
+
+#include "core/lead.h"
+
+#include <QString>
+#include <QStringList>
+#include <QUrl>
+
+#include <chrono>
+#include <vector>
+
+namespace sluice {
+
+struct Campaign
+{
+    QString id;
+    QString name;
+    int status = 0; ///< 0 draft, 1 active, 2 paused, 3 completed, ...
+};
+
+/// A lead as Instantly stores it.
+struct LeadRecord
+{
+    QString id;
+    QString email;
+    QString firstName;
+    QString lastName;
+    QString companyName;
+    QString campaignId; ///< empty when the lead is in no campaign
+    QVariantMap customVariables;
+};
+
+/// One page of a cursor-paginated listing. An empty `nextStartingAfter` means the end; so does
+/// an empty page.
+template<typename T> struct Page
+{
+    std::vector<T> items;
+    QString nextStartingAfter;
+};
+
+/// What POST /api/v2/leads/add reports.
+struct BulkAddResult
+{
+    struct Created
+    {
+        QString id;
+        QString email;
+        int index = 0; ///< position in the request's `leads`
+    };
+    int totalSent = 0;
+    int leadsUploaded = 0;
+    int skippedCount = 0;
+    int alreadyInCampaign = 0;
+    int invalidEmailCount = 0;
+    int duplicateEmailCount = 0;
+    QStringList duplicatedLeads;
+    std::vector<Created> created;
+};
+
+/// Instantly's skip flags. Sluice always skips leads already in the campaign: that is what
+/// makes a retried or reclaimed delivery a no-op.
+struct SkipFlags
+{
+    bool ifInCampaign = true;
+    bool ifInWorkspace = false;
+};
+
+/// Filters of POST /api/v2/leads/list.
+struct LeadFilter
+{
+    QString campaignId;
+    QString search;
+    QStringList contacts; ///< exact emails
+    int limit = 100; ///< 1..100
+    QString startingAfter;
+};
+
+struct InstantlyOptions
+{
+    QUrl baseUrl = QUrl(QStringLiteral("https://api.instantly.ai"));
+    QString apiKey;
+    std::chrono::milliseconds timeout { 30'000 };
+};
+
+} // namespace sluice

@@ -1,0 +1,212 @@
+#include "apitransport.h"
+
+#include <QDateTime>
+#include <QElapsedTimer>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QTimer>
+
+#include <nlohmann/json.hpp>
+
+namespace sluice {
+
+using std::chrono::milliseconds;
+
+QString callOutcomeName(CallOutcome outcome)
+{
+    switch (outcome) {
+    case CallOutcome::Success:
+        return QStringLiteral("success");
+    case CallOutcome::RateLimited:
+        return QStringLiteral("rate limited");
+    case CallOutcome::Transient:
+        return QStringLiteral("transient error");
+    case CallOutcome::Permanent:
+        return QStringLiteral("permanent error");
+    case CallOutcome::ErrorInBody:
+        return QStringLiteral("error in a 2xx body");
+    }
+    return QStringLiteral("unknown");
+}
+
+QString ApiResult::describe() const
+{
+    QString text = endpoint + QStringLiteral(": ");
+    if (httpStatus > 0)
+        text += QStringLiteral("HTTP %1 ").arg(httpStatus);
+    text += callOutcomeName(outcome);
+    if (!message.isEmpty())
+        text += QStringLiteral(": ") + message;
+    return text;
+}
+
+std::optional<milliseconds> parseRetryAfter(const QByteArray &value, qint64 nowUnixMs)
+{
+    const QByteArray trimmed = value.trimmed();
+    if (trimmed.isEmpty())
+        return std::nullopt;
+    bool ok = false;
+    const qint64 seconds = trimmed.toLongLong(&ok);
+    if (ok)
+        return seconds >= 0 ? std::optional(milliseconds { seconds * 1000 }) : std::nullopt;
+    const QDateTime when = QDateTime::fromString(QString::fromLatin1(trimmed), Qt::RFC2822Date);
+    if (!when.isValid())
+        return std::nullopt;
+    return milliseconds { std::max<qint64>(0, when.toMSecsSinceEpoch() - nowUnixMs) };
+}
+
+namespace {
+
+/// The most useful human text in an error body: Instantly's "message", Close's "error", or
+/// the start of the raw body.
+QString messageFromBody(const QByteArray &body)
+{
+    try {
+        const auto j = nlohmann::json::parse(body.constBegin(), body.constEnd());
+        if (j.is_object()) {
+            for (const char *key : { "message", "error", "detail" }) {
+                if (j.contains(key) && j[key].is_string() && !j[key].get<std::string>().empty())
+                    return QString::fromStdString(j[key].get<std::string>());
+            }
+        }
+    } catch (const nlohmann::json::exception &) { }
+    QString text = QString::fromUtf8(body.left(200)).simplified();
+    return text;
+}
+
+/// A 2xx body that reports an error: an object with a non-empty "error" or status "error".
+bool bodyReportsError(const QByteArray &body)
+{
+    if (!body.trimmed().startsWith('{'))
+        return false;
+    try {
+        const auto j = nlohmann::json::parse(body.constBegin(), body.constEnd());
+        if (!j.is_object())
+            return false;
+        if (j.contains("status") && j["status"] == "error")
+            return true;
+        return j.contains("error") && j["error"].is_string()
+            && !j["error"].get<std::string>().empty();
+    } catch (const nlohmann::json::exception &) {
+        return false;
+    }
+}
+
+} // namespace
+
+ApiTransport::ApiTransport(QUrl baseUrl, QByteArray authorization, milliseconds timeout,
+                           QObject *parent)
+    : QObject(parent)
+    , m_baseUrl(std::move(baseUrl))
+    , m_authorization(std::move(authorization))
+    , m_timeout(timeout)
+    , m_manager(new QNetworkAccessManager(this))
+{
+    qRegisterMetaType<ApiResult>();
+}
+
+ApiTransport::~ApiTransport() = default;
+
+void ApiTransport::call(const ApiRequest &request, std::function<void(const ApiResult &)> done)
+{
+    QUrl url = m_baseUrl;
+    QString basePath = url.path();
+    if (basePath.endsWith(QLatin1Char('/')))
+        basePath.chop(1);
+    url.setPath(basePath + request.path);
+    if (!request.query.isEmpty())
+        url.setQuery(request.query);
+
+    QNetworkRequest req(url);
+    req.setRawHeader("Authorization", m_authorization);
+    req.setRawHeader("Accept", "application/json");
+    req.setHeader(QNetworkRequest::UserAgentHeader, QByteArrayLiteral("sluice/" SLUICE_VERSION));
+    req.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
+    if (!request.jsonBody.isEmpty())
+        req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+
+    QNetworkReply *reply = nullptr;
+    if (request.method == "GET")
+        reply = m_manager->get(req);
+    else if (request.method == "POST")
+        reply = m_manager->post(req, request.jsonBody);
+    else if (request.method == "DELETE" && request.jsonBody.isEmpty())
+        reply = m_manager->deleteResource(req); // no body, so no Content-Type either
+    else
+        reply = m_manager->sendCustomRequest(req, request.method, request.jsonBody);
+    ++m_inFlight;
+
+    const QString endpoint = QString::fromLatin1(request.method) + QLatin1Char(' ') + url.path();
+    auto elapsed = std::make_shared<QElapsedTimer>();
+    elapsed->start();
+    auto timedOut = std::make_shared<bool>(false);
+    auto *deadline = new QTimer(reply);
+    deadline->setSingleShot(true);
+    deadline->setTimerType(Qt::PreciseTimer); // a coarse timer may fire 5% early
+    connect(deadline, &QTimer::timeout, reply, [reply, timedOut] {
+        *timedOut = true;
+        reply->abort();
+    });
+    deadline->start(m_timeout);
+
+    connect(reply, &QNetworkReply::finished, this,
+            [this, reply, endpoint, elapsed, timedOut, done = std::move(done)] {
+                --m_inFlight;
+                ApiResult result = classify(reply, *timedOut);
+                result.endpoint = endpoint;
+                result.latency = milliseconds { elapsed->elapsed() };
+                reply->deleteLater();
+                Q_EMIT requestFinished(result);
+                done(result);
+            });
+}
+
+ApiResult ApiTransport::classify(QNetworkReply *reply, bool timedOut) const
+{
+    ApiResult result;
+    result.timedOut = timedOut;
+    result.httpStatus = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    if (reply->isOpen())
+        result.body = reply->readAll();
+
+    if (timedOut) {
+        result.outcome = CallOutcome::Transient;
+        result.message = QStringLiteral("no answer within %1 ms").arg(m_timeout.count());
+        result.httpStatus = 0;
+        return result;
+    }
+    if (result.httpStatus == 0) {
+        // No HTTP answer at all: refused, reset, DNS, TLS.
+        const auto error = reply->error();
+        result.outcome = (error == QNetworkReply::SslHandshakeFailedError
+                          || error == QNetworkReply::ProtocolUnknownError)
+            ? CallOutcome::Permanent
+            : CallOutcome::Transient;
+        result.message = reply->errorString();
+        return result;
+    }
+    const int status = result.httpStatus;
+    if (status >= 200 && status < 300) {
+        if (bodyReportsError(result.body)) {
+            result.outcome = CallOutcome::ErrorInBody;
+            result.message = messageFromBody(result.body);
+        } else {
+            result.outcome = CallOutcome::Success;
+        }
+        return result;
+    }
+    result.message = messageFromBody(result.body);
+    if (status == 429) {
+        result.outcome = CallOutcome::RateLimited;
+        result.retryAfter
+            = parseRetryAfter(reply->rawHeader("Retry-After"), QDateTime::currentMSecsSinceEpoch());
+    } else if (status == 408 || status >= 500) {
+        result.outcome = CallOutcome::Transient;
+    } else {
+        result.outcome = CallOutcome::Permanent;
+    }
+    return result;
+}
+
+} // namespace sluice

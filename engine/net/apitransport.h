@@ -1,0 +1,90 @@
+#pragma once
+
+#include <QByteArray>
+#include <QObject>
+#include <QString>
+#include <QUrl>
+#include <QUrlQuery>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+
+class QNetworkAccessManager;
+class QNetworkReply;
+
+namespace sluice {
+
+/// How an upstream call ended, in the terms the engine acts on.
+enum class CallOutcome {
+    Success,
+    RateLimited, ///< 429: slow down; not the lead's fault
+    Transient, ///< 5xx, 408, timeout, refused or dropped connection: try again later
+    Permanent, ///< other 4xx, or an answer that cannot be understood: retrying will not help
+    ErrorInBody, ///< a 2xx whose body reports an error
+};
+
+QString callOutcomeName(CallOutcome outcome);
+
+/// Everything known about one finished upstream request. Never holds a secret.
+struct ApiResult
+{
+    CallOutcome outcome = CallOutcome::Transient;
+    int httpStatus = 0; ///< 0 when no HTTP answer arrived
+    QByteArray body;
+    QString message; ///< the server's message, or what went wrong on the way
+    std::optional<std::chrono::milliseconds> retryAfter; ///< from a Retry-After header
+    std::chrono::milliseconds latency { 0 };
+    QString endpoint; ///< "POST /api/v2/leads/add" (path only, no query, no host)
+    bool timedOut = false;
+
+    bool ok() const { return outcome == CallOutcome::Success; }
+    /// "POST /api/v2/leads/add: HTTP 429 rate limited: <message>"
+    QString describe() const;
+};
+
+/// One request to make.
+struct ApiRequest
+{
+    QByteArray method; ///< GET, POST, DELETE, ...
+    QString path; ///< appended to the base URL's path
+    QUrlQuery query;
+    QByteArray jsonBody; ///< sent with Content-Type: application/json when not empty
+};
+
+/// Parses a Retry-After value: delta-seconds or an HTTP date. nullopt when absent or unreadable.
+std::optional<std::chrono::milliseconds> parseRetryAfter(const QByteArray &value, qint64 nowUnixMs);
+
+/// The HTTP plumbing both API clients share: base URL, authorization, per-request deadline,
+/// User-Agent, latency measurement and classification into CallOutcome. Asynchronous on the
+/// owner's event loop; a callback is never called after the transport is destroyed.
+class ApiTransport : public QObject
+{
+    Q_OBJECT
+public:
+    ApiTransport(QUrl baseUrl, QByteArray authorization, std::chrono::milliseconds timeout,
+                 QObject *parent = nullptr);
+    ~ApiTransport() override;
+
+    void call(const ApiRequest &request, std::function<void(const ApiResult &)> done);
+
+    void setTimeout(std::chrono::milliseconds timeout) { m_timeout = timeout; }
+    std::chrono::milliseconds timeout() const { return m_timeout; }
+    const QUrl &baseUrl() const { return m_baseUrl; }
+    int inFlight() const { return m_inFlight; }
+
+Q_SIGNALS:
+    /// Every finished request, for the send audit and the console.
+    void requestFinished(const sluice::ApiResult &result);
+
+private:
+    ApiResult classify(QNetworkReply *reply, bool timedOut) const;
+
+    QUrl m_baseUrl;
+    QByteArray m_authorization;
+    std::chrono::milliseconds m_timeout;
+    QNetworkAccessManager *m_manager;
+    int m_inFlight = 0;
+};
+
+} // namespace sluice
