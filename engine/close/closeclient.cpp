@@ -35,4 +35,26 @@ void CloseClient::getLead(const QString &leadId, ApiCallback<QByteArray> done)
         });
 }
 
+void CloseClient::fetchLeads(const QString &leadId, ApiCallback<CloseLeadConversion> done)
+{
+    getLead(leadId, [leadId, done = std::move(done)](Result<QByteArray, ApiResult> body) {
+        if (!body.ok()) {
+            done(body.error());
+            return;
+        }
+        auto converted = convertCloseLeadBody(body.value());
+        if (!converted.ok()) {
+            ApiResult bad;
+            bad.outcome = CallOutcome::Permanent;
+            bad.httpStatus = 200;
+            bad.endpoint = QStringLiteral("GET /api/v1/lead/%1/").arg(leadId);
+            bad.message = QStringLiteral("Close lead %1 is unusable: %2")
+                              .arg(leadId, converted.error().message());
+            done(bad);
+            return;
+        }
+        done(std::move(converted).value());
+    });
+}
+
 } // namespace sluice

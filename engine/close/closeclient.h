@@ -1,5 +1,6 @@
 #pragma once
 
+#include "close/closelead.h"
 #include "instantly/instantlyclient.h"
 #include "net/apitransport.h"
 
@@ -25,6 +26,9 @@ public:
     /// GET /api/v1/lead/{id}/: the lead's raw JSON. An id that cannot be a Close id is refused
     /// without a request (Permanent).
     void getLead(const QString &leadId, ApiCallback<QByteArray> done);
+    /// getLead() and convertCloseLeadBody(): the Instantly leads of a Close lead. An answer that
+    /// is not a usable Close lead is a Permanent failure whose message says what is wrong.
+    void fetchLeads(const QString &leadId, ApiCallback<CloseLeadConversion> done);
 
     ApiTransport *transport() const { return m_transport; }
 

@@ -1,1 +1,5 @@
-target_sources(sluice_engine PRIVATE)
+target_sources(sluice_engine PRIVATE
+  close/closeclient.cpp close/closeclient.h
+  close/closelead.cpp close/closelead.h
+  close/closesignature.cpp close/closesignature.h
+  close/closewebhook.cpp close/closewebhook.h)
