@@ -1,0 +1,4 @@
+target_sources(sluice_engine PRIVATE
+  limiter/gcra.cpp limiter/gcra.h
+  limiter/limiteroptions.cpp limiter/limiteroptions.h
+  limiter/raterule.cpp limiter/raterule.h)
