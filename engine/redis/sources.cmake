@@ -1,0 +1,6 @@
+target_sources(sluice_engine PRIVATE
+  redis/redisclient.cpp redis/redisclient.h
+  redis/rediserror.cpp redis/rediserror.h
+  redis/redisoptions.cpp redis/redisoptions.h
+  redis/redisreply.cpp redis/redisreply.h
+  redis/redisurl.cpp redis/redisurl.h)
