@@ -1,0 +1,178 @@
+#include "sharedratelimiter.h"
+
+#include "net/apitransport.h"
+#include "redis/redisclient.h"
+
+#include <QFile>
+#include <QPointer>
+#include <QTimer>
+
+#include <algorithm>
+
+namespace sluice {
+
+using std::chrono::milliseconds;
+
+namespace {
+
+const QString kAcquire = QStringLiteral("limiter_acquire");
+const QString kReport = QStringLiteral("limiter_report");
+
+QByteArray script(const QString &name)
+{
+    QFile file(QStringLiteral(":/lua/%1.lua").arg(name));
+    if (!file.open(QIODevice::ReadOnly))
+        qFatal("the Lua script %s is missing from the resources", qPrintable(name));
+    return file.readAll();
+}
+
+QByteArray num(double value)
+{
+    return QByteArray::number(value, 'f', 3);
+}
+
+} // namespace
+
+SharedRateLimiter::SharedRateLimiter(RedisClient *redis, QByteArray key,
+                                     const LimiterOptions &options, const Clock *clock,
+                                     QObject *parent)
+    : QObject(parent)
+    , m_redis(redis)
+    , m_key(std::move(key))
+    , m_options(options)
+    , m_rules(pacedRules(options.caps, options.safetyFactor))
+    , m_clock(clock)
+    , m_fallback(std::make_unique<LocalRateLimiter>(
+          options, options.fallbackShare / double(std::max(1, options.instancesHint))))
+{
+    m_redis->loadScript(kAcquire, script(kAcquire));
+    m_redis->loadScript(kReport, script(kReport));
+}
+
+SharedRateLimiter::~SharedRateLimiter() = default;
+
+double SharedRateLimiter::configuredPerSecond() const
+{
+    double rate = 1e12;
+    for (const RateRule &cap : m_options.caps)
+        rate = std::min(rate, cap.perSecond());
+    return rate * m_options.safetyFactor;
+}
+
+qint64 SharedRateLimiter::nowMs() const
+{
+    return m_clock ? m_clock->now().count() : 0; // 0: the script reads Redis TIME
+}
+
+LimiterGrant SharedRateLimiter::decideLocally()
+{
+    const milliseconds now = m_clock ? m_clock->now() : m_steady.now();
+    const LimiterDecision d = m_fallback->acquire(now);
+    LimiterGrant grant;
+    grant.allowed = d.allowed;
+    grant.wait = d.wait;
+    grant.degraded = true;
+    grant.grantedAtMs = m_clock ? now.count() : wallClockMs();
+    grant.rateFactor = m_fallback->effectiveFactor(now);
+    return grant;
+}
+
+void SharedRateLimiter::setDegraded(bool degraded, const QString &reason)
+{
+    if (m_degraded == degraded)
+        return;
+    m_degraded = degraded;
+    Q_EMIT degradedChanged(degraded, reason);
+}
+
+void SharedRateLimiter::setFactor(double factor)
+{
+    if (qFuzzyCompare(factor, m_lastFactor))
+        return;
+    m_lastFactor = factor;
+    Q_EMIT effectiveRateChanged(effectivePerSecond());
+}
+
+void SharedRateLimiter::tryAcquire(std::function<void(const LimiterGrant &)> done)
+{
+    QList<QByteArray> args { QByteArray::number(nowMs()), num(m_options.recoveryPerSecond),
+                             QByteArray::number(qsizetype(m_rules.size())) };
+    for (const PacedRule &rule : m_rules) {
+        args.append(num(rule.intervalMs));
+        args.append(num(rule.toleranceMs));
+    }
+    QPointer<SharedRateLimiter> self(this);
+    m_redis->evalScript(kAcquire, { m_key }, args, [self, done = std::move(done)](RedisResult r) {
+        if (!self)
+            return;
+        const RedisReply &reply = r.ok() ? r.value() : RedisReply();
+        if (!r.ok() || !reply.isArray() || reply.elements().size() < 4) {
+            const QString why = r.ok() ? QStringLiteral("unexpected reply %1").arg(reply.describe())
+                                       : r.error().describe();
+            self->setDegraded(true,
+                              QStringLiteral("Redis unreachable, pacing locally at %1% of "
+                                             "the budget: %2")
+                                  .arg(qRound(100 * self->m_options.fallbackShare
+                                              / self->m_options.instancesHint))
+                                  .arg(why));
+            done(self->decideLocally());
+            return;
+        }
+        self->setDegraded(false, QStringLiteral("Redis is back; pacing is shared again"));
+        LimiterGrant grant;
+        grant.allowed = reply.at(0).integer() == 1;
+        grant.wait = milliseconds { reply.at(1).integer() };
+        grant.rateFactor = double(reply.at(2).integer()) / 1e6;
+        grant.grantedAtMs = reply.at(3).integer();
+        self->setFactor(grant.rateFactor);
+        done(grant);
+    });
+}
+
+void SharedRateLimiter::acquire(std::function<void(const LimiterGrant &)> go)
+{
+    QPointer<SharedRateLimiter> self(this);
+    tryAcquire([self, go = std::move(go)](const LimiterGrant &grant) {
+        if (!self)
+            return;
+        if (grant.allowed) {
+            go(grant);
+            return;
+        }
+        // Precise timer: a coarse one may wake up to 5% late and waste slots.
+        QTimer::singleShot(std::max(grant.wait, milliseconds { 1 }), Qt::PreciseTimer, self,
+                           [self, go] { self->acquire(go); });
+    });
+}
+
+void SharedRateLimiter::report(const ApiResult &result, const LimiterGrant &grant)
+{
+    const bool limited = result.outcome == CallOutcome::RateLimited;
+    if (!limited && result.outcome != CallOutcome::Success)
+        return;
+    if (grant.degraded) {
+        if (limited)
+            m_fallback->reportRateLimited(m_clock ? m_clock->now() : m_steady.now(),
+                                          result.retryAfter);
+        else
+            m_fallback->reportSuccess();
+    }
+    const QList<QByteArray> args {
+        QByteArray::number(nowMs()),
+        limited ? QByteArrayLiteral("rate_limited") : QByteArrayLiteral("success"),
+        QByteArray::number(grant.grantedAtMs),
+        QByteArray::number(result.retryAfter ? result.retryAfter->count() : -1),
+        QByteArray::number(m_options.penaltyBase.count()),
+        QByteArray::number(m_options.penaltyCap.count()),
+        num(m_options.decreaseFactor),
+        num(m_options.minRateFactor),
+        num(m_options.recoveryPerSecond),
+    };
+    QPointer<SharedRateLimiter> self(this);
+    m_redis->evalScript(kReport, { m_key }, args, [self](RedisResult r) {
+        if (self && r.ok() && r.value().isArray())
+            self->setFactor(double(r.value().at(1).integer()) / 1e6);
+    });
+}
+
+} // namespace sluice
