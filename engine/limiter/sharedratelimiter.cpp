@@ -1,9 +1,9 @@
 #include "sharedratelimiter.h"
 
 #include "net/apitransport.h"
+#include "redis/luascripts.h"
 #include "redis/redisclient.h"
 
-#include <QFile>
 #include <QPointer>
 #include <QTimer>
 
@@ -17,14 +17,6 @@ namespace {
 
 const QString kAcquire = QStringLiteral("limiter_acquire");
 const QString kReport = QStringLiteral("limiter_report");
-
-QByteArray script(const QString &name)
-{
-    QFile file(QStringLiteral(":/lua/%1.lua").arg(name));
-    if (!file.open(QIODevice::ReadOnly))
-        qFatal("the Lua script %s is missing from the resources", qPrintable(name));
-    return file.readAll();
-}
 
 QByteArray num(double value)
 {
@@ -45,8 +37,8 @@ SharedRateLimiter::SharedRateLimiter(RedisClient *redis, QByteArray key,
     , m_fallback(std::make_unique<LocalRateLimiter>(
           options, options.fallbackShare / double(std::max(1, options.instancesHint))))
 {
-    m_redis->loadScript(kAcquire, script(kAcquire));
-    m_redis->loadScript(kReport, script(kReport));
+    m_redis->loadScript(kAcquire, bundledLuaScript(kAcquire));
+    m_redis->loadScript(kReport, bundledLuaScript(kReport));
 }
 
 SharedRateLimiter::~SharedRateLimiter() = default;
