@@ -1,5 +1,6 @@
 target_sources(sluice_engine PRIVATE
   core/clock.cpp core/clock.h
+  core/jsonvariant.cpp core/jsonvariant.h
   core/lead.cpp core/lead.h
   core/result.h
   core/secret.cpp core/secret.h

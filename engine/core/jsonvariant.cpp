@@ -1,0 +1,43 @@
+#include "jsonvariant.h"
+
+#include <nlohmann/json.hpp>
+
+namespace sluice {
+
+nlohmann::json variantToJson(const QVariant &v)
+{
+    switch (v.typeId()) {
+    case QMetaType::UnknownType:
+    case QMetaType::Nullptr:
+        return nullptr;
+    case QMetaType::Bool:
+        return v.toBool();
+    case QMetaType::Int:
+    case QMetaType::LongLong:
+    case QMetaType::UInt:
+    case QMetaType::ULongLong:
+        return v.toLongLong();
+    case QMetaType::Double:
+    case QMetaType::Float:
+        return v.toDouble();
+    default:
+        return v.toString().toStdString();
+    }
+}
+
+QVariant jsonToVariant(const nlohmann::json &j)
+{
+    if (j.is_boolean())
+        return j.get<bool>();
+    if (j.is_number_integer())
+        return qlonglong(j.get<qint64>());
+    if (j.is_number())
+        return j.get<double>();
+    if (j.is_string())
+        return QString::fromStdString(j.get<std::string>());
+    if (j.is_null())
+        return QVariant::fromValue(nullptr);
+    return QString::fromStdString(j.dump());
+}
+
+} // namespace sluice

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <QByteArray>
+#include <QString>
+
+namespace sluice {
+
+/// Every Redis key Sluice uses, under one namespace (`sluice:<ns>:`), so several deployments
+/// can share a Redis and a test can use a fresh namespace. The one place key names are made.
+struct RedisKeys
+{
+    QByteArray prefix; ///< "sluice:<ns>:"
+
+    explicit RedisKeys(const QString &ns = QStringLiteral("default"))
+        : prefix("sluice:" + ns.toUtf8() + ':')
+    { }
+
+    /// Stream of QueuedLead entries; consumer group `dispatchers`.
+    QByteArray leads() const { return prefix + "leads"; }
+    static QByteArray dispatcherGroup() { return "dispatchers"; }
+    /// Sorted set of QueuedLead entries waiting for a retry, scored by not-before Unix ms.
+    QByteArray retries() const { return prefix + "retries"; }
+    /// Stream of dead-lettered QueuedLead entries (plus `reason`, `dead_ms`).
+    QByteArray deadLetters() const { return prefix + "dead"; }
+    /// Hash of one batch's progress (see TaskProgress).
+    QByteArray task(const QString &taskId) const { return prefix + "task:" + taskId.toUtf8(); }
+    /// Sorted set of task ids by creation time, for listings and retention.
+    QByteArray tasks() const { return prefix + "tasks"; }
+    /// String: Close event id -> task id, with a TTL (duplicate deliveries are dropped).
+    QByteArray closeEvent(const QString &eventId) const
+    {
+        return prefix + "event:" + eventId.toUtf8();
+    }
+    /// Set of "<campaign id>|<lower-cased email>" already delivered: replays become no-ops.
+    QByteArray delivered() const { return prefix + "delivered"; }
+    /// Hash: exact campaign name -> Instantly campaign id (cache shared by all instances).
+    QByteArray campaigns() const { return prefix + "campaigns"; }
+    QByteArray limiter() const { return prefix + "limiter"; }
+    QByteArray breaker() const { return prefix + "breaker"; }
+    /// Stream of every upstream request (SendAudit).
+    QByteArray audit() const { return prefix + "audit"; }
+    /// Hash of dispatching controls shared by all instances (`paused` = reason).
+    QByteArray control() const { return prefix + "control"; }
+};
+
+} // namespace sluice
