@@ -2,6 +2,8 @@
 
 #include <QHash>
 
+#include "close/jsontypename.h"
+
 #include <nlohmann/json.hpp>
 
 namespace sluice {
@@ -22,28 +24,6 @@ QString qs(const std::string &s)
     return QString::fromStdString(s);
 }
 
-QString typeName(const json &value)
-{
-    switch (value.type()) {
-    case json::value_t::null:
-        return QStringLiteral("null");
-    case json::value_t::object:
-        return QStringLiteral("an object");
-    case json::value_t::array:
-        return QStringLiteral("an array");
-    case json::value_t::string:
-        return QStringLiteral("a string");
-    case json::value_t::boolean:
-        return QStringLiteral("a boolean");
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-    case json::value_t::number_float:
-        return QStringLiteral("a number");
-    default:
-        return QStringLiteral("an unsupported value");
-    }
-}
-
 QString shortened(const QString &s)
 {
     return s.size() <= kLabelLength ? s : s.left(kLabelLength) + QStringLiteral("…");
@@ -62,7 +42,7 @@ Result<QString, IntakeError> optionalString(const json &obj, const char *key, co
     if (it == obj.end() || it->is_null())
         return QString();
     if (!it->is_string())
-        return fail(field, QStringLiteral("must be a string, not ") + typeName(*it));
+        return fail(field, QStringLiteral("must be a string, not ") + jsonTypeName(*it));
     const auto &s = it->get_ref<const std::string &>();
     if (s.size() > size_t(limits.maxFieldLength))
         return fail(field,
@@ -83,14 +63,15 @@ pickEmail(const json &emails, const QString &path, const QString &label,
         const QString entryPath = path + QLatin1Char('[') + QString::number(j) + QLatin1Char(']');
         if (!entry.is_object())
             return fail(entryPath,
-                        QStringLiteral("must be an object with \"email\", not ") + typeName(entry));
+                        QStringLiteral("must be an object with \"email\", not ")
+                            + jsonTypeName(entry));
         auto email = optionalString(entry, "email", entryPath + QStringLiteral(".email"), limits);
         if (!email)
             return email.error();
         const auto unsubscribed = entry.find("is_unsubscribed");
         if (unsubscribed != entry.end() && !unsubscribed->is_null() && !unsubscribed->is_boolean())
             return fail(entryPath + QStringLiteral(".is_unsubscribed"),
-                        QStringLiteral("must be a boolean, not ") + typeName(*unsubscribed));
+                        QStringLiteral("must be a boolean, not ") + jsonTypeName(*unsubscribed));
 
         const QString address = email.value().trimmed();
         const QString prefix = QStringLiteral("contact '%1': ").arg(label);
@@ -125,7 +106,8 @@ Result<CloseLeadConversion, IntakeError> convertCloseLead(const json &lead,
                                                           const IntakeLimits &limits)
 {
     if (!lead.is_object())
-        return fail({}, QStringLiteral("must be an object (a Close lead), not ") + typeName(lead));
+        return fail({},
+                    QStringLiteral("must be an object (a Close lead), not ") + jsonTypeName(lead));
 
     auto leadId = optionalString(lead, "id", QStringLiteral("id"), limits);
     if (!leadId)
@@ -148,14 +130,14 @@ Result<CloseLeadConversion, IntakeError> convertCloseLead(const json &lead,
     }
     if (!contacts->is_array())
         return fail(QStringLiteral("contacts"),
-                    QStringLiteral("must be an array, not ") + typeName(*contacts));
+                    QStringLiteral("must be an array, not ") + jsonTypeName(*contacts));
 
     QHash<QString, QString> usedBy;
     for (size_t i = 0; i < contacts->size(); ++i) {
         const json &contact = (*contacts)[i];
         const QString path = QStringLiteral("contacts[%1]").arg(i);
         if (!contact.is_object())
-            return fail(path, QStringLiteral("must be an object, not ") + typeName(contact));
+            return fail(path, QStringLiteral("must be an object, not ") + jsonTypeName(contact));
         auto contactName
             = optionalString(contact, "name", join(path, QStringLiteral("name")), limits);
         if (!contactName)
@@ -174,7 +156,7 @@ Result<CloseLeadConversion, IntakeError> convertCloseLead(const json &lead,
         if (emails != contact.end() && !emails->is_null() && !emails->is_array())
             return fail(emailsPath,
                         QStringLiteral("must be an array of {\"email\": ...} objects, not ")
-                            + typeName(*emails));
+                            + jsonTypeName(*emails));
         if (emails == contact.end() || emails->is_null() || emails->empty()) {
             out.skipped << QStringLiteral("contact '%1': no email address").arg(label);
             continue;

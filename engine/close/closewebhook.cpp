@@ -5,6 +5,8 @@
 #include <QHash>
 #include <QRegularExpression>
 
+#include "close/jsontypename.h"
+
 #include <nlohmann/json.hpp>
 
 #include <limits>
@@ -27,29 +29,6 @@ IntakeError fail(const QString &field, const QString &reason)
 QString qs(const std::string &s)
 {
     return QString::fromStdString(s);
-}
-
-/// "a string", "an array", ... for "must be X, not Y" messages.
-QString typeName(const json &value)
-{
-    switch (value.type()) {
-    case json::value_t::null:
-        return QStringLiteral("null");
-    case json::value_t::object:
-        return QStringLiteral("an object");
-    case json::value_t::array:
-        return QStringLiteral("an array");
-    case json::value_t::string:
-        return QStringLiteral("a string");
-    case json::value_t::boolean:
-        return QStringLiteral("a boolean");
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-    case json::value_t::number_float:
-        return QStringLiteral("a number");
-    default:
-        return QStringLiteral("an unsupported value");
-    }
 }
 
 /// A user value repeated in a message: quoted, and cut short when long.
@@ -111,7 +90,7 @@ Result<std::optional<QString>, IntakeError> readString(const json &obj, const ch
         return std::optional<QString>();
     }
     if (!it->is_string())
-        return fail(field, QStringLiteral("must be a string, not ") + typeName(*it));
+        return fail(field, QStringLiteral("must be a string, not ") + jsonTypeName(*it));
     const auto &s = it->get_ref<const std::string &>();
     if (auto tooLong = checkLength(s, field, limits))
         return *tooLong;
@@ -288,7 +267,7 @@ Result<IntakeRequest, IntakeError> parseCloseWebhook(const json &root, const Int
     const json &event = root["event"];
     if (!event.is_object())
         return fail(QStringLiteral("event"),
-                    QStringLiteral("must be an object, not ") + typeName(event));
+                    QStringLiteral("must be an object, not ") + jsonTypeName(event));
 
     auto eventId = readString(event, "id", QStringLiteral("event.id"), Presence::Required, limits);
     if (!eventId)
@@ -320,7 +299,7 @@ Result<IntakeRequest, IntakeError> parseCloseWebhook(const json &root, const Int
     const json &data = event["data"];
     if (!data.is_object())
         return fail(QStringLiteral("event.data"),
-                    QStringLiteral("must be an object, not ") + typeName(data));
+                    QStringLiteral("must be an object, not ") + jsonTypeName(data));
 
     auto text
         = readString(data, "text", QStringLiteral("event.data.text"), Presence::Required, limits);
@@ -350,12 +329,12 @@ Result<IntakeRequest, IntakeError> parseCloseWebhook(const json &root, const Int
     if (!inlineLead->is_object())
         return fail(QStringLiteral("lead"),
                     QStringLiteral("must be an object (a Close lead), not ")
-                        + typeName(*inlineLead));
+                        + jsonTypeName(*inlineLead));
     const auto inlineId = inlineLead->find("id");
     if (inlineId != inlineLead->end() && !inlineId->is_null()) {
         if (!inlineId->is_string())
             return fail(QStringLiteral("lead.id"),
-                        QStringLiteral("must be a string, not ") + typeName(*inlineId));
+                        QStringLiteral("must be a string, not ") + jsonTypeName(*inlineId));
         const QString id = qs(inlineId->get<std::string>());
         if (id != request.closeLeadId)
             return fail(QStringLiteral("lead.id"),
@@ -406,7 +385,7 @@ Result<Lead, IntakeError> parseDirectLead(const json &in, const QString &path,
                                           const IntakeLimits &limits)
 {
     if (!in.is_object())
-        return fail(path, QStringLiteral("must be an object, not ") + typeName(in));
+        return fail(path, QStringLiteral("must be an object, not ") + jsonTypeName(in));
     Lead lead;
 
     const QString emailField = memberPath(path, "email");
@@ -434,7 +413,8 @@ Result<Lead, IntakeError> parseDirectLead(const json &in, const QString &path,
         const QString varsPath = memberPath(path, "custom_variables");
         if (!vars->is_object())
             return fail(varsPath,
-                        QStringLiteral("must be an object of flat values, not ") + typeName(*vars));
+                        QStringLiteral("must be an object of flat values, not ")
+                            + jsonTypeName(*vars));
         for (auto it = vars->begin(); it != vars->end(); ++it) {
             const QString varPath = memberPath(varsPath, it.key());
             if (auto tooLong = checkLength(it.key(), varPath, limits))
@@ -447,7 +427,7 @@ Result<Lead, IntakeError> parseDirectLead(const json &in, const QString &path,
             if (!value)
                 return fail(varPath,
                             QStringLiteral("must be a string, number, boolean or null, not ")
-                                + typeName(*it));
+                                + jsonTypeName(*it));
             lead.customVariables.insert(qs(it.key()), *value);
         }
     }
@@ -472,7 +452,7 @@ Result<IntakeRequest, IntakeError> parseDirectBatch(const json &root, const Inta
         return fail(QStringLiteral("leads"), QStringLiteral("is required"));
     if (!leads->is_array())
         return fail(QStringLiteral("leads"),
-                    QStringLiteral("must be an array of leads, not ") + typeName(*leads));
+                    QStringLiteral("must be an array of leads, not ") + jsonTypeName(*leads));
     if (leads->empty())
         return fail(QStringLiteral("leads"), QStringLiteral("must hold at least one lead"));
     if (leads->size() > size_t(limits.maxLeads))
@@ -548,7 +528,7 @@ Result<IntakeRequest, IntakeError> parseIntakeBody(const QByteArray &body,
         return fail({},
                     QStringLiteral("body must be a JSON object (a Close webhook, or {\"campaign\", "
                                    "\"leads\"}), not ")
-                        + typeName(root));
+                        + jsonTypeName(root));
     if (root.contains("event"))
         return parseCloseWebhook(root, limits);
     if (root.contains("leads") || root.contains("campaign"))

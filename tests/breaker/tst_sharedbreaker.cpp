@@ -2,6 +2,7 @@
 // others, a new process starts from the stored state, forced states carry their reason to
 // everyone, and each transition is logged in the stream.
 #include "breaker/sharedbreaker.h"
+#include "common/steppedclock.h"
 #include "net/apitransport.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
@@ -13,19 +14,10 @@
 
 using namespace sluice;
 using sluice::test::RedisServer;
+using sluice::test::SteppedClock;
 using std::chrono::milliseconds;
 
 namespace {
-
-class SteppedClock final : public Clock
-{
-public:
-    Duration now() const override { return m_now; }
-    void advance(Duration d) { m_now += d; }
-
-private:
-    Duration m_now { 1'700'000'000'000 };
-};
 
 BreakerOptions smallWindow()
 {

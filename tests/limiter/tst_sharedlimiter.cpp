@@ -2,6 +2,7 @@
 // model does (stepped clock), 429 penalties and slow-downs reach every instance, the audit
 // sees what was sent, Redis dying switches to the local fallback and back, and four separate
 // processes together stay under the caps while using the safe rate.
+#include "common/steppedclock.h"
 #include "core/windowstats.h"
 #include "limiter/sendaudit.h"
 #include "limiter/sharedratelimiter.h"
@@ -9,7 +10,9 @@
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
 
+#include <QEventLoop>
 #include <QProcess>
+#include <QTimer>
 #include <QRandomGenerator>
 #include <QSignalSpy>
 #include <QTest>
@@ -18,20 +21,10 @@
 
 using namespace sluice;
 using sluice::test::RedisServer;
+using sluice::test::SteppedClock;
 using std::chrono::milliseconds;
 
 namespace {
-
-/// An epoch-based clock that only moves when told to (the script needs Unix-like times).
-class SteppedClock final : public Clock
-{
-public:
-    Duration now() const override { return m_now; }
-    void advance(Duration d) { m_now += d; }
-
-private:
-    Duration m_now { 1'700'000'000'000 };
-};
 
 ApiResult answer(CallOutcome outcome, int status)
 {
@@ -262,9 +255,17 @@ private:
 
     static LimiterGrant grant(SharedRateLimiter &limiter)
     {
+        // An event loop rather than QTest::qWaitFor, which sleeps 10 ms between its checks.
         std::optional<LimiterGrant> g;
-        limiter.tryAcquire([&](const LimiterGrant &r) { g = r; });
-        if (!QTest::qWaitFor([&] { return g.has_value(); }, 10'000))
+        QEventLoop loop;
+        QTimer::singleShot(10'000, &loop, &QEventLoop::quit);
+        limiter.tryAcquire([&](const LimiterGrant &r) {
+            g = r;
+            loop.quit();
+        });
+        if (!g)
+            loop.exec();
+        if (!g)
             qFatal("no limiter decision within 10 s");
         return *g;
     }
