@@ -1,0 +1,242 @@
+#include "serveoptions.h"
+
+#include <QHash>
+#include <QRegularExpression>
+
+namespace sluice {
+
+namespace {
+
+struct Flag
+{
+    const char *name; ///< without the dashes
+    const char *env; ///< environment variable, or nullptr
+    bool takesValue;
+    bool listenerOnly;
+    const char *help;
+};
+
+const Flag kFlags[] = {
+    { "listen", "SLUICE_LISTEN", true, true, "host:port for webhooks (default 127.0.0.1:8080)" },
+    { "allow-remote", nullptr, false, true, "allow a non-loopback --listen address" },
+    { "instantly-url", "INSTANTLY_URL", true, false,
+      "Instantly API base URL (default https://api.instantly.ai)" },
+    { "close-url", "CLOSE_URL", true, false, "Close API base URL (default https://api.close.com)" },
+    { "redis", "REDIS_URL", true, false,
+      "redis://[:password@]host:port/db, rediss://..., unix:///path (default: a private "
+      "redis-server)" },
+    { "redis-ca-file", "REDIS_CA_FILE", true, false, "PEM CA file trusted for rediss://" },
+    { "rate", "SLUICE_RATE", true, false, "workspace budget, e.g. 600/min (default 600/min)" },
+    { "burst-rate", "SLUICE_BURST_RATE", true, false, "per-second cap, e.g. 10/s (default 10/s)" },
+    { "safety-factor", "SLUICE_SAFETY_FACTOR", true, false,
+      "pace at this share of each cap, (0, 1] (default 0.8)" },
+    { "instances-hint", "SLUICE_INSTANCES_HINT", true, false,
+      "expected instances; sizes the fallback when Redis is away (default 1)" },
+    { "workers", "SLUICE_WORKERS", true, false, "dispatchers in this process, 1..64 (default 1)" },
+    { "bulk", nullptr, false, false, "one POST /api/v2/leads/add per campaign batch (default)" },
+    { "single", nullptr, false, false, "one POST /api/v2/leads per lead" },
+    { "namespace", "SLUICE_NAMESPACE", true, false, "Redis key namespace (default 'default')" },
+    { "data-dir", "SLUICE_DATA_DIR", true, false,
+      "spool and private Redis data (default: per-user data dir)" },
+    { "log-format", "SLUICE_LOG_FORMAT", true, false, "text or json (default text)" },
+};
+
+QString flagList(bool workerOnly)
+{
+    QStringList names;
+    for (const Flag &f : kFlags) {
+        if (!(workerOnly && f.listenerOnly))
+            names.append(QStringLiteral("--") + QLatin1String(f.name));
+    }
+    return names.join(QStringLiteral(", "));
+}
+
+} // namespace
+
+QString ServeOptions::listenText() const
+{
+    const QString host = listenAddress.protocol() == QAbstractSocket::IPv6Protocol
+        ? QLatin1Char('[') + listenAddress.toString() + QLatin1Char(']')
+        : listenAddress.toString();
+    return host + QLatin1Char(':') + QString::number(listenPort);
+}
+
+QString serveHelpText(bool workerOnly)
+{
+    QString text = workerOnly
+        ? QStringLiteral(
+            "Usage: sluice worker [options]\n\nDispatchers only: deliver queued leads "
+            "to Instantly. Scale out by running more, on any machine, against one Redis.\n\n")
+        : QStringLiteral(
+            "Usage: sluice serve [options]\n\nThe webhook listener and the dispatchers, "
+            "headless.\n\n");
+    text += QStringLiteral("Options (each also an environment variable):\n");
+    for (const Flag &f : kFlags) {
+        if (workerOnly && f.listenerOnly)
+            continue;
+        QString line = QStringLiteral("  --") + QLatin1String(f.name)
+            + (f.takesValue ? QStringLiteral(" V") : QString());
+        line = line.leftJustified(24) + QLatin1String(f.help);
+        if (f.env)
+            line += QStringLiteral(" [") + QLatin1String(f.env) + QLatin1Char(']');
+        text += line + QLatin1Char('\n');
+    }
+    text += QStringLiteral(
+        "\nSecrets come from the environment only: INSTANTLY_API_KEY, CLOSE_API_KEY, "
+        "CLOSE_WEBHOOK_SECRET.\n");
+    return text;
+}
+
+Result<ServeOptions, QString> parseServeOptions(const QStringList &args,
+                                                const QProcessEnvironment &env, bool workerOnly)
+{
+    // Collect values: environment first, then flags over them.
+    QHash<QString, QString> values; // flag name -> value ("1" for switches)
+    QHash<QString, QString> origin; // flag name -> how to name it in an error
+    for (const Flag &f : kFlags) {
+        if (f.env && env.contains(QLatin1String(f.env)) && !(workerOnly && f.listenerOnly)) {
+            values.insert(QLatin1String(f.name), env.value(QLatin1String(f.env)));
+            origin.insert(QLatin1String(f.name), QLatin1String(f.env));
+        }
+    }
+    bool modeSeen = false;
+    for (qsizetype i = 0; i < args.size(); ++i) {
+        QString arg = args[i];
+        if (!arg.startsWith(QLatin1String("--")))
+            return QStringLiteral("unexpected argument '%1'").arg(arg);
+        QString inlineValue;
+        bool hasInline = false;
+        const qsizetype eq = arg.indexOf(QLatin1Char('='));
+        if (eq > 0) {
+            inlineValue = arg.mid(eq + 1);
+            arg = arg.left(eq);
+            hasInline = true;
+        }
+        const QString name = arg.mid(2);
+        const Flag *flag = nullptr;
+        for (const Flag &f : kFlags) {
+            if (name == QLatin1String(f.name) && !(workerOnly && f.listenerOnly))
+                flag = &f;
+        }
+        if (!flag)
+            return QStringLiteral("unknown option '%1'; known: %2").arg(arg, flagList(workerOnly));
+        if (!flag->takesValue) {
+            if (hasInline)
+                return QStringLiteral("%1 takes no value").arg(arg);
+            if (name == QLatin1String("bulk") || name == QLatin1String("single")) {
+                if (modeSeen)
+                    return QStringLiteral("give either --bulk or --single, not both");
+                modeSeen = true;
+                values.insert(QStringLiteral("mode"), name);
+                origin.insert(QStringLiteral("mode"), arg);
+                continue;
+            }
+            values.insert(name, QStringLiteral("1"));
+            origin.insert(name, arg);
+            continue;
+        }
+        if (!hasInline) {
+            if (i + 1 >= args.size())
+                return QStringLiteral("%1 needs a value").arg(arg);
+            inlineValue = args[++i];
+        }
+        values.insert(name, inlineValue);
+        origin.insert(name, arg);
+    }
+    if (env.contains(QStringLiteral("SLUICE_MODE")) && !values.contains(QStringLiteral("mode"))) {
+        values.insert(QStringLiteral("mode"), env.value(QStringLiteral("SLUICE_MODE")));
+        origin.insert(QStringLiteral("mode"), QStringLiteral("SLUICE_MODE"));
+    }
+
+    ServeOptions o;
+    auto bad = [&](const char *name, const QString &why) {
+        return QStringLiteral("%1: %2").arg(origin.value(QLatin1String(name)), why);
+    };
+    if (values.contains(QStringLiteral("listen"))) {
+        static const QRegularExpression re(QStringLiteral("^\\[?([^\\]]+?)\\]?:(\\d{1,5})$"));
+        const auto m = re.match(values.value(QStringLiteral("listen")));
+        const QHostAddress address(m.captured(1));
+        const int port = m.captured(2).toInt();
+        if (!m.hasMatch() || address.isNull() || port > 65535)
+            return bad(
+                "listen",
+                QStringLiteral("'%1' is not host:port with an IP address (e.g. 127.0.0.1:8080)")
+                    .arg(values.value(QStringLiteral("listen"))));
+        o.listenAddress = address;
+        o.listenPort = quint16(port);
+    }
+    o.allowRemote = values.contains(QStringLiteral("allow-remote"));
+    if (!o.listenAddress.isLoopback() && !o.allowRemote && !workerOnly)
+        return QStringLiteral("listening on %1 would accept webhooks from other machines; add "
+                              "--allow-remote if that is what you want")
+            .arg(o.listenAddress.toString());
+    for (const char *name : { "instantly-url", "close-url" }) {
+        if (!values.contains(QLatin1String(name)))
+            continue;
+        const QUrl url(values.value(QLatin1String(name)), QUrl::StrictMode);
+        if (!url.isValid()
+            || (url.scheme() != QLatin1String("http") && url.scheme() != QLatin1String("https"))
+            || url.host().isEmpty())
+            return bad(name,
+                       QStringLiteral("'%1' is not an http(s) URL")
+                           .arg(values.value(QLatin1String(name))));
+        (QLatin1String(name) == QLatin1String("instantly-url") ? o.instantlyUrl : o.closeUrl) = url;
+    }
+    o.redisUrl = values.value(QStringLiteral("redis"));
+    o.redisCaFile = values.value(QStringLiteral("redis-ca-file"));
+    if (values.contains(QStringLiteral("rate")) || values.contains(QStringLiteral("burst-rate"))) {
+        o.caps.clear();
+        for (const char *name : { "rate", "burst-rate" }) {
+            const QString text = values.value(QLatin1String(name),
+                                              QLatin1String(name) == QLatin1String("rate")
+                                                  ? QStringLiteral("600/min")
+                                                  : QStringLiteral("10/s"));
+            auto rule = parseRateRule(text);
+            if (!rule.ok())
+                return bad(name, rule.error());
+            o.caps.push_back(rule.value());
+        }
+    }
+    if (values.contains(QStringLiteral("safety-factor"))) {
+        bool ok = false;
+        o.safetyFactor = values.value(QStringLiteral("safety-factor")).toDouble(&ok);
+        if (!ok || !(o.safetyFactor > 0 && o.safetyFactor <= 1))
+            return bad("safety-factor", QStringLiteral("must be a number above 0 and at most 1"));
+    }
+    for (const char *name : { "instances-hint", "workers" }) {
+        if (!values.contains(QLatin1String(name)))
+            continue;
+        bool ok = false;
+        const int n = values.value(QLatin1String(name)).toInt(&ok);
+        if (!ok || n < 1 || n > 64)
+            return bad(name, QStringLiteral("must be a whole number from 1 to 64"));
+        (QLatin1String(name) == QLatin1String("workers") ? o.workers : o.instancesHint) = n;
+    }
+    if (values.contains(QStringLiteral("mode"))) {
+        const QString mode = values.value(QStringLiteral("mode")).toLower();
+        if (mode != QLatin1String("bulk") && mode != QLatin1String("single"))
+            return bad("mode", QStringLiteral("must be bulk or single"));
+        o.mode = mode == QLatin1String("single") ? ServeOptions::Mode::Single
+                                                 : ServeOptions::Mode::Bulk;
+    }
+    if (values.contains(QStringLiteral("namespace"))) {
+        static const QRegularExpression re(QStringLiteral("^[A-Za-z0-9_.-]{1,64}$"));
+        o.ns = values.value(QStringLiteral("namespace"));
+        if (!re.match(o.ns).hasMatch())
+            return bad("namespace", QStringLiteral("use 1 to 64 letters, digits, '.', '_' or '-'"));
+    }
+    o.dataDir = values.value(QStringLiteral("data-dir"));
+    if (values.contains(QStringLiteral("log-format"))) {
+        const QString format = values.value(QStringLiteral("log-format")).toLower();
+        if (format != QLatin1String("text") && format != QLatin1String("json"))
+            return bad("log-format", QStringLiteral("must be text or json"));
+        o.logFormat = format == QLatin1String("json") ? ServeOptions::LogFormat::Json
+                                                      : ServeOptions::LogFormat::Text;
+    }
+    o.instantlyApiKey = env.value(QStringLiteral("INSTANTLY_API_KEY"));
+    o.closeApiKey = env.value(QStringLiteral("CLOSE_API_KEY"));
+    o.webhookSecret = env.value(QStringLiteral("CLOSE_WEBHOOK_SECRET"));
+    return o;
+}
+
+} // namespace sluice

@@ -1,0 +1,55 @@
+#pragma once
+
+#include "core/result.h"
+#include "limiter/raterule.h"
+
+#include <QHostAddress>
+#include <QProcessEnvironment>
+#include <QString>
+#include <QStringList>
+#include <QUrl>
+
+#include <vector>
+
+namespace sluice {
+
+/// How `sluice serve` and `sluice worker` run. Every flag has an environment variable; a flag
+/// wins over its variable, and the variable over the default.
+struct ServeOptions
+{
+    enum class Mode { Bulk, Single };
+    enum class LogFormat { Text, Json };
+
+    QHostAddress listenAddress = QHostAddress::LocalHost; ///< SLUICE_LISTEN (host:port)
+    quint16 listenPort = 8080;
+    bool allowRemote = false; ///< --allow-remote: needed to bind a non-loopback address
+    QUrl instantlyUrl = QUrl(QStringLiteral("https://api.instantly.ai")); ///< INSTANTLY_URL
+    QUrl closeUrl = QUrl(QStringLiteral("https://api.close.com")); ///< CLOSE_URL
+    QString redisUrl; ///< REDIS_URL; empty: a private redis-server in the data directory
+    QString redisCaFile; ///< REDIS_CA_FILE, for rediss://
+    std::vector<RateRule> caps {
+        { 600, std::chrono::milliseconds { 60'000 } }, { 10, std::chrono::milliseconds { 1000 } }
+    }; ///< --rate, --burst-rate
+    double safetyFactor = 0.8; ///< SLUICE_SAFETY_FACTOR
+    int instancesHint = 1; ///< SLUICE_INSTANCES_HINT
+    int workers = 1; ///< SLUICE_WORKERS: dispatchers in this process
+    Mode mode = Mode::Bulk; ///< --bulk / --single (SLUICE_MODE)
+    QString ns = QStringLiteral("default"); ///< SLUICE_NAMESPACE: Redis key namespace
+    QString dataDir; ///< SLUICE_DATA_DIR; default: the per-user data location
+    LogFormat logFormat = LogFormat::Text; ///< SLUICE_LOG_FORMAT
+    QString instantlyApiKey; ///< INSTANTLY_API_KEY (env only: never on a command line)
+    QString closeApiKey; ///< CLOSE_API_KEY (env only)
+    QString webhookSecret; ///< CLOSE_WEBHOOK_SECRET (env only), hex
+
+    /// `listenAddress:listenPort`
+    QString listenText() const;
+};
+
+/// Reads flags (`args` without the program and subcommand names) and the environment.
+/// `workerOnly` refuses the listener flags (`sluice worker`). The error names the flag or
+/// variable and says what is wrong; `--help` text comes from serveHelpText().
+Result<ServeOptions, QString>
+parseServeOptions(const QStringList &args, const QProcessEnvironment &env, bool workerOnly = false);
+QString serveHelpText(bool workerOnly);
+
+} // namespace sluice

@@ -1,0 +1,127 @@
+// `sluice serve` / `sluice worker` options: flags over environment over defaults, and a clear
+// message naming the flag or variable for every bad value.
+#include "config/serveoptions.h"
+
+#include <QTest>
+
+using namespace sluice;
+
+class TestServeOptions : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void defaults()
+    {
+        const auto o = parseServeOptions({}, QProcessEnvironment());
+        QVERIFY(o.ok());
+        QCOMPARE(o->listenText(), QStringLiteral("127.0.0.1:8080"));
+        QCOMPARE(o->instantlyUrl.toString(), QStringLiteral("https://api.instantly.ai"));
+        QCOMPARE(o->caps.size(), size_t(2));
+        QCOMPARE(o->caps[0].toString(), QStringLiteral("600/min"));
+        QCOMPARE(o->caps[1].toString(), QStringLiteral("10/s"));
+        QCOMPARE(o->mode, ServeOptions::Mode::Bulk);
+        QVERIFY(o->redisUrl.isEmpty());
+    }
+
+    void flagsWinOverEnvironment()
+    {
+        QProcessEnvironment env;
+        env.insert(QStringLiteral("SLUICE_LISTEN"), QStringLiteral("127.0.0.1:9000"));
+        env.insert(QStringLiteral("REDIS_URL"), QStringLiteral("redis://10.0.0.5:6379/2"));
+        env.insert(QStringLiteral("SLUICE_RATE"), QStringLiteral("6000/min"));
+        env.insert(QStringLiteral("SLUICE_MODE"), QStringLiteral("single"));
+        env.insert(QStringLiteral("INSTANTLY_API_KEY"), QStringLiteral("sk_x"));
+        const auto o
+            = parseServeOptions({ QStringLiteral("--listen"), QStringLiteral("127.0.0.1:9100"),
+                                  QStringLiteral("--burst-rate=100/s"), QStringLiteral("--bulk") },
+                                env);
+        QVERIFY2(o.ok(), qPrintable(o.ok() ? QString() : o.error()));
+        QCOMPARE(o->listenPort, quint16(9100));
+        QCOMPARE(o->redisUrl, QStringLiteral("redis://10.0.0.5:6379/2"));
+        QCOMPARE(o->caps[0].toString(), QStringLiteral("6000/min"));
+        QCOMPARE(o->caps[1].toString(), QStringLiteral("100/s"));
+        QCOMPARE(o->mode, ServeOptions::Mode::Bulk);
+        QCOMPARE(o->instantlyApiKey, QStringLiteral("sk_x"));
+    }
+
+    void errors_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("envName");
+        QTest::addColumn<QString>("envValue");
+        QTest::addColumn<bool>("workerOnly");
+        QTest::addColumn<QString>("messagePart");
+        const QString none;
+        QTest::newRow("unknown flag") << QStringList { QStringLiteral("--fast") } << none << none
+                                      << false << QStringLiteral("unknown option '--fast'");
+        QTest::newRow("positional") << QStringList { QStringLiteral("now") } << none << none
+                                    << false << QStringLiteral("unexpected argument");
+        QTest::newRow("missing value") << QStringList { QStringLiteral("--rate") } << none << none
+                                       << false << QStringLiteral("needs a value");
+        QTest::newRow("bad rate") << QStringList { QStringLiteral("--rate"),
+                                                   QStringLiteral("lots") }
+                                  << none << none << false
+                                  << QStringLiteral("--rate: 'lots' is not a rate");
+        QTest::newRow("bad rate from env")
+            << QStringList {} << QStringLiteral("SLUICE_BURST_RATE")
+            << QStringLiteral("10/fortnight") << false << QStringLiteral("SLUICE_BURST_RATE:");
+        QTest::newRow("bad listen")
+            << QStringList { QStringLiteral("--listen"), QStringLiteral("localhost") } << none
+            << none << false << QStringLiteral("not host:port");
+        QTest::newRow("remote without consent")
+            << QStringList { QStringLiteral("--listen"), QStringLiteral("0.0.0.0:8080") } << none
+            << none << false << QStringLiteral("--allow-remote");
+        QTest::newRow("bad url") << QStringList { QStringLiteral("--instantly-url"),
+                                                  QStringLiteral("ftp://x") }
+                                 << none << none << false << QStringLiteral("not an http(s) URL");
+        QTest::newRow("safety 0") << QStringList { QStringLiteral("--safety-factor"),
+                                                   QStringLiteral("0") }
+                                  << none << none << false << QStringLiteral("above 0");
+        QTest::newRow("workers 0") << QStringList { QStringLiteral("--workers=0") } << none << none
+                                   << false << QStringLiteral("1 to 64");
+        QTest::newRow("both modes")
+            << QStringList { QStringLiteral("--bulk"), QStringLiteral("--single") } << none << none
+            << false << QStringLiteral("not both");
+        QTest::newRow("bad mode env")
+            << QStringList {} << QStringLiteral("SLUICE_MODE") << QStringLiteral("turbo") << false
+            << QStringLiteral("bulk or single");
+        QTest::newRow("bad namespace")
+            << QStringList { QStringLiteral("--namespace"), QStringLiteral("a b") } << none << none
+            << false << QStringLiteral("letters");
+        QTest::newRow("switch with value") << QStringList { QStringLiteral("--bulk=yes") } << none
+                                           << none << false << QStringLiteral("takes no value");
+        QTest::newRow("listen for a worker")
+            << QStringList { QStringLiteral("--listen"), QStringLiteral("127.0.0.1:1") } << none
+            << none << true << QStringLiteral("unknown option '--listen'");
+        QTest::newRow("bad log format")
+            << QStringList { QStringLiteral("--log-format"), QStringLiteral("xml") } << none << none
+            << false << QStringLiteral("text or json");
+    }
+    void errors()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(QString, envName);
+        QFETCH(QString, envValue);
+        QFETCH(bool, workerOnly);
+        QFETCH(QString, messagePart);
+        QProcessEnvironment env;
+        if (!envName.isEmpty())
+            env.insert(envName, envValue);
+        const auto o = parseServeOptions(args, env, workerOnly);
+        QVERIFY(!o.ok());
+        QVERIFY2(o.error().contains(messagePart), qPrintable(o.error()));
+    }
+
+    void helpListsEveryVariable()
+    {
+        const QString help = serveHelpText(false);
+        for (const char *name : { "SLUICE_LISTEN", "INSTANTLY_URL", "REDIS_URL", "SLUICE_RATE",
+                                  "CLOSE_WEBHOOK_SECRET" })
+            QVERIFY2(help.contains(QLatin1String(name)), name);
+        QVERIFY(!serveHelpText(true).contains(QStringLiteral("--listen")));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestServeOptions)
+#include "tst_serveoptions.moc"
