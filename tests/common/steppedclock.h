@@ -13,7 +13,7 @@ public:
     void advance(Duration d) { m_now += d; }
 
 private:
-    Duration m_now{ 1'700'000'000'000 };
+    Duration m_now { 1'700'000'000'000 };
 };
 
 } // namespace sluice::test

@@ -12,10 +12,10 @@
 
 #include <QEventLoop>
 #include <QProcess>
-#include <QTimer>
 #include <QRandomGenerator>
 #include <QSignalSpy>
 #include <QTest>
+#include <QTimer>
 
 #include <memory>
 
