@@ -1,0 +1,136 @@
+#include "intakebatch.h"
+
+#include "close/closewebhook.h"
+#include "queue/queuedlead.h"
+#include "queue/rediskeys.h"
+
+#include <QRandomGenerator>
+
+#include <nlohmann/json.hpp>
+
+namespace sluice {
+
+using json = nlohmann::json;
+
+IntakeBatch IntakeBatch::fromRequest(const IntakeRequest &request, const QString &taskId,
+                                     const QString &dedupeId, qint64 createdMs)
+{
+    IntakeBatch batch;
+    batch.taskId = taskId;
+    batch.campaign = request.campaignName;
+    batch.source = request.source == IntakeSource::CloseWebhook ? QStringLiteral("close")
+                                                                : QStringLiteral("direct");
+    batch.dedupeId = dedupeId;
+    batch.createdMs = createdMs;
+
+    QueuedLead queued;
+    queued.taskId = taskId;
+    queued.campaignName = request.campaignName;
+    queued.source = batch.source;
+    queued.receivedMs = createdMs;
+    queued.eventId = request.eventId;
+    if (request.needsLeadLookup) {
+        queued.needsLookup = true;
+        queued.closeLeadId = request.closeLeadId;
+        batch.entries.append(queued.toFields());
+        return batch;
+    }
+    batch.entries.reserve(qsizetype(request.leads.size()));
+    for (const Lead &lead : request.leads) {
+        queued.lead = lead;
+        batch.entries.append(queued.toFields());
+    }
+    return batch;
+}
+
+QList<QByteArray> IntakeBatch::scriptKeys(const RedisKeys &keys) const
+{
+    QList<QByteArray> out { keys.leads(), keys.task(taskId), keys.tasks() };
+    if (!dedupeId.isEmpty())
+        out.append(keys.closeEvent(dedupeId));
+    return out;
+}
+
+QList<QByteArray> IntakeBatch::scriptArgs(qint64 retentionSeconds) const
+{
+    QList<QByteArray> out;
+    qsizetype size = 5;
+    for (const auto &fields : entries)
+        size += fields.size() + 1;
+    out.reserve(size);
+    out << taskId.toUtf8() << campaign.toUtf8() << source.toUtf8() << QByteArray::number(createdMs)
+        << QByteArray::number(retentionSeconds);
+    for (const auto &fields : entries) {
+        out.append(QByteArray::number(fields.size()));
+        out.append(fields);
+    }
+    return out;
+}
+
+QByteArray IntakeBatch::toJsonLine() const
+{
+    json list = json::array();
+    for (const auto &fields : entries) {
+        json one = json::array();
+        for (const QByteArray &field : fields)
+            one.push_back(field.toStdString());
+        list.push_back(std::move(one));
+    }
+    const json line = { { "task", taskId.toStdString() },   { "campaign", campaign.toStdString() },
+                        { "source", source.toStdString() }, { "dedupe", dedupeId.toStdString() },
+                        { "created_ms", createdMs },        { "entries", std::move(list) } };
+    // dump() escapes control characters, so the line never holds a raw newline.
+    return QByteArray::fromStdString(line.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+std::optional<IntakeBatch> IntakeBatch::fromJsonLine(const QByteArray &line)
+{
+    const json j = json::parse(line.constBegin(), line.constEnd(), nullptr, false);
+    if (!j.is_object())
+        return std::nullopt;
+    auto text = [&](const char *key) -> std::optional<QString> {
+        const auto it = j.find(key);
+        if (it == j.end() || !it->is_string())
+            return std::nullopt;
+        return QString::fromStdString(it->get<std::string>());
+    };
+    const auto task = text("task");
+    const auto campaign = text("campaign");
+    const auto source = text("source");
+    const auto dedupe = text("dedupe");
+    const auto created = j.find("created_ms");
+    const auto entries = j.find("entries");
+    if (!task || task->isEmpty() || !campaign || !source || !dedupe || created == j.end()
+        || !created->is_number_integer() || entries == j.end() || !entries->is_array()
+        || entries->empty())
+        return std::nullopt;
+    IntakeBatch batch;
+    batch.taskId = *task;
+    batch.campaign = *campaign;
+    batch.source = *source;
+    batch.dedupeId = *dedupe;
+    batch.createdMs = created->get<qint64>();
+    for (const json &entry : *entries) {
+        if (!entry.is_array() || entry.empty() || entry.size() % 2 != 0)
+            return std::nullopt;
+        QList<QByteArray> fields;
+        fields.reserve(qsizetype(entry.size()));
+        for (const json &field : entry) {
+            if (!field.is_string())
+                return std::nullopt;
+            fields.append(QByteArray::fromStdString(field.get<std::string>()));
+        }
+        batch.entries.append(std::move(fields));
+    }
+    return batch;
+}
+
+QString newTaskId()
+{
+    quint32 words[4];
+    QRandomGenerator::system()->fillRange(words);
+    return QString::fromLatin1(
+        QByteArray(reinterpret_cast<const char *>(words), sizeof(words)).toHex());
+}
+
+} // namespace sluice

@@ -1,0 +1,43 @@
+-- Sluice intake: stores one accepted request atomically: its stream entries, the task's
+-- progress hash, its place in the task index and the dedupe marker of its event.
+-- Idempotent, so a spooled request may be replayed whether or not it already ran: a known
+-- event id, or a task hash that already exists, stores nothing and answers the existing task.
+--
+-- KEYS[1] leads stream, KEYS[2] the task hash, KEYS[3] tasks sorted set,
+-- KEYS[4] (optional) the event key: Close event id or Idempotency-Key -> task id
+-- ARGV[1] task id, ARGV[2] campaign, ARGV[3] source, ARGV[4] created (Unix ms),
+-- ARGV[5] retention in seconds (task hash, event key, task index),
+-- ARGV[6..] the entries, each as a field count k followed by k field/value strings
+-- Returns {task id, 1} for a duplicate (the task that holds it), else {task id, 0, entries}.
+local stream, hash, tasks, event = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local task, campaign, source = ARGV[1], ARGV[2], ARGV[3]
+local created, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+
+if event then
+  local existing = redis.call('GET', event)
+  if existing then
+    return {existing, 1}
+  end
+end
+if redis.call('EXISTS', hash) == 1 then
+  return {task, 1}
+end
+
+local i, n = 6, 0
+while i <= #ARGV do
+  local k = tonumber(ARGV[i])
+  redis.call('XADD', stream, '*', unpack(ARGV, i + 1, i + k))
+  i = i + k + 1
+  n = n + 1
+end
+
+redis.call('HSET', hash, 'total', n, 'processed', 0, 'succeeded', 0, 'skipped', 0,
+           'failed', 0, 'dead', 0, 'rate_limit_delays', 0, 'retries', 0, 'state', 'queued',
+           'campaign', campaign, 'source', source, 'created_ms', created)
+redis.call('EXPIRE', hash, ttl)
+if event then
+  redis.call('SET', event, task, 'EX', ttl)
+end
+redis.call('ZADD', tasks, created, task)
+redis.call('ZREMRANGEBYSCORE', tasks, '-inf', '(' .. (created - ttl * 1000))
+return {task, 0, n}
