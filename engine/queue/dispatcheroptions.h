@@ -1,0 +1,51 @@
+#pragma once
+
+#include <QString>
+
+#include <chrono>
+#include <optional>
+
+namespace sluice {
+
+/// How leads go to Instantly.
+enum class DeliveryMode {
+    Bulk, ///< POST /api/v2/leads/add, up to maxBatch leads of one campaign per request
+    Single, ///< POST /api/v2/leads, one request per lead
+};
+
+/// Everything a Dispatcher is configured with. Validate with problem() at start.
+struct DispatcherOptions
+{
+    /// Redis key namespace (RedisKeys): every instance of one deployment uses the same.
+    QString keyNamespace = QStringLiteral("default");
+    /// This instance's consumer name in the group; unique per live instance. Empty: one is
+    /// made from the host name, the process id and a random suffix.
+    QString consumerName;
+    DeliveryMode mode = DeliveryMode::Bulk;
+
+    /// Leads of one campaign arriving within this window after the first go out together.
+    std::chrono::milliseconds coalescingWindow { 200 };
+    int maxBatch = 1000; ///< 1..1000 (Instantly's bulk limit)
+    /// XREADGROUP BLOCK time; also how quickly a stop or a pause is noticed by the reader.
+    std::chrono::milliseconds blockTime { 1000 };
+    /// Entries pending this long in a (presumably dead) consumer are reclaimed.
+    std::chrono::milliseconds claimIdleTimeout { 60'000 };
+    /// How often retries are promoted, pending entries reclaimed and the pause flag read.
+    std::chrono::milliseconds maintenanceInterval { 500 };
+    /// Leads read but not yet settled, at most (back-pressure on the reader).
+    int maxInFlight = 2000;
+
+    /// Transient failures are retried after a full-jitter exponential delay:
+    /// random(0, min(retryCap, retryBase × 2^(attempt − 1))).
+    std::chrono::milliseconds retryBase { 1000 };
+    std::chrono::milliseconds retryCap { 300'000 };
+    int maxAttempts = 12; ///< the attempt that reaches this goes to the dead letters
+
+    /// Why these options cannot work, or nullopt when they can.
+    std::optional<QString> problem() const;
+};
+
+/// "bulk" / "single"
+QString deliveryModeName(DeliveryMode mode);
+
+} // namespace sluice

@@ -1,0 +1,33 @@
+-- Sluice dispatcher: replaces a Close-lookup entry by one entry per contact lead, atomically.
+-- The task's total grows by n - 1 (the lookup entry was counted as one lead); a Close lead
+-- with no usable contact counts as one processed, failed lead with the reason.
+--
+-- KEYS[1] leads stream, KEYS[2] the task hash
+-- ARGV[1] group, ARGV[2] lookup entry id, ARGV[3] now (Unix ms), ARGV[4] reason when n = 0,
+-- ARGV[5..] one JSON array of stream fields per new entry
+-- Returns n, or -1 when the lookup entry was already settled (by another consumer).
+local stream, key = KEYS[1], KEYS[2]
+local group, id, now, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if redis.call('XACK', stream, group, id) == 0 then
+  redis.call('XDEL', stream, id)
+  return -1
+end
+local n = #ARGV - 4
+for i = 5, #ARGV do
+  redis.call('XADD', stream, '*', unpack(cjson.decode(ARGV[i])))
+end
+if n == 0 then
+  redis.call('HINCRBY', key, 'failed', 1)
+  local processed = redis.call('HINCRBY', key, 'processed', 1)
+  redis.call('HSET', key, 'last_error', reason, 'last_error_ms', now)
+  local h = redis.call('HMGET', key, 'total', 'succeeded', 'skipped', 'state')
+  local total = tonumber(h[1]) or 0
+  local good = (tonumber(h[2]) or 0) + (tonumber(h[3]) or 0)
+  if total > 0 and processed >= total and h[4] ~= 'done' and h[4] ~= 'failed' then
+    redis.call('HSET', key, 'state', good > 0 and 'done' or 'failed', 'finished_ms', now)
+  end
+else
+  redis.call('HINCRBY', key, 'total', n - 1)
+end
+redis.call('XDEL', stream, id)
+return n

@@ -1,0 +1,30 @@
+-- Sluice dispatcher: moves dead letters back into the leads stream with the attempt count
+-- reset, and takes them out of their task's dead and processed counters again.
+--
+-- KEYS[1] dead-letter stream, KEYS[2] leads stream
+-- ARGV[1] key prefix "sluice:<ns>:" (task hashes derive from it), ARGV[2] at most this many
+-- Returns the number moved.
+local dead, stream, prefix = KEYS[1], KEYS[2], ARGV[1]
+local entries = redis.call('XRANGE', dead, '-', '+', 'COUNT', tonumber(ARGV[2]))
+local skip = { reason = true, dead_ms = true, entry = true, retry_of = true }
+for _, e in ipairs(entries) do
+  local fields, copy, task = e[2], {}, nil
+  for j = 1, #fields, 2 do
+    local f, v = fields[j], fields[j + 1]
+    if f == 'attempt' then v = '0' end
+    if f == 'task' then task = v end
+    if not skip[f] then
+      copy[#copy + 1] = f; copy[#copy + 1] = v
+    end
+  end
+  redis.call('XADD', stream, '*', unpack(copy))
+  if task then
+    local key = prefix .. 'task:' .. task
+    redis.call('HINCRBY', key, 'dead', -1)
+    redis.call('HINCRBY', key, 'processed', -1)
+    redis.call('HSET', key, 'state', 'running')
+    redis.call('HDEL', key, 'finished_ms')
+  end
+  redis.call('XDEL', dead, e[1])
+end
+return #entries

@@ -1,0 +1,533 @@
+// The dispatcher against a real redis-server and an in-process sandbox acting as Instantly and
+// Close: bulk and single delivery, duplicates, unknown campaigns, Close lookups, 429 storms,
+// transient faults with retries, dead letters and their retry, and a crashed consumer whose
+// entries another one reclaims without duplicating anything.
+#include "breaker/sharedbreaker.h"
+#include "close/closeclient.h"
+#include "common/apiwait.h"
+#include "core/clock.h"
+#include "instantly/instantlyclient.h"
+#include "limiter/sendaudit.h"
+#include "limiter/sharedratelimiter.h"
+#include "queue/dispatcher.h"
+#include "queue/queuedlead.h"
+#include "queue/rediskeys.h"
+#include "queue/retrypolicy.h"
+#include "redis/capturedreply.h"
+#include "redis/redisclient.h"
+#include "redis/redisserver.h"
+#include "sandbox/sandboxserver.h"
+
+#include <QSignalSpy>
+#include <QTest>
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+
+using namespace sluice;
+using sluice::test::Captured;
+using sluice::test::RedisServer;
+using std::chrono::milliseconds;
+using json = nlohmann::json;
+
+namespace {
+
+const QString kCampaign = QStringLiteral("Spring Outreach");
+
+QueuedLead queued(const QString &task, const QString &campaign, const QString &email)
+{
+    QueuedLead q;
+    q.taskId = task;
+    q.campaignName = campaign;
+    q.source = QStringLiteral("direct");
+    q.receivedMs = wallClockMs();
+    q.lead.email = email;
+    q.lead.firstName = QStringLiteral("Test");
+    q.lead.lastName = email.section(QLatin1Char('@'), 0, 0);
+    q.lead.companyName = QStringLiteral("Acme");
+    return q;
+}
+
+} // namespace
+
+class TestDispatcher : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase() { QVERIFY2(m_server.start(), qPrintable(m_server.errorString())); }
+
+    void init()
+    {
+        ++m_round;
+        m_keys = RedisKeys(QStringLiteral("dispatch%1").arg(m_round));
+        SandboxOptions sandbox;
+        sandbox.perSecond = 1000;
+        sandbox.perMinute = 100'000;
+        m_sandbox = std::make_unique<SandboxServer>(sandbox);
+        QVERIFY(m_sandbox->start() != 0);
+
+        RedisOptions redis;
+        redis.url = m_server.url();
+        m_redis = std::make_unique<RedisClient>(redis);
+        m_redis->connectToServer();
+
+        InstantlyOptions instantly;
+        instantly.baseUrl = m_sandbox->baseUrl();
+        instantly.apiKey = sandbox.apiKey;
+        instantly.timeout = milliseconds { 5000 };
+        m_instantly = std::make_unique<InstantlyClient>(instantly);
+        CloseOptions close;
+        close.baseUrl = m_sandbox->baseUrl();
+        close.apiKey = sandbox.closeApiKey;
+        m_close = std::make_unique<CloseClient>(close);
+
+        LimiterOptions limiter; // generous: the sandbox's limit is what is tested
+        limiter.caps = { { 1000, milliseconds { 1000 } }, { 100'000, milliseconds { 60'000 } } };
+        limiter.penaltyBase = milliseconds { 100 };
+        limiter.penaltyCap = milliseconds { 500 };
+        m_limiter = std::make_unique<SharedRateLimiter>(m_redis.get(), m_keys.limiter(), limiter);
+        BreakerOptions breaker; // never opens here: the dispatcher's own reactions are tested
+        breaker.windowCalls = 100;
+        breaker.minimumCalls = 100;
+        breaker.failureRateThresholdPercent = 100;
+        m_breaker = std::make_unique<SharedBreaker>(m_redis.get(), m_keys.breaker(), breaker);
+        m_audit = std::make_unique<SendAudit>(m_redis.get(), m_keys.audit(), QStringLiteral("t"));
+
+        Captured<Campaign> created;
+        m_instantly->createCampaign(kCampaign, created.callback());
+        QTRY_VERIFY(created.done());
+        QVERIFY2(created.ok(), qPrintable(created.describe()));
+        m_campaignId = created.value().id;
+        // A fresh client: the campaign must be found through the API, not its cache.
+        m_instantly->clearCampaignCache();
+    }
+
+    void cleanup()
+    {
+        m_dispatchers.clear();
+        m_audit.reset();
+        m_breaker.reset();
+        m_limiter.reset();
+        m_close.reset();
+        m_instantly.reset();
+        m_redis.reset();
+        m_sandbox.reset();
+    }
+
+    void retryDelayHasFullJitterAndACap()
+    {
+        const milliseconds base { 1000 }, cap { 300'000 };
+        QCOMPARE(retryDelay(1, base, cap, 0.0).count(), 0);
+        QCOMPARE(retryDelay(1, base, cap, 0.5).count(), 500);
+        QCOMPARE(retryDelay(3, base, cap, 0.5).count(), 2000);
+        QCOMPARE(retryDelay(12, base, cap, 0.999).count(), 299'700);
+        QCOMPARE(retryDelay(1000, base, cap, 0.5).count(), 150'000);
+    }
+
+    void optionsAreValidated()
+    {
+        DispatcherOptions options;
+        QVERIFY(!options.problem());
+        options.maxBatch = 1001;
+        QVERIFY(options.problem()->contains(QStringLiteral("1000")));
+        options = {};
+        options.retryCap = milliseconds { 10 };
+        QVERIFY(options.problem());
+    }
+
+    void bulkDeliversEveryLeadOnce()
+    {
+        const QString task = QStringLiteral("bulk");
+        queueTask(task, 50, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("bulk+%1@example.com").arg(i));
+        });
+        Dispatcher *d = startDispatcher();
+        QSignalSpy snapshots(d, &Dispatcher::snapshotChanged);
+        waitFinished(task, 50);
+        const auto p = progress(task);
+        QCOMPARE(p.value("state"), QByteArray("done"));
+        QCOMPARE(p.value("succeeded"), QByteArray("50"));
+        QCOMPARE(p.value("skipped").toInt(), 0);
+        QVERIFY(p.value("first_sent_ms").toLongLong() > 0);
+        QVERIFY(p.value("finished_ms").toLongLong() >= p.value("first_sent_ms").toLongLong());
+        QCOMPARE(sandboxEmails().size(), 50);
+        QCOMPARE(sandboxEmails(true).size(), 50); // no duplicates
+        const int bulkRequests = requests(QStringLiteral("/api/v2/leads/add"));
+        QVERIFY2(bulkRequests >= 1 && bulkRequests <= 3, qPrintable(QString::number(bulkRequests)));
+        QCOMPARE(requests(QStringLiteral("/api/v2/leads")), 0);
+        QCOMPARE(scalar({ "SCARD", m_keys.delivered() }), 50);
+        QTRY_COMPARE(scalar({ "XLEN", m_keys.leads() }), 0);
+        QVERIFY(!snapshots.isEmpty());
+        QCOMPARE(d->snapshot().succeeded, 50);
+        QCOMPARE(d->snapshot().inFlight, 0);
+        QCOMPARE(d->snapshot().requests, bulkRequests); // the campaign lookup is not a lead request
+        // The audit saw every request made for leads.
+        QTRY_VERIFY(scalar({ "XLEN", m_keys.audit() }) >= bulkRequests);
+    }
+
+    void singleModeSendsOneRequestPerLead()
+    {
+        const QString task = QStringLiteral("single");
+        queueTask(task, 10, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("single+%1@example.com").arg(i));
+        });
+        DispatcherOptions options = fastOptions();
+        options.mode = DeliveryMode::Single;
+        startDispatcher(options);
+        waitFinished(task, 10);
+        QCOMPARE(progress(task).value("succeeded"), QByteArray("10"));
+        QCOMPARE(requests(QStringLiteral("/api/v2/leads")), 10);
+        QCOMPARE(requests(QStringLiteral("/api/v2/leads/add")), 0);
+        QCOMPARE(sandboxEmails(true).size(), 10);
+    }
+
+    void duplicateEntryIsSkipped()
+    {
+        const QString task = QStringLiteral("dup");
+        queueTask(task, 3, [&](int i) {
+            // The same person twice (case differs), and once more after delivery below.
+            return queued(task, kCampaign,
+                          i == 1 ? QStringLiteral("Twin@Example.com")
+                                 : QStringLiteral("twin@example.com"));
+        });
+        startDispatcher();
+        waitFinished(task, 3);
+        const auto p = progress(task);
+        QCOMPARE(p.value("succeeded"), QByteArray("1"));
+        QCOMPARE(p.value("skipped"), QByteArray("2"));
+        QCOMPARE(p.value("state"), QByteArray("done"));
+        QCOMPARE(sandboxEmails().size(), 1);
+
+        // A replay of an already delivered lead is a no-op without a request.
+        const int before = int(m_sandbox->requestLog().size());
+        const QString replay = QStringLiteral("replay");
+        queueTask(replay, 1, [&](int) {
+            return queued(replay, kCampaign, QStringLiteral("twin@example.com"));
+        });
+        waitFinished(replay, 1);
+        QCOMPARE(progress(replay).value("skipped"), QByteArray("1"));
+        QCOMPARE(int(m_sandbox->requestLog().size()), before);
+        QCOMPARE(sandboxEmails().size(), 1);
+    }
+
+    void unknownCampaignFailsWithTheReason()
+    {
+        const QString task = QStringLiteral("unknown");
+        queueTask(task, 3, [&](int i) {
+            return queued(task, QStringLiteral("No Such Campaign"),
+                          QStringLiteral("nobody+%1@example.com").arg(i));
+        });
+        startDispatcher();
+        waitFinished(task, 3);
+        const auto p = progress(task);
+        QCOMPARE(p.value("state"), QByteArray("failed"));
+        QCOMPARE(p.value("failed"), QByteArray("3"));
+        QCOMPARE(p.value("last_error"),
+                 QByteArray("campaign 'No Such Campaign' not found in Instantly"));
+        QCOMPARE(sandboxEmails().size(), 0);
+        QCOMPARE(scalar({ "XLEN", m_keys.deadLetters() }), 0);
+    }
+
+    void closeLookupIsExpanded()
+    {
+        auto contact = [](const char *name, const char *email) {
+            return json { { "name", name }, { "emails", json::array({ { { "email", email } } }) } };
+        };
+        QCOMPARE(m_sandbox->store()
+                     .putCloseLead({ { "id", "lead_two" },
+                                     { "display_name", "Two Co" },
+                                     { "contacts",
+                                       json::array({ contact("Ann Lee", "ann@two.io"),
+                                                     contact("Bo Ray", "bo@two.io") }) } })
+                     .status,
+                 200);
+        QCOMPARE(m_sandbox->store()
+                     .putCloseLead({ { "id", "lead_none" },
+                                     { "display_name", "Empty Co" },
+                                     { "contacts", json::array() } })
+                     .status,
+                 200);
+        const QString task = QStringLiteral("close");
+        queueTask(task, 3, [&](int i) {
+            QueuedLead q;
+            if (i == 2)
+                return queued(task, kCampaign, QStringLiteral("inline@three.io"));
+            q.taskId = task;
+            q.campaignName = kCampaign;
+            q.source = QStringLiteral("close");
+            q.receivedMs = wallClockMs();
+            q.needsLookup = true;
+            q.closeLeadId = i == 0 ? QStringLiteral("lead_two") : QStringLiteral("lead_none");
+            return q;
+        });
+        startDispatcher();
+        waitFinished(task, 4); // 3 entries, the first one yields two leads
+        const auto p = progress(task);
+        QCOMPARE(p.value("total"), QByteArray("4"));
+        QCOMPARE(p.value("succeeded"), QByteArray("3"));
+        QCOMPARE(p.value("failed"), QByteArray("1"));
+        QCOMPARE(p.value("state"), QByteArray("done"));
+        QVERIFY(p.value("last_error").contains("lead_none"));
+        QCOMPARE(sandboxEmails(true),
+                 (QStringList { QStringLiteral("ann@two.io"), QStringLiteral("bo@two.io"),
+                                QStringLiteral("inline@three.io") }));
+    }
+
+    void rateLimitStormDeliversEverythingOnce()
+    {
+        m_sandbox->setLimits(2, 600);
+        const QString task = QStringLiteral("storm");
+        queueTask(task, 12, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("storm+%1@example.com").arg(i));
+        });
+        DispatcherOptions options = fastOptions();
+        options.mode = DeliveryMode::Single;
+        Dispatcher *d = startDispatcher(options);
+        waitFinished(task, 12, 30'000);
+        const auto p = progress(task);
+        QCOMPARE(p.value("succeeded"), QByteArray("12"));
+        QVERIFY2(p.value("rate_limit_delays").toInt() > 0, p.value("rate_limit_delays"));
+        QCOMPARE(p.value("retries").toInt(), 0); // a 429 is not an attempt
+        QVERIFY(d->snapshot().rateLimited > 0);
+        QCOMPARE(sandboxEmails().size(), 12);
+        QCOMPARE(sandboxEmails(true).size(), 12);
+    }
+
+    void transientFaultsAreRetried()
+    {
+        FaultOptions faults;
+        faults.errorRate = 0.6;
+        m_sandbox->setFaults(faults);
+        const QString task = QStringLiteral("faults");
+        queueTask(task, 20, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("fault+%1@example.com").arg(i));
+        });
+        DispatcherOptions options = fastOptions();
+        options.mode = DeliveryMode::Single;
+        startDispatcher(options);
+        QTRY_VERIFY_WITH_TIMEOUT(progress(task).value("retries").toInt() >= 3, 20'000);
+        m_sandbox->setFaults({});
+        waitFinished(task, 20, 20'000);
+        const auto p = progress(task);
+        QCOMPARE(p.value("succeeded"), QByteArray("20"));
+        QCOMPARE(p.value("dead").toInt(), 0);
+        QVERIFY(p.value("retries").toInt() >= 3);
+        QCOMPARE(sandboxEmails(true).size(), 20);
+        QCOMPARE(sandboxEmails().size(), 20);
+        QCOMPARE(scalar({ "ZCARD", m_keys.retries() }), 0);
+    }
+
+    void permanentFailureIsDeadLetteredAndRetried()
+    {
+        const QString task = QStringLiteral("bad");
+        queueTask(task, 2, [&](int i) {
+            return queued(task, kCampaign,
+                          i == 0 ? QStringLiteral("not-an-email") : QStringLiteral("ok@fine.io"));
+        });
+        DispatcherOptions options = fastOptions();
+        options.mode = DeliveryMode::Single;
+        Dispatcher *d = startDispatcher(options);
+        waitFinished(task, 2);
+        auto p = progress(task);
+        QCOMPARE(p.value("dead"), QByteArray("1"));
+        QCOMPARE(p.value("succeeded"), QByteArray("1"));
+        QCOMPARE(p.value("state"), QByteArray("done"));
+        const RedisReply dead = command({ "XRANGE", m_keys.deadLetters(), "-", "+" });
+        QCOMPARE(dead.elements().size(), size_t(1));
+        const QByteArray reason = field(dead.at(0).at(1), "reason");
+        QVERIFY2(reason.contains("400"), reason.constData());
+        QCOMPARE(field(dead.at(0).at(1), "task"), task.toUtf8());
+
+        // Stopped, so the retried entry stays in the stream where we can see it.
+        QSignalSpy stopped(d, &Dispatcher::stopped);
+        d->stop();
+        QTRY_COMPARE(stopped.count(), 1);
+        std::optional<Result<int, RedisError>> moved;
+        d->retryDead(100, [&](Result<int, RedisError> r) { moved.emplace(std::move(r)); });
+        QTRY_VERIFY(moved.has_value());
+        QVERIFY(moved->ok());
+        QCOMPARE(moved->value(), 1);
+        QCOMPARE(scalar({ "XLEN", m_keys.deadLetters() }), 0);
+        p = progress(task);
+        QCOMPARE(p.value("dead").toInt(), 0);
+        QCOMPARE(p.value("processed"), QByteArray("1"));
+        QCOMPARE(p.value("state"), QByteArray("running"));
+        const RedisReply back = command({ "XRANGE", m_keys.leads(), "-", "+" });
+        QCOMPARE(back.elements().size(), size_t(1));
+        QCOMPARE(field(back.at(0).at(1), "attempt"), QByteArray("0"));
+        QCOMPARE(field(back.at(0).at(1), "reason"), QByteArray());
+
+        // Delivered again, it fails again: dead once more, counters consistent.
+        QVERIFY(!d->start());
+        waitFinished(task, 2);
+        QCOMPARE(progress(task).value("dead"), QByteArray("1"));
+        QCOMPARE(scalar({ "XLEN", m_keys.deadLetters() }), 1);
+    }
+
+    void pauseHoldsNewWork()
+    {
+        command({ "HSET", m_keys.control(), "paused", "maintenance" });
+        DispatcherOptions options = fastOptions();
+        options.blockTime = milliseconds { 100 };
+        Dispatcher *d = startDispatcher(options);
+        QTRY_VERIFY(d->snapshot().paused);
+        const QString task = QStringLiteral("paused");
+        queueTask(task, 2, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("p+%1@example.com").arg(i));
+        });
+        QTest::qWait(300); // nothing may happen: there is no condition to wait for
+        QCOMPARE(progress(task).value("processed"), QByteArray());
+        command({ "HDEL", m_keys.control(), "paused" });
+        waitFinished(task, 2);
+        QCOMPARE(d->snapshot().pausedReason, QString());
+    }
+
+    void crashedConsumerIsReclaimedWithoutDuplicates()
+    {
+        FaultOptions slow;
+        slow.latency = milliseconds { 600 };
+        m_sandbox->setFaults(slow);
+        const QString task = QStringLiteral("crash");
+        queueTask(task, 40, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("crash+%1@example.com").arg(i));
+        });
+        DispatcherOptions options = fastOptions();
+        options.claimIdleTimeout = milliseconds { 400 };
+        options.consumerName = QStringLiteral("doomed");
+        Dispatcher *first = startDispatcher(options);
+        // Destroyed while its request is on the wire: the sandbox still adds the leads.
+        QTRY_VERIFY_WITH_TIMEOUT(first->snapshot().sending > 0, 10'000);
+        m_dispatchers.clear();
+        QCOMPARE(progress(task).value("processed"), QByteArray());
+
+        options.consumerName = QStringLiteral("heir");
+        Dispatcher *second = startDispatcher(options);
+        waitFinished(task, 40, 20'000);
+        const auto p = progress(task);
+        QCOMPARE(p.value("succeeded").toInt() + p.value("skipped").toInt(), 40);
+        QCOMPARE(p.value("state"), QByteArray("done"));
+        QCOMPARE(sandboxEmails().size(), 40);
+        QCOMPARE(sandboxEmails(true).size(), 40);
+        QVERIFY(second->snapshot().skipped + second->snapshot().succeeded == 40);
+        // Nothing is left pending in the group.
+        QTRY_COMPARE(
+            command({ "XPENDING", m_keys.leads(), RedisKeys::dispatcherGroup() }).at(0).integer(),
+            0);
+    }
+
+private:
+    DispatcherOptions fastOptions() const
+    {
+        DispatcherOptions options;
+        options.keyNamespace = QStringLiteral("dispatch%1").arg(m_round);
+        options.coalescingWindow = milliseconds { 100 };
+        options.blockTime = milliseconds { 200 };
+        options.maintenanceInterval = milliseconds { 50 };
+        options.retryBase = milliseconds { 50 };
+        options.retryCap = milliseconds { 400 };
+        return options;
+    }
+
+    Dispatcher *startDispatcher(std::optional<DispatcherOptions> options = std::nullopt)
+    {
+        DispatcherServices services;
+        services.redis = m_redis.get();
+        services.instantly = m_instantly.get();
+        services.close = m_close.get();
+        services.limiter = m_limiter.get();
+        services.breaker = m_breaker.get();
+        services.audit = m_audit.get();
+        auto d = std::make_unique<Dispatcher>(services, options.value_or(fastOptions()));
+        const auto problem = d->start();
+        if (problem)
+            qWarning("dispatcher did not start: %s", qPrintable(*problem));
+        m_dispatchers.push_back(std::move(d));
+        return m_dispatchers.back().get();
+    }
+
+    /// As the intake would: the progress hash first, then one stream entry per lead.
+    void queueTask(const QString &task, int n, const std::function<QueuedLead(int)> &make)
+    {
+        command({ "HSET", m_keys.task(task), "total", QByteArray::number(n), "state", "queued",
+                  "campaign", kCampaign.toUtf8(), "created_ms",
+                  QByteArray::number(wallClockMs()) });
+        for (int i = 0; i < n; ++i) {
+            QList<QByteArray> argv { "XADD", m_keys.leads(), "*" };
+            argv << make(i).toFields();
+            command(argv);
+        }
+    }
+
+    void waitFinished(const QString &task, int total, int timeoutMs = 15'000)
+    {
+        QTRY_VERIFY_WITH_TIMEOUT(progress(task).value("processed").toInt() >= total, timeoutMs);
+        QCOMPARE(progress(task).value("processed").toInt(), total);
+        QCOMPARE(progress(task).value("total").toInt(), total);
+    }
+
+    QHash<QByteArray, QByteArray> progress(const QString &task)
+    {
+        QHash<QByteArray, QByteArray> out;
+        const RedisReply r = command({ "HGETALL", m_keys.task(task) });
+        for (size_t i = 0; i + 1 < r.elements().size(); i += 2)
+            out.insert(r.at(i).bytes(), r.at(i + 1).bytes());
+        return out;
+    }
+
+    RedisReply command(const QList<QByteArray> &argv)
+    {
+        const RedisResult r = test::execute(*m_redis, argv);
+        if (!r.ok()) {
+            qWarning("%s failed: %s", argv.front().constData(), qPrintable(r.error().describe()));
+            return {};
+        }
+        return r.value();
+    }
+    qint64 scalar(const QList<QByteArray> &argv) { return command(argv).integer(); }
+
+    static QByteArray field(const RedisReply &fields, const QByteArray &name)
+    {
+        for (size_t i = 0; i + 1 < fields.elements().size(); i += 2)
+            if (fields.at(i).bytes() == name)
+                return fields.at(i + 1).bytes();
+        return {};
+    }
+
+    /// Emails of the campaign's leads in the sandbox, lower-cased; sorted and unique if asked.
+    QStringList sandboxEmails(bool unique = false)
+    {
+        QStringList emails;
+        for (const json &lead : m_sandbox->store().allLeads(m_campaignId))
+            emails << QString::fromStdString(lead["email"].get<std::string>()).toLower();
+        emails.sort();
+        if (unique)
+            emails.removeDuplicates();
+        return emails;
+    }
+
+    int requests(const QString &path) const
+    {
+        int n = 0;
+        for (const SandboxLogEntry &e : m_sandbox->requestLog())
+            n += e.path == path ? 1 : 0;
+        return n;
+    }
+
+    RedisServer m_server;
+    int m_round = 0;
+    RedisKeys m_keys;
+    QString m_campaignId;
+    std::unique_ptr<SandboxServer> m_sandbox;
+    std::unique_ptr<RedisClient> m_redis;
+    std::unique_ptr<InstantlyClient> m_instantly;
+    std::unique_ptr<CloseClient> m_close;
+    std::unique_ptr<SharedRateLimiter> m_limiter;
+    std::unique_ptr<SharedBreaker> m_breaker;
+    std::unique_ptr<SendAudit> m_audit;
+    std::vector<std::unique_ptr<Dispatcher>> m_dispatchers;
+};
+
+QTEST_GUILESS_MAIN(TestDispatcher)
+#include "tst_dispatcher.moc"
