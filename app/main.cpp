@@ -16,12 +16,15 @@ Commands:
               fault injection, request log, control API under /_sandbox/).
   demo        Exercise the Instantly client against a sandbox (embedded, or the
               one at --instantly-url) and print what each call did.
+  serve       Headless: the webhook listener and the dispatchers.
+  worker      Headless: dispatchers only (scale out against one Redis).
+  retry       `sluice retry --dead`: requeue dead-lettered leads.
 
 Options:
   -h, --help     Show this help; `sluice <command> --help` shows a command's options.
   -v, --version  Show the version.
 
-The console (`sluice` with no command) and `sluice serve` are being built; see the README.
+The console (`sluice` with no command) is being built; see the README.
 )";
 
 } // namespace
@@ -36,11 +39,21 @@ int main(int argc, char *argv[])
     if (rest.size() > 1)
         rest.removeAt(1);
 
-    if (command == QLatin1String("sandbox") || command == QLatin1String("demo")) {
+    static const QStringList engineCommands { QStringLiteral("sandbox"), QStringLiteral("demo"),
+                                              QStringLiteral("serve"), QStringLiteral("worker"),
+                                              QStringLiteral("retry") };
+    if (engineCommands.contains(command)) {
         QCoreApplication app(argc, argv);
         QCoreApplication::setApplicationName(QStringLiteral("sluice"));
         QCoreApplication::setApplicationVersion(QStringLiteral(SLUICE_VERSION));
-        return command == QLatin1String("sandbox") ? runSandboxCommand(rest) : runDemoCommand(rest);
+        if (command == QLatin1String("sandbox"))
+            return runSandboxCommand(rest);
+        if (command == QLatin1String("demo"))
+            return runDemoCommand(rest);
+        if (command == QLatin1String("retry"))
+            return runRetryCommand(rest);
+        return runServeCommand(
+            rest, command == QLatin1String("worker") ? ServeRole::Worker : ServeRole::Listener);
     }
     QTextStream out(stdout);
     QTextStream err(stderr);
