@@ -27,41 +27,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/httpreply.h"
+
 #include <memory>
 
 using namespace sluice;
 using sluice::test::RedisServer;
+using Reply = sluice::test::HttpReply;
 using json = nlohmann::json;
 using std::chrono::milliseconds;
 
 namespace {
-
-struct Reply
-{
-    int status = 0;
-    QByteArray body;
-    QList<QNetworkReply::RawHeaderPair> headers;
-    json parsed() const { return json::parse(body.constBegin(), body.constEnd(), nullptr, false); }
-    QByteArray header(const QByteArray &name) const
-    {
-        for (const auto &[key, value] : headers) {
-            if (key.compare(name, Qt::CaseInsensitive) == 0)
-                return value;
-        }
-        return {};
-    }
-    QString text(const char *key) const
-    {
-        const json j = parsed();
-        return j.is_object() && j.contains(key) && j[key].is_string()
-            ? QString::fromStdString(j[key].get<std::string>())
-            : QString();
-    }
-    QString describe() const
-    {
-        return QStringLiteral("%1 %2").arg(status).arg(QString::fromUtf8(body.left(500)));
-    }
-};
 
 const QByteArray kSecret = "00112233445566778899aabbccddeeff";
 const QByteArray kJson = "application/json";

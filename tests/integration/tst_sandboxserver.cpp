@@ -9,29 +9,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/httpreply.h"
+
 #include <memory>
 
 using namespace sluice;
 using json = nlohmann::json;
 using std::chrono::milliseconds;
+using Reply = sluice::test::HttpReply;
 
 namespace {
-
-struct Reply
-{
-    int status = 0;
-    QByteArray body;
-    QList<QNetworkReply::RawHeaderPair> headers;
-    json parsed() const { return json::parse(body.constBegin(), body.constEnd(), nullptr, false); }
-    QByteArray header(const QByteArray &name) const
-    {
-        for (const auto &[key, value] : headers) {
-            if (key.compare(name, Qt::CaseInsensitive) == 0)
-                return value;
-        }
-        return {};
-    }
-};
 
 const QByteArray kBearer = "Bearer sandbox";
 
@@ -284,15 +271,7 @@ private:
         return m_manager.sendCustomRequest(request, method, body);
     }
 
-    static Reply collect(QNetworkReply *reply)
-    {
-        Reply r;
-        r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        r.body = reply->readAll();
-        r.headers = reply->rawHeaderPairs();
-        reply->deleteLater();
-        return r;
-    }
+    static Reply collect(QNetworkReply *reply) { return Reply::from(reply); }
 
     Reply send(const QByteArray &method, const QString &path, const QByteArray &body = {},
                const QByteArray &authorization = kBearer)
