@@ -1,6 +1,7 @@
 // `sluice serve` as a process, the way an operator runs it: against the sandbox (in this
 // test process) and its own private redis-server, webhooks posted concurrently end up in
 // Instantly exactly once, duplicates are dropped, and SIGTERM ends it cleanly with exit 0.
+#include "redis/redisserver.h"
 #include "sandbox/sandboxserver.h"
 
 #include <QNetworkAccessManager>
@@ -51,6 +52,21 @@ QByteArray webhook(int i, const QString &campaign)
     return QByteArray::fromStdString(body.dump());
 }
 
+/// True once the listener answers /healthz with 200 (it starts in the background).
+bool waitUntilListening(QNetworkAccessManager &http, quint16 port)
+{
+    return QTest::qWaitFor(
+        [&] {
+            QNetworkReply *r = http.get(
+                QNetworkRequest(QUrl(QStringLiteral("http://127.0.0.1:%1/healthz").arg(port))));
+            const bool up = QTest::qWaitFor([r] { return r->isFinished(); }, 2000)
+                && r->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt() == 200;
+            r->deleteLater();
+            return up;
+        },
+        20'000);
+}
+
 } // namespace
 
 class TestServe : public QObject
@@ -91,17 +107,7 @@ private Q_SLOTS:
                               QByteArrayLiteral("application/json"));
             return http.post(request, body);
         };
-        // Wait until it listens (the first answer of any kind).
-        QTRY_VERIFY_WITH_TIMEOUT(
-            [&] {
-                QNetworkReply *r = http.get(
-                    QNetworkRequest(QUrl(QStringLiteral("http://127.0.0.1:%1/healthz").arg(port))));
-                const bool answered = QTest::qWaitFor([r] { return r->isFinished(); }, 2000)
-                    && r->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt() == 200;
-                r->deleteLater();
-                return answered;
-            }(),
-            20'000);
+        QVERIFY(waitUntilListening(http, port));
 
         const int n = 60;
         QList<QNetworkReply *> replies;
@@ -141,6 +147,79 @@ private Q_SLOTS:
                  qPrintable(log));
         QVERIFY2(log.contains(QStringLiteral("stopped")), qPrintable(log));
         QVERIFY2(!log.contains(QStringLiteral("sandbox\"")), "the API key must not be logged");
+    }
+
+    /// SIGKILL in the middle of delivery, then a restart on the same Redis: every lead ends
+    /// up in Instantly exactly once.
+    void survivesSigkillMidDelivery()
+    {
+        SandboxOptions sandboxOptions;
+        sandboxOptions.perSecond = 20;
+        SandboxServer sandbox(sandboxOptions);
+        QVERIFY(sandbox.start() != 0);
+        json campaign = { { "name", "Crash Test" },
+                          { "campaign_schedule",
+                            { { "schedules", json::array({ { { "name", "x" } } }) } } } };
+        QCOMPARE(sandbox.store().createCampaign(campaign).status, 200);
+        test::RedisServer redis;
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        QTemporaryDir dir;
+        const quint16 port = freePort();
+        const QStringList args {
+            QStringLiteral("serve"),           QStringLiteral("--single"),
+            QStringLiteral("--burst-rate"),    QStringLiteral("20/s"),
+            QStringLiteral("--listen"),        QStringLiteral("127.0.0.1:%1").arg(port),
+            QStringLiteral("--instantly-url"), sandbox.baseUrl().toString(),
+            QStringLiteral("--close-url"),     sandbox.baseUrl().toString(),
+            QStringLiteral("--redis"),         redis.url(),
+            QStringLiteral("--data-dir"),      dir.filePath(QStringLiteral("data"))
+        };
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("INSTANTLY_API_KEY"), QStringLiteral("sandbox"));
+        QProcess first;
+        first.setProcessEnvironment(env);
+        first.setProcessChannelMode(QProcess::MergedChannels);
+        first.start(QStringLiteral(SLUICE_BINARY), args);
+        QVERIFY(first.waitForStarted());
+
+        QNetworkAccessManager http;
+        QVERIFY(waitUntilListening(http, port));
+        const QUrl url(QStringLiteral("http://127.0.0.1:%1/instantly/add_lead").arg(port));
+        const int n = 40;
+        int accepted = 0;
+        for (int i = 0; i < n; ++i) {
+            QNetworkRequest request(url);
+            request.setHeader(QNetworkRequest::ContentTypeHeader,
+                              QByteArrayLiteral("application/json"));
+            QNetworkReply *r = http.post(request, webhook(1000 + i, QStringLiteral("Crash Test")));
+            QVERIFY(QTest::qWaitFor([r] { return r->isFinished(); }, 10'000));
+            accepted
+                += r->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt() == 202 ? 1 : 0;
+            r->deleteLater();
+        }
+        QCOMPARE(accepted, n);
+        // Kill it while leads are being delivered (20/s, one request each).
+        QTRY_VERIFY_WITH_TIMEOUT(sandbox.store().leadCount() >= 5, 20'000);
+        first.kill();
+        QVERIFY(first.waitForFinished(10'000));
+        QVERIFY2(sandbox.store().leadCount() < n,
+                 "delivery finished before the kill; the test proves nothing");
+
+        QProcess second;
+        second.setProcessEnvironment(env);
+        second.setProcessChannelMode(QProcess::MergedChannels);
+        second.start(QStringLiteral(SLUICE_BINARY), args);
+        QVERIFY(second.waitForStarted());
+        // The killed consumer's unacked entries are reclaimed after the idle timeout (60 s by
+        // default) at the latest.
+        QTRY_COMPARE_WITH_TIMEOUT(sandbox.store().leadCount(), n, 120'000);
+        QSet<QString> emails;
+        for (const json &lead : sandbox.store().allLeads())
+            emails.insert(QString::fromStdString(lead["email"].get<std::string>()));
+        QCOMPARE(emails.size(), n);
+        ::kill(pid_t(second.processId()), SIGTERM);
+        QVERIFY(second.waitForFinished(20'000));
+        QCOMPARE(second.exitCode(), 0);
     }
 
     void refusesBadOptionsClearly()
