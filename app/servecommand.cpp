@@ -181,6 +181,7 @@ int runServeCommand(const QStringList &args, ServeRole role)
         DispatcherOptions d;
         d.keyNamespace = o.ns;
         d.consumerName = instance + QLatin1Char('-') + QString::number(i);
+        d.claimIdleTimeout = o.claimIdle;
         d.mode = o.mode == ServeOptions::Mode::Single ? DeliveryMode::Single : DeliveryMode::Bulk;
         auto dispatcher = std::make_unique<Dispatcher>(services, d);
         QObject::connect(dispatcher.get(), &Dispatcher::warningRaised, dispatcher.get(),

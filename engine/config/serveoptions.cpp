@@ -36,6 +36,8 @@ const Flag kFlags[] = {
     { "bulk", nullptr, false, false, "one POST /api/v2/leads/add per campaign batch (default)" },
     { "single", nullptr, false, false, "one POST /api/v2/leads per lead" },
     { "namespace", "SLUICE_NAMESPACE", true, false, "Redis key namespace (default 'default')" },
+    { "claim-idle", "SLUICE_CLAIM_IDLE", true, false,
+      "take over a dead worker's leads after this, e.g. 60s or 500ms (default 60s)" },
     { "data-dir", "SLUICE_DATA_DIR", true, false,
       "spool and private Redis data (default: per-user data dir)" },
     { "log-format", "SLUICE_LOG_FORMAT", true, false, "text or json (default text)" },
@@ -224,6 +226,16 @@ Result<ServeOptions, QString> parseServeOptions(const QStringList &args,
         o.ns = values.value(QStringLiteral("namespace"));
         if (!re.match(o.ns).hasMatch())
             return bad("namespace", QStringLiteral("use 1 to 64 letters, digits, '.', '_' or '-'"));
+    }
+    if (values.contains(QStringLiteral("claim-idle"))) {
+        static const QRegularExpression re(QStringLiteral("^(\\d{1,7})(ms|s)$"));
+        const auto m = re.match(values.value(QStringLiteral("claim-idle")));
+        const qint64 ms
+            = m.captured(1).toLongLong() * (m.captured(2) == QLatin1String("s") ? 1000 : 1);
+        if (!m.hasMatch() || ms < 100)
+            return bad("claim-idle",
+                       QStringLiteral("must be a duration like 60s or 500ms, at least 100ms"));
+        o.claimIdle = std::chrono::milliseconds { ms };
     }
     o.dataDir = values.value(QStringLiteral("data-dir"));
     if (values.contains(QStringLiteral("log-format"))) {

@@ -35,6 +35,8 @@ struct ServeOptions
     int workers = 1; ///< SLUICE_WORKERS: dispatchers in this process
     Mode mode = Mode::Bulk; ///< --bulk / --single (SLUICE_MODE)
     QString ns = QStringLiteral("default"); ///< SLUICE_NAMESPACE: Redis key namespace
+    /// SLUICE_CLAIM_IDLE: a dead consumer's unacknowledged leads are taken over after this.
+    std::chrono::milliseconds claimIdle { 60'000 };
     QString dataDir; ///< SLUICE_DATA_DIR; default: the per-user data location
     LogFormat logFormat = LogFormat::Text; ///< SLUICE_LOG_FORMAT
     QString instantlyApiKey; ///< INSTANTLY_API_KEY (env only: never on a command line)

@@ -172,6 +172,7 @@ private Q_SLOTS:
             QStringLiteral("--instantly-url"), sandbox.baseUrl().toString(),
             QStringLiteral("--close-url"),     sandbox.baseUrl().toString(),
             QStringLiteral("--redis"),         redis.url(),
+            QStringLiteral("--claim-idle"),    QStringLiteral("2s"),
             QStringLiteral("--data-dir"),      dir.filePath(QStringLiteral("data"))
         };
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
@@ -210,8 +211,7 @@ private Q_SLOTS:
         second.setProcessChannelMode(QProcess::MergedChannels);
         second.start(QStringLiteral(SLUICE_BINARY), args);
         QVERIFY(second.waitForStarted());
-        // The killed consumer's unacked entries are reclaimed after the idle timeout (60 s by
-        // default) at the latest.
+        // The killed consumer's unacknowledged entries are reclaimed once idle for 2 s.
         QTRY_COMPARE_WITH_TIMEOUT(sandbox.store().leadCount(), n, 120'000);
         QSet<QString> emails;
         for (const json &lead : sandbox.store().allLeads())

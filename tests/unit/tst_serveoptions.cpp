@@ -43,6 +43,10 @@ private Q_SLOTS:
         QCOMPARE(o->caps[1].toString(), QStringLiteral("100/s"));
         QCOMPARE(o->mode, ServeOptions::Mode::Bulk);
         QCOMPARE(o->instantlyApiKey, QStringLiteral("sk_x"));
+        const auto claim
+            = parseServeOptions({ QStringLiteral("--claim-idle"), QStringLiteral("2s") }, env);
+        QVERIFY(claim.ok());
+        QCOMPARE(claim->claimIdle.count(), 2000);
     }
 
     void errors_data()
@@ -94,6 +98,12 @@ private Q_SLOTS:
         QTest::newRow("listen for a worker")
             << QStringList { QStringLiteral("--listen"), QStringLiteral("127.0.0.1:1") } << none
             << none << true << QStringLiteral("unknown option '--listen'");
+        QTest::newRow("bad claim idle")
+            << QStringList { QStringLiteral("--claim-idle"), QStringLiteral("5 minutes") } << none
+            << none << false << QStringLiteral("like 60s or 500ms");
+        QTest::newRow("claim idle too short")
+            << QStringList { QStringLiteral("--claim-idle=10ms") } << none << none << false
+            << QStringLiteral("at least 100ms");
         QTest::newRow("bad log format")
             << QStringList { QStringLiteral("--log-format"), QStringLiteral("xml") } << none << none
             << false << QStringLiteral("text or json");
