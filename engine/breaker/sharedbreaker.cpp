@@ -14,7 +14,6 @@ SharedBreaker::SharedBreaker(RedisClient *redis, QByteArray key, const BreakerOp
     : QObject(parent)
     , m_redis(redis)
     , m_key(std::move(key))
-    , m_options(options)
     , m_clock(clock)
     , m_breaker(options)
 {

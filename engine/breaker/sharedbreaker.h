@@ -57,7 +57,6 @@ private:
 
     RedisClient *m_redis;
     QByteArray m_key;
-    BreakerOptions m_options;
     const Clock *m_clock;
     CircuitBreaker m_breaker;
     qint64 m_version = 0; ///< the stored version our replica reflects

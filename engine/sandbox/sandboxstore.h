@@ -1,12 +1,9 @@
 #pragma once
 
-#include <QHash>
-#include <QList>
 #include <QString>
 
 #include <nlohmann/json_fwd.hpp>
 
-#include <map>
 #include <memory>
 
 namespace sluice {
