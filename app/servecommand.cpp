@@ -1,15 +1,11 @@
 #include "commands.h"
 #include "logging.h"
 
-#include "breaker/sharedbreaker.h"
-#include "close/closeclient.h"
 #include "config/serveoptions.h"
 #include "core/secret.h"
-#include "instantly/instantlyclient.h"
+#include "delivery/deliveryengine.h"
 #include "intake/intakeserver.h"
 #include "intake/metrics.h"
-#include "limiter/sendaudit.h"
-#include "limiter/sharedratelimiter.h"
 #include "queue/dispatcher.h"
 #include "queue/rediskeys.h"
 #include "redis/privateredis.h"
@@ -36,26 +32,21 @@ QString defaultDataDir()
     return QDir(base.isEmpty() ? QDir::homePath() : base).filePath(QStringLiteral("sluice"));
 }
 
-/// Everything `serve` and `worker` run, wired together on this thread's event loop.
+/// Everything `serve` and `worker` run: the intake on this thread, delivery on its own.
 struct Engine
 {
     std::unique_ptr<PrivateRedis> privateRedis;
-    std::unique_ptr<RedisClient> redis;
-    std::unique_ptr<InstantlyClient> instantly;
-    std::unique_ptr<CloseClient> close;
-    std::unique_ptr<SharedRateLimiter> limiter;
-    std::unique_ptr<SharedBreaker> breaker;
-    std::unique_ptr<SendAudit> audit;
+    RedisOptions redisOptions;
+    std::unique_ptr<RedisClient> redis; ///< the intake's (and `retry`'s) connection
     Metrics metrics;
     std::unique_ptr<IntakeServer> intake;
-    std::vector<std::unique_ptr<Dispatcher>> dispatchers;
+    std::unique_ptr<DeliveryEngine> delivery;
 };
 
-/// Connects to the configured Redis, or starts the private one. Prints why not and returns
-/// false on failure.
-bool connectRedis(Engine &e, const ServeOptions &o, const QString &dataDir)
+/// Works out the Redis to use, starting the private one when none is configured. Prints why
+/// not and returns false on failure.
+bool chooseRedis(Engine &e, const ServeOptions &o, const QString &dataDir)
 {
-    RedisOptions redisOptions;
     if (o.redisUrl.isEmpty()) {
         e.privateRedis
             = std::make_unique<PrivateRedis>(QDir(dataDir).filePath(QStringLiteral("redis")));
@@ -66,23 +57,83 @@ bool connectRedis(Engine &e, const ServeOptions &o, const QString &dataDir)
         qInfo("no Redis configured: using a private redis-server at %s%s",
               qPrintable(e.privateRedis->url()),
               e.privateRedis->owned() ? "" : " (shared with another Sluice)");
-        redisOptions.url = e.privateRedis->url();
+        e.redisOptions.url = e.privateRedis->url();
     } else {
-        redisOptions.url = o.redisUrl;
-        redisOptions.caFile = o.redisCaFile;
+        e.redisOptions.url = o.redisUrl;
+        e.redisOptions.caFile = o.redisCaFile;
     }
-    if (auto problem = redisOptions.problem()) {
+    if (auto problem = e.redisOptions.problem()) {
         qCritical("Redis: %s", qPrintable(*problem));
         return false;
     }
-    e.redis = std::make_unique<RedisClient>(redisOptions);
+    return true;
+}
+
+void connectRedis(Engine &e)
+{
+    e.redis = std::make_unique<RedisClient>(e.redisOptions);
     QObject::connect(e.redis.get(), &RedisClient::stateChanged, e.redis.get(),
                      [client = e.redis.get()](RedisClient::State state) {
                          qInfo("redis %s: %s", qPrintable(client->displayUrl()),
                                qPrintable(RedisClient::stateName(state)));
                      });
     e.redis->connectToServer();
-    return true;
+}
+
+DeliverySettings deliverySettings(const ServeOptions &o, const RedisOptions &redis)
+{
+    DeliverySettings s;
+    s.redis = redis;
+    s.ns = o.ns;
+    s.instance = QHostInfo::localHostName() + QLatin1Char('-')
+        + QString::number(QCoreApplication::applicationPid());
+    s.instantly.baseUrl = o.instantlyUrl;
+    s.instantly.apiKey = o.instantlyApiKey;
+    s.instantly.timeout = o.requestTimeout;
+    s.close.baseUrl = o.closeUrl;
+    s.close.apiKey = o.closeApiKey;
+    s.close.timeout = std::min(o.requestTimeout, s.close.timeout);
+    s.limiter.caps = o.caps;
+    s.limiter.safetyFactor = o.safetyFactor;
+    s.limiter.instancesHint = o.instancesHint;
+    s.closeCaps = o.closeCaps;
+    s.breaker = o.breaker;
+    s.workers = o.workers;
+    s.dispatcher.mode
+        = o.mode == ServeOptions::Mode::Single ? DeliveryMode::Single : DeliveryMode::Bulk;
+    s.dispatcher.claimIdleTimeout = o.claimIdle;
+    s.dispatcher.retryBase = o.retryBase;
+    s.dispatcher.retryCap = o.retryCap;
+    s.dispatcher.maxAttempts = o.maxAttempts;
+    s.dispatcher.coalescingWindow = o.coalescingWindow;
+    s.dispatcher.maxBatch = o.maxBatch;
+    return s;
+}
+
+/// /healthz's view of the delivery side.
+QVariantMap deliveryHealth(const DeliverySnapshot &s, bool &healthy)
+{
+    QVariantList dispatchers;
+    bool paused = false;
+    for (const DispatcherSnapshot &d : s.dispatchers) {
+        paused = paused || d.paused;
+        dispatchers.append(QVariantMap { { QStringLiteral("consumer"), d.consumer },
+                                         { QStringLiteral("running"), d.running },
+                                         { QStringLiteral("paused"), d.paused },
+                                         { QStringLiteral("in_flight"), d.inFlight },
+                                         { QStringLiteral("delivered"), d.succeeded },
+                                         { QStringLiteral("last_error"), d.lastError } });
+    }
+    healthy = s.running && s.breaker != BreakerState::Open && s.breaker != BreakerState::ForcedOpen
+        && !s.limiterDegraded;
+    return {
+        { QStringLiteral("dispatchers"), dispatchers },
+        { QStringLiteral("breaker"), breakerStateName(s.breaker) },
+        { QStringLiteral("limiter"),
+          QVariantMap { { QStringLiteral("configured_per_second"), s.configuredPerSecond },
+                        { QStringLiteral("effective_per_second"), s.effectivePerSecond },
+                        { QStringLiteral("degraded"), s.limiterDegraded } } },
+    };
 }
 
 } // namespace
@@ -117,41 +168,16 @@ int runServeCommand(const QStringList &args, ServeRole role)
     }
 
     Engine e;
-    if (!connectRedis(e, o, dataDir))
+    if (!chooseRedis(e, o, dataDir))
         return 1;
-    const RedisKeys keys(o.ns);
-    const QString instance = QHostInfo::localHostName() + QLatin1Char('-')
-        + QString::number(QCoreApplication::applicationPid());
-
-    InstantlyOptions instantly;
-    instantly.baseUrl = o.instantlyUrl;
-    instantly.apiKey = o.instantlyApiKey;
-    e.instantly = std::make_unique<InstantlyClient>(instantly);
-    CloseOptions close;
-    close.baseUrl = o.closeUrl;
-    close.apiKey = o.closeApiKey;
-    e.close = std::make_unique<CloseClient>(close);
-
-    LimiterOptions limiter;
-    limiter.caps = o.caps;
-    limiter.safetyFactor = o.safetyFactor;
-    limiter.instancesHint = o.instancesHint;
-    if (auto problem = limiter.problem()) {
+    const DeliverySettings settings = deliverySettings(o, e.redisOptions);
+    if (auto problem = settings.problem()) {
         err << "sluice " << name << ": " << *problem << "\n";
         return 2;
     }
-    e.limiter = std::make_unique<SharedRateLimiter>(e.redis.get(), keys.limiter(), limiter);
-    QObject::connect(e.limiter.get(), &SharedRateLimiter::degradedChanged, e.limiter.get(),
-                     [](bool degraded, const QString &why) {
-                         if (degraded)
-                             qWarning("limiter: %s", qPrintable(why));
-                         else
-                             qInfo("limiter: %s", qPrintable(why));
-                     });
-    e.breaker = std::make_unique<SharedBreaker>(e.redis.get(), keys.breaker(), BreakerOptions {});
-    e.audit = std::make_unique<SendAudit>(e.redis.get(), keys.audit(), instance);
 
     if (!workerOnly) {
+        connectRedis(e);
         IntakeOptions intake;
         intake.address = o.listenAddress;
         intake.port = o.listenPort;
@@ -175,29 +201,24 @@ int runServeCommand(const QStringList &args, ServeRole role)
                                         : "");
     }
 
-    DispatcherServices services { e.redis.get(),   e.instantly.get(), e.close.get(),
-                                  e.limiter.get(), e.breaker.get(),   e.audit.get() };
-    for (int i = 0; i < o.workers; ++i) {
-        DispatcherOptions d;
-        d.keyNamespace = o.ns;
-        d.consumerName = instance + QLatin1Char('-') + QString::number(i);
-        d.claimIdleTimeout = o.claimIdle;
-        d.mode = o.mode == ServeOptions::Mode::Single ? DeliveryMode::Single : DeliveryMode::Bulk;
-        auto dispatcher = std::make_unique<Dispatcher>(services, d);
-        QObject::connect(dispatcher.get(), &Dispatcher::warningRaised, dispatcher.get(),
-                         [](const QString &w) { qWarning("%s", qPrintable(w)); });
-        if (auto problem = dispatcher->start()) {
-            err << "sluice " << name << ": " << *problem << "\n";
-            return 1;
-        }
-        e.dispatchers.push_back(std::move(dispatcher));
+    e.delivery = std::make_unique<DeliveryEngine>(settings, &e.metrics);
+    QObject::connect(e.delivery.get(), &DeliveryEngine::warningRaised, e.delivery.get(),
+                     [](const QString &w) { qWarning("%s", qPrintable(w)); });
+    if (auto problem = e.delivery->start()) {
+        err << "sluice " << name << ": " << *problem << "\n";
+        return 1;
     }
-    qInfo(
-        "sluice %s %s: %d dispatcher(s), %s mode, limits %s, Instantly %s (key %s), namespace '%s'",
-        qPrintable(name), SLUICE_VERSION, o.workers,
-        o.mode == ServeOptions::Mode::Single ? "single" : "bulk", qPrintable(limiter.describe()),
-        qPrintable(o.instantlyUrl.toString()), qPrintable(maskSecret(o.instantlyApiKey)),
-        qPrintable(o.ns));
+    if (e.intake) {
+        DeliveryEngine *delivery = e.delivery.get();
+        e.intake->setHealthSource(
+            [delivery](bool &healthy) { return deliveryHealth(delivery->snapshot(), healthy); });
+    }
+    qInfo("sluice %s %s: %d dispatcher(s) on the delivery thread, %s mode, limits %s, Instantly "
+          "%s (key %s), namespace '%s'",
+          qPrintable(name), SLUICE_VERSION, o.workers,
+          o.mode == ServeOptions::Mode::Single ? "single" : "bulk",
+          qPrintable(settings.limiter.describe()), qPrintable(o.instantlyUrl.toString()),
+          qPrintable(maskSecret(o.instantlyApiKey)), qPrintable(o.ns));
 
     quitOnTerminationSignals();
     int code = QCoreApplication::exec();
@@ -205,25 +226,11 @@ int runServeCommand(const QStringList &args, ServeRole role)
     // Graceful stop: no new webhooks; dispatchers hand back what they have not sent.
     qInfo("stopping: closing the listener, handing back unsent work");
     e.intake.reset();
-    int running = 0;
-    QEventLoop wait;
-    for (auto &d : e.dispatchers) {
-        ++running;
-        QObject::connect(d.get(), &Dispatcher::stopped, &wait, [&] {
-            if (--running == 0)
-                wait.quit();
-        });
-        d->stop();
-    }
-    QTimer::singleShot(15'000, &wait, &QEventLoop::quit);
-    if (running > 0)
-        wait.exec();
-    if (running > 0) {
-        qWarning("%d dispatcher(s) did not stop within 15 s; their entries will be reclaimed",
-                 running);
-    }
-    e.dispatchers.clear();
-    e.redis->disconnectFromServer();
+    if (!e.delivery->stop(std::chrono::seconds { 15 }))
+        qWarning("the dispatchers did not stop within 15 s; their leads will be reclaimed");
+    e.delivery.reset();
+    if (e.redis)
+        e.redis->disconnectFromServer();
     qInfo("stopped");
     return code;
 }
@@ -248,8 +255,9 @@ int runRetryCommand(const QStringList &args)
     const ServeOptions &o = parsed.value();
     const QString dataDir = o.dataDir.isEmpty() ? defaultDataDir() : o.dataDir;
     Engine e;
-    if (!connectRedis(e, o, dataDir))
+    if (!chooseRedis(e, o, dataDir))
         return 1;
+    connectRedis(e);
     int code = 1;
     Dispatcher::retryDead(
         e.redis.get(), RedisKeys(o.ns), 1'000'000, [&](Result<int, RedisError> r) {

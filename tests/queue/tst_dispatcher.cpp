@@ -18,6 +18,7 @@
 #include "redis/redisserver.h"
 #include "sandbox/sandboxserver.h"
 
+#include <QDateTime>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -181,6 +182,37 @@ private Q_SLOTS:
         QCOMPARE(requests(QStringLiteral("/api/v2/leads")), 10);
         QCOMPARE(requests(QStringLiteral("/api/v2/leads/add")), 0);
         QCOMPARE(sandboxEmails(true).size(), 10);
+    }
+
+    void singleModeCountsALeadAlreadyThereAsSkipped()
+    {
+        // Put there behind Sluice's back (another tool, a previous run).
+        Lead existing;
+        existing.email = QStringLiteral("already+1@example.com");
+        Captured<LeadRecord> made;
+        m_instantly->createLead(m_campaignId, existing, SkipFlags {}, made.callback());
+        QTRY_VERIFY(made.done());
+        QVERIFY2(made.ok(), qPrintable(made.describe()));
+        // Instantly's clock and ours must disagree: make sure the lead is older than now.
+        QTRY_VERIFY(wallClockMs() > QDateTime::fromString(
+                                        QString::fromStdString(
+                                            m_sandbox->store().allLeads()[0]["timestamp_created"]),
+                                        Qt::ISODateWithMs)
+                                        .toMSecsSinceEpoch());
+
+        const QString task = QStringLiteral("single-skip");
+        queueTask(task, 3, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("already+%1@example.com").arg(i));
+        });
+        DispatcherOptions options = fastOptions();
+        options.mode = DeliveryMode::Single;
+        options.skipDetectionMargin = milliseconds { 0 };
+        startDispatcher(options);
+        waitFinished(task, 3);
+        const auto p = progress(task);
+        QCOMPARE(p.value("succeeded"), QByteArray("2"));
+        QCOMPARE(p.value("skipped"), QByteArray("1"));
+        QCOMPARE(sandboxEmails(true).size(), 3);
     }
 
     void duplicateEntryIsSkipped()

@@ -1,0 +1,2 @@
+target_sources(sluice_engine PRIVATE
+  delivery/deliveryengine.cpp delivery/deliveryengine.h)
