@@ -121,7 +121,7 @@ QString serveHelpText(bool workerOnly)
             continue;
         QString line = QStringLiteral("  --") + QLatin1String(f.name)
             + (f.takesValue ? QStringLiteral(" V") : QString());
-        line = line.leftJustified(24) + QLatin1String(f.help);
+        line = line.leftJustified(26) + QLatin1Char(' ') + QLatin1String(f.help);
         if (f.env)
             line += QStringLiteral(" [") + QLatin1String(f.env) + QLatin1Char(']');
         text += line + QLatin1Char('\n');

@@ -26,7 +26,9 @@ struct RedisKeys
     QByteArray task(const QString &taskId) const { return prefix + "task:" + taskId.toUtf8(); }
     /// Sorted set of task ids by creation time, for listings and retention.
     QByteArray tasks() const { return prefix + "tasks"; }
-    /// String: Close event id -> task id, with a TTL (duplicate deliveries are dropped).
+    /// String: Close event id -> task id, with a TTL (duplicate deliveries are dropped). A
+    /// direct batch's Idempotency-Key is kept here too, as "direct:<key>", so the two can
+    /// never collide with each other's ids.
     QByteArray closeEvent(const QString &eventId) const
     {
         return prefix + "event:" + eventId.toUtf8();

@@ -215,6 +215,20 @@ private Q_SLOTS:
         QCOMPARE(sandboxEmails(true).size(), 3);
     }
 
+    void aTaskHashWithoutRetentionGetsItBack()
+    {
+        // queueTask() writes the hash without a TTL, as a hash re-made after it expired is.
+        const QString task = QStringLiteral("orphan");
+        queueTask(task, 2, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("orphan+%1@example.com").arg(i));
+        });
+        QCOMPARE(scalar({ "TTL", m_keys.task(task) }), -1);
+        startDispatcher();
+        waitFinished(task, 2);
+        const qint64 ttl = scalar({ "TTL", m_keys.task(task) });
+        QVERIFY2(ttl > 7 * 86400 - 60 && ttl <= 7 * 86400, qPrintable(QString::number(ttl)));
+    }
+
     void duplicateEntryIsSkipped()
     {
         const QString task = QStringLiteral("dup");
