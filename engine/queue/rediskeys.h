@@ -43,6 +43,10 @@ struct RedisKeys
     QByteArray breaker() const { return prefix + "breaker"; }
     /// Stream of every upstream request (SendAudit).
     QByteArray audit() const { return prefix + "audit"; }
+    /// String: one load-test run's RunRecord as JSON (the run ledger).
+    QByteArray run(const QString &runId) const { return prefix + "run:" + runId.toUtf8(); }
+    /// Sorted set of run ids by creation time (Unix ms).
+    QByteArray runs() const { return prefix + "runs"; }
     /// Hash of dispatching controls shared by all instances (`paused` = reason).
     QByteArray control() const { return prefix + "control"; }
 };
