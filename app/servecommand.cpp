@@ -3,9 +3,7 @@
 
 #include "config/serveoptions.h"
 #include "core/secret.h"
-#include "delivery/deliveryengine.h"
-#include "intake/intakeserver.h"
-#include "intake/metrics.h"
+#include "delivery/localengine.h"
 #include "queue/dispatcher.h"
 #include "queue/rediskeys.h"
 #include "redis/privateredis.h"
@@ -32,15 +30,12 @@ QString defaultDataDir()
     return QDir(base.isEmpty() ? QDir::homePath() : base).filePath(QStringLiteral("sluice"));
 }
 
-/// Everything `serve` and `worker` run: the intake on this thread, delivery on its own.
+/// The Redis a one-shot command (`retry`) talks to.
 struct Engine
 {
     std::unique_ptr<PrivateRedis> privateRedis;
     RedisOptions redisOptions;
-    std::unique_ptr<RedisClient> redis; ///< the intake's (and `retry`'s) connection
-    Metrics metrics;
-    std::unique_ptr<IntakeServer> intake;
-    std::unique_ptr<DeliveryEngine> delivery;
+    std::unique_ptr<RedisClient> redis;
 };
 
 /// Works out the Redis to use, starting the private one when none is configured. Prints why
@@ -80,62 +75,6 @@ void connectRedis(Engine &e)
     e.redis->connectToServer();
 }
 
-DeliverySettings deliverySettings(const ServeOptions &o, const RedisOptions &redis)
-{
-    DeliverySettings s;
-    s.redis = redis;
-    s.ns = o.ns;
-    s.instance = QHostInfo::localHostName() + QLatin1Char('-')
-        + QString::number(QCoreApplication::applicationPid());
-    s.instantly.baseUrl = o.instantlyUrl;
-    s.instantly.apiKey = o.instantlyApiKey;
-    s.instantly.timeout = o.requestTimeout;
-    s.close.baseUrl = o.closeUrl;
-    s.close.apiKey = o.closeApiKey;
-    s.close.timeout = std::min(o.requestTimeout, s.close.timeout);
-    s.limiter.caps = o.caps;
-    s.limiter.safetyFactor = o.safetyFactor;
-    s.limiter.instancesHint = o.instancesHint;
-    s.closeCaps = o.closeCaps;
-    s.breaker = o.breaker;
-    s.workers = o.workers;
-    s.dispatcher.mode
-        = o.mode == ServeOptions::Mode::Single ? DeliveryMode::Single : DeliveryMode::Bulk;
-    s.dispatcher.claimIdleTimeout = o.claimIdle;
-    s.dispatcher.retryBase = o.retryBase;
-    s.dispatcher.retryCap = o.retryCap;
-    s.dispatcher.maxAttempts = o.maxAttempts;
-    s.dispatcher.coalescingWindow = o.coalescingWindow;
-    s.dispatcher.maxBatch = o.maxBatch;
-    return s;
-}
-
-/// /healthz's view of the delivery side.
-QVariantMap deliveryHealth(const DeliverySnapshot &s, bool &healthy)
-{
-    QVariantList dispatchers;
-    bool paused = false;
-    for (const DispatcherSnapshot &d : s.dispatchers) {
-        paused = paused || d.paused;
-        dispatchers.append(QVariantMap { { QStringLiteral("consumer"), d.consumer },
-                                         { QStringLiteral("running"), d.running },
-                                         { QStringLiteral("paused"), d.paused },
-                                         { QStringLiteral("in_flight"), d.inFlight },
-                                         { QStringLiteral("delivered"), d.succeeded },
-                                         { QStringLiteral("last_error"), d.lastError } });
-    }
-    healthy = s.running && s.breaker != BreakerState::Open && s.breaker != BreakerState::ForcedOpen
-        && !s.limiterDegraded;
-    return {
-        { QStringLiteral("dispatchers"), dispatchers },
-        { QStringLiteral("breaker"), breakerStateName(s.breaker) },
-        { QStringLiteral("limiter"),
-          QVariantMap { { QStringLiteral("configured_per_second"), s.configuredPerSecond },
-                        { QStringLiteral("effective_per_second"), s.effectivePerSecond },
-                        { QStringLiteral("degraded"), s.limiterDegraded } } },
-    };
-}
-
 } // namespace
 
 int runServeCommand(const QStringList &args, ServeRole role)
@@ -167,70 +106,37 @@ int runServeCommand(const QStringList &args, ServeRole role)
         return 2;
     }
 
-    Engine e;
-    if (!chooseRedis(e, o, dataDir))
-        return 1;
-    const DeliverySettings settings = deliverySettings(o, e.redisOptions);
-    if (auto problem = settings.problem()) {
+    LocalEngineOptions options;
+    options.serve = o;
+    options.listen = !workerOnly;
+    options.dataDir = dataDir;
+    LocalEngine engine(options);
+    if (auto problem = engine.start()) {
         err << "sluice " << name << ": " << *problem << "\n";
-        return 2;
+        return 1;
     }
-
-    if (!workerOnly) {
-        connectRedis(e);
-        IntakeOptions intake;
-        intake.address = o.listenAddress;
-        intake.port = o.listenPort;
-        intake.allowRemote = o.allowRemote;
-        intake.webhookSecret = o.webhookSecret.toUtf8();
-        intake.spoolPath = QDir(dataDir).filePath(QStringLiteral("intake-spool.jsonl"));
-        intake.ns = o.ns;
-        if (auto problem = intake.problem()) {
-            err << "sluice " << name << ": " << *problem << "\n";
-            return 2;
-        }
-        e.intake = std::make_unique<IntakeServer>(intake, e.redis.get(), &e.metrics);
-        const auto port = e.intake->start();
-        if (!port.ok()) {
-            err << "sluice " << name << ": " << port.error() << "\n";
-            return 1;
-        }
-        qInfo("listening for webhooks on http://%s (POST /instantly/add_lead)%s",
-              qPrintable(o.listenText()),
+    QObject::connect(engine.delivery(), &DeliveryEngine::warningRaised, &engine,
+                     [](const QString &w) { qWarning("%s", qPrintable(w)); });
+    if (engine.intake()) {
+        qInfo("listening for webhooks on %s%s", qPrintable(engine.listenerUrl().toString()),
               o.webhookSecret.isEmpty() ? ", WITHOUT signature checks (CLOSE_WEBHOOK_SECRET unset)"
                                         : "");
-    }
-
-    e.delivery = std::make_unique<DeliveryEngine>(settings, &e.metrics);
-    QObject::connect(e.delivery.get(), &DeliveryEngine::warningRaised, e.delivery.get(),
-                     [](const QString &w) { qWarning("%s", qPrintable(w)); });
-    if (auto problem = e.delivery->start()) {
-        err << "sluice " << name << ": " << *problem << "\n";
-        return 1;
-    }
-    if (e.intake) {
-        DeliveryEngine *delivery = e.delivery.get();
-        e.intake->setHealthSource(
-            [delivery](bool &healthy) { return deliveryHealth(delivery->snapshot(), healthy); });
     }
     qInfo("sluice %s %s: %d dispatcher(s) on the delivery thread, %s mode, limits %s, Instantly "
           "%s (key %s), namespace '%s'",
           qPrintable(name), SLUICE_VERSION, o.workers,
           o.mode == ServeOptions::Mode::Single ? "single" : "bulk",
-          qPrintable(settings.limiter.describe()), qPrintable(o.instantlyUrl.toString()),
-          qPrintable(maskSecret(o.instantlyApiKey)), qPrintable(o.ns));
+          qPrintable(engine.delivery()->settings().limiter.describe()),
+          qPrintable(o.instantlyUrl.toString()), qPrintable(maskSecret(o.instantlyApiKey)),
+          qPrintable(o.ns));
 
     quitOnTerminationSignals();
-    int code = QCoreApplication::exec();
+    const int code = QCoreApplication::exec();
 
     // Graceful stop: no new webhooks; dispatchers hand back what they have not sent.
     qInfo("stopping: closing the listener, handing back unsent work");
-    e.intake.reset();
-    if (!e.delivery->stop(std::chrono::seconds { 15 }))
+    if (!engine.stop(std::chrono::seconds { 15 }))
         qWarning("the dispatchers did not stop within 15 s; their leads will be reclaimed");
-    e.delivery.reset();
-    if (e.redis)
-        e.redis->disconnectFromServer();
     qInfo("stopped");
     return code;
 }
