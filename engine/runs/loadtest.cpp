@@ -111,9 +111,13 @@ void LoadTestRun::start()
     m_clock.start();
     m_record.createdMs = wallClockMs();
     if (auto p = problem()) {
+        // Refused before anything was sent; finished() still comes from the event loop, as
+        // it always does.
         m_record.stopReason = *p;
-        judge();
-        finish();
+        QTimer::singleShot(0, this, [this] {
+            judge();
+            finish();
+        });
         return;
     }
     // The most any window of that length may hold under every cap: L × ceil(W / w) per rule.

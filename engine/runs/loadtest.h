@@ -77,6 +77,7 @@ public:
     void abort(const QString &reason);
 
     const RunRecord &record() const { return m_record; }
+    bool isDone() const { return m_done; }
     LoadTestProgress progress() const;
     /// Duration predicted from the queue depth, the mode and the effective rate.
     static qint64 predictMs(int leads, qint64 queueDepth, const LoadTestServices &services);
