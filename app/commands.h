@@ -11,6 +11,8 @@ enum class ServeRole { Listener, Worker };
 int runServeCommand(const QStringList &args, ServeRole role);
 /// `sluice loadtest`: a load test with a verdict (exit 0 on pass, 1 on fail).
 int runLoadTestCommand(const QStringList &args);
+/// `sluice` with no command, or `sluice gui`: the console (needs a display).
+int runGuiCommand(int &argc, char **argv, const QStringList &args);
 /// `sluice retry --dead`
 int runRetryCommand(const QStringList &args);
 

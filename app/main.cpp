@@ -12,6 +12,7 @@ Sluice takes Close CRM webhooks and delivers the leads to Instantly campaigns,
 within Instantly's rate limits, without losing or duplicating a lead.
 
 Commands:
+  gui         The operator console (the default): live charts, load tests.
   sandbox     Run the fake Instantly v2 and Close APIs on loopback (rate limits,
               fault injection, request log, control API under /_sandbox/).
   demo        Exercise the Instantly client against a sandbox (embedded, or the
@@ -26,7 +27,8 @@ Options:
   -h, --help     Show this help; `sluice <command> --help` shows a command's options.
   -v, --version  Show the version.
 
-The console (`sluice` with no command) is being built; see the README.
+Without a command (or with `gui`), Sluice opens the operator console in sandbox mode;
+`sluice gui --help` shows its options.
 )";
 
 } // namespace
@@ -70,10 +72,11 @@ int main(int argc, char *argv[])
         out << kUsage;
         return 0;
     }
-    if (command.isEmpty()) {
-        err << kUsage;
-        return 2;
-    }
+    if (command == QLatin1String("gui"))
+        return runGuiCommand(argc, argv, rest);
+    if (command.isEmpty() || command == QLatin1String("--live")
+        || command == QLatin1String("--sandbox"))
+        return runGuiCommand(argc, argv, args); // `sluice`, `sluice --live ...`
     err << "sluice: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
 }

@@ -45,7 +45,11 @@ RateChart::RateChart(QWidget *parent)
         series->attachAxis(m_x);
         series->attachAxis(m_y);
     }
+    // QChartView(QWidget *) made a default chart, and setChart() lets go of it without
+    // deleting it.
+    QChart *placeholder = QChartView::chart();
     setChart(chart);
+    delete placeholder;
     setRenderHint(QPainter::Antialiasing);
     setMinimumSize(320, 200);
     setSnapshot({}, {}, 0, 60);
@@ -60,8 +64,9 @@ void RateChart::setSnapshot(const QList<QPointF> &sent, const QList<QPointF> &ra
     double peak = limitPerSecond;
     for (const QPointF &p : sent)
         peak = std::max(peak, p.y());
+    // Exactly the range asked for, ticked in sixths (every 10 s of a minute, 10 min of an hour).
     m_x->setRange(-rangeSeconds, 0);
-    m_x->applyNiceNumbers();
+    m_x->setTickCount(7);
     m_y->setRange(0, std::max(1.0, peak * 1.2));
     m_y->applyNiceNumbers();
 }

@@ -2,6 +2,7 @@ target_sources(sluice_engine PRIVATE
   core/clock.cpp core/clock.h
   core/jsonvariant.cpp core/jsonvariant.h
   core/lead.cpp core/lead.h
+  core/ringbuffer.h
   core/result.h
   core/secret.cpp core/secret.h
   core/windowstats.cpp core/windowstats.h)

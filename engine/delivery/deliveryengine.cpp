@@ -327,16 +327,12 @@ std::optional<QString> DeliveryEngine::start()
         return problem;
     m_core = new Core(this, m_settings, m_metrics);
     m_core->moveToThread(&m_thread);
-    connect(&m_thread, &QThread::finished, m_core, &QObject::deleteLater);
     m_thread.start();
     std::optional<QString> problem;
     QMetaObject::invokeMethod(
         m_core, [this, &problem] { problem = m_core->start(); }, Qt::BlockingQueuedConnection);
-    if (problem) {
-        m_thread.quit();
-        m_thread.wait();
-        m_core = nullptr;
-    }
+    if (problem)
+        shutDownThread();
     return problem;
 }
 
@@ -350,12 +346,21 @@ bool DeliveryEngine::stop(milliseconds timeout)
         core, [core, stopped] { core->stop([stopped] { stopped->release(); }); },
         Qt::QueuedConnection);
     const bool clean = stopped->tryAcquire(1, int(timeout.count()));
-    m_thread.quit();
-    m_thread.wait();
-    m_core = nullptr;
+    shutDownThread();
     QMutexLocker lock(&m_mutex);
     m_snapshot.running = false;
     return clean;
+}
+
+void DeliveryEngine::shutDownThread()
+{
+    // Deleted on its own thread while that thread's loop still runs, so its sockets, timers
+    // and deferred deletions are all taken down there; then the thread ends.
+    Core *core = std::exchange(m_core, nullptr);
+    QMetaObject::invokeMethod(
+        core, [core] { delete core; }, Qt::BlockingQueuedConnection);
+    m_thread.quit();
+    m_thread.wait();
 }
 
 bool DeliveryEngine::isRunning() const

@@ -96,6 +96,7 @@ private:
     class Core;
     friend class Core;
     void publish(const DeliverySnapshot &snapshot);
+    void shutDownThread();
 
     DeliverySettings m_settings;
     Metrics *m_metrics;

@@ -155,7 +155,13 @@ std::optional<QString> LocalEngine::start()
         if (auto problem = intake.problem())
             return problem;
         m_intake = std::make_unique<IntakeServer>(intake, m_redis.get(), &m_metrics);
-        const auto port = m_intake->start();
+        auto port = m_intake->start();
+        if (!port.ok() && m_options.anyPortIfTaken && intake.port != 0) {
+            qCWarning(lcLocal).noquote() << port.error() << "- listening on a free port instead";
+            intake.port = 0;
+            m_intake = std::make_unique<IntakeServer>(intake, m_redis.get(), &m_metrics);
+            port = m_intake->start();
+        }
         if (!port.ok())
             return port.error();
         o.listenPort = port.value();

@@ -33,6 +33,9 @@ struct LocalEngineOptions
     bool sandbox = false;
     SandboxOptions sandboxOptions;
     QString dataDir; ///< spool and private Redis; required
+    /// When the listener's port is taken, listen on a free one instead of failing (the
+    /// console: a second window must not refuse to open).
+    bool anyPortIfTaken = false;
 };
 
 /// Everything one Sluice process runs, wired together: the Redis to use (the private one when

@@ -3,6 +3,7 @@
 #include "core/lead.h"
 #include "runs/webhookfirer.h"
 
+#include <QMetaType>
 #include <QString>
 #include <QStringList>
 #include <QUrl>
@@ -156,3 +157,5 @@ std::optional<RunRecord> runRecordFromJson(const nlohmann::json &j);
 QString newRunId(qint64 nowMs);
 
 } // namespace sluice
+
+Q_DECLARE_METATYPE(sluice::RunRecord)

@@ -1,0 +1,106 @@
+// `sluice` / `sluice gui`: the operator console with the engine embedded.
+#include "commands.h"
+#include "logging.h"
+
+#include "config/serveoptions.h"
+#include "delivery/localengine.h"
+#include "mainwindow.h"
+
+#include <QApplication>
+#include <QDir>
+#include <QMessageBox>
+#include <QStandardPaths>
+#include <QTextStream>
+
+using namespace sluice;
+
+namespace {
+
+const char kHelp[] = R"(Usage: sluice [gui] [--live] [serve options]
+
+Opens the operator console with the engine embedded: the webhook listener, the
+dispatchers, the shared limiter and breaker, load tests.
+
+Without --live it runs in SANDBOX mode: an embedded fake Instantly and Close with the
+real limits, and a private Redis, so nothing leaves this machine. --live needs
+INSTANTLY_API_KEY and sends real leads (the console asks before every load test).
+Every `sluice serve` option applies (--listen, --redis, --rate, --single, ...).
+)";
+
+bool haveDisplay()
+{
+    const QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    return env.contains(QStringLiteral("DISPLAY"))
+        || env.contains(QStringLiteral("WAYLAND_DISPLAY"))
+        || env.contains(QStringLiteral("QT_QPA_PLATFORM"));
+}
+
+} // namespace
+
+int runGuiCommand(int &argc, char **argv, const QStringList &args)
+{
+    QTextStream out(stdout);
+    QTextStream err(stderr);
+    if (args.contains(QStringLiteral("--help")) || args.contains(QStringLiteral("-h"))) {
+        out << kHelp;
+        return 0;
+    }
+    QStringList rest = args.mid(1);
+    const bool live = rest.removeAll(QStringLiteral("--live")) > 0;
+    rest.removeAll(QStringLiteral("--sandbox"));
+    if (!haveDisplay()) {
+        err << "sluice: no display for the console (DISPLAY and WAYLAND_DISPLAY are unset).\n"
+               "Headless, run a load test: sluice loadtest --leads 200\n"
+               "or the service: sluice serve (see sluice --help).\n";
+        return 2;
+    }
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    if (!live) {
+        if (!rest.contains(QStringLiteral("--namespace"))
+            && !env.contains(QStringLiteral("SLUICE_NAMESPACE")))
+            env.insert(QStringLiteral("SLUICE_NAMESPACE"), QStringLiteral("sandbox"));
+        env.insert(QStringLiteral("INSTANTLY_API_KEY"), QStringLiteral("sandbox"));
+    }
+    const auto serve = parseServeOptions(rest, env);
+    if (!serve.ok()) {
+        err << "sluice: " << serve.error() << "\n";
+        return 2;
+    }
+    installLogHandler(LogStyle::Text);
+
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("sluice"));
+    QApplication::setOrganizationName(QStringLiteral("sluice"));
+    QApplication::setApplicationDisplayName(QStringLiteral("Sluice"));
+    QApplication::setApplicationVersion(QStringLiteral(SLUICE_VERSION));
+
+    LocalEngineOptions options;
+    options.serve = serve.value();
+    options.sandbox = !live;
+    options.anyPortIfTaken = !rest.contains(QStringLiteral("--listen"));
+    for (const RateRule &cap : options.serve.caps) {
+        if (cap.window.count() == 1000)
+            options.sandboxOptions.perSecond = cap.limit;
+        else if (cap.window.count() == 60'000)
+            options.sandboxOptions.perMinute = cap.limit;
+    }
+    const QString base = QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation);
+    options.dataDir = options.serve.dataDir.isEmpty()
+        ? QDir(base.isEmpty() ? QDir::homePath() : base).filePath(QStringLiteral("sluice"))
+        : options.serve.dataDir;
+    LocalEngine engine(options);
+    if (auto problem = engine.start()) {
+        QMessageBox::critical(nullptr, QStringLiteral("Sluice"),
+                              QObject::tr("The engine cannot start: %1").arg(*problem));
+        err << "sluice: " << *problem << "\n";
+        return 1;
+    }
+    int code = 0;
+    {
+        MainWindow window(&engine, live);
+        window.show();
+        code = QApplication::exec();
+    }
+    engine.stop(std::chrono::seconds { 10 });
+    return code;
+}

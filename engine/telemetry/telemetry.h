@@ -1,0 +1,87 @@
+#pragma once
+
+#include "breaker/circuitbreaker.h"
+#include "core/ringbuffer.h"
+
+#include <QObject>
+#include <QString>
+#include <QTimer>
+
+#include <chrono>
+#include <vector>
+
+namespace sluice {
+
+class LocalEngine;
+
+/// One second of the engine, as the console draws it.
+struct TelemetrySample
+{
+    qint64 atMs = 0; ///< end of the second, Unix ms
+    int sent = 0; ///< upstream requests answered in this second (this process)
+    int rateLimited = 0; ///< of which 429
+    double effectivePerSecond = 0;
+    double configuredPerSecond = 0;
+    BreakerState breaker = BreakerState::Closed;
+    qint64 queueDepth = -1; ///< leads in the stream (read, unread, pending); -1 unknown
+    int inFlight = 0; ///< leads held by this process's dispatchers
+    qint64 delivered = 0; ///< since start, cumulative
+};
+
+/// One batch (a webhook's or a direct request's task) that is not finished yet.
+struct BatchProgress
+{
+    QString taskId;
+    QString campaign;
+    QString source;
+    QString state;
+    int total = 0;
+    int processed = 0;
+    int succeeded = 0;
+    int skipped = 0;
+    int failed = 0;
+    int dead = 0;
+    qint64 createdMs = 0;
+};
+
+/// Samples a LocalEngine once a second into fixed-size history (an hour by default), so the
+/// console redraws from snapshots and its memory stays flat over a day. Reads are a copy
+/// under the delivery engine's lock and asynchronous Redis commands: the thread it lives on
+/// never waits.
+class Telemetry : public QObject
+{
+    Q_OBJECT
+public:
+    explicit Telemetry(LocalEngine *engine, size_t historySeconds = 3600,
+                       QObject *parent = nullptr);
+
+    void start();
+    void stop();
+
+    const RingBuffer<TelemetrySample> &samples() const { return m_samples; }
+    /// Unfinished batches, newest first (at most 20).
+    const std::vector<BatchProgress> &batches() const { return m_batches; }
+    /// Most requests sent in any `window` of the kept history (this process).
+    int worstWindow(std::chrono::seconds window) const;
+    /// Requests sent in the last `window` (this process).
+    int recent(std::chrono::seconds window) const;
+
+Q_SIGNALS:
+    /// A new sample (once a second).
+    void sampled();
+
+private:
+    void sample();
+    void readBatches();
+
+    LocalEngine *m_engine;
+    RingBuffer<TelemetrySample> m_samples;
+    std::vector<BatchProgress> m_batches;
+    QTimer m_timer;
+    qint64 m_lastRequests = -1;
+    qint64 m_lastRateLimited = 0;
+    qint64 m_queueDepth = -1;
+    bool m_reading = false;
+};
+
+} // namespace sluice

@@ -1,0 +1,153 @@
+// The console, offscreen, fed by a real embedded engine (sandbox, real redis-server): after a
+// 20-lead run each view shows the right numbers, the buttons drive the engine, and every page
+// renders to a PNG under the build directory that a person can look at (and that is not
+// blank).
+#include "delivery/localengine.h"
+#include "mainwindow.h"
+#include "overviewpage.h"
+#include "redis/redisserver.h"
+#include "runspage.h"
+#include "telemetry/telemetry.h"
+
+#include <QDir>
+#include <QImage>
+#include <QListWidget>
+#include <QPushButton>
+#include <QSet>
+#include <QSignalSpy>
+#include <QStackedWidget>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTreeWidget>
+
+using namespace sluice;
+using std::chrono::milliseconds;
+
+namespace {
+
+int distinctColours(const QImage &image)
+{
+    QSet<QRgb> colours;
+    for (int y = 0; y < image.height(); y += 3)
+        for (int x = 0; x < image.width(); x += 3)
+            colours.insert(image.pixel(x, y));
+    return int(colours.size());
+}
+
+} // namespace
+
+class TestConsole : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QCoreApplication::setOrganizationName(QStringLiteral("sluice-test"));
+        QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
+        LocalEngineOptions options;
+        options.serve.redisUrl = m_redis.url();
+        options.serve.ns = QStringLiteral("console");
+        options.serve.listenPort = 0;
+        options.serve.coalescingWindow = milliseconds { 50 };
+        options.sandbox = true;
+        options.dataDir = m_dir.path();
+        m_engine = std::make_unique<LocalEngine>(options);
+        const auto problem = m_engine->start();
+        QVERIFY2(!problem, qPrintable(problem.value_or(QString())));
+        m_window = std::make_unique<MainWindow>(m_engine.get(), false);
+        m_window->resize(1280, 900);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+    }
+
+    void cleanupTestCase()
+    {
+        m_window.reset();
+        m_engine.reset();
+    }
+
+    void statusBarShowsTheEngine()
+    {
+        QCOMPARE(m_window->windowTitle(), QStringLiteral("Sluice — SANDBOX"));
+        QCOMPARE(m_window->statusText(QStringLiteral("mode")), QStringLiteral("SANDBOX"));
+        QVERIFY(m_window->statusText(QStringLiteral("listener"))
+                    .contains(QStringLiteral("/instantly/add_lead")));
+        QTRY_VERIFY(
+            m_window->statusText(QStringLiteral("redis")).contains(QStringLiteral("connected")));
+        QCOMPARE(m_window->statusText(QStringLiteral("breaker")), QStringLiteral("Breaker CLOSED"));
+        QTRY_COMPARE(m_window->statusText(QStringLiteral("rate")),
+                     QStringLiteral("8.0 of 8.0 requests/s"));
+    }
+
+    void aStageButtonRunsALoadTestAndEveryViewShowsIt()
+    {
+        m_window->showPage(1);
+        RunsPage *runs = m_window->runs();
+        QVERIFY(runs->predictionText().contains(QStringLiteral("20 leads 0.")));
+        QPushButton *twenty = nullptr;
+        for (QPushButton *b : runs->findChildren<QPushButton *>())
+            if (b->text() == QStringLiteral("20 leads"))
+                twenty = b;
+        QVERIFY(twenty);
+        QSignalSpy finished(runs, &RunsPage::runFinished);
+        QTest::mouseClick(twenty, Qt::LeftButton);
+        QVERIFY(runs->running());
+        QVERIFY(!twenty->isEnabled()); // one run at a time
+        QVERIFY(finished.wait(60'000));
+        const RunRecord r = finished.front().front().value<RunRecord>();
+        QVERIFY2(r.passed, qPrintable(r.stopReason));
+        QCOMPARE(runs->verdictText(), QStringLiteral("PASS"));
+        QVERIFY(runs->checksView()->topLevelItemCount() >= 4);
+        QCOMPARE(runs->history().size(), size_t(1));
+        QVERIFY(twenty->isEnabled());
+
+        // The overview catches up within a couple of samples.
+        OverviewPage *overview = m_window->overview();
+        QTRY_COMPARE_WITH_TIMEOUT(overview->tileText(QStringLiteral("delivered")),
+                                  QStringLiteral("20"), 5000);
+        QTRY_VERIFY(overview->tileText(QStringLiteral("queue")) == QStringLiteral("0"));
+        QCOMPARE(overview->tileText(QStringLiteral("breaker")), QStringLiteral("CLOSED"));
+        int sent = 0;
+        const auto &samples = m_window->telemetry()->samples();
+        for (size_t i = 0; i < samples.size(); ++i)
+            sent += samples.at(i).sent;
+        QVERIFY(sent >= 2); // a campaign lookup and a bulk add, at least
+    }
+
+    void rangeSelectorChangesTheWindow()
+    {
+        OverviewPage *overview = m_window->overview();
+        overview->setRangeSeconds(600);
+        QCOMPARE(overview->rangeSeconds(), 600);
+        overview->setRangeSeconds(60);
+    }
+
+    void everyPageRendersToAPng()
+    {
+        const QString dir = QDir(QStringLiteral(SCREENSHOT_DIR)).absolutePath();
+        QVERIFY(QDir().mkpath(dir));
+        const QStringList names { QStringLiteral("overview"), QStringLiteral("runs") };
+        for (int i = 0; i < m_window->pages()->count(); ++i) {
+            m_window->showPage(i);
+            QCoreApplication::processEvents();
+            const QImage image = m_window->grab().toImage();
+            QVERIFY(!image.isNull());
+            QVERIFY2(distinctColours(image) > 50,
+                     qPrintable(QStringLiteral("page %1 rendered (almost) blank").arg(i)));
+            const QString file = QDir(dir).filePath(
+                QStringLiteral("console-%1.png").arg(names.value(i, QString::number(i))));
+            QVERIFY2(image.save(file), qPrintable(file));
+        }
+    }
+
+private:
+    test::RedisServer m_redis;
+    QTemporaryDir m_dir;
+    std::unique_ptr<LocalEngine> m_engine;
+    std::unique_ptr<MainWindow> m_window;
+};
+
+QTEST_MAIN(TestConsole)
+#include "tst_console.moc"

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <QMainWindow>
+
+class QLabel;
+class QListWidget;
+class QStackedWidget;
+
+namespace sluice {
+
+class LocalEngine;
+class OverviewPage;
+class RunsPage;
+class Telemetry;
+
+/// The operator console: a page list on the left (Overview, Runs, ...), the page on the
+/// right, a mode banner (SANDBOX or LIVE) and a status bar with Redis, listener, breaker and
+/// rate. It only draws: the engine runs on its own thread, and the pages redraw from
+/// Telemetry's snapshots.
+class MainWindow : public QMainWindow
+{
+    Q_OBJECT
+public:
+    MainWindow(LocalEngine *engine, bool live, QWidget *parent = nullptr);
+    ~MainWindow() override;
+
+    Telemetry *telemetry() const { return m_telemetry; }
+    OverviewPage *overview() const { return m_overview; }
+    RunsPage *runs() const { return m_runs; }
+    QStackedWidget *pages() const { return m_pages; }
+    void showPage(int index);
+    /// Status bar texts, for tests: "mode", "redis", "listener", "breaker", "rate".
+    QString statusText(const QString &name) const;
+
+protected:
+    void closeEvent(QCloseEvent *event) override;
+
+private:
+    void addPage(const QString &title, QWidget *page, const QString &shortcut);
+    void refreshStatus();
+
+    LocalEngine *m_engine;
+    bool m_live;
+    Telemetry *m_telemetry;
+    QListWidget *m_nav;
+    QStackedWidget *m_pages;
+    OverviewPage *m_overview;
+    RunsPage *m_runs;
+    QHash<QString, QLabel *> m_status;
+};
+
+} // namespace sluice
