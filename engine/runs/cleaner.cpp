@@ -185,7 +185,8 @@ void Cleaner::deleteNext()
                     return;
                 }
                 qCInfo(lcCleaner).noquote()
-                    << "bulk delete refused (" << e.describe() << "); deleting lead by lead";
+                    << QStringLiteral("bulk delete refused (%1); deleting lead by lead")
+                           .arg(e.describe());
                 m_oneByOne = true;
                 m_pendingIds = chunk + m_pendingIds;
                 deleteNext();
