@@ -33,7 +33,7 @@ struct VerifyOptions
 /// Where `--repair` queues missing leads again: the deployment's Redis and key namespace.
 struct RepairTarget
 {
-    RedisClient *redis = nullptr;
+    RedisClient *redis = nullptr; ///< required; on the caller's thread
     RedisKeys keys;
     /// Of the repair task's progress hash and its place in the task index, as the intake's.
     std::chrono::seconds retention { std::chrono::hours { 24 * 7 } };
