@@ -217,9 +217,14 @@ json toJson(const RunRecord &r)
     }
     if (r.cleanup) {
         const CleanupReport &c = *r.cleanup;
-        out["cleanup"] = { { "at_ms", c.atMs },          { "dry_run", c.dryRun },
-                           { "found", c.found },         { "deleted", c.deleted },
-                           { "remaining", c.remaining }, { "campaign_deleted", c.campaignDeleted },
+        out["cleanup"] = { { "at_ms", c.atMs },
+                           { "dry_run", c.dryRun },
+                           { "found", c.found },
+                           { "deleted", c.deleted },
+                           { "remaining", c.remaining },
+                           { "foreign", c.foreign },
+                           { "campaign_deleted", c.campaignDeleted },
+                           { "campaign_note", ss(c.campaignNote) },
                            { "error", ss(c.error) } };
     }
     return out;
@@ -329,7 +334,9 @@ std::optional<RunRecord> runRecordFromJson(const json &j)
         report.found = num<int>(c, "found");
         report.deleted = num<int>(c, "deleted");
         report.remaining = num<int>(c, "remaining", -1);
+        report.foreign = num<int>(c, "foreign");
         report.campaignDeleted = flag(c, "campaign_deleted");
+        report.campaignNote = qs(c, "campaign_note");
         report.error = qs(c, "error");
         r.cleanup = report;
     }

@@ -99,7 +99,11 @@ struct CleanupReport
     int found = 0; ///< run leads found in the campaign
     int deleted = 0;
     int remaining = -1; ///< run leads still listed afterwards; -1 when not checked
+    int foreign = 0; ///< leads in the campaign that are not the run's (they keep it alive)
     bool campaignDeleted = false;
+    /// What happened (or, with dryRun, would happen) to the campaign and why, for people:
+    /// "kept: it holds 3 leads that are not this run's".
+    QString campaignNote;
     QString error;
 };
 

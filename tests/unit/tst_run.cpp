@@ -100,6 +100,8 @@ private Q_SLOTS:
         CleanupReport c;
         c.deleted = 199;
         c.remaining = 0;
+        c.foreign = 2;
+        c.campaignNote = QStringLiteral("kept: it holds 2 leads that are not this run's");
         r.cleanup = c;
 
         const auto back = runRecordFromJson(nlohmann::json::parse(toJson(r).dump()));
@@ -110,6 +112,8 @@ private Q_SLOTS:
         QCOMPARE(back->ack.p99, qint64(3000));
         QCOMPARE(back->verify->missing, v.missing);
         QCOMPARE(back->cleanup->remaining, 0);
+        QCOMPARE(back->cleanup->foreign, 2);
+        QCOMPARE(back->cleanup->campaignNote, c.campaignNote);
         QVERIFY(r.definition.id.startsWith(QStringLiteral("run-20251129-")));
     }
 
