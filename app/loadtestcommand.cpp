@@ -5,11 +5,14 @@
 #include "config/serveoptions.h"
 #include "core/clock.h"
 #include "delivery/localengine.h"
+#include "runs/cleaner.h"
 #include "runs/loadtest.h"
+#include "runs/verifier.h"
 #include "sandbox/sandboxserver.h"
 
 #include <QCoreApplication>
 #include <QDir>
+#include <QEventLoop>
 #include <QFile>
 #include <QLoggingCategory>
 #include <QStandardPaths>
@@ -48,6 +51,10 @@ Options:
   --ack-p99 D           the p99 acknowledgement must stay under this (default 1s)
   --max-429 N           429s upstream may serve during the run (default 0)
   --fail-fast           stop sending at the first timeout or non-2xx answer
+  --verify              afterwards, list the campaign in Instantly and check every lead
+                        is there exactly once (through the same limiter and breaker)
+  --cleanup             afterwards, delete the run's leads (and its campaign when the run
+                        made it) and check none remain
   --json FILE           write the run record as JSON
   --live                use the real Instantly (INSTANTLY_API_KEY) instead of the sandbox
   --verbose             log what the engine does
@@ -59,6 +66,8 @@ struct LoadTestArgs
     RunDefinition definition;
     bool live = false;
     bool verbose = false;
+    bool verify = false;
+    bool cleanup = false;
     QString jsonFile;
     QStringList serveArgs;
 };
@@ -147,6 +156,10 @@ Result<LoadTestArgs, QString> parseArgs(const QStringList &args)
             a.live = true;
         } else if (arg == QLatin1String("--verbose") && !hasValue) {
             a.verbose = true;
+        } else if (arg == QLatin1String("--verify") && !hasValue) {
+            a.verify = true;
+        } else if (arg == QLatin1String("--cleanup") && !hasValue) {
+            a.cleanup = true;
         } else {
             listenGiven = listenGiven || arg == QLatin1String("--listen");
             a.serveArgs.append(args[i]);
@@ -168,6 +181,34 @@ Result<LoadTestArgs, QString> parseArgs(const QStringList &args)
     if (auto problem = a.definition.problem())
         return *problem;
     return a;
+}
+
+/// Runs `start` and waits (on the event loop) for the object's `finished(report)`.
+template<typename Worker, typename Report, typename Start>
+Report runToReport(Worker &worker, void (Worker::*finished)(const Report &), Start start)
+{
+    Report report;
+    QEventLoop loop;
+    QObject::connect(&worker, finished, &loop, [&](const Report &r) {
+        report = r;
+        loop.quit();
+    });
+    if (start())
+        loop.exec();
+    return report;
+}
+
+VerifyReport verifyRun(LocalEngine &engine, const RunDefinition &definition)
+{
+    Verifier verifier(engine.instantly());
+    return runToReport(verifier, &Verifier::finished, [&] { return verifier.start(definition); });
+}
+
+CleanupReport cleanUpRun(LocalEngine &engine, const RunRecord &record)
+{
+    Cleaner cleaner(engine.instantly());
+    return runToReport(cleaner, &Cleaner::finished,
+                       [&] { return cleaner.start(record, CleanupMode::Delete); });
 }
 
 QString seconds(qint64 ms)
@@ -277,7 +318,20 @@ int runLoadTestCommand(const QStringList &args)
     if (tty)
         out << '\n';
 
-    const RunRecord &r = run.record();
+    RunRecord r = run.record();
+    const bool observable = run.progress().deliveryObservable;
+    if (a.verify && r.stopReason.isEmpty()) {
+        out << "verifying in Instantly..." << Qt::endl;
+        r.state = RunRecord::State::Verifying;
+        r.verify = verifyRun(engine, r.definition);
+    }
+    if (a.cleanup) {
+        out << "cleaning up..." << Qt::endl;
+        r.state = RunRecord::State::CleaningUp;
+        r.cleanup = cleanUpRun(engine, r);
+    }
+    r.state = r.stopReason.isEmpty() ? RunRecord::State::Finished : RunRecord::State::Aborted;
+    judgeRecord(r, observable);
     out << "\nrun " << r.definition.id << ": " << (r.passed ? "PASS" : "FAIL") << "\n";
     out << QStringLiteral("  acknowledged %1/%2 in %3, %4 webhooks/s; ack p50 %5 ms, p99 %6 ms, "
                           "max %7 ms\n")
@@ -297,6 +351,28 @@ int runLoadTestCommand(const QStringList &args)
                .arg(r.upstreamRequests)
                .arg(r.upstream429)
                .arg(r.breakerTrips);
+    if (r.verify) {
+        out << QStringLiteral(
+                   "  verify: %1 listed, %2 present, %3 missing, %4 duplicated, %5 extra%6\n")
+                   .arg(r.verify->listed)
+                   .arg(r.verify->present)
+                   .arg(r.verify->missing.size())
+                   .arg(r.verify->duplicated.size())
+                   .arg(r.verify->extra.size())
+                   .arg(r.verify->error.isEmpty() ? QString()
+                                                  : QStringLiteral(" (%1)").arg(r.verify->error));
+    }
+    if (r.cleanup) {
+        out << QStringLiteral("  cleanup: %1 found, %2 deleted, %3 remaining%4%5\n")
+                   .arg(r.cleanup->found)
+                   .arg(r.cleanup->deleted)
+                   .arg(r.cleanup->remaining)
+                   .arg(r.cleanup->campaignNote.isEmpty()
+                            ? QString()
+                            : QStringLiteral("; campaign ") + r.cleanup->campaignNote)
+                   .arg(r.cleanup->error.isEmpty() ? QString()
+                                                   : QStringLiteral(" (%1)").arg(r.cleanup->error));
+    }
     for (const RunCheck &c : r.checks)
         out << "  " << (c.passed ? "PASS " : "FAIL ") << c.name << ": " << c.detail << "\n";
     if (!a.jsonFile.isEmpty()) {
