@@ -2,8 +2,12 @@
 
 #include "core/clock.h"
 #include "delivery/localengine.h"
+#include "runs/cleaner.h"
+#include "runs/verifier.h"
 
 #include <QDateTime>
+#include <QFile>
+#include <QFileDialog>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -15,6 +19,8 @@
 #include <QTableWidget>
 #include <QTreeWidget>
 #include <QVBoxLayout>
+
+#include <nlohmann/json.hpp>
 
 namespace sluice {
 
@@ -85,7 +91,25 @@ RunsPage::RunsPage(LocalEngine *engine, bool live, QWidget *parent)
     m_checks->setMinimumHeight(140);
     currentLayout->addWidget(m_progress);
     currentLayout->addWidget(m_status);
-    currentLayout->addWidget(m_verdict);
+    auto *verdictRow = new QHBoxLayout;
+    verdictRow->addWidget(m_verdict);
+    verdictRow->addStretch();
+    m_verifyButton = new QPushButton(tr("&Verify"), current);
+    m_verifyButton->setToolTip(tr("List the campaign in Instantly and check every lead of the "
+                                  "run is there exactly once"));
+    connect(m_verifyButton, &QPushButton::clicked, this, [this] { verifyCurrent(false); });
+    m_repairButton = new QPushButton(tr("Verify and &repair"), current);
+    m_repairButton->setToolTip(tr("Verify, and queue the missing leads again"));
+    connect(m_repairButton, &QPushButton::clicked, this, [this] { verifyCurrent(true); });
+    m_cleanupButton = new QPushButton(tr("&Clean up…"), current);
+    m_cleanupButton->setToolTip(tr("Preview, then delete the run's leads (and its campaign when "
+                                   "the run created it)"));
+    connect(m_cleanupButton, &QPushButton::clicked, this, [this] { cleanUpCurrent(true); });
+    m_exportButton = new QPushButton(tr("&Export…"), current);
+    connect(m_exportButton, &QPushButton::clicked, this, &RunsPage::exportCurrent);
+    for (QPushButton *b : { m_verifyButton, m_repairButton, m_cleanupButton, m_exportButton })
+        verdictRow->addWidget(b);
+    currentLayout->addLayout(verdictRow);
     currentLayout->addWidget(m_checks);
     layout->addWidget(current, 2);
 
@@ -101,7 +125,16 @@ RunsPage::RunsPage(LocalEngine *engine, bool live, QWidget *parent)
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     historyLayout->addWidget(m_table);
     layout->addWidget(history, 2);
+    connect(m_table, &QTableWidget::cellClicked, this, [this](int row, int) {
+        // The table shows the newest first.
+        const int index = int(m_history.size()) - 1 - row;
+        if (index < 0 || index >= int(m_history.size()) || m_verifier || m_cleaner || m_run)
+            return;
+        m_current = index;
+        showRecord(m_history[size_t(index)]);
+    });
     updatePrediction();
+    setBusy(false);
 }
 
 RunsPage::~RunsPage() = default;
@@ -161,9 +194,7 @@ bool RunsPage::startRun(int leads, const QString &stage)
     }
     connect(m_run.get(), &LoadTestRun::progressChanged, this, &RunsPage::showProgress);
     connect(m_run.get(), &LoadTestRun::finished, this, &RunsPage::finished);
-    for (QPushButton *b : std::as_const(m_stageButtons))
-        b->setEnabled(false);
-    m_customButton->setEnabled(false);
+    setBusy(true);
     m_checks->clear();
     m_verdict->clear();
     m_progress->setRange(0, leads);
@@ -192,22 +223,51 @@ void RunsPage::showProgress(const LoadTestProgress &p)
 
 void RunsPage::finished()
 {
-    const RunRecord r = m_run->record();
+    RunRecord r = m_run->record();
+    m_observable = m_run->progress().deliveryObservable;
     m_run.release()->deleteLater(); // we are inside its signal
     m_progress->setValue(m_progress->maximum());
+    m_history.push_back(r);
+    m_current = int(m_history.size()) - 1;
+    addHistoryRow(r);
+    showRecord(r);
+    setBusy(false);
+    Q_EMIT runFinished(r);
+}
+
+void RunsPage::showRecord(const RunRecord &r)
+{
     m_verdict->setText(r.passed ? tr("PASS") : tr("FAIL"));
     QPalette pal = m_verdict->palette();
     pal.setColor(QPalette::WindowText,
                  r.passed ? QColor(0x2e, 0x7d, 0x32) : QColor(0xc6, 0x28, 0x28));
     m_verdict->setPalette(pal);
-    m_status->setText(
-        tr("Run %1: %2 leads acknowledged in %3, delivered in %4 (predicted %5)%6")
-            .arg(r.definition.id)
-            .arg(r.acknowledged)
-            .arg(secondsText(r.lastAckMs - r.firstSentMs))
-            .arg(secondsText(r.deliveredMs - r.firstSentMs))
-            .arg(secondsText(r.predictedMs))
-            .arg(r.stopReason.isEmpty() ? QString() : tr(" — stopped: %1").arg(r.stopReason)));
+    QString text = tr("Run %1: %2 leads acknowledged in %3, delivered in %4 (predicted %5)")
+                       .arg(r.definition.id)
+                       .arg(r.acknowledged)
+                       .arg(secondsText(r.lastAckMs - r.firstSentMs))
+                       .arg(secondsText(r.deliveredMs - r.firstSentMs))
+                       .arg(secondsText(r.predictedMs));
+    if (!r.stopReason.isEmpty())
+        text += tr(" — stopped: %1").arg(r.stopReason);
+    if (r.verify)
+        text += tr("\nVerified: %1 present, %2 missing, %3 duplicated, %4 extra%5")
+                    .arg(r.verify->present)
+                    .arg(r.verify->missing.size())
+                    .arg(r.verify->duplicated.size())
+                    .arg(r.verify->extra.size())
+                    .arg(r.verify->repaired > 0 ? tr("; %1 re-queued").arg(r.verify->repaired)
+                                                : QString());
+    if (r.cleanup)
+        text += tr("\nClean-up%1: %2 found, %3 deleted, %4 remaining%5")
+                    .arg(r.cleanup->dryRun ? tr(" preview") : QString())
+                    .arg(r.cleanup->found)
+                    .arg(r.cleanup->deleted)
+                    .arg(r.cleanup->remaining)
+                    .arg(r.cleanup->campaignNote.isEmpty()
+                             ? QString()
+                             : tr("; campaign %1").arg(r.cleanup->campaignNote));
+    m_status->setText(text);
     m_checks->clear();
     for (const RunCheck &c : r.checks) {
         auto *item = new QTreeWidgetItem(m_checks,
@@ -215,12 +275,119 @@ void RunsPage::finished()
         item->setForeground(1, c.passed ? QColor(0x2e, 0x7d, 0x32) : QColor(0xc6, 0x28, 0x28));
     }
     m_checks->resizeColumnToContents(0);
+}
+
+void RunsPage::setBusy(bool busy)
+{
     for (QPushButton *b : std::as_const(m_stageButtons))
-        b->setEnabled(true);
-    m_customButton->setEnabled(true);
-    m_history.push_back(r);
-    addHistoryRow(r);
-    Q_EMIT runFinished(r);
+        b->setEnabled(!busy);
+    m_customButton->setEnabled(!busy);
+    const bool haveRun = m_current >= 0;
+    m_verifyButton->setEnabled(!busy && haveRun);
+    m_repairButton->setEnabled(!busy && haveRun);
+    m_cleanupButton->setEnabled(!busy && haveRun);
+    m_exportButton->setEnabled(!busy && haveRun);
+}
+
+bool RunsPage::verifyCurrent(bool repair)
+{
+    if (m_current < 0 || m_verifier || m_cleaner || m_run)
+        return false;
+    m_verifier = std::make_unique<Verifier>(m_engine->instantly());
+    connect(m_verifier.get(), &Verifier::progressed, this, [this](int pages, int listed) {
+        m_status->setText(tr("Verifying: %1 page(s), %2 lead(s) listed…").arg(pages).arg(listed));
+    });
+    connect(m_verifier.get(), &Verifier::finished, this, [this](const VerifyReport &report) {
+        RunRecord &r = m_history[size_t(m_current)];
+        r.verify = report;
+        judgeRecord(r, m_observable);
+        replaceHistoryRow(r);
+        showRecord(r);
+        m_verifier.release()->deleteLater();
+        setBusy(false);
+        Q_EMIT recordChanged(r);
+    });
+    setBusy(true);
+    std::optional<RepairTarget> target;
+    if (repair)
+        target = RepairTarget { m_engine->redis(), m_engine->keys() };
+    return m_verifier->start(m_history[size_t(m_current)].definition, target);
+}
+
+bool RunsPage::cleanUpCurrent(bool confirm)
+{
+    if (m_current < 0 || m_verifier || m_cleaner || m_run)
+        return false;
+    // First a preview (a dry run), so the operator sees what would go before anything does.
+    m_cleaner = std::make_unique<Cleaner>(m_engine->instantly());
+    connect(m_cleaner.get(), &Cleaner::finished, this,
+            [this, confirm](const CleanupReport &report) {
+                RunRecord &r = m_history[size_t(m_current)];
+                m_cleaner.release()->deleteLater();
+                if (report.dryRun) {
+                    r.cleanup = report;
+                    showRecord(r);
+                    const bool go = report.error.isEmpty() && report.found > 0
+                        && (!confirm
+                            || QMessageBox::question(
+                                   this, tr("Clean up run %1?").arg(r.definition.id),
+                                   tr("Delete %1 lead(s) of this run from campaign '%2'%3?")
+                                       .arg(report.found)
+                                       .arg(r.definition.campaign)
+                                       .arg(r.campaignCreatedByRun
+                                                ? tr(" and the campaign, which the run "
+                                                     "created, if nothing else is in it")
+                                                : QString()))
+                                == QMessageBox::Yes);
+                    if (!go) {
+                        setBusy(false);
+                        return;
+                    }
+                    m_cleaner = std::make_unique<Cleaner>(m_engine->instantly());
+                    connect(m_cleaner.get(), &Cleaner::finished, this,
+                            [this](const CleanupReport &done) {
+                                RunRecord &rec = m_history[size_t(m_current)];
+                                rec.cleanup = done;
+                                judgeRecord(rec, m_observable);
+                                replaceHistoryRow(rec);
+                                showRecord(rec);
+                                m_cleaner.release()->deleteLater();
+                                setBusy(false);
+                                Q_EMIT recordChanged(rec);
+                            });
+                    m_cleaner->start(r, CleanupMode::Delete);
+                    return;
+                }
+            });
+    setBusy(true);
+    m_status->setText(tr("Looking for the run's leads…"));
+    return m_cleaner->start(m_history[size_t(m_current)], CleanupMode::DryRun);
+}
+
+void RunsPage::exportCurrent()
+{
+    if (m_current < 0)
+        return;
+    const RunRecord &r = m_history[size_t(m_current)];
+    const QString file = QFileDialog::getSaveFileName(
+        this, tr("Export run"), r.definition.id + QStringLiteral(".json"), tr("JSON (*.json)"));
+    if (file.isEmpty())
+        return;
+    QFile out(file);
+    if (!out.open(QIODevice::WriteOnly | QIODevice::Truncate)
+        || out.write(QByteArray::fromStdString(toJson(r).dump(2))) < 0)
+        QMessageBox::warning(this, tr("Export failed"),
+                             tr("Cannot write %1: %2").arg(file, out.errorString()));
+}
+
+void RunsPage::replaceHistoryRow(const RunRecord &r)
+{
+    for (int row = 0; row < m_table->rowCount(); ++row) {
+        if (m_table->item(row, 0) && m_table->item(row, 0)->text() == r.definition.id) {
+            m_table->item(row, 7)->setText(r.passed ? tr("PASS") : tr("FAIL"));
+            return;
+        }
+    }
 }
 
 void RunsPage::addHistoryRow(const RunRecord &r)

@@ -15,7 +15,9 @@ class QTreeWidget;
 
 namespace sluice {
 
+class Cleaner;
 class LocalEngine;
+class Verifier;
 
 /// Load tests from the console: stage buttons (20/200/500/1000/2000) and a custom count, the
 /// predicted duration before starting, live progress with an ETA, the verdict with its
@@ -36,20 +38,37 @@ public:
     QString predictionText() const;
     QString verdictText() const;
     QTreeWidget *checksView() const { return m_checks; }
+    /// The run shown (the last one, or the one picked in the table); -1 for none.
+    int currentIndex() const { return m_current; }
+    /// Verify the shown run in Instantly; with `repair`, queue its missing leads again.
+    bool verifyCurrent(bool repair);
+    /// Preview the clean-up, then (after asking, when `confirm`) delete the run's leads.
+    bool cleanUpCurrent(bool confirm);
+    bool busy() const { return m_run || m_verifier || m_cleaner; }
 
 Q_SIGNALS:
     void runFinished(const sluice::RunRecord &record);
+    /// Verification or clean-up changed a finished run's record.
+    void recordChanged(const sluice::RunRecord &record);
 
 private:
     void updatePrediction();
     void showProgress(const LoadTestProgress &p);
     void finished();
     void addHistoryRow(const RunRecord &r);
+    void replaceHistoryRow(const RunRecord &r);
+    void showRecord(const RunRecord &r);
+    void setBusy(bool busy);
+    void exportCurrent();
 
     LocalEngine *m_engine;
     bool m_live;
     std::unique_ptr<LoadTestRun> m_run;
+    std::unique_ptr<Verifier> m_verifier;
+    std::unique_ptr<Cleaner> m_cleaner;
     std::vector<RunRecord> m_history;
+    int m_current = -1;
+    bool m_observable = true;
     QList<QPushButton *> m_stageButtons;
     QSpinBox *m_custom;
     QPushButton *m_customButton;
@@ -58,6 +77,10 @@ private:
     QLabel *m_status;
     QLabel *m_verdict;
     QTreeWidget *m_checks;
+    QPushButton *m_verifyButton;
+    QPushButton *m_repairButton;
+    QPushButton *m_cleanupButton;
+    QPushButton *m_exportButton;
     QTableWidget *m_table;
 };
 

@@ -7,6 +7,7 @@
 #include "overviewpage.h"
 #include "redis/redisserver.h"
 #include "runspage.h"
+#include "sandbox/sandboxserver.h"
 #include "telemetry/telemetry.h"
 
 #include <QDir>
@@ -20,6 +21,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTreeWidget>
+
+#include <nlohmann/json.hpp>
 
 using namespace sluice;
 using std::chrono::milliseconds;
@@ -114,6 +117,58 @@ private Q_SLOTS:
         for (size_t i = 0; i < samples.size(); ++i)
             sent += samples.at(i).sent;
         QVERIFY(sent >= 2); // a campaign lookup and a bulk add, at least
+    }
+
+    void verifyRepairAndCleanUpFromTheButtons()
+    {
+        RunsPage *runs = m_window->runs();
+        QCOMPARE(runs->currentIndex(), 0);
+        QSignalSpy changed(runs, &RunsPage::recordChanged);
+        QPushButton *verify = nullptr;
+        for (QPushButton *b : runs->findChildren<QPushButton *>())
+            if (b->text() == QStringLiteral("&Verify"))
+                verify = b;
+        QVERIFY(verify && verify->isEnabled());
+        QTest::mouseClick(verify, Qt::LeftButton);
+        QVERIFY(changed.wait(30'000));
+        RunRecord r = changed.takeFirst().front().value<RunRecord>();
+        QVERIFY(r.verify.has_value());
+        QCOMPARE(r.verify->present, 20);
+        QVERIFY(r.verify->missing.isEmpty());
+        QVERIFY(r.passed);
+
+        // A lead vanishes behind Sluice's back: verify says so, repair brings it back.
+        SandboxServer *sandbox = m_engine->sandbox();
+        const QString lost = r.definition.emails().at(3);
+        QString lostId;
+        for (const auto &lead : sandbox->store().allLeads())
+            if (QString::fromStdString(lead["email"].get<std::string>()).toLower() == lost)
+                lostId = QString::fromStdString(lead["id"].get<std::string>());
+        QVERIFY(!lostId.isEmpty());
+        QVERIFY(sandbox->store().deleteLead(lostId).status == 200);
+        QVERIFY(runs->verifyCurrent(true));
+        QVERIFY(changed.wait(30'000));
+        r = changed.takeFirst().front().value<RunRecord>();
+        QCOMPARE(r.verify->missing, QStringList { lost });
+        QCOMPARE(r.verify->repaired, 1);
+        QVERIFY(!r.passed);
+        QTRY_COMPARE_WITH_TIMEOUT(sandbox->store().leadCount(), 20, 15'000);
+        QVERIFY(runs->verifyCurrent(false));
+        QVERIFY(changed.wait(30'000));
+        r = changed.takeFirst().front().value<RunRecord>();
+        QVERIFY(r.verify->missing.isEmpty());
+        QVERIFY(r.passed);
+
+        QVERIFY(runs->cleanUpCurrent(false));
+        QVERIFY(changed.wait(30'000));
+        r = changed.takeFirst().front().value<RunRecord>();
+        QVERIFY(r.cleanup.has_value());
+        QVERIFY(!r.cleanup->dryRun);
+        QCOMPARE(r.cleanup->deleted, 20);
+        QCOMPARE(r.cleanup->remaining, 0);
+        QVERIFY(r.cleanup->campaignDeleted);
+        QCOMPARE(sandbox->store().leadCount(), 0);
+        QVERIFY(r.passed);
     }
 
     void rangeSelectorChangesTheWindow()
