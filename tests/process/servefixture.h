@@ -4,6 +4,9 @@
 // the load generator, and questions to the sandbox ("which emails arrived?").
 
 #include "common/httpreply.h"
+#include "queue/rediskeys.h"
+#include "redis/capturedreply.h"
+#include "redis/redisclient.h"
 #include "runs/webhookfirer.h"
 #include "sandbox/sandboxserver.h"
 
@@ -111,6 +114,41 @@ inline int sandboxAnswers(const SandboxServer &sandbox, int status)
     return n;
 }
 
+/// Empty when the sandbox holds exactly the leads with `expected` emails, each once; otherwise
+/// what is wrong (leads stored twice, missing or unexpected emails, a few of each named).
+inline QString exactlyOnceProblem(SandboxServer &sandbox, const QSet<QString> &expected)
+{
+    const QStringList emails = sandboxEmails(sandbox);
+    const QSet<QString> got(emails.begin(), emails.end());
+    QStringList problems;
+    if (emails.size() != got.size())
+        problems.append(
+            QStringLiteral("%1 lead(s) stored more than once").arg(emails.size() - got.size()));
+    auto some = [](const QSet<QString> &set) {
+        QStringList list(set.begin(), set.end());
+        list.sort();
+        return list.mid(0, 5).join(QStringLiteral(", "));
+    };
+    const QSet<QString> missing = expected - got;
+    if (!missing.isEmpty())
+        problems.append(
+            QStringLiteral("%1 missing (%2 ...)").arg(missing.size()).arg(some(missing)));
+    const QSet<QString> extra = got - expected;
+    if (!extra.isEmpty())
+        problems.append(
+            QStringLiteral("%1 unexpected (%2 ...)").arg(extra.size()).arg(some(extra)));
+    return problems.join(QStringLiteral("; "));
+}
+
+/// Requests the sandbox logged for `path` (any status, any method).
+inline int sandboxRequests(const SandboxServer &sandbox, const QString &path)
+{
+    int n = 0;
+    for (const SandboxLogEntry &e : sandbox.requestLog())
+        n += e.path == path ? 1 : 0;
+    return n;
+}
+
 /// Waits for a reply (events keep flowing) and copies its answer; status 0 when none came.
 inline HttpReply awaitReply(QNetworkReply *reply, int timeoutMs = 10'000)
 {
@@ -128,26 +166,58 @@ inline HttpReply awaitReply(QNetworkReply *reply, int timeoutMs = 10'000)
     return HttpReply::from(reply);
 }
 
-/// Posts `requests` to `target` over `concurrency` keep-alive connections with WebhookFirer and
-/// waits until every one is answered (or `waitMs` passed: then some results are unsent).
+/// Posts `requests` over `concurrency` keep-alive connections per target with one
+/// WebhookFirer per target, all at once: request i goes to targets[i % targets.size()]. Waits
+/// until every one is answered (or `waitMs` passed: then some are unsent). The results are
+/// index-aligned with `requests`.
+inline std::vector<FireResult> fireWebhooks(const QList<QUrl> &targets,
+                                            std::vector<FireRequest> requests, int concurrency,
+                                            int waitMs = 120'000)
+{
+    const size_t k = size_t(targets.size());
+    std::vector<std::vector<FireRequest>> shares(k);
+    for (size_t i = 0; i < requests.size(); ++i)
+        shares[i % k].push_back(std::move(requests[i]));
+    std::vector<std::unique_ptr<WebhookFirer>> firers;
+    for (size_t t = 0; t < k; ++t) {
+        FireOptions options;
+        options.target = targets[qsizetype(t)];
+        options.concurrency = concurrency;
+        firers.push_back(std::make_unique<WebhookFirer>(options, std::move(shares[t])));
+    }
+    auto allFinished = [&] {
+        return std::all_of(firers.begin(), firers.end(),
+                           [](const auto &f) { return f->isFinished(); });
+    };
+    QEventLoop loop;
+    for (const auto &firer : firers)
+        QObject::connect(firer.get(), &WebhookFirer::finished, &loop, [&] {
+            if (allFinished())
+                loop.quit();
+        });
+    QTimer::singleShot(waitMs, &loop, &QEventLoop::quit);
+    for (const auto &firer : firers)
+        firer->start();
+    if (!allFinished())
+        loop.exec();
+    if (!allFinished()) {
+        for (const auto &firer : firers)
+            firer->stop();
+        (void)QTest::qWaitFor(allFinished, 35'000);
+    }
+    std::vector<FireResult> results(requests.size());
+    for (size_t i = 0; i < results.size(); ++i) {
+        const auto &share = firers[i % k]->results();
+        if (i / k < share.size())
+            results[i] = share[i / k];
+    }
+    return results;
+}
+
 inline std::vector<FireResult> fireWebhooks(const QUrl &target, std::vector<FireRequest> requests,
                                             int concurrency, int waitMs = 120'000)
 {
-    FireOptions options;
-    options.target = target;
-    options.concurrency = concurrency;
-    WebhookFirer firer(options, std::move(requests));
-    QEventLoop loop;
-    QObject::connect(&firer, &WebhookFirer::finished, &loop, &QEventLoop::quit);
-    QTimer::singleShot(waitMs, &loop, &QEventLoop::quit);
-    firer.start();
-    if (!firer.isFinished())
-        loop.exec();
-    if (!firer.isFinished()) {
-        firer.stop();
-        (void)QTest::qWaitFor([&] { return firer.isFinished(); }, 35'000);
-    }
-    return firer.results();
+    return fireWebhooks(QList<QUrl> { target }, std::move(requests), concurrency, waitMs);
 }
 
 /// Close webhooks first .. first + count - 1 for `campaign`, ready to fire.
@@ -174,6 +244,137 @@ inline QStringList unacceptedAnswers(const std::vector<FireResult> &results)
     }
     return bad;
 }
+
+/// Sums over the progress hashes of every task (RedisKeys::task), for "every lead once".
+struct TaskTotals
+{
+    int tasks = 0;
+    qint64 total = 0, processed = 0, succeeded = 0, skipped = 0, failed = 0, dead = 0;
+    int done = 0; ///< tasks in state "done"
+    QString error; ///< set when Redis could not be read
+
+    QString describe() const
+    {
+        if (!error.isEmpty())
+            return error;
+        return QStringLiteral("%1 tasks (%2 done): total %3, processed %4, succeeded %5, "
+                              "skipped %6, failed %7, dead %8")
+            .arg(tasks)
+            .arg(done)
+            .arg(total)
+            .arg(processed)
+            .arg(succeeded)
+            .arg(skipped)
+            .arg(failed)
+            .arg(dead);
+    }
+};
+
+/// The test's own connection to the Redis a serve uses, to look at what it stored.
+class RedisProbe
+{
+public:
+    explicit RedisProbe(const QString &url, const QString &ns = QStringLiteral("default"))
+        : m_keys(ns)
+    {
+        RedisOptions options;
+        options.url = url;
+        m_client = std::make_unique<RedisClient>(options);
+        m_client->connectToServer();
+    }
+
+    const RedisKeys &keys() const { return m_keys; }
+    RedisClient &client() { return *m_client; }
+    RedisResult run(const QList<QByteArray> &argv) { return execute(*m_client, argv); }
+    /// An integer reply (XLEN, SCARD, ZCARD, EXISTS, ...); -1 when the command failed.
+    qint64 integer(const QList<QByteArray> &argv)
+    {
+        const RedisResult r = run(argv);
+        return r.ok() && r.value().isInteger() ? r.value().integer() : -1;
+    }
+    qint64 streamLength(const QByteArray &key) { return integer({ "XLEN", key }); }
+    /// Members of the delivered set ("<campaign id>|<email>").
+    qint64 deliveredCount() { return integer({ "SCARD", m_keys.delivered() }); }
+    qint64 deadLetterCount() { return integer({ "XLEN", m_keys.deadLetters() }); }
+    qint64 taskCount() { return integer({ "ZCARD", m_keys.tasks() }); }
+    /// Nothing left to deliver: the stream is empty (settled entries are deleted from it) and
+    /// no retry waits.
+    bool queueEmpty()
+    {
+        return streamLength(m_keys.leads()) == 0 && integer({ "ZCARD", m_keys.retries() }) == 0;
+    }
+
+    TaskTotals taskTotals()
+    {
+        const RedisResult ids = run({ "ZRANGE", m_keys.tasks(), "0", "-1" });
+        if (!ids.ok()) {
+            TaskTotals t;
+            t.error = ids.error().describe();
+            return t;
+        }
+        // Pipelined: every HMGET goes out at once, the replies are summed as they come. The
+        // callbacks share the sums, so a late one after a timeout touches nothing gone.
+        struct Sum
+        {
+            TaskTotals totals;
+            int pending = 0;
+        };
+        auto sum = std::make_shared<Sum>();
+        for (const RedisReply &id : ids.value().elements()) {
+            ++sum->pending;
+            m_client->command({ "HMGET", m_keys.task(QString::fromUtf8(id.bytes())), "total",
+                                "processed", "succeeded", "skipped", "failed", "dead", "state" },
+                              [sum](RedisResult r) {
+                                  --sum->pending;
+                                  TaskTotals &t = sum->totals;
+                                  if (!r.ok()) {
+                                      t.error = r.error().describe();
+                                      return;
+                                  }
+                                  const auto &v = r.value().elements();
+                                  ++t.tasks;
+                                  t.total += v.at(0).bytes().toLongLong();
+                                  t.processed += v.at(1).bytes().toLongLong();
+                                  t.succeeded += v.at(2).bytes().toLongLong();
+                                  t.skipped += v.at(3).bytes().toLongLong();
+                                  t.failed += v.at(4).bytes().toLongLong();
+                                  t.dead += v.at(5).bytes().toLongLong();
+                                  t.done += v.at(6).bytes() == "done" ? 1 : 0;
+                              });
+        }
+        TaskTotals t = sum->totals;
+        if (!QTest::qWaitFor([sum] { return sum->pending == 0; }, 30'000))
+            t.error = QStringLiteral("Redis did not answer every HMGET");
+        else
+            t = sum->totals;
+        return t;
+    }
+
+    /// The shared breaker's logged transitions (its `:transitions` stream), as "from>to".
+    QStringList breakerTransitions()
+    {
+        QStringList out;
+        const RedisResult r = run({ "XRANGE", m_keys.breaker() + ":transitions", "-", "+" });
+        if (!r.ok())
+            return out;
+        for (const RedisReply &entry : r.value().elements()) {
+            QByteArray from, to;
+            const auto &fields = entry.at(1).elements();
+            for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+                if (fields[i].bytes() == "from")
+                    from = fields[i + 1].bytes();
+                else if (fields[i].bytes() == "to")
+                    to = fields[i + 1].bytes();
+            }
+            out.append(QString::fromUtf8(from + '>' + to));
+        }
+        return out;
+    }
+
+private:
+    RedisKeys m_keys;
+    std::unique_ptr<RedisClient> m_client;
+};
 
 /// How one `sluice serve` is started. The process gets INSTANTLY_API_KEY and CLOSE_API_KEY
 /// "sandbox" (the sandbox's keys) besides the test's own environment.
