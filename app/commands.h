@@ -9,6 +9,8 @@ int runDemoCommand(const QStringList &args);
 enum class ServeRole { Listener, Worker };
 /// `sluice serve` (listener + dispatchers) or `sluice worker` (dispatchers only).
 int runServeCommand(const QStringList &args, ServeRole role);
+/// `sluice loadtest`: a load test with a verdict (exit 0 on pass, 1 on fail).
+int runLoadTestCommand(const QStringList &args);
 /// `sluice retry --dead`
 int runRetryCommand(const QStringList &args);
 

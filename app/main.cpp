@@ -19,6 +19,8 @@ Commands:
   serve       Headless: the webhook listener and the dispatchers.
   worker      Headless: dispatchers only (scale out against one Redis).
   retry       `sluice retry --dead`: requeue dead-lettered leads.
+  loadtest    Fire N webhooks, follow every lead into Instantly, judge the run
+              (in-process against the sandbox unless --live).
 
 Options:
   -h, --help     Show this help; `sluice <command> --help` shows a command's options.
@@ -39,9 +41,10 @@ int main(int argc, char *argv[])
     if (rest.size() > 1)
         rest.removeAt(1);
 
-    static const QStringList engineCommands { QStringLiteral("sandbox"), QStringLiteral("demo"),
-                                              QStringLiteral("serve"), QStringLiteral("worker"),
-                                              QStringLiteral("retry") };
+    static const QStringList engineCommands {
+        QStringLiteral("sandbox"), QStringLiteral("demo"),  QStringLiteral("serve"),
+        QStringLiteral("worker"),  QStringLiteral("retry"), QStringLiteral("loadtest")
+    };
     if (engineCommands.contains(command)) {
         QCoreApplication app(argc, argv);
         QCoreApplication::setApplicationName(QStringLiteral("sluice"));
@@ -52,6 +55,8 @@ int main(int argc, char *argv[])
             return runDemoCommand(rest);
         if (command == QLatin1String("retry"))
             return runRetryCommand(rest);
+        if (command == QLatin1String("loadtest"))
+            return runLoadTestCommand(rest);
         return runServeCommand(
             rest, command == QLatin1String("worker") ? ServeRole::Worker : ServeRole::Listener);
     }

@@ -31,13 +31,13 @@ void CloseClient::getLead(const QString &leadId, ApiCallback<QByteArray> done)
                 done(result);
                 return;
             }
-            done(result.body);
+            done(ApiReply<QByteArray>(result.body, result));
         });
 }
 
 void CloseClient::fetchLeads(const QString &leadId, ApiCallback<CloseLeadConversion> done)
 {
-    getLead(leadId, [leadId, done = std::move(done)](Result<QByteArray, ApiResult> body) {
+    getLead(leadId, [leadId, done = std::move(done)](ApiReply<QByteArray> body) {
         if (!body.ok()) {
             done(body.error());
             return;
@@ -53,7 +53,7 @@ void CloseClient::fetchLeads(const QString &leadId, ApiCallback<CloseLeadConvers
             done(bad);
             return;
         }
-        done(std::move(converted).value());
+        done(ApiReply<CloseLeadConversion>(std::move(converted).value(), body.call()));
     });
 }
 

@@ -38,10 +38,53 @@ const Flag kFlags[] = {
     { "namespace", "SLUICE_NAMESPACE", true, false, "Redis key namespace (default 'default')" },
     { "claim-idle", "SLUICE_CLAIM_IDLE", true, false,
       "take over a dead worker's leads after this, e.g. 60s or 500ms (default 60s)" },
+    { "request-timeout", "SLUICE_REQUEST_TIMEOUT", true, false,
+      "give up on an upstream request after this (default 30s)" },
+    { "retry-base", "SLUICE_RETRY_BASE", true, false,
+      "first retry delay after a transient failure; doubles, full jitter (default 1s)" },
+    { "retry-cap", "SLUICE_RETRY_CAP", true, false, "longest retry delay (default 5m)" },
+    { "max-attempts", "SLUICE_MAX_ATTEMPTS", true, false,
+      "attempts before a lead is dead-lettered, 1..100 (default 12)" },
+    { "coalesce", "SLUICE_COALESCE", true, false,
+      "bulk mode: wait this long for more leads of a campaign, 0..10s (default 200ms)" },
+    { "batch-max", "SLUICE_BATCH_MAX", true, false,
+      "bulk mode: leads per request, 1..1000 (default 1000)" },
+    { "breaker-open", "SLUICE_BREAKER_OPEN", true, false,
+      "first open period of the circuit breaker; doubles up to 5m (default 5s)" },
+    { "breaker-failure-rate", "SLUICE_BREAKER_FAILURE_RATE", true, false,
+      "open at this % of failed calls among the last 20, 1..100 (default 50)" },
+    { "close-rate", "SLUICE_CLOSE_RATE", true, false,
+      "cap on Close API lookups, shared by all instances (default 10/s)" },
     { "data-dir", "SLUICE_DATA_DIR", true, false,
       "spool and private Redis data (default: per-user data dir)" },
     { "log-format", "SLUICE_LOG_FORMAT", true, false, "text or json (default text)" },
 };
+
+/// "250ms", "30s", "5m" → milliseconds.
+std::optional<std::chrono::milliseconds> parseDuration(const QString &text)
+{
+    static const QRegularExpression re(QStringLiteral("^(\\d{1,7})(ms|s|m)$"));
+    const auto m = re.match(text.trimmed());
+    if (!m.hasMatch())
+        return std::nullopt;
+    const qint64 unit = m.captured(2) == QLatin1String("ms") ? 1
+        : m.captured(2) == QLatin1String("s")                ? 1000
+                                                             : 60'000;
+    return std::chrono::milliseconds { m.captured(1).toLongLong() * unit };
+}
+
+/// 100ms, 30s, 5m, 24h: the largest unit that divides it.
+QString durationText(std::chrono::milliseconds d)
+{
+    const qint64 ms = d.count();
+    if (ms > 0 && ms % 3'600'000 == 0)
+        return QStringLiteral("%1h").arg(ms / 3'600'000);
+    if (ms > 0 && ms % 60'000 == 0)
+        return QStringLiteral("%1m").arg(ms / 60'000);
+    if (ms > 0 && ms % 1000 == 0)
+        return QStringLiteral("%1s").arg(ms / 1000);
+    return QStringLiteral("%1ms").arg(ms);
+}
 
 QString flagList(bool workerOnly)
 {
@@ -78,7 +121,7 @@ QString serveHelpText(bool workerOnly)
             continue;
         QString line = QStringLiteral("  --") + QLatin1String(f.name)
             + (f.takesValue ? QStringLiteral(" V") : QString());
-        line = line.leftJustified(24) + QLatin1String(f.help);
+        line = line.leftJustified(26) + QLatin1Char(' ') + QLatin1String(f.help);
         if (f.env)
             line += QStringLiteral(" [") + QLatin1String(f.env) + QLatin1Char(']');
         text += line + QLatin1Char('\n');
@@ -227,15 +270,74 @@ Result<ServeOptions, QString> parseServeOptions(const QStringList &args,
         if (!re.match(o.ns).hasMatch())
             return bad("namespace", QStringLiteral("use 1 to 64 letters, digits, '.', '_' or '-'"));
     }
-    if (values.contains(QStringLiteral("claim-idle"))) {
-        static const QRegularExpression re(QStringLiteral("^(\\d{1,7})(ms|s)$"));
-        const auto m = re.match(values.value(QStringLiteral("claim-idle")));
-        const qint64 ms
-            = m.captured(1).toLongLong() * (m.captured(2) == QLatin1String("s") ? 1000 : 1);
-        if (!m.hasMatch() || ms < 100)
-            return bad("claim-idle",
-                       QStringLiteral("must be a duration like 60s or 500ms, at least 100ms"));
-        o.claimIdle = std::chrono::milliseconds { ms };
+    // Durations: flag, target, smallest, largest.
+    const struct
+    {
+        const char *name;
+        std::chrono::milliseconds *target;
+        std::chrono::milliseconds min, max;
+    } durations[] = {
+        { "claim-idle", &o.claimIdle, std::chrono::milliseconds { 100 },
+          std::chrono::hours { 24 } },
+        { "request-timeout", &o.requestTimeout, std::chrono::milliseconds { 100 },
+          std::chrono::minutes { 10 } },
+        { "retry-base", &o.retryBase, std::chrono::milliseconds { 1 }, std::chrono::hours { 1 } },
+        { "retry-cap", &o.retryCap, std::chrono::milliseconds { 1 }, std::chrono::hours { 24 } },
+        { "coalesce", &o.coalescingWindow, std::chrono::milliseconds { 0 },
+          std::chrono::seconds { 10 } },
+        { "breaker-open", &o.breaker.openWaitBase, std::chrono::milliseconds { 100 },
+          std::chrono::minutes { 5 } },
+    };
+    for (const auto &d : durations) {
+        if (!values.contains(QLatin1String(d.name)))
+            continue;
+        const auto ms = parseDuration(values.value(QLatin1String(d.name)));
+        if (!ms || *ms < d.min || *ms > d.max)
+            return bad(d.name,
+                       QStringLiteral("'%1' is not a duration from %2 to %3 (write it like 500ms, "
+                                      "30s or 5m)")
+                           .arg(values.value(QLatin1String(d.name)), durationText(d.min),
+                                durationText(d.max)));
+        *d.target = *ms;
+    }
+    if (o.retryCap < o.retryBase)
+        return QStringLiteral("--retry-cap (%1 ms) is below --retry-base (%2 ms)")
+            .arg(o.retryCap.count())
+            .arg(o.retryBase.count());
+    const struct
+    {
+        const char *name;
+        int *target;
+        int min, max;
+    } counts[] = {
+        { "max-attempts", &o.maxAttempts, 1, 100 },
+        { "batch-max", &o.maxBatch, 1, 1000 },
+    };
+    for (const auto &c : counts) {
+        if (!values.contains(QLatin1String(c.name)))
+            continue;
+        bool ok = false;
+        const int n = values.value(QLatin1String(c.name)).toInt(&ok);
+        if (!ok || n < c.min || n > c.max)
+            return bad(
+                c.name,
+                QStringLiteral("must be a whole number from %1 to %2").arg(c.min).arg(c.max));
+        *c.target = n;
+    }
+    if (values.contains(QStringLiteral("breaker-failure-rate"))) {
+        bool ok = false;
+        const double rate = values.value(QStringLiteral("breaker-failure-rate")).toDouble(&ok);
+        if (!ok || rate < 1 || rate > 100)
+            return bad("breaker-failure-rate",
+                       QStringLiteral("must be a percentage from 1 to 100"));
+        o.breaker.failureRateThresholdPercent = rate;
+    }
+    o.breaker.openWaitCap = std::max(o.breaker.openWaitCap, o.breaker.openWaitBase);
+    if (values.contains(QStringLiteral("close-rate"))) {
+        auto rule = parseRateRule(values.value(QStringLiteral("close-rate")));
+        if (!rule.ok())
+            return bad("close-rate", rule.error());
+        o.closeCaps = { rule.value() };
     }
     o.dataDir = values.value(QStringLiteral("data-dir"));
     if (values.contains(QStringLiteral("log-format"))) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "breaker/breakeroptions.h"
 #include "core/result.h"
 #include "limiter/raterule.h"
 
@@ -37,6 +38,15 @@ struct ServeOptions
     QString ns = QStringLiteral("default"); ///< SLUICE_NAMESPACE: Redis key namespace
     /// SLUICE_CLAIM_IDLE: a dead consumer's unacknowledged leads are taken over after this.
     std::chrono::milliseconds claimIdle { 60'000 };
+    std::chrono::milliseconds requestTimeout { 30'000 }; ///< SLUICE_REQUEST_TIMEOUT
+    std::chrono::milliseconds retryBase { 1000 }; ///< SLUICE_RETRY_BASE
+    std::chrono::milliseconds retryCap { 300'000 }; ///< SLUICE_RETRY_CAP
+    int maxAttempts = 12; ///< SLUICE_MAX_ATTEMPTS
+    std::chrono::milliseconds coalescingWindow { 200 }; ///< SLUICE_COALESCE
+    int maxBatch = 1000; ///< SLUICE_BATCH_MAX
+    BreakerOptions breaker; ///< --breaker-open, --breaker-failure-rate
+    /// --close-rate: Close lookups, shared by all instances like the Instantly budget.
+    std::vector<RateRule> closeCaps { { 10, std::chrono::milliseconds { 1000 } } };
     QString dataDir; ///< SLUICE_DATA_DIR; default: the per-user data location
     LogFormat logFormat = LogFormat::Text; ///< SLUICE_LOG_FORMAT
     QString instantlyApiKey; ///< INSTANTLY_API_KEY (env only: never on a command line)

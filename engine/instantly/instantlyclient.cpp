@@ -2,6 +2,8 @@
 
 #include "core/jsonvariant.h"
 
+#include <QDateTime>
+
 #include <nlohmann/json.hpp>
 
 namespace sluice {
@@ -65,6 +67,9 @@ template<> std::optional<LeadRecord> parse<LeadRecord>(const json &j)
     r.lastName = qs(j.value("last_name", json()));
     r.companyName = qs(j.value("company_name", json()));
     r.campaignId = qs(j.value("campaign", json()));
+    const QDateTime created
+        = QDateTime::fromString(qs(j.value("timestamp_created", json())), Qt::ISODateWithMs);
+    r.createdAtMs = created.isValid() ? created.toMSecsSinceEpoch() : 0;
     const json payload = j.value("payload", json());
     if (payload.is_object()) {
         for (auto it = payload.begin(); it != payload.end(); ++it)
@@ -164,7 +169,7 @@ template<typename T> void InstantlyClient::send(const ApiRequest &request, ApiCa
             done(bad);
             return;
         }
-        done(std::move(*value));
+        done(ApiReply<T>(std::move(*value), result));
     });
 }
 
@@ -206,7 +211,7 @@ void InstantlyClient::createCampaign(const QString &name, ApiCallback<Campaign> 
                               { "timezone", "America/Chicago" } } }) } } },
     };
     send<Campaign>({ "POST", QStringLiteral("/api/v2/campaigns"), {}, dump(body) },
-                   [this, done = std::move(done)](Result<Campaign, ApiResult> result) {
+                   [this, done = std::move(done)](ApiReply<Campaign> result) {
                        if (result.ok())
                            m_campaignCache.insert(result->name, result.value());
                        done(std::move(result));
@@ -220,7 +225,7 @@ void InstantlyClient::deleteCampaign(const QString &id, ApiCallback<Campaign> do
           QStringLiteral("/api/v2/campaigns/") + QString::fromLatin1(QUrl::toPercentEncoding(id)),
           {},
           {} },
-        [this, id, done = std::move(done)](Result<Campaign, ApiResult> result) {
+        [this, id, done = std::move(done)](ApiReply<Campaign> result) {
             for (auto it = m_campaignCache.begin(); it != m_campaignCache.end();) {
                 it = it->id == id ? m_campaignCache.erase(it) : std::next(it);
             }
@@ -242,7 +247,7 @@ void InstantlyClient::findCampaignPage(const QString &name, const QString &curso
                                        ApiCallback<std::optional<Campaign>> done)
 {
     listCampaigns(name, 100, cursor,
-                  [this, name, done = std::move(done)](Result<Page<Campaign>, ApiResult> page) {
+                  [this, name, done = std::move(done)](ApiReply<Page<Campaign>> page) {
                       if (!page.ok()) {
                           done(page.error());
                           return;
@@ -250,12 +255,12 @@ void InstantlyClient::findCampaignPage(const QString &name, const QString &curso
                       for (const Campaign &c : page->items) {
                           if (c.name == name) {
                               m_campaignCache.insert(name, c);
-                              done(std::optional<Campaign>(c));
+                              done({ std::optional<Campaign>(c), page.call() });
                               return;
                           }
                       }
                       if (page->items.empty() || page->nextStartingAfter.isEmpty()) {
-                          done(std::optional<Campaign>());
+                          done({ std::optional<Campaign>(), page.call() });
                           return;
                       }
                       findCampaignPage(name, page->nextStartingAfter, std::move(done));
@@ -318,8 +323,7 @@ void InstantlyClient::listAllLeadsFrom(LeadFilter filter,
                                        ApiCallback<std::vector<LeadRecord>> done)
 {
     listLeads(filter,
-              [this, filter, acc,
-               done = std::move(done)](Result<Page<LeadRecord>, ApiResult> page) mutable {
+              [this, filter, acc, done = std::move(done)](ApiReply<Page<LeadRecord>> page) mutable {
                   if (!page.ok()) {
                       done(page.error());
                       return;
@@ -327,7 +331,7 @@ void InstantlyClient::listAllLeadsFrom(LeadFilter filter,
                   for (LeadRecord &r : page.value().items)
                       acc->push_back(std::move(r));
                   if (page->items.empty() || page->nextStartingAfter.isEmpty()) {
-                      done(std::move(*acc));
+                      done({ std::move(*acc), page.call() });
                       return;
                   }
                   filter.startingAfter = page->nextStartingAfter;

@@ -12,9 +12,6 @@
 
 namespace sluice {
 
-/// Callback of an asynchronous API call: the value, or the failed request as it was.
-template<typename T> using ApiCallback = std::function<void(Result<T, ApiResult>)>;
-
 /// Instantly API v2, asynchronous on the owner's event loop. Every method sends exactly the
 /// requests it says (the caller takes the rate-limiter slot first); `requestFinished` reports
 /// each one for the send audit. The API key is only ever written into the Authorization

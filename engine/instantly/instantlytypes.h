@@ -28,6 +28,7 @@ struct LeadRecord
     QString companyName;
     QString campaignId; ///< empty when the lead is in no campaign
     QVariantMap customVariables;
+    qint64 createdAtMs = 0; ///< `timestamp_created` as Unix ms; 0 when absent or unreadable
 };
 
 /// One page of a cursor-paginated listing. An empty `nextStartingAfter` means the end; so does

@@ -2,6 +2,7 @@
 
 #include "close/closesignature.h"
 #include "close/closewebhook.h"
+#include "core/jsonvariant.h"
 #include "intakebatch.h"
 #include "metrics.h"
 #include "redis/luascripts.h"
@@ -530,8 +531,12 @@ void IntakeServer::health(const HttpRequest &, HttpResponder responder)
         = { { "depth", m_spool.depth() }, { "writable", spoolUp }, { "draining", m_draining } };
     if (!spoolUp && !m_options.spoolPath.isEmpty())
         spool["error"] = m_spool.errorString().toStdString();
-    const json body = {
-        { "status", redisUp ? "ok" : (spoolUp ? "degraded" : "unavailable") },
+    bool deliveryHealthy = true;
+    const QVariantMap delivery = m_healthSource ? m_healthSource(deliveryHealthy) : QVariantMap();
+    json body = {
+        { "status",
+          redisUp ? (deliveryHealthy ? "ok" : "degraded")
+                  : (spoolUp ? "degraded" : "unavailable") },
         { "redis",
           { { "connected", redisUp },
             { "state",
@@ -539,6 +544,8 @@ void IntakeServer::health(const HttpRequest &, HttpResponder responder)
                   .toStdString() } } },
         { "spool", spool },
     };
+    for (auto it = delivery.cbegin(); it != delivery.cend(); ++it)
+        body[it.key().toStdString()] = variantToJson(it.value());
     responder.sendJson(redisUp || spoolUp ? 200 : 503, dumpJson(body));
 }
 

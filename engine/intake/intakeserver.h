@@ -10,6 +10,9 @@
 #include <QHash>
 #include <QPointer>
 #include <QTimer>
+#include <QVariantMap>
+
+#include <functional>
 
 #include <memory>
 
@@ -55,6 +58,11 @@ public:
     const Spool &spool() const { return m_spool; }
     /// True while spooled requests are being replayed into Redis.
     bool draining() const { return m_draining; }
+    /// Extra members of the /healthz answer (the delivery side: dispatchers, breaker,
+    /// limiter), asked on this thread for every health request. `healthy` false turns the
+    /// status to "degraded".
+    using HealthSource = std::function<QVariantMap(bool &healthy)>;
+    void setHealthSource(HealthSource source) { m_healthSource = std::move(source); }
 
 Q_SIGNALS:
     /// The spool became empty after a drain.
@@ -91,6 +99,7 @@ private:
     Spool m_spool;
     quint16 m_port = 0;
     bool m_draining = false;
+    HealthSource m_healthSource;
     QTimer m_drainRetry;
     /// Pending spool lines by dedupe id and by task id (task -> entries), so a duplicate
     /// delivery while Redis is down is recognised and a spooled task has a status.

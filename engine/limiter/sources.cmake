@@ -3,4 +3,5 @@ target_sources(sluice_engine PRIVATE
   limiter/limiteroptions.cpp limiter/limiteroptions.h
   limiter/raterule.cpp limiter/raterule.h
   limiter/sendaudit.cpp limiter/sendaudit.h
-  limiter/sharedratelimiter.cpp limiter/sharedratelimiter.h)
+  limiter/sharedratelimiter.cpp limiter/sharedratelimiter.h
+  limiter/upstreamgate.cpp limiter/upstreamgate.h)

@@ -1,5 +1,7 @@
 #include "apitransport.h"
 
+#include "requestgate.h"
+
 #include <QDateTime>
 #include <QElapsedTimer>
 #include <QNetworkAccessManager>
@@ -108,7 +110,39 @@ ApiTransport::ApiTransport(QUrl baseUrl, QByteArray authorization, milliseconds 
 
 ApiTransport::~ApiTransport() = default;
 
+void ApiTransport::setGate(RequestGate *gate)
+{
+    m_gate = gate;
+}
+
+RequestGate *ApiTransport::gate() const
+{
+    return m_gate;
+}
+
 void ApiTransport::call(const ApiRequest &request, std::function<void(const ApiResult &)> done)
+{
+    if (!m_gate) {
+        send(request, std::move(done));
+        return;
+    }
+    QPointer<ApiTransport> self(this);
+    QPointer<RequestGate> gate(m_gate);
+    m_gate->admit(request, [self, gate, request, done = std::move(done)](quint64 ticket) {
+        if (!self) {
+            if (gate)
+                gate->release(ticket);
+            return;
+        }
+        self->send(request, [gate, ticket, done](const ApiResult &result) {
+            if (gate)
+                gate->settle(ticket, result);
+            done(result);
+        });
+    });
+}
+
+void ApiTransport::send(const ApiRequest &request, std::function<void(const ApiResult &)> done)
 {
     QUrl url = m_baseUrl;
     QString basePath = url.path();

@@ -1,7 +1,10 @@
 #pragma once
 
+#include "core/result.h"
+
 #include <QByteArray>
 #include <QObject>
+#include <QPointer>
 #include <QString>
 #include <QUrl>
 #include <QUrlQuery>
@@ -14,6 +17,8 @@ class QNetworkAccessManager;
 class QNetworkReply;
 
 namespace sluice {
+
+class RequestGate;
 
 /// How an upstream call ended, in the terms the engine acts on.
 enum class CallOutcome {
@@ -43,6 +48,35 @@ struct ApiResult
     QString describe() const;
 };
 
+/// The answer to an API operation: its value or the failed request, and in both cases the
+/// request it came from, so a caller that rate-limits or audits its own requests has the
+/// status and latency of a success too. `call().endpoint` is empty when the value came
+/// without a request (a cache hit). It converts to the plain Result callers mostly want.
+template<typename T> class ApiReply : public Result<T, ApiResult>
+{
+public:
+    ApiReply(ApiResult failed)
+        : Result<T, ApiResult>(failed)
+        , m_call(std::move(failed))
+    { }
+    ApiReply(T value)
+        : Result<T, ApiResult>(std::move(value))
+    {
+        m_call.outcome = CallOutcome::Success;
+    }
+    ApiReply(T value, ApiResult call)
+        : Result<T, ApiResult>(std::move(value))
+        , m_call(std::move(call))
+    { }
+    const ApiResult &call() const { return m_call; }
+
+private:
+    ApiResult m_call;
+};
+
+/// Callback of an asynchronous API call.
+template<typename T> using ApiCallback = std::function<void(ApiReply<T>)>;
+
 /// One request to make.
 struct ApiRequest
 {
@@ -66,7 +100,12 @@ public:
                  QObject *parent = nullptr);
     ~ApiTransport() override;
 
+    /// Sends the request once the gate (if any) admits it.
     void call(const ApiRequest &request, std::function<void(const ApiResult &)> done);
+    /// Every request through this transport waits for `gate` first and reports to it after;
+    /// null for none. The gate must live on this thread.
+    void setGate(RequestGate *gate);
+    RequestGate *gate() const;
 
     void setTimeout(std::chrono::milliseconds timeout) { m_timeout = timeout; }
     std::chrono::milliseconds timeout() const { return m_timeout; }
@@ -78,6 +117,7 @@ Q_SIGNALS:
     void requestFinished(const sluice::ApiResult &result);
 
 private:
+    void send(const ApiRequest &request, std::function<void(const ApiResult &)> done);
     ApiResult classify(QNetworkReply *reply, bool timedOut) const;
 
     QUrl m_baseUrl;
@@ -85,6 +125,7 @@ private:
     std::chrono::milliseconds m_timeout;
     QNetworkAccessManager *m_manager;
     int m_inFlight = 0;
+    QPointer<RequestGate> m_gate;
 };
 
 } // namespace sluice

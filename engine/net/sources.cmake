@@ -1,3 +1,4 @@
 target_sources(sluice_engine PRIVATE
   net/apitransport.cpp net/apitransport.h
-  net/httpserver.cpp net/httpserver.h)
+  net/httpserver.cpp net/httpserver.h
+  net/requestgate.h)

@@ -63,16 +63,6 @@ QString defaultConsumerName()
         .arg(QRandomGenerator::global()->generate() % 100000);
 }
 
-ApiResult synthesizedSuccess(const QString &endpoint, milliseconds latency)
-{
-    ApiResult r;
-    r.outcome = CallOutcome::Success;
-    r.httpStatus = 200;
-    r.endpoint = endpoint;
-    r.latency = latency;
-    return r;
-}
-
 } // namespace
 
 Dispatcher::Dispatcher(const DispatcherServices &services, DispatcherOptions options,
@@ -126,11 +116,6 @@ std::optional<QString> Dispatcher::start()
             self->setPaused(r.value().isString(), QString::fromUtf8(r.value().bytes()));
         self->readNext();
     });
-    if (!m_countingRequests) {
-        m_countingRequests = true;
-        connect(m_services.instantly, &InstantlyClient::requestFinished, this,
-                [this] { ++m_instantlyRequests; });
-    }
     m_sinceHeartbeat.start();
     m_maintenance.start();
     qCInfo(lcDispatcher).noquote() << "dispatcher" << m_options.consumerName << "started,"
@@ -421,58 +406,37 @@ void Dispatcher::lookUpCampaign(const QString &name, int attempt)
         campaignResolved(name, std::nullopt, {}); // hands the leads back
         return;
     }
+    // The lookup client's gate holds every page of the search to the breaker and the limiter.
+    InstantlyClient *client = m_services.lookups ? m_services.lookups : m_services.instantly;
     QPointer<Dispatcher> self(this);
-    const BreakerDecision permit = m_services.breaker->allow();
-    if (!permit.permitted) {
-        QTimer::singleShot(std::max(permit.retryAfter, milliseconds { 10 }), this,
-                           [this, name, attempt] { lookUpCampaign(name, attempt); });
-        return;
-    }
-    // One slot for the lookup: it is usually one page (exact names are rare substrings).
-    m_services.limiter->acquire([self, name, attempt, permit](const LimiterGrant &grant) {
+    client->findCampaign(name, [self, name, attempt](ApiReply<std::optional<Campaign>> r) {
         if (!self)
             return;
-        QElapsedTimer timer;
-        timer.start();
-        const quint64 requestsBefore = self->m_instantlyRequests;
-        self->m_services.instantly->findCampaign(
-            name,
-            [self, name, attempt, permit, grant, timer,
-             requestsBefore](Result<std::optional<Campaign>, ApiResult> r) {
-                if (!self)
-                    return;
-                const ApiResult result = r.ok()
-                    ? synthesizedSuccess(QStringLiteral("GET /api/v2/campaigns"),
-                                         milliseconds { timer.elapsed() })
-                    : r.error();
-                // Answered from the client's own cache, without a request: nothing to report.
-                if (self->m_instantlyRequests != requestsBefore) {
-                    self->m_services.limiter->report(result, grant);
-                    self->m_services.breaker->record(permit, result.outcome, result.latency);
-                    if (self->m_services.audit)
-                        self->m_services.audit->record(result, grant.grantedAtMs);
-                }
-                if (r.ok()) {
-                    if (r.value())
-                        self->campaignResolved(name, r.value()->id, {});
-                    else
-                        self->campaignResolved(
-                            name, std::nullopt,
-                            QStringLiteral("campaign '%1' not found in Instantly").arg(name));
-                    return;
-                }
-                self->noteError(
-                    QStringLiteral("looking up campaign '%1': %2").arg(name, result.describe()));
-                const milliseconds delay = result.outcome == CallOutcome::RateLimited
-                    ? milliseconds { 0 }
-                    : std::max(milliseconds { 10 },
-                               retryDelay(attempt, self->m_options.retryBase,
-                                          self->m_options.retryCap,
-                                          0.5 + QRandomGenerator::global()->generateDouble() / 2));
-                QTimer::singleShot(delay, self, [self, name, attempt] {
-                    self->lookUpCampaign(name, attempt + 1);
-                });
-            });
+        if (r.ok()) {
+            if (r.value())
+                self->campaignResolved(name, r.value()->id, {});
+            else
+                self->campaignResolved(
+                    name, std::nullopt,
+                    QStringLiteral("campaign '%1' not found in Instantly").arg(name));
+            return;
+        }
+        const ApiResult &result = r.error();
+        self->noteError(
+            QStringLiteral("looking up campaign '%1': %2").arg(name, result.describe()));
+        if (result.outcome == CallOutcome::Permanent) {
+            self->campaignResolved(
+                name, std::nullopt,
+                QStringLiteral("looking up campaign '%1' failed: %2").arg(name, result.describe()));
+            return;
+        }
+        const milliseconds delay = result.outcome == CallOutcome::RateLimited
+            ? milliseconds { 0 } // the limiter's shared penalty does the waiting
+            : std::max(milliseconds { 10 },
+                       retryDelay(attempt, self->m_options.retryBase, self->m_options.retryCap,
+                                  0.5 + QRandomGenerator::global()->generateDouble() / 2));
+        QTimer::singleShot(delay, self,
+                           [self, name, attempt] { self->lookUpCampaign(name, attempt + 1); });
     });
 }
 
@@ -606,9 +570,11 @@ void Dispatcher::gate(BatchPtr batch)
     }
     const BreakerDecision permit = m_services.breaker->allow();
     if (!permit.permitted) {
-        // Breaker open: wait, no attempt counted.
-        QTimer::singleShot(std::max(permit.retryAfter, milliseconds { 10 }), this,
-                           [this, batch] { gate(batch); });
+        // Breaker open: wait, no attempt counted. Asked again at least every second, since
+        // a force may be lifted (by any instance) long before it would expire.
+        QTimer::singleShot(
+            std::clamp(permit.retryAfter, milliseconds { 10 }, milliseconds { 1000 }), this,
+            [this, batch] { gate(batch); });
         return;
     }
     QPointer<Dispatcher> self(this);
@@ -626,20 +592,20 @@ void Dispatcher::send(BatchPtr batch, const BreakerDecision &permit, const Limit
     m_sending += int(batch->items.size());
     ++m_snapshot.requests;
     m_snapshot.sending = m_sending;
-    QElapsedTimer timer;
-    timer.start();
     QPointer<Dispatcher> self(this);
     if (m_options.mode == DeliveryMode::Single) {
+        // Instantly answers a skip (already in the campaign) with the existing lead: one made
+        // before this request is a skip, not a creation (see skipDetectionMargin).
+        const qint64 existedBeforeMs = wallClockMs() - m_options.skipDetectionMargin.count();
         m_services.instantly->createLead(
             batch->campaignId, batch->items.front().lead.lead, SkipFlags {},
-            [self, batch, permit, grant, timer](Result<LeadRecord, ApiResult> r) {
+            [self, batch, permit, grant, existedBeforeMs](ApiReply<LeadRecord> r) {
                 if (!self)
                     return;
-                self->onAnswer(batch, permit, grant,
-                               r.ok() ? synthesizedSuccess(QStringLiteral("POST /api/v2/leads"),
-                                                           milliseconds { timer.elapsed() })
-                                      : r.error(),
-                               { 0 });
+                const bool existed
+                    = r.ok() && r->createdAtMs > 0 && r->createdAtMs < existedBeforeMs;
+                self->onAnswer(batch, permit, grant, r.call(),
+                               existed ? std::vector<int> {} : std::vector<int> { 0 });
             });
         return;
     }
@@ -647,21 +613,16 @@ void Dispatcher::send(BatchPtr batch, const BreakerDecision &permit, const Limit
     leads.reserve(batch->items.size());
     for (const Work &w : batch->items)
         leads.push_back(w.lead.lead);
-    m_services.instantly->addLeads(
-        batch->campaignId, leads, SkipFlags {},
-        [self, batch, permit, grant, timer](Result<BulkAddResult, ApiResult> r) {
-            if (!self)
-                return;
-            std::vector<int> created;
-            if (r.ok())
-                for (const BulkAddResult::Created &c : r->created)
-                    created.push_back(c.index);
-            self->onAnswer(batch, permit, grant,
-                           r.ok() ? synthesizedSuccess(QStringLiteral("POST /api/v2/leads/add"),
-                                                       milliseconds { timer.elapsed() })
-                                  : r.error(),
-                           created);
-        });
+    m_services.instantly->addLeads(batch->campaignId, leads, SkipFlags {},
+                                   [self, batch, permit, grant](ApiReply<BulkAddResult> r) {
+                                       if (!self)
+                                           return;
+                                       std::vector<int> created;
+                                       if (r.ok())
+                                           for (const BulkAddResult::Created &c : r->created)
+                                               created.push_back(c.index);
+                                       self->onAnswer(batch, permit, grant, r.call(), created);
+                                   });
 }
 
 void Dispatcher::onAnswer(BatchPtr batch, const BreakerDecision &permit, const LimiterGrant &grant,

@@ -55,11 +55,15 @@ struct DispatcherSnapshot
 struct DispatcherServices
 {
     RedisClient *redis = nullptr; ///< commands and scripts (a separate client blocks on reads)
+    /// Sends. Not gated: the dispatcher takes breaker permit and limiter slot itself.
     InstantlyClient *instantly = nullptr;
     CloseClient *close = nullptr;
     SharedRateLimiter *limiter = nullptr;
     SharedBreaker *breaker = nullptr;
     SendAudit *audit = nullptr; ///< optional
+    /// Campaign lookups (which may page); should have a gate (UpstreamGate) on its transport.
+    /// Null: `instantly` is used, ungated.
+    InstantlyClient *lookups = nullptr;
 };
 
 /// Delivers the leads of the Redis stream to Instantly, exactly once in effect, as one consumer
@@ -175,8 +179,6 @@ private:
     QString m_pausedReason;
     bool m_acquiring = false; ///< one batch at a time waits for breaker and limiter
     int m_sending = 0;
-    bool m_countingRequests = false;
-    quint64 m_instantlyRequests = 0; ///< requests the Instantly client reported finished
     QSet<QByteArray> m_known; ///< entry ids held in memory (read, not settled)
     QHash<QString, QString> m_campaignIds; ///< name -> id
     QHash<QString, qint64> m_unknownCampaigns; ///< name -> until when (ms) it is known missing

@@ -41,6 +41,11 @@ struct DispatcherOptions
     std::chrono::milliseconds retryCap { 300'000 };
     int maxAttempts = 12; ///< the attempt that reaches this goes to the dead letters
 
+    /// Single mode: Instantly answers a skipped lead (already in the campaign) with the lead
+    /// as it was. One whose `timestamp_created` is more than this before our request counts
+    /// as skipped, not created; the margin absorbs clock skew between us and Instantly.
+    std::chrono::milliseconds skipDetectionMargin { 5000 };
+
     /// Why these options cannot work, or nullopt when they can.
     std::optional<QString> problem() const;
 };

@@ -38,8 +38,10 @@ struct QueuedLead
 /// Progress of one batch (task), a Redis hash with these fields: total, processed,
 /// succeeded, skipped (already in the campaign), failed, dead, rate_limit_delays, retries,
 /// state (queued | running | done | failed), campaign, source, created_ms, first_sent_ms,
-/// finished_ms. processed = succeeded + skipped + failed + dead; state becomes done (or
-/// failed, when nothing succeeded or was skipped) once processed == total.
+/// finished_ms, and last_error / last_error_ms (the latest retry, failure or dead-letter
+/// reason, as the status endpoint shows it). processed = succeeded + skipped + failed + dead;
+/// state becomes done (or failed, when nothing succeeded or was skipped) once
+/// processed == total.
 struct TaskProgress
 {
     QString taskId;
@@ -57,6 +59,8 @@ struct TaskProgress
     qint64 createdMs = 0;
     qint64 firstSentMs = 0;
     qint64 finishedMs = 0;
+    QString lastError;
+    qint64 lastErrorMs = 0;
 };
 
 } // namespace sluice

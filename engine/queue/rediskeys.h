@@ -26,7 +26,9 @@ struct RedisKeys
     QByteArray task(const QString &taskId) const { return prefix + "task:" + taskId.toUtf8(); }
     /// Sorted set of task ids by creation time, for listings and retention.
     QByteArray tasks() const { return prefix + "tasks"; }
-    /// String: Close event id -> task id, with a TTL (duplicate deliveries are dropped).
+    /// String: Close event id -> task id, with a TTL (duplicate deliveries are dropped). A
+    /// direct batch's Idempotency-Key is kept here too, as "direct:<key>", so the two can
+    /// never collide with each other's ids.
     QByteArray closeEvent(const QString &eventId) const
     {
         return prefix + "event:" + eventId.toUtf8();
@@ -36,9 +38,15 @@ struct RedisKeys
     /// Hash: exact campaign name -> Instantly campaign id (cache shared by all instances).
     QByteArray campaigns() const { return prefix + "campaigns"; }
     QByteArray limiter() const { return prefix + "limiter"; }
+    /// The Close API's own budget (lookups of leads a webhook did not carry inline).
+    QByteArray closeLimiter() const { return prefix + "limiter:close"; }
     QByteArray breaker() const { return prefix + "breaker"; }
     /// Stream of every upstream request (SendAudit).
     QByteArray audit() const { return prefix + "audit"; }
+    /// String: one load-test run's RunRecord as JSON (the run ledger).
+    QByteArray run(const QString &runId) const { return prefix + "run:" + runId.toUtf8(); }
+    /// Sorted set of run ids by creation time (Unix ms).
+    QByteArray runs() const { return prefix + "runs"; }
     /// Hash of dispatching controls shared by all instances (`paused` = reason).
     QByteArray control() const { return prefix + "control"; }
 };

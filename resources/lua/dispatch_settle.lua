@@ -90,6 +90,10 @@ for i = 4, #ARGV, 7 do
 end
 
 for key in pairs(touched) do
+  -- The intake gave the hash its retention. One that expired before its last lead settled
+  -- (a dead letter retried weeks later) was just re-made without a TTL: bound it again, to
+  -- the default retention, so no hash outlives it forever.
+  if redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, 604800) end
   local h = redis.call('HMGET', key, 'total', 'processed', 'succeeded', 'skipped', 'state')
   local total, processed = tonumber(h[1]) or 0, tonumber(h[2]) or 0
   local good = (tonumber(h[3]) or 0) + (tonumber(h[4]) or 0)

@@ -18,6 +18,7 @@
 #include "redis/redisserver.h"
 #include "sandbox/sandboxserver.h"
 
+#include <QDateTime>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -181,6 +182,51 @@ private Q_SLOTS:
         QCOMPARE(requests(QStringLiteral("/api/v2/leads")), 10);
         QCOMPARE(requests(QStringLiteral("/api/v2/leads/add")), 0);
         QCOMPARE(sandboxEmails(true).size(), 10);
+    }
+
+    void singleModeCountsALeadAlreadyThereAsSkipped()
+    {
+        // Put there behind Sluice's back (another tool, a previous run).
+        Lead existing;
+        existing.email = QStringLiteral("already+1@example.com");
+        Captured<LeadRecord> made;
+        m_instantly->createLead(m_campaignId, existing, SkipFlags {}, made.callback());
+        QTRY_VERIFY(made.done());
+        QVERIFY2(made.ok(), qPrintable(made.describe()));
+        // Instantly's clock and ours must disagree: make sure the lead is older than now.
+        QTRY_VERIFY(wallClockMs() > QDateTime::fromString(
+                                        QString::fromStdString(
+                                            m_sandbox->store().allLeads()[0]["timestamp_created"]),
+                                        Qt::ISODateWithMs)
+                                        .toMSecsSinceEpoch());
+
+        const QString task = QStringLiteral("single-skip");
+        queueTask(task, 3, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("already+%1@example.com").arg(i));
+        });
+        DispatcherOptions options = fastOptions();
+        options.mode = DeliveryMode::Single;
+        options.skipDetectionMargin = milliseconds { 0 };
+        startDispatcher(options);
+        waitFinished(task, 3);
+        const auto p = progress(task);
+        QCOMPARE(p.value("succeeded"), QByteArray("2"));
+        QCOMPARE(p.value("skipped"), QByteArray("1"));
+        QCOMPARE(sandboxEmails(true).size(), 3);
+    }
+
+    void aTaskHashWithoutRetentionGetsItBack()
+    {
+        // queueTask() writes the hash without a TTL, as a hash re-made after it expired is.
+        const QString task = QStringLiteral("orphan");
+        queueTask(task, 2, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("orphan+%1@example.com").arg(i));
+        });
+        QCOMPARE(scalar({ "TTL", m_keys.task(task) }), -1);
+        startDispatcher();
+        waitFinished(task, 2);
+        const qint64 ttl = scalar({ "TTL", m_keys.task(task) });
+        QVERIFY2(ttl > 7 * 86400 - 60 && ttl <= 7 * 86400, qPrintable(QString::number(ttl)));
     }
 
     void duplicateEntryIsSkipped()

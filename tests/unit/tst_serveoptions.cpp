@@ -47,6 +47,24 @@ private Q_SLOTS:
             = parseServeOptions({ QStringLiteral("--claim-idle"), QStringLiteral("2s") }, env);
         QVERIFY(claim.ok());
         QCOMPARE(claim->claimIdle.count(), 2000);
+        const auto tuned = parseServeOptions(
+            { QStringLiteral("--request-timeout=2s"), QStringLiteral("--retry-base"),
+              QStringLiteral("50ms"), QStringLiteral("--retry-cap=1m"),
+              QStringLiteral("--max-attempts=3"), QStringLiteral("--coalesce=0ms"),
+              QStringLiteral("--batch-max=250"), QStringLiteral("--breaker-open=2s"),
+              QStringLiteral("--breaker-failure-rate=25"), QStringLiteral("--close-rate=4/s") },
+            env);
+        QVERIFY2(tuned.ok(), qPrintable(tuned.ok() ? QString() : tuned.error()));
+        QCOMPARE(tuned->requestTimeout.count(), 2000);
+        QCOMPARE(tuned->retryBase.count(), 50);
+        QCOMPARE(tuned->retryCap.count(), 60'000);
+        QCOMPARE(tuned->maxAttempts, 3);
+        QCOMPARE(tuned->coalescingWindow.count(), 0);
+        QCOMPARE(tuned->maxBatch, 250);
+        QCOMPARE(tuned->breaker.openWaitBase.count(), 2000);
+        QCOMPARE(tuned->breaker.failureRateThresholdPercent, 25.0);
+        QCOMPARE(tuned->closeCaps.size(), size_t(1));
+        QCOMPARE(tuned->closeCaps[0].limit, 4);
     }
 
     void errors_data()
@@ -100,10 +118,23 @@ private Q_SLOTS:
             << none << true << QStringLiteral("unknown option '--listen'");
         QTest::newRow("bad claim idle")
             << QStringList { QStringLiteral("--claim-idle"), QStringLiteral("5 minutes") } << none
-            << none << false << QStringLiteral("like 60s or 500ms");
+            << none << false << QStringLiteral("'5 minutes' is not a duration from 100ms to 24h");
         QTest::newRow("claim idle too short")
             << QStringList { QStringLiteral("--claim-idle=10ms") } << none << none << false
-            << QStringLiteral("at least 100ms");
+            << QStringLiteral("'10ms' is not a duration from 100ms");
+        QTest::newRow("retry cap below base")
+            << QStringList { QStringLiteral("--retry-base=10s"), QStringLiteral("--retry-cap=5s") }
+            << none << none << false
+            << QStringLiteral("--retry-cap (5000 ms) is below --retry-base");
+        QTest::newRow("batch too big") << QStringList { QStringLiteral("--batch-max=1001") } << none
+                                       << none << false << QStringLiteral("from 1 to 1000");
+        QTest::newRow("bad close rate")
+            << QStringList { QStringLiteral("--close-rate"), QStringLiteral("lots") } << none
+            << none << false << QStringLiteral("--close-rate:");
+        QTest::newRow("breaker rate from env")
+            << QStringList {} << QStringLiteral("SLUICE_BREAKER_FAILURE_RATE")
+            << QStringLiteral("0") << false
+            << QStringLiteral("SLUICE_BREAKER_FAILURE_RATE: must be");
         QTest::newRow("bad log format")
             << QStringList { QStringLiteral("--log-format"), QStringLiteral("xml") } << none << none
             << false << QStringLiteral("text or json");

@@ -1,0 +1,242 @@
+#include "localengine.h"
+
+#include "breaker/sharedbreaker.h"
+#include "instantly/instantlyclient.h"
+#include "intake/intakeserver.h"
+#include "limiter/sendaudit.h"
+#include "limiter/sharedratelimiter.h"
+#include "limiter/upstreamgate.h"
+#include "redis/privateredis.h"
+#include "redis/redisclient.h"
+#include "sandbox/sandboxserver.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QHostInfo>
+#include <QLoggingCategory>
+#include <QRandomGenerator>
+
+namespace sluice {
+
+Q_LOGGING_CATEGORY(lcLocal, "sluice.engine")
+
+namespace {
+
+/// /healthz's view of the delivery side; `healthy` false makes the status "degraded".
+QVariantMap deliveryHealth(const DeliverySnapshot &s, bool &healthy)
+{
+    QVariantList dispatchers;
+    for (const DispatcherSnapshot &d : s.dispatchers) {
+        dispatchers.append(QVariantMap { { QStringLiteral("consumer"), d.consumer },
+                                         { QStringLiteral("running"), d.running },
+                                         { QStringLiteral("paused"), d.paused },
+                                         { QStringLiteral("in_flight"), d.inFlight },
+                                         { QStringLiteral("delivered"), d.succeeded },
+                                         { QStringLiteral("last_error"), d.lastError } });
+    }
+    healthy = s.running && s.breaker != BreakerState::Open && s.breaker != BreakerState::ForcedOpen
+        && !s.limiterDegraded;
+    return {
+        { QStringLiteral("dispatchers"), dispatchers },
+        { QStringLiteral("breaker"), breakerStateName(s.breaker) },
+        { QStringLiteral("limiter"),
+          QVariantMap { { QStringLiteral("configured_per_second"), s.configuredPerSecond },
+                        { QStringLiteral("effective_per_second"), s.effectivePerSecond },
+                        { QStringLiteral("degraded"), s.limiterDegraded } } },
+    };
+}
+
+LimiterOptions limiterOptionsFor(const ServeOptions &o)
+{
+    LimiterOptions limiter;
+    limiter.caps = o.caps;
+    limiter.safetyFactor = o.safetyFactor;
+    limiter.instancesHint = o.instancesHint;
+    return limiter;
+}
+
+} // namespace
+
+DeliverySettings deliverySettingsFor(const ServeOptions &o, const RedisOptions &redis)
+{
+    DeliverySettings s;
+    s.redis = redis;
+    s.ns = o.ns;
+    s.instance = QStringLiteral("%1-%2-%3")
+                     .arg(QHostInfo::localHostName().isEmpty() ? QStringLiteral("host")
+                                                               : QHostInfo::localHostName())
+                     .arg(QCoreApplication::applicationPid())
+                     .arg(QRandomGenerator::global()->bounded(0x10000), 4, 16, QLatin1Char('0'));
+    s.instantly.baseUrl = o.instantlyUrl;
+    s.instantly.apiKey = o.instantlyApiKey;
+    s.instantly.timeout = o.requestTimeout;
+    s.close.baseUrl = o.closeUrl;
+    s.close.apiKey = o.closeApiKey;
+    s.close.timeout = std::min(o.requestTimeout, s.close.timeout);
+    s.limiter = limiterOptionsFor(o);
+    s.closeCaps = o.closeCaps;
+    s.breaker = o.breaker;
+    s.workers = o.workers;
+    s.dispatcher.mode
+        = o.mode == ServeOptions::Mode::Single ? DeliveryMode::Single : DeliveryMode::Bulk;
+    s.dispatcher.claimIdleTimeout = o.claimIdle;
+    s.dispatcher.retryBase = o.retryBase;
+    s.dispatcher.retryCap = o.retryCap;
+    s.dispatcher.maxAttempts = o.maxAttempts;
+    s.dispatcher.coalescingWindow = o.coalescingWindow;
+    s.dispatcher.maxBatch = o.maxBatch;
+    return s;
+}
+
+LocalEngine::LocalEngine(LocalEngineOptions options, QObject *parent)
+    : QObject(parent)
+    , m_options(std::move(options))
+    , m_keys(m_options.serve.ns)
+{ }
+
+LocalEngine::~LocalEngine()
+{
+    stop();
+}
+
+std::optional<QString> LocalEngine::start()
+{
+    ServeOptions &o = m_options.serve;
+    if (m_options.dataDir.isEmpty() || !QDir().mkpath(m_options.dataDir))
+        return QStringLiteral("cannot create the data directory '%1'").arg(m_options.dataDir);
+    if (m_options.sandbox) {
+        m_sandbox = std::make_unique<SandboxServer>(m_options.sandboxOptions);
+        if (m_sandbox->start() == 0)
+            return QStringLiteral("the embedded sandbox cannot listen on loopback");
+        o.instantlyUrl = m_sandbox->baseUrl();
+        o.closeUrl = m_sandbox->baseUrl();
+        o.instantlyApiKey = m_options.sandboxOptions.apiKey;
+        o.closeApiKey = m_options.sandboxOptions.closeApiKey;
+    }
+    if (o.instantlyApiKey.isEmpty())
+        return QStringLiteral("INSTANTLY_API_KEY is not set");
+
+    RedisOptions redis;
+    if (o.redisUrl.isEmpty()) {
+        m_privateRedis = std::make_unique<PrivateRedis>(
+            QDir(m_options.dataDir).filePath(QStringLiteral("redis")));
+        if (auto problem = m_privateRedis->start())
+            return QStringLiteral("cannot start the private Redis: %1").arg(*problem);
+        qCInfo(lcLocal).noquote() << "no Redis configured: using a private redis-server at"
+                                  << m_privateRedis->url()
+                                  << (m_privateRedis->owned() ? ""
+                                                              : "(shared with another Sluice)");
+        redis.url = m_privateRedis->url();
+    } else {
+        redis.url = o.redisUrl;
+        redis.caFile = o.redisCaFile;
+    }
+    if (auto problem = redis.problem())
+        return QStringLiteral("Redis: %1").arg(*problem);
+    m_settings = deliverySettingsFor(o, redis);
+    if (auto problem = m_settings.problem())
+        return problem;
+
+    m_redis = std::make_unique<RedisClient>(redis);
+    connect(m_redis.get(), &RedisClient::stateChanged, this, [this](RedisClient::State state) {
+        qCInfo(lcLocal).noquote() << "redis" << m_redis->displayUrl() << ":"
+                                  << RedisClient::stateName(state);
+    });
+    m_redis->connectToServer();
+
+    if (m_options.listen) {
+        IntakeOptions intake;
+        intake.address = o.listenAddress;
+        intake.port = o.listenPort;
+        intake.allowRemote = o.allowRemote;
+        intake.webhookSecret = o.webhookSecret.toUtf8();
+        intake.spoolPath = QDir(m_options.dataDir).filePath(QStringLiteral("intake-spool.jsonl"));
+        intake.ns = o.ns;
+        if (auto problem = intake.problem())
+            return problem;
+        m_intake = std::make_unique<IntakeServer>(intake, m_redis.get(), &m_metrics);
+        const auto port = m_intake->start();
+        if (!port.ok())
+            return port.error();
+        o.listenPort = port.value();
+    }
+
+    m_delivery = std::make_unique<DeliveryEngine>(m_settings, &m_metrics);
+    if (auto problem = m_delivery->start())
+        return problem;
+    if (m_intake) {
+        DeliveryEngine *delivery = m_delivery.get();
+        m_intake->setHealthSource(
+            [delivery](bool &healthy) { return deliveryHealth(delivery->snapshot(), healthy); });
+    }
+
+    // This thread's own view of the shared limiter and breaker, for runs and verification:
+    // the same Redis state as the dispatchers', so one budget for all.
+    m_limiter
+        = std::make_unique<SharedRateLimiter>(m_redis.get(), m_keys.limiter(), m_settings.limiter);
+    m_breaker
+        = std::make_unique<SharedBreaker>(m_redis.get(), m_keys.breaker(), m_settings.breaker);
+    m_audit = std::make_unique<SendAudit>(m_redis.get(), m_keys.audit(),
+                                          m_settings.instance + QStringLiteral("-runs"));
+    m_gate = std::make_unique<UpstreamGate>(m_limiter.get(), m_breaker.get(), m_audit.get());
+    m_instantly = std::make_unique<InstantlyClient>(m_settings.instantly);
+    m_instantly->transport()->setGate(m_gate.get());
+    return std::nullopt;
+}
+
+bool LocalEngine::stop(std::chrono::milliseconds timeout)
+{
+    m_intake.reset();
+    bool clean = true;
+    if (m_delivery)
+        clean = m_delivery->stop(timeout);
+    m_delivery.reset();
+    m_instantly.reset();
+    m_gate.reset();
+    m_audit.reset();
+    m_breaker.reset();
+    m_limiter.reset();
+    if (m_redis)
+        m_redis->disconnectFromServer();
+    m_redis.reset();
+    m_privateRedis.reset(); // stops it if we started it
+    m_sandbox.reset();
+    return clean;
+}
+
+QString LocalEngine::redisDisplay() const
+{
+    return m_redis ? m_redis->displayUrl() : QString();
+}
+
+QUrl LocalEngine::listenerUrl() const
+{
+    if (!m_intake)
+        return {};
+    const ServeOptions &o = m_options.serve;
+    QString host = o.listenAddress.toString();
+    if (o.listenAddress == QHostAddress::Any || o.listenAddress == QHostAddress::AnyIPv4)
+        host = QStringLiteral("127.0.0.1");
+    else if (o.listenAddress.protocol() == QAbstractSocket::IPv6Protocol)
+        host = QLatin1Char('[') + host + QLatin1Char(']');
+    return QUrl(QStringLiteral("http://%1:%2/instantly/add_lead").arg(host).arg(o.listenPort));
+}
+
+LoadTestServices LocalEngine::loadTestServices() const
+{
+    LoadTestServices s;
+    s.redis = m_redis.get();
+    s.keys = m_keys;
+    s.instantly = m_instantly.get();
+    s.audit = m_audit.get();
+    s.localTarget = listenerUrl();
+    s.webhookSecret = m_options.serve.webhookSecret.toUtf8();
+    s.effectivePerSecond = m_limiter ? m_limiter->effectivePerSecond() : 1;
+    s.mode = m_settings.dispatcher.mode;
+    s.maxBatch = m_settings.dispatcher.maxBatch;
+    s.coalescingWindow = m_settings.dispatcher.coalescingWindow;
+    s.caps = m_settings.limiter.caps;
+    return s;
+}
+
+} // namespace sluice

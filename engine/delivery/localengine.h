@@ -1,0 +1,94 @@
+#pragma once
+
+#include "config/serveoptions.h"
+#include "delivery/deliveryengine.h"
+#include "intake/metrics.h"
+#include "queue/rediskeys.h"
+#include "runs/loadtest.h"
+#include "sandbox/sandboxoptions.h"
+
+#include <QObject>
+#include <QUrl>
+
+#include <memory>
+#include <optional>
+
+namespace sluice {
+
+class InstantlyClient;
+class IntakeServer;
+class PrivateRedis;
+class RedisClient;
+class SandboxServer;
+class SendAudit;
+class SharedBreaker;
+class SharedRateLimiter;
+class UpstreamGate;
+
+struct LocalEngineOptions
+{
+    ServeOptions serve; ///< listener, API URLs and keys, Redis, limits, mode, retries
+    bool listen = true; ///< run the webhook listener (false: dispatchers only)
+    /// Embed the fake Instantly and Close on loopback and point the clients at them.
+    bool sandbox = false;
+    SandboxOptions sandboxOptions;
+    QString dataDir; ///< spool and private Redis; required
+};
+
+/// Everything one Sluice process runs, wired together: the Redis to use (the private one when
+/// none is configured), the webhook listener on this thread, the delivery engine on its own,
+/// and, for load tests, verification and clean-up, a gated Instantly client and the send
+/// audit on this thread. Optionally an embedded sandbox. `sluice serve`, `sluice loadtest`
+/// and the console all run this.
+class LocalEngine : public QObject
+{
+    Q_OBJECT
+public:
+    explicit LocalEngine(LocalEngineOptions options, QObject *parent = nullptr);
+    ~LocalEngine() override;
+
+    /// Starts every part; returns why one refused (and stops the others).
+    std::optional<QString> start();
+    /// Closes the listener, stops delivery (handing back unsent leads) and the private Redis.
+    /// False when the dispatchers did not finish within `timeout`.
+    bool stop(std::chrono::milliseconds timeout = std::chrono::seconds { 15 });
+
+    const LocalEngineOptions &options() const { return m_options; }
+    const RedisKeys &keys() const { return m_keys; }
+    RedisClient *redis() const { return m_redis.get(); }
+    /// "redis://127.0.0.1:6379/0" with the password masked, and whether it is the private one.
+    QString redisDisplay() const;
+    bool usesPrivateRedis() const { return m_privateRedis != nullptr; }
+    IntakeServer *intake() const { return m_intake.get(); }
+    DeliveryEngine *delivery() const { return m_delivery.get(); }
+    SandboxServer *sandbox() const { return m_sandbox.get(); }
+    Metrics &metrics() { return m_metrics; }
+    /// Gated by the shared limiter and breaker: for runs, verification and clean-up.
+    InstantlyClient *instantly() const { return m_instantly.get(); }
+    SendAudit *audit() const { return m_audit.get(); }
+    /// http://host:port/instantly/add_lead, or empty without a listener.
+    QUrl listenerUrl() const;
+    /// What a LoadTestRun needs to run against this engine.
+    LoadTestServices loadTestServices() const;
+
+private:
+    LocalEngineOptions m_options;
+    RedisKeys m_keys;
+    std::unique_ptr<SandboxServer> m_sandbox;
+    std::unique_ptr<PrivateRedis> m_privateRedis;
+    std::unique_ptr<RedisClient> m_redis;
+    Metrics m_metrics;
+    std::unique_ptr<IntakeServer> m_intake;
+    std::unique_ptr<DeliveryEngine> m_delivery;
+    std::unique_ptr<SharedRateLimiter> m_limiter;
+    std::unique_ptr<SharedBreaker> m_breaker;
+    std::unique_ptr<SendAudit> m_audit;
+    std::unique_ptr<UpstreamGate> m_gate;
+    std::unique_ptr<InstantlyClient> m_instantly;
+    DeliverySettings m_settings;
+};
+
+/// The delivery settings `serve` flags and environment amount to.
+DeliverySettings deliverySettingsFor(const ServeOptions &options, const RedisOptions &redis);
+
+} // namespace sluice

@@ -1,0 +1,3 @@
+target_sources(sluice_engine PRIVATE
+  delivery/deliveryengine.cpp delivery/deliveryengine.h
+  delivery/localengine.cpp delivery/localengine.h)

@@ -1,0 +1,65 @@
+#pragma once
+
+#include "breaker/circuitbreaker.h"
+#include "limiter/sharedratelimiter.h"
+#include "net/requestgate.h"
+
+#include <QHash>
+#include <QPointer>
+#include <QTimer>
+
+#include <deque>
+
+namespace sluice {
+
+class SendAudit;
+class SharedBreaker;
+
+/// The gate for one upstream API: the shared circuit breaker first (while it refuses, the
+/// request waits, as the dispatcher's sends do), then a slot from the shared rate limiter,
+/// immediately before the request. Results go back to the limiter (429 penalties), the
+/// breaker and the send audit. Admissions are taken one at a time, in order, so a queue of
+/// callers costs one limiter round trip at a time. `breaker` and `audit` may be null.
+class UpstreamGate : public RequestGate
+{
+    Q_OBJECT
+public:
+    UpstreamGate(SharedRateLimiter *limiter, SharedBreaker *breaker, SendAudit *audit,
+                 QObject *parent = nullptr);
+    ~UpstreamGate() override;
+
+    void admit(const ApiRequest &request, std::function<void(quint64 ticket)> go) override;
+    void settle(quint64 ticket, const ApiResult &result) override;
+    void release(quint64 ticket) override;
+
+    /// Requests waiting for admission.
+    int waiting() const { return int(m_queue.size()) + (m_busy ? 1 : 0); }
+
+Q_SIGNALS:
+    /// The breaker refused the request at the head of the line; it is asked again when its
+    /// state changes, and at least every second.
+    void held();
+
+private:
+    struct Ticket
+    {
+        BreakerDecision permit;
+        LimiterGrant grant;
+    };
+    void next();
+    void acquire();
+
+    QPointer<SharedRateLimiter> m_limiter;
+    QPointer<SharedBreaker> m_breaker;
+    QPointer<SendAudit> m_audit;
+    std::deque<std::function<void(quint64)>> m_queue;
+    std::function<void(quint64)> m_current;
+    BreakerDecision m_permit;
+    bool m_busy = false;
+    bool m_holding = false; ///< waiting for the breaker (m_recheck runs)
+    QTimer m_recheck;
+    QHash<quint64, Ticket> m_tickets;
+    quint64 m_nextTicket = 1;
+};
+
+} // namespace sluice

@@ -1,0 +1,170 @@
+// A gated ApiTransport against a real redis-server and the sandbox: every page of a paging
+// operation takes its own limiter slot (the sandbox's log never exceeds the cap and it never
+// answers 429), an open breaker holds requests until it closes, and results carry the
+// request's status and latency on success too.
+#include "breaker/sharedbreaker.h"
+#include "common/apiwait.h"
+#include "instantly/instantlyclient.h"
+#include "limiter/sendaudit.h"
+#include "limiter/sharedratelimiter.h"
+#include "limiter/upstreamgate.h"
+#include "queue/rediskeys.h"
+#include "redis/redisclient.h"
+#include "redis/redisserver.h"
+#include "sandbox/sandboxserver.h"
+
+#include <QSignalSpy>
+#include <QTest>
+
+using namespace sluice;
+using sluice::test::Captured;
+using std::chrono::milliseconds;
+
+class TestUpstreamGate : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase() { QVERIFY2(m_server.start(), qPrintable(m_server.errorString())); }
+
+    void init()
+    {
+        ++m_round;
+        m_keys = RedisKeys(QStringLiteral("gate%1").arg(m_round));
+        RedisOptions redis;
+        redis.url = m_server.url();
+        m_redis = std::make_unique<RedisClient>(redis);
+        m_redis->connectToServer();
+    }
+
+    void cleanup() { m_redis.reset(); }
+
+    void everyPageTakesASlot()
+    {
+        SandboxOptions sandboxOptions;
+        sandboxOptions.perSecond = 10;
+        SandboxServer sandbox(sandboxOptions);
+        QVERIFY(sandbox.start() != 0);
+        InstantlyOptions options;
+        options.baseUrl = sandbox.baseUrl();
+        options.apiKey = sandboxOptions.apiKey;
+        InstantlyClient setup(options);
+        Captured<Campaign> campaign;
+        setup.createCampaign(QStringLiteral("Paging"), campaign.callback());
+        QTRY_VERIFY(campaign.done());
+        QVERIFY2(campaign.ok(), qPrintable(campaign.describe()));
+        std::vector<Lead> leads;
+        for (int i = 0; i < 60; ++i) {
+            Lead lead;
+            lead.email = QStringLiteral("page+%1@example.com").arg(i);
+            leads.push_back(lead);
+        }
+        Captured<BulkAddResult> added;
+        setup.addLeads(campaign.value().id, leads, SkipFlags {}, added.callback());
+        QTRY_VERIFY(added.done());
+        QVERIFY2(added.ok(), qPrintable(added.describe()));
+        const size_t before = sandbox.requestLog().size();
+
+        LimiterOptions limiterOptions;
+        limiterOptions.caps = { { 10, milliseconds { 1000 } } };
+        limiterOptions.safetyFactor = 1.0;
+        SharedRateLimiter limiter(m_redis.get(), m_keys.limiter(), limiterOptions);
+        SendAudit audit(m_redis.get(), m_keys.audit(), QStringLiteral("gate-test"));
+        UpstreamGate gate(&limiter, nullptr, &audit);
+        InstantlyClient gated(options);
+        gated.transport()->setGate(&gate);
+
+        // 60 leads, 2 per page: 31 requests (the last page is empty) in about 3 s.
+        LeadFilter filter;
+        filter.campaignId = campaign.value().id;
+        filter.limit = 2;
+        Captured<std::vector<LeadRecord>> all;
+        gated.listAllLeads(filter, all.callback());
+        QTRY_VERIFY_WITH_TIMEOUT(all.done(), 20'000);
+        QVERIFY2(all.ok(), qPrintable(all.describe()));
+        QCOMPARE(all.value().size(), size_t(60));
+        const size_t pages = sandbox.requestLog().size() - before;
+        QVERIFY(pages >= 30);
+        QVERIFY2(sandbox.worstWindow(milliseconds { 1000 }) <= 10,
+                 qPrintable(QString::number(sandbox.worstWindow(milliseconds { 1000 }))));
+        for (const SandboxLogEntry &e : sandbox.requestLog())
+            QVERIFY(e.status != 429);
+        // The audit saw every page.
+        Result<AuditSummary, RedisError> *summary = nullptr;
+        std::optional<Result<AuditSummary, RedisError>> got;
+        audit.summarize(0, wallClockMs() + 1000,
+                        [&](Result<AuditSummary, RedisError> r) { got.emplace(std::move(r)); });
+        QTRY_VERIFY(got.has_value());
+        summary = &*got;
+        QVERIFY(summary->ok());
+        QCOMPARE(size_t(summary->value().requests), pages);
+    }
+
+    void anOpenBreakerHoldsRequestsUntilItCloses()
+    {
+        SandboxServer sandbox;
+        QVERIFY(sandbox.start() != 0);
+        InstantlyOptions options;
+        options.baseUrl = sandbox.baseUrl();
+        options.apiKey = QStringLiteral("sandbox");
+        LimiterOptions limiterOptions;
+        SharedRateLimiter limiter(m_redis.get(), m_keys.limiter(), limiterOptions);
+        SharedBreaker breaker(m_redis.get(), m_keys.breaker(), BreakerOptions {});
+        UpstreamGate gate(&limiter, &breaker, nullptr);
+        InstantlyClient gated(options);
+        gated.transport()->setGate(&gate);
+
+        QVERIFY(!breaker.forceOpen(QStringLiteral("maintenance"), std::chrono::minutes { 5 }));
+        Captured<Page<Campaign>> page;
+        gated.listCampaigns(QString(), 10, QString(), page.callback());
+        // Held: refused, asked again a second later and refused again; nothing reached the
+        // sandbox meanwhile.
+        QSignalSpy held(&gate, &UpstreamGate::held);
+        QTRY_VERIFY_WITH_TIMEOUT(held.size() >= 1, 5000);
+        QVERIFY(!page.done());
+        QCOMPARE(gate.waiting(), 1);
+        QCOMPARE(int(sandbox.requestLog().size()), 0);
+
+        breaker.clearForce(QStringLiteral("done"));
+        QTRY_VERIFY_WITH_TIMEOUT(page.done(), 5000);
+        QVERIFY2(page.ok(), qPrintable(page.describe()));
+        QCOMPARE(int(sandbox.requestLog().size()), 1);
+        QCOMPARE(gate.waiting(), 0);
+    }
+
+    void successCarriesTheRequest()
+    {
+        SandboxServer sandbox;
+        QVERIFY(sandbox.start() != 0);
+        InstantlyOptions options;
+        options.baseUrl = sandbox.baseUrl();
+        options.apiKey = QStringLiteral("sandbox");
+        InstantlyClient client(options);
+        std::optional<ApiReply<Campaign>> reply;
+        client.createCampaign(QStringLiteral("Carried"),
+                              [&](ApiReply<Campaign> r) { reply.emplace(std::move(r)); });
+        QTRY_VERIFY(reply.has_value());
+        QVERIFY(reply->ok());
+        QCOMPARE(reply->call().httpStatus, 200);
+        QCOMPARE(reply->call().endpoint, QStringLiteral("POST /api/v2/campaigns"));
+        QVERIFY(reply->call().ok());
+        // A cache hit made no request, and says so.
+        std::optional<ApiReply<std::optional<Campaign>>> cached;
+        client.findCampaign(QStringLiteral("Carried"), [&](ApiReply<std::optional<Campaign>> r) {
+            cached.emplace(std::move(r));
+        });
+        QVERIFY(cached.has_value());
+        QVERIFY(cached->ok() && cached->value().has_value());
+        QVERIFY(cached->call().endpoint.isEmpty());
+        QCOMPARE(cached->call().httpStatus, 0);
+    }
+
+private:
+    test::RedisServer m_server;
+    int m_round = 0;
+    RedisKeys m_keys;
+    std::unique_ptr<RedisClient> m_redis;
+};
+
+QTEST_GUILESS_MAIN(TestUpstreamGate)
+#include "tst_upstreamgate.moc"
