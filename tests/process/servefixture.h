@@ -511,6 +511,19 @@ public:
 
     /// Everything the process printed so far.
     QString log() const { return QString::fromUtf8(m_log); }
+    /// How it ended and the end of its output: QTest cuts long messages short, and the end
+    /// (a sanitizer report, the last error) is what tells why.
+    QString exitSummary(qsizetype tailChars = 700) const
+    {
+        const QString state = isRunning()
+            ? QStringLiteral("still running")
+            : QStringLiteral("%1 with code %2")
+                  .arg(m_process.exitStatus() == QProcess::NormalExit ? QStringLiteral("exited")
+                                                                      : QStringLiteral("crashed"))
+                  .arg(m_process.exitCode());
+        return QStringLiteral("sluice serve %1; its output ends:\n%2")
+            .arg(state, log().right(tailChars));
+    }
     QString error() const { return m_error; }
     QProcess &process() { return m_process; }
     QNetworkAccessManager &http() { return m_http; }

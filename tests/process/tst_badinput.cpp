@@ -216,7 +216,7 @@ private Q_SLOTS:
         QVERIFY2(accepted.status == 202, qPrintable(accepted.describe()));
         QTRY_COMPARE_WITH_TIMEOUT(m_sandbox->store().leadCount(), 1, 20'000);
         QCOMPARE(sandboxEmails(*m_sandbox), QStringList { webhookEmail(803) });
-        QVERIFY2(m_serve->terminate(), qPrintable(m_serve->log()));
+        QVERIFY2(m_serve->terminate(), qPrintable(m_serve->exitSummary()));
     }
 };
 

@@ -100,7 +100,7 @@ private Q_SLOTS:
         qInfo("bulk: %d webhooks acknowledged in %lld ms (%s), all in the sandbox after %lld ms "
               "in %d bulk requests",
               n, ackedMs, qPrintable(latencyText(results)), deliveredMs, bulkRequests);
-        QVERIFY2(serve.terminate(), qPrintable(serve.log()));
+        QVERIFY2(serve.terminate(), qPrintable(serve.exitSummary()));
     }
 
     /// --single: one POST /api/v2/leads per lead, exactly one request per lead when nothing
@@ -151,7 +151,7 @@ private Q_SLOTS:
         qInfo("single: %d leads in the sandbox after %lld ms (%s), worst 1 s window %d", n,
               deliveredMs, qPrintable(latencyText(results)),
               sandbox.worstWindow(milliseconds { 1000 }));
-        QVERIFY2(serve.terminate(), qPrintable(serve.log()));
+        QVERIFY2(serve.terminate(), qPrintable(serve.exitSummary()));
     }
 
     /// Three serves on one Redis, webhooks spread across them: one shared limiter keeps their
@@ -220,7 +220,7 @@ private Q_SLOTS:
               qPrintable(shares.join(QStringLiteral(", "))),
               sandbox.worstWindow(milliseconds { 1000 }));
         for (auto &serve : serves)
-            QVERIFY2(serve->terminate(), qPrintable(serve->log()));
+            QVERIFY2(serve->terminate(), qPrintable(serve->exitSummary()));
     }
 };
 
