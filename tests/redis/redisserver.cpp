@@ -148,8 +148,9 @@ bool RedisServer::start(std::chrono::milliseconds timeout)
     if (m_port == 0 && !m_options.unixSocketOnly)
         m_port = freePort();
 
+    const QString appendOnly = m_options.appendOnly ? QStringLiteral("yes") : QStringLiteral("no");
     QStringList args { QStringLiteral("--save"),       QString(),
-                       QStringLiteral("--appendonly"), QStringLiteral("no"),
+                       QStringLiteral("--appendonly"), appendOnly,
                        QStringLiteral("--dir"),        m_dir.path(),
                        QStringLiteral("--bind"),       QStringLiteral("127.0.0.1"),
                        QStringLiteral("--daemonize"),  QStringLiteral("no"),
@@ -168,6 +169,8 @@ bool RedisServer::start(std::chrono::milliseconds timeout)
     }
     if (!m_options.password.isEmpty())
         args << QStringLiteral("--requirepass") << m_options.password;
+    if (m_options.appendOnly)
+        args << QStringLiteral("--appendfsync") << QStringLiteral("always");
     if (m_options.debugCommand)
         args << QStringLiteral("--enable-debug-command") << QStringLiteral("yes");
     args << m_options.extraArgs;
@@ -240,6 +243,15 @@ void RedisServer::kill()
         return;
     m_process->kill();
     m_process->waitForFinished(5000);
+}
+
+void RedisServer::stop(std::chrono::milliseconds timeout)
+{
+    if (!isRunning())
+        return;
+    m_process->terminate();
+    if (!m_process->waitForFinished(int(timeout.count())))
+        kill();
 }
 
 } // namespace sluice::test

@@ -11,9 +11,10 @@
 namespace sluice::test {
 
 /// A private redis-server for a test: its own temporary directory, a free loopback port (or
-/// only a unix socket, or only TLS), no persistence. start() returns once the server answers
-/// PING; the process is killed when this object is destroyed. A stopped server starts again
-/// on the same port and socket, so tests can restart Redis under a connected client.
+/// only a unix socket, or only TLS), no persistence unless asked for. start() returns once the
+/// server answers PING; the process is killed when this object is destroyed. A stopped server
+/// starts again on the same port, socket and directory, so tests can restart Redis under a
+/// connected client (with `appendOnly`, keeping its data).
 class RedisServer
 {
 public:
@@ -25,6 +26,9 @@ public:
         /// 127.0.0.1 and localhost made with openssl; clients are not asked for certificates.
         bool tls = false;
         bool debugCommand = true; ///< --enable-debug-command yes (DEBUG SLEEP)
+        /// --appendonly yes --appendfsync always: every acknowledged write is on disk before
+        /// the reply, so it survives stop(), kill() and the next start() in the same directory.
+        bool appendOnly = false;
         QStringList extraArgs;
     };
 
@@ -39,6 +43,9 @@ public:
     bool start(std::chrono::milliseconds timeout = std::chrono::milliseconds { 10'000 });
     /// SIGKILL, as in a crash; waits until the process is gone.
     void kill();
+    /// SIGTERM, as an operator's restart does (Redis flushes its AOF and exits); waits until
+    /// the process is gone, and kills it if it takes longer than `timeout`.
+    void stop(std::chrono::milliseconds timeout = std::chrono::milliseconds { 10'000 });
     bool isRunning() const;
 
     quint16 port() const { return m_port; }
