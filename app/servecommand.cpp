@@ -1,3 +1,4 @@
+#include "commandredis.h"
 #include "commands.h"
 #include "logging.h"
 
@@ -8,13 +9,11 @@
 #include "intake/metrics.h"
 #include "queue/dispatcher.h"
 #include "queue/rediskeys.h"
-#include "redis/privateredis.h"
 #include "redis/redisclient.h"
 
 #include <QCoreApplication>
 #include <QDir>
 #include <QHostInfo>
-#include <QStandardPaths>
 #include <QTextStream>
 #include <QTimer>
 
@@ -26,59 +25,14 @@ using std::chrono::milliseconds;
 
 namespace {
 
-QString defaultDataDir()
-{
-    const QString base = QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation);
-    return QDir(base.isEmpty() ? QDir::homePath() : base).filePath(QStringLiteral("sluice"));
-}
-
 /// Everything `serve` and `worker` run: the intake on this thread, delivery on its own.
 struct Engine
 {
-    std::unique_ptr<PrivateRedis> privateRedis;
-    RedisOptions redisOptions;
-    std::unique_ptr<RedisClient> redis; ///< the intake's (and `retry`'s) connection
+    CommandRedis redis; ///< the intake's (and `retry`'s) connection
     Metrics metrics;
     std::unique_ptr<IntakeServer> intake;
     std::unique_ptr<DeliveryEngine> delivery;
 };
-
-/// Works out the Redis to use, starting the private one when none is configured. Prints why
-/// not and returns false on failure.
-bool chooseRedis(Engine &e, const ServeOptions &o, const QString &dataDir)
-{
-    if (o.redisUrl.isEmpty()) {
-        e.privateRedis
-            = std::make_unique<PrivateRedis>(QDir(dataDir).filePath(QStringLiteral("redis")));
-        if (auto problem = e.privateRedis->start()) {
-            qCritical("cannot start the private Redis: %s", qPrintable(*problem));
-            return false;
-        }
-        qInfo("no Redis configured: using a private redis-server at %s%s",
-              qPrintable(e.privateRedis->url()),
-              e.privateRedis->owned() ? "" : " (shared with another Sluice)");
-        e.redisOptions.url = e.privateRedis->url();
-    } else {
-        e.redisOptions.url = o.redisUrl;
-        e.redisOptions.caFile = o.redisCaFile;
-    }
-    if (auto problem = e.redisOptions.problem()) {
-        qCritical("Redis: %s", qPrintable(*problem));
-        return false;
-    }
-    return true;
-}
-
-void connectRedis(Engine &e)
-{
-    e.redis = std::make_unique<RedisClient>(e.redisOptions);
-    QObject::connect(e.redis.get(), &RedisClient::stateChanged, e.redis.get(),
-                     [client = e.redis.get()](RedisClient::State state) {
-                         qInfo("redis %s: %s", qPrintable(client->displayUrl()),
-                               qPrintable(RedisClient::stateName(state)));
-                     });
-    e.redis->connectToServer();
-}
 
 DeliverySettings deliverySettings(const ServeOptions &o, const RedisOptions &redis)
 {
@@ -168,16 +122,16 @@ int runServeCommand(const QStringList &args, ServeRole role)
     }
 
     Engine e;
-    if (!chooseRedis(e, o, dataDir))
+    if (!chooseRedis(e.redis, o, dataDir))
         return 1;
-    const DeliverySettings settings = deliverySettings(o, e.redisOptions);
+    const DeliverySettings settings = deliverySettings(o, e.redis.options);
     if (auto problem = settings.problem()) {
         err << "sluice " << name << ": " << *problem << "\n";
         return 2;
     }
 
     if (!workerOnly) {
-        connectRedis(e);
+        connectRedis(e.redis);
         IntakeOptions intake;
         intake.address = o.listenAddress;
         intake.port = o.listenPort;
@@ -189,7 +143,7 @@ int runServeCommand(const QStringList &args, ServeRole role)
             err << "sluice " << name << ": " << *problem << "\n";
             return 2;
         }
-        e.intake = std::make_unique<IntakeServer>(intake, e.redis.get(), &e.metrics);
+        e.intake = std::make_unique<IntakeServer>(intake, e.redis.client.get(), &e.metrics);
         const auto port = e.intake->start();
         if (!port.ok()) {
             err << "sluice " << name << ": " << port.error() << "\n";
@@ -229,8 +183,8 @@ int runServeCommand(const QStringList &args, ServeRole role)
     if (!e.delivery->stop(std::chrono::seconds { 15 }))
         qWarning("the dispatchers did not stop within 15 s; their leads will be reclaimed");
     e.delivery.reset();
-    if (e.redis)
-        e.redis->disconnectFromServer();
+    if (e.redis.client)
+        e.redis.client->disconnectFromServer();
     qInfo("stopped");
     return code;
 }
@@ -255,12 +209,12 @@ int runRetryCommand(const QStringList &args)
     const ServeOptions &o = parsed.value();
     const QString dataDir = o.dataDir.isEmpty() ? defaultDataDir() : o.dataDir;
     Engine e;
-    if (!chooseRedis(e, o, dataDir))
+    if (!chooseRedis(e.redis, o, dataDir))
         return 1;
-    connectRedis(e);
+    connectRedis(e.redis);
     int code = 1;
     Dispatcher::retryDead(
-        e.redis.get(), RedisKeys(o.ns), 1'000'000, [&](Result<int, RedisError> r) {
+        e.redis.client.get(), RedisKeys(o.ns), 1'000'000, [&](Result<int, RedisError> r) {
             if (r.ok()) {
                 out << "moved " << r.value() << " dead-lettered lead(s) back into the queue\n";
                 code = 0;
