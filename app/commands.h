@@ -11,6 +11,8 @@ enum class ServeRole { Listener, Worker };
 int runServeCommand(const QStringList &args, ServeRole role);
 /// `sluice retry --dead`
 int runRetryCommand(const QStringList &args);
+/// `sluice runs [show|export|compare|delete]`: the load-test run ledger.
+int runRunsCommand(const QStringList &args);
 
 /// Makes SIGINT and SIGTERM quit the running QCoreApplication cleanly (through the event loop,
 /// not from inside the signal handler).

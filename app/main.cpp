@@ -19,6 +19,8 @@ Commands:
   serve       Headless: the webhook listener and the dispatchers.
   worker      Headless: dispatchers only (scale out against one Redis).
   retry       `sluice retry --dead`: requeue dead-lettered leads.
+  runs        The load-test run ledger: list runs, show one, export them as
+              JSON or CSV, compare two, delete one (`sluice runs --help`).
 
 Options:
   -h, --help     Show this help; `sluice <command> --help` shows a command's options.
@@ -40,8 +42,8 @@ int main(int argc, char *argv[])
         rest.removeAt(1);
 
     static const QStringList engineCommands { QStringLiteral("sandbox"), QStringLiteral("demo"),
-                                              QStringLiteral("serve"), QStringLiteral("worker"),
-                                              QStringLiteral("retry") };
+                                              QStringLiteral("serve"),   QStringLiteral("worker"),
+                                              QStringLiteral("retry"),   QStringLiteral("runs") };
     if (engineCommands.contains(command)) {
         QCoreApplication app(argc, argv);
         QCoreApplication::setApplicationName(QStringLiteral("sluice"));
@@ -52,6 +54,8 @@ int main(int argc, char *argv[])
             return runDemoCommand(rest);
         if (command == QLatin1String("retry"))
             return runRetryCommand(rest);
+        if (command == QLatin1String("runs"))
+            return runRunsCommand(rest);
         return runServeCommand(
             rest, command == QLatin1String("worker") ? ServeRole::Worker : ServeRole::Listener);
     }
