@@ -238,6 +238,13 @@ std::optional<double> durationSeconds(const RunRecord &r)
     return double(ms) / 1000.0;
 }
 
+std::optional<double> predictedSeconds(const RunRecord &r)
+{
+    if (r.predictedMs <= 0)
+        return std::nullopt;
+    return double(r.predictedMs) / 1000.0;
+}
+
 } // namespace
 
 QString runVerdict(const RunRecord &r)
@@ -424,10 +431,7 @@ QString formatRunComparison(const RunRecord &a, const RunRecord &b)
     c.number(QStringLiteral("concurrency"), a.definition.concurrency, b.definition.concurrency);
     c.text(QStringLiteral("created (UTC)"), utcTime(a.createdMs), utcTime(b.createdMs));
     c.optionalNumber(QStringLiteral("duration (s)"), durationSeconds(a), durationSeconds(b), 1);
-    c.optionalNumber(
-        QStringLiteral("predicted (s)"),
-        a.predictedMs > 0 ? std::optional<double>(a.predictedMs / 1000.0) : std::nullopt,
-        b.predictedMs > 0 ? std::optional<double>(b.predictedMs / 1000.0) : std::nullopt, 1);
+    c.optionalNumber(QStringLiteral("predicted (s)"), predictedSeconds(a), predictedSeconds(b), 1);
     c.number(QStringLiteral("webhooks sent"), a.sent, b.sent);
     c.number(QStringLiteral("acknowledged"), a.acknowledged, b.acknowledged);
     c.number(QStringLiteral("ack failures"), a.ackFailures, b.ackFailures);

@@ -187,7 +187,7 @@ private Q_SLOTS:
         RunLedger ledger(m_client.get(), m_keys);
         // Saved out of order: the listing follows creation time, not saving order.
         for (int i : { 3, 1, 5, 2, 4 })
-            QVERIFY(save(ledger, sampleRun(runId(i), kCreated + i * 1000)).ok());
+            QVERIFY(save(ledger, sampleRun(runId(i), kCreated + qint64(i) * 1000)).ok());
 
         const auto three = list(ledger, 3);
         QVERIFY2(three.ok(), qPrintable(describe(three)));
