@@ -13,8 +13,12 @@ int runServeCommand(const QStringList &args, ServeRole role);
 int runLoadTestCommand(const QStringList &args);
 /// `sluice` with no command, or `sluice gui`: the console (needs a display).
 int runGuiCommand(int &argc, char **argv, const QStringList &args);
+/// `sluice verify --run ID [--repair]` or `sluice cleanup --run ID [--dry-run]`.
+int runRunCheckCommand(const QStringList &args, const QString &command);
 /// `sluice retry --dead`
 int runRetryCommand(const QStringList &args);
+/// `sluice runs [show|export|compare|delete]`: the load-test run ledger.
+int runRunsCommand(const QStringList &args);
 
 /// Makes SIGINT and SIGTERM quit the running QCoreApplication cleanly (through the event loop,
 /// not from inside the signal handler).

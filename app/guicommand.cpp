@@ -1,4 +1,5 @@
 // `sluice` / `sluice gui`: the operator console with the engine embedded.
+#include "commandredis.h"
 #include "commands.h"
 #include "logging.h"
 
@@ -9,7 +10,6 @@
 #include <QApplication>
 #include <QDir>
 #include <QMessageBox>
-#include <QStandardPaths>
 #include <QTextStream>
 
 using namespace sluice;
@@ -84,10 +84,7 @@ int runGuiCommand(int &argc, char **argv, const QStringList &args)
         else if (cap.window.count() == 60'000)
             options.sandboxOptions.perMinute = cap.limit;
     }
-    const QString base = QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation);
-    options.dataDir = options.serve.dataDir.isEmpty()
-        ? QDir(base.isEmpty() ? QDir::homePath() : base).filePath(QStringLiteral("sluice"))
-        : options.serve.dataDir;
+    options.dataDir = options.serve.dataDir.isEmpty() ? defaultDataDir() : options.serve.dataDir;
     LocalEngine engine(options);
     if (auto problem = engine.start()) {
         QMessageBox::critical(nullptr, QStringLiteral("Sluice"),

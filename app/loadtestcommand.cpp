@@ -1,4 +1,5 @@
 // `sluice loadtest`: one load test from the shell, with live progress and a verdict.
+#include "commandredis.h"
 #include "commands.h"
 #include "logging.h"
 
@@ -7,6 +8,7 @@
 #include "delivery/localengine.h"
 #include "runs/cleaner.h"
 #include "runs/loadtest.h"
+#include "runs/runledger.h"
 #include "runs/verifier.h"
 #include "sandbox/sandboxserver.h"
 
@@ -15,7 +17,6 @@
 #include <QEventLoop>
 #include <QFile>
 #include <QLoggingCategory>
-#include <QStandardPaths>
 #include <QTextStream>
 
 #include <nlohmann/json.hpp>
@@ -254,7 +255,9 @@ int runLoadTestCommand(const QStringList &args)
 
     LocalEngineOptions options;
     options.serve = serve.value();
+    // With a target, that target's engine delivers; this process only fires and follows.
     options.listen = a.definition.target.isEmpty();
+    options.deliver = a.definition.target.isEmpty();
     options.sandbox = !a.live;
     for (const RateRule &cap : options.serve.caps) {
         // The sandbox enforces the same caps the limiter paces for.
@@ -263,10 +266,7 @@ int runLoadTestCommand(const QStringList &args)
         else if (cap.window.count() == 60'000)
             options.sandboxOptions.perMinute = cap.limit;
     }
-    const QString base = QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation);
-    options.dataDir = options.serve.dataDir.isEmpty()
-        ? QDir(base.isEmpty() ? QDir::homePath() : base).filePath(QStringLiteral("sluice"))
-        : options.serve.dataDir;
+    options.dataDir = options.serve.dataDir.isEmpty() ? defaultDataDir() : options.serve.dataDir;
     LocalEngine engine(options);
     if (auto problem = engine.start()) {
         err << "sluice loadtest: " << *problem << "\n";
@@ -331,7 +331,20 @@ int runLoadTestCommand(const QStringList &args)
         r.cleanup = cleanUpRun(engine, r);
     }
     r.state = r.stopReason.isEmpty() ? RunRecord::State::Finished : RunRecord::State::Aborted;
+    r.instantlyUrl = options.serve.instantlyUrl.toString();
+    r.embeddedSandbox = options.sandbox;
     judgeRecord(r, observable);
+    RunLedger ledger(engine.redis(), engine.keys());
+    std::optional<Result<RunSaveOutcome, LedgerError>> saved;
+    {
+        QEventLoop loop;
+        ledger.save(r, [&](Result<RunSaveOutcome, LedgerError> result) {
+            saved.emplace(std::move(result));
+            loop.quit();
+        });
+        if (!saved)
+            loop.exec();
+    }
     out << "\nrun " << r.definition.id << ": " << (r.passed ? "PASS" : "FAIL") << "\n";
     out << QStringLiteral("  acknowledged %1/%2 in %3, %4 webhooks/s; ack p50 %5 ms, p99 %6 ms, "
                           "max %7 ms\n")
@@ -375,6 +388,15 @@ int runLoadTestCommand(const QStringList &args)
     }
     for (const RunCheck &c : r.checks)
         out << "  " << (c.passed ? "PASS " : "FAIL ") << c.name << ": " << c.detail << "\n";
+    if (saved->ok())
+        out << "  saved in the run ledger: sluice runs show " << r.definition.id
+            << (options.serve.ns == QLatin1String("default")
+                    ? QString()
+                    : QStringLiteral(" --namespace ") + options.serve.ns)
+            << "\n";
+    else
+        err << "sluice loadtest: the run was not saved in the ledger: " << saved->error().describe()
+            << "\n";
     if (!a.jsonFile.isEmpty()) {
         QFile file(a.jsonFile);
         if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate)

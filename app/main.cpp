@@ -22,6 +22,10 @@ Commands:
   retry       `sluice retry --dead`: requeue dead-lettered leads.
   loadtest    Fire N webhooks, follow every lead into Instantly, judge the run
               (in-process against the sandbox unless --live).
+  verify      `sluice verify --run ID [--repair]`: check a run's leads in Instantly.
+  cleanup     `sluice cleanup --run ID [--dry-run]`: delete a run's leads.
+  runs        The load-test run ledger: list runs, show one, export them as
+              JSON or CSV, compare two, delete one (`sluice runs --help`).
 
 Options:
   -h, --help     Show this help; `sluice <command> --help` shows a command's options.
@@ -43,10 +47,11 @@ int main(int argc, char *argv[])
     if (rest.size() > 1)
         rest.removeAt(1);
 
-    static const QStringList engineCommands {
-        QStringLiteral("sandbox"), QStringLiteral("demo"),  QStringLiteral("serve"),
-        QStringLiteral("worker"),  QStringLiteral("retry"), QStringLiteral("loadtest")
-    };
+    static const QStringList engineCommands { QStringLiteral("sandbox"), QStringLiteral("demo"),
+                                              QStringLiteral("serve"),   QStringLiteral("worker"),
+                                              QStringLiteral("retry"),   QStringLiteral("loadtest"),
+                                              QStringLiteral("runs"),    QStringLiteral("verify"),
+                                              QStringLiteral("cleanup") };
     if (engineCommands.contains(command)) {
         QCoreApplication app(argc, argv);
         QCoreApplication::setApplicationName(QStringLiteral("sluice"));
@@ -59,6 +64,10 @@ int main(int argc, char *argv[])
             return runRetryCommand(rest);
         if (command == QLatin1String("loadtest"))
             return runLoadTestCommand(rest);
+        if (command == QLatin1String("runs"))
+            return runRunsCommand(rest);
+        if (command == QLatin1String("verify") || command == QLatin1String("cleanup"))
+            return runRunCheckCommand(rest, command);
         return runServeCommand(
             rest, command == QLatin1String("worker") ? ServeRole::Worker : ServeRole::Listener);
     }

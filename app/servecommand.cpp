@@ -1,3 +1,4 @@
+#include "commandredis.h"
 #include "commands.h"
 #include "logging.h"
 
@@ -21,61 +22,6 @@
 
 using namespace sluice;
 using std::chrono::milliseconds;
-
-namespace {
-
-QString defaultDataDir()
-{
-    const QString base = QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation);
-    return QDir(base.isEmpty() ? QDir::homePath() : base).filePath(QStringLiteral("sluice"));
-}
-
-/// The Redis a one-shot command (`retry`) talks to.
-struct Engine
-{
-    std::unique_ptr<PrivateRedis> privateRedis;
-    RedisOptions redisOptions;
-    std::unique_ptr<RedisClient> redis;
-};
-
-/// Works out the Redis to use, starting the private one when none is configured. Prints why
-/// not and returns false on failure.
-bool chooseRedis(Engine &e, const ServeOptions &o, const QString &dataDir)
-{
-    if (o.redisUrl.isEmpty()) {
-        e.privateRedis
-            = std::make_unique<PrivateRedis>(QDir(dataDir).filePath(QStringLiteral("redis")));
-        if (auto problem = e.privateRedis->start()) {
-            qCritical("cannot start the private Redis: %s", qPrintable(*problem));
-            return false;
-        }
-        qInfo("no Redis configured: using a private redis-server at %s%s",
-              qPrintable(e.privateRedis->url()),
-              e.privateRedis->owned() ? "" : " (shared with another Sluice)");
-        e.redisOptions.url = e.privateRedis->url();
-    } else {
-        e.redisOptions.url = o.redisUrl;
-        e.redisOptions.caFile = o.redisCaFile;
-    }
-    if (auto problem = e.redisOptions.problem()) {
-        qCritical("Redis: %s", qPrintable(*problem));
-        return false;
-    }
-    return true;
-}
-
-void connectRedis(Engine &e)
-{
-    e.redis = std::make_unique<RedisClient>(e.redisOptions);
-    QObject::connect(e.redis.get(), &RedisClient::stateChanged, e.redis.get(),
-                     [client = e.redis.get()](RedisClient::State state) {
-                         qInfo("redis %s: %s", qPrintable(client->displayUrl()),
-                               qPrintable(RedisClient::stateName(state)));
-                     });
-    e.redis->connectToServer();
-}
-
-} // namespace
 
 int runServeCommand(const QStringList &args, ServeRole role)
 {
@@ -160,13 +106,13 @@ int runRetryCommand(const QStringList &args)
     }
     const ServeOptions &o = parsed.value();
     const QString dataDir = o.dataDir.isEmpty() ? defaultDataDir() : o.dataDir;
-    Engine e;
-    if (!chooseRedis(e, o, dataDir))
+    CommandRedis redis;
+    if (!chooseRedis(redis, o, dataDir))
         return 1;
-    connectRedis(e);
+    connectRedis(redis);
     int code = 1;
     Dispatcher::retryDead(
-        e.redis.get(), RedisKeys(o.ns), 1'000'000, [&](Result<int, RedisError> r) {
+        redis.client.get(), RedisKeys(o.ns), 1'000'000, [&](Result<int, RedisError> r) {
             if (r.ok()) {
                 out << "moved " << r.value() << " dead-lettered lead(s) back into the queue\n";
                 code = 0;

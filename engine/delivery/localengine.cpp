@@ -167,10 +167,12 @@ std::optional<QString> LocalEngine::start()
         o.listenPort = port.value();
     }
 
-    m_delivery = std::make_unique<DeliveryEngine>(m_settings, &m_metrics);
-    if (auto problem = m_delivery->start())
-        return problem;
-    if (m_intake) {
+    if (m_options.deliver) {
+        m_delivery = std::make_unique<DeliveryEngine>(m_settings, &m_metrics);
+        if (auto problem = m_delivery->start())
+            return problem;
+    }
+    if (m_intake && m_delivery) {
         DeliveryEngine *delivery = m_delivery.get();
         m_intake->setHealthSource(
             [delivery](bool &healthy) { return deliveryHealth(delivery->snapshot(), healthy); });

@@ -29,6 +29,8 @@ struct LocalEngineOptions
 {
     ServeOptions serve; ///< listener, API URLs and keys, Redis, limits, mode, retries
     bool listen = true; ///< run the webhook listener (false: dispatchers only)
+    /// Run the dispatchers (false: a one-shot command that only verifies or cleans up).
+    bool deliver = true;
     /// Embed the fake Instantly and Close on loopback and point the clients at them.
     bool sandbox = false;
     SandboxOptions sandboxOptions;

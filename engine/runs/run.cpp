@@ -170,6 +170,8 @@ json toJson(const RunRecord &r)
                 { "max_429", d.thresholds.max429 } } } } },
         { "state", ss(RunRecord::stateName(r.state)) },
         { "campaign_created_by_run", r.campaignCreatedByRun },
+        { "instantly",
+          { { "url", ss(r.instantlyUrl) }, { "embedded_sandbox", r.embeddedSandbox } } },
         { "created_ms", r.createdMs },
         { "first_sent_ms", r.firstSentMs },
         { "last_ack_ms", r.lastAckMs },
@@ -275,6 +277,10 @@ std::optional<RunRecord> runRecordFromJson(const json &j)
         if (state == QLatin1String(kStates[i]))
             r.state = RunRecord::State(i);
     r.campaignCreatedByRun = flag(j, "campaign_created_by_run");
+    if (j.contains("instantly") && j["instantly"].is_object()) {
+        r.instantlyUrl = qs(j["instantly"], "url");
+        r.embeddedSandbox = flag(j["instantly"], "embedded_sandbox");
+    }
     r.createdMs = num<qint64>(j, "created_ms");
     r.firstSentMs = num<qint64>(j, "first_sent_ms");
     r.lastAckMs = num<qint64>(j, "last_ack_ms");

@@ -115,6 +115,10 @@ struct RunRecord
     RunDefinition definition;
     State state = State::Created;
     bool campaignCreatedByRun = false;
+    /// The Instantly the leads went to, so verify and clean-up later go to the same one.
+    QString instantlyUrl;
+    /// It was the sandbox embedded in the process that ran the test: its leads are gone.
+    bool embeddedSandbox = false;
 
     qint64 createdMs = 0;
     qint64 firstSentMs = 0; ///< first webhook out

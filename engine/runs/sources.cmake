@@ -5,4 +5,6 @@ target_sources(sluice_engine PRIVATE
   runs/loadtest.cpp runs/loadtest.h
   runs/run.cpp runs/run.h
   runs/verifier.cpp runs/verifier.h
+  runs/runledger.cpp runs/runledger.h
+  runs/runreport.cpp runs/runreport.h
   runs/webhookfirer.cpp runs/webhookfirer.h)

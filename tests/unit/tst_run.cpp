@@ -83,6 +83,8 @@ private Q_SLOTS:
         r.definition.thresholds.max429 = 3;
         r.state = RunRecord::State::Finished;
         r.campaignCreatedByRun = true;
+        r.instantlyUrl = QStringLiteral("https://api.instantly.ai");
+        r.embeddedSandbox = true;
         r.createdMs = 1;
         r.finishedMs = 99;
         r.ack = { 200, 1000, 2000, 3000, 4000 };
@@ -109,6 +111,8 @@ private Q_SLOTS:
         QVERIFY(toJson(*back) == toJson(r));
         QCOMPARE(back->definition.id, r.definition.id);
         QCOMPARE(back->state, RunRecord::State::Finished);
+        QCOMPARE(back->instantlyUrl, r.instantlyUrl);
+        QVERIFY(back->embeddedSandbox);
         QCOMPARE(back->ack.p99, qint64(3000));
         QCOMPARE(back->verify->missing, v.missing);
         QCOMPARE(back->cleanup->remaining, 0);

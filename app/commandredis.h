@@ -1,0 +1,39 @@
+#pragma once
+
+#include "redis/redisoptions.h"
+
+#include <QString>
+
+#include <memory>
+
+namespace sluice {
+class PrivateRedis;
+class RedisClient;
+struct ServeOptions;
+} // namespace sluice
+
+/// The Redis a command talks to: the configured one (--redis / REDIS_URL), or with none
+/// configured the private redis-server in the data directory, started here or shared with the
+/// Sluice process that already runs it. Shared by `serve`, `worker`, `retry` and `runs`.
+struct CommandRedis
+{
+    CommandRedis();
+    ~CommandRedis(); ///< stops the private redis-server if this command started it
+    CommandRedis(const CommandRedis &) = delete;
+    CommandRedis &operator=(const CommandRedis &) = delete;
+
+    // Declared before the client, so the client goes first when this is destroyed.
+    std::unique_ptr<sluice::PrivateRedis> privateRedis;
+    sluice::RedisOptions options;
+    std::unique_ptr<sluice::RedisClient> client; ///< made by connectRedis()
+};
+
+/// Where data lives without --data-dir: the per-user data location, "sluice" in it.
+QString defaultDataDir();
+
+/// Works out the Redis to use, starting the private one when none is configured. Prints why
+/// not and returns false on failure.
+bool chooseRedis(CommandRedis &redis, const sluice::ServeOptions &o, const QString &dataDir);
+
+/// Makes `redis.client` and starts connecting; state changes are logged.
+void connectRedis(CommandRedis &redis);

@@ -1,0 +1,476 @@
+// `sluice runs`: the load-test run ledger from the shell (list, show, export, compare, delete).
+#include "commandredis.h"
+#include "commands.h"
+
+#include "config/serveoptions.h"
+#include "queue/rediskeys.h"
+#include "redis/redisclient.h"
+#include "runs/runledger.h"
+#include "runs/runreport.h"
+
+#include <QCoreApplication>
+#include <QLoggingCategory>
+#include <QSaveFile>
+#include <QTextStream>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <memory>
+
+using namespace sluice;
+
+namespace {
+
+enum class RunsAction { List, Show, Export, Compare, Delete };
+
+/// What each form is called, takes and does, for parsing and for --help.
+struct ActionSpec
+{
+    RunsAction action;
+    const char *word; ///< after `sluice runs`; empty for the listing
+    const char *usage;
+    const char *about;
+    QStringList options; ///< its own flags, without the dashes
+};
+
+const std::vector<ActionSpec> &actionSpecs()
+{
+    static const std::vector<ActionSpec> specs {
+        { RunsAction::List,
+          "",
+          "sluice runs [--limit N] [--json]",
+          "Lists the load-test runs in the ledger, newest first: id, stage, leads, created\n"
+          "time (UTC), duration, p99 acknowledgement latency, leads delivered, verdict.",
+          { QStringLiteral("limit"), QStringLiteral("json") } },
+        { RunsAction::Show,
+          "show",
+          "sluice runs show ID [--json]",
+          "Prints one run in full: definition, timings, acknowledgement latency, delivery,\n"
+          "upstream requests against the caps, verify and cleanup results, every check and\n"
+          "the verdict.",
+          { QStringLiteral("json") } },
+        { RunsAction::Export,
+          "export",
+          "sluice runs export [ID...] --format json|csv [--output FILE]",
+          "Exports the runs named (default: every run in the ledger, newest first) as a\n"
+          "JSON array of records, or as CSV with one flat row per run (RFC 4180), to FILE\n"
+          "or standard output.",
+          { QStringLiteral("format"), QStringLiteral("output") } },
+        { RunsAction::Compare,
+          "compare",
+          "sluice runs compare A B",
+          "Shows two runs side by side: metric, run A, run B, and the change from A to B.",
+          {} },
+        { RunsAction::Delete,
+          "delete",
+          "sluice runs delete ID",
+          "Removes one run from the ledger. The leads it made are not touched: `sluice\n"
+          "cleanup` removes those.",
+          {} },
+    };
+    return specs;
+}
+
+const ActionSpec &specOf(RunsAction action)
+{
+    for (const ActionSpec &spec : actionSpecs())
+        if (spec.action == action)
+            return spec;
+    return actionSpecs().front();
+}
+
+/// The Redis flags `sluice runs` shares with `sluice serve` (parsed by parseServeOptions).
+struct RedisFlag
+{
+    const char *name;
+    const char *env;
+    const char *help;
+};
+const RedisFlag kRedisFlags[] = {
+    { "redis", "REDIS_URL", "redis://[:password@]host:port/db, rediss://..., unix:///path" },
+    { "redis-ca-file", "REDIS_CA_FILE", "PEM CA file trusted for rediss://" },
+    { "namespace", "SLUICE_NAMESPACE", "Redis key namespace (default 'default')" },
+    { "data-dir", "SLUICE_DATA_DIR", "where the private redis-server keeps its data" },
+};
+
+const struct
+{
+    const char *name;
+    const char *value; ///< nullptr for a switch
+    const char *help;
+} kOwnFlags[] = {
+    { "limit", "N", "show the newest N runs, 1..100000 (default 20)" },
+    { "json", nullptr, "print the records as JSON instead of text" },
+    { "format", "F", "json or csv (required)" },
+    { "output", "FILE", "write there instead of standard output (replaced atomically)" },
+};
+
+QString helpText(RunsAction action)
+{
+    const ActionSpec &spec = specOf(action);
+    QString text = QStringLiteral("Usage: %1 [REDIS OPTIONS]\n\n").arg(QLatin1String(spec.usage));
+    text += QLatin1String(spec.about) + QStringLiteral("\n\n");
+    const auto line = [](const QString &flag, const QString &help) -> QString {
+        return QStringLiteral("  ") + flag.leftJustified(22) + QLatin1Char(' ') + help
+            + QLatin1Char('\n');
+    };
+    if (!spec.options.isEmpty()) {
+        text += QStringLiteral("Options:\n");
+        for (const auto &f : kOwnFlags)
+            if (spec.options.contains(QLatin1String(f.name)))
+                text
+                    += line(QStringLiteral("--") + QLatin1String(f.name)
+                                + (f.value ? QLatin1Char(' ') + QLatin1String(f.value) : QString()),
+                            QLatin1String(f.help));
+        text += QLatin1Char('\n');
+    }
+    if (action == RunsAction::List) {
+        text += QStringLiteral("Other forms (each with --help):\n");
+        for (const ActionSpec &other : actionSpecs())
+            if (other.action != RunsAction::List)
+                text += QStringLiteral("  ") + QLatin1String(other.usage) + QLatin1Char('\n');
+        text += QLatin1Char('\n');
+    }
+    text += QStringLiteral("Redis options (as for `sluice serve`; each also an environment "
+                           "variable):\n");
+    for (const RedisFlag &f : kRedisFlags)
+        text += line(QStringLiteral("--") + QLatin1String(f.name) + QStringLiteral(" V"),
+                     QLatin1String(f.help) + QStringLiteral(" [") + QLatin1String(f.env)
+                         + QLatin1Char(']'));
+    text += QStringLiteral(
+        "With no Redis configured, the private redis-server in the data directory is used.\n\n"
+        "Exit status: 0 done; 1 failed (no such run, Redis unreachable, file not written); "
+        "2 bad usage.\n");
+    return text;
+}
+
+/// One `sluice runs ...` command line, understood.
+struct RunsRequest
+{
+    RunsAction action = RunsAction::List;
+    bool help = false;
+    QStringList ids;
+    int limit = 20;
+    bool json = false;
+    QString format; ///< export: "json" or "csv"
+    QString output; ///< export: file; empty for standard output
+    QStringList redisArgs; ///< for parseServeOptions
+};
+
+Result<RunsRequest, QString> parseRunsRequest(const QStringList &args)
+{
+    RunsRequest request;
+    QStringList rest = args;
+    if (!rest.isEmpty() && !rest.first().startsWith(QLatin1Char('-'))) {
+        const QString word = rest.takeFirst();
+        bool known = false;
+        for (const ActionSpec &spec : actionSpecs()) {
+            if (*spec.word && word == QLatin1String(spec.word)) {
+                request.action = spec.action;
+                known = true;
+            }
+        }
+        if (!known && word == QLatin1String("list"))
+            known = true;
+        if (!known)
+            return QStringLiteral("unknown command '%1'; use show, export, compare or delete, or "
+                                  "nothing to list the runs")
+                .arg(word);
+    }
+    const ActionSpec &spec = specOf(request.action);
+    const QString command
+        = QString::fromLatin1(spec.usage).section(QLatin1Char(' '), 0, *spec.word ? 2 : 1);
+    bool formatSeen = false;
+    for (qsizetype i = 0; i < rest.size(); ++i) {
+        QString arg = rest[i];
+        if (arg == QLatin1String("--help") || arg == QLatin1String("-h")) {
+            request.help = true;
+            return request;
+        }
+        if (!arg.startsWith(QLatin1Char('-'))) {
+            request.ids.append(arg);
+            continue;
+        }
+        QString value;
+        bool hasValue = false;
+        const qsizetype eq = arg.indexOf(QLatin1Char('='));
+        if (eq > 0) {
+            value = arg.mid(eq + 1);
+            arg = arg.left(eq);
+            hasValue = true;
+        }
+        const QString name = arg.mid(2);
+        const auto takeValue = [&]() -> std::optional<QString> {
+            if (hasValue)
+                return value;
+            // `--output --format csv` is a forgotten value, not a file called "--format".
+            if (i + 1 >= rest.size() || rest[i + 1].startsWith(QLatin1String("--")))
+                return std::nullopt;
+            return rest[++i];
+        };
+        bool isRedisFlag = false;
+        for (const RedisFlag &f : kRedisFlags)
+            isRedisFlag = isRedisFlag || name == QLatin1String(f.name);
+        if (isRedisFlag) {
+            const auto v = takeValue();
+            if (!v)
+                return QStringLiteral("%1 needs a value").arg(arg);
+            request.redisArgs << arg << *v;
+            continue;
+        }
+        if (!spec.options.contains(name))
+            return QStringLiteral("unknown option '%1' for `%2`; see `%2 --help`")
+                .arg(arg, command);
+        if (name == QLatin1String("json")) {
+            if (hasValue)
+                return QStringLiteral("--json takes no value");
+            request.json = true;
+            continue;
+        }
+        const auto v = takeValue();
+        if (!v)
+            return QStringLiteral("%1 needs a value").arg(arg);
+        if (name == QLatin1String("limit")) {
+            bool ok = false;
+            request.limit = v->toInt(&ok);
+            if (!ok || request.limit < 1 || request.limit > 100'000)
+                return QStringLiteral("--limit: '%1' is not a whole number from 1 to 100000")
+                    .arg(*v);
+        } else if (name == QLatin1String("format")) {
+            request.format = v->toLower();
+            formatSeen = true;
+            if (request.format != QLatin1String("json") && request.format != QLatin1String("csv"))
+                return QStringLiteral("--format: '%1' is neither json nor csv").arg(*v);
+        } else if (name == QLatin1String("output")) {
+            if (v->isEmpty())
+                return QStringLiteral("--output needs a file name");
+            request.output = *v;
+        }
+    }
+    const qsizetype ids = request.ids.size();
+    switch (request.action) {
+    case RunsAction::List:
+        if (ids > 0)
+            return QStringLiteral("unexpected argument '%1'; `sluice runs show ID` shows one run")
+                .arg(request.ids.first());
+        break;
+    case RunsAction::Show:
+    case RunsAction::Delete:
+        if (ids != 1)
+            return QStringLiteral("`%1` takes exactly one run id").arg(command);
+        break;
+    case RunsAction::Compare:
+        if (ids != 2)
+            return QStringLiteral("`sluice runs compare` takes two run ids, A and B");
+        break;
+    case RunsAction::Export:
+        if (!formatSeen)
+            return QStringLiteral("`sluice runs export` needs --format json or --format csv");
+        break;
+    }
+    return request;
+}
+
+/// Only the variables of the flags `sluice runs` takes: a serve-only variable with a bad
+/// value (SLUICE_RATE, ...) must not stop an operator from reading the ledger.
+QProcessEnvironment redisEnvironment(const QProcessEnvironment &env)
+{
+    QProcessEnvironment filtered;
+    for (const RedisFlag &f : kRedisFlags)
+        if (env.contains(QLatin1String(f.env)))
+            filtered.insert(QLatin1String(f.env), env.value(QLatin1String(f.env)));
+    return filtered;
+}
+
+void writeStdout(const QByteArray &bytes)
+{
+    std::fwrite(bytes.constData(), 1, size_t(bytes.size()), stdout);
+    std::fflush(stdout);
+}
+
+/// One `sluice runs` invocation on the event loop: asks the ledger, prints, sets the exit code.
+class RunsTask
+{
+public:
+    RunsTask(RunLedger *ledger, RunsRequest request)
+        : m_ledger(ledger)
+        , m_request(std::move(request))
+    { }
+
+    void start()
+    {
+        switch (m_request.action) {
+        case RunsAction::List:
+            m_ledger->list(m_request.limit, [this](Result<RunList, LedgerError> r) { listed(r); });
+            break;
+        case RunsAction::Show:
+            loadAll([this](const std::vector<RunRecord> &runs) { show(runs.front()); });
+            break;
+        case RunsAction::Compare:
+            loadAll([this](const std::vector<RunRecord> &runs) {
+                writeStdout(formatRunComparison(runs[0], runs[1]).toUtf8());
+                finish(0);
+            });
+            break;
+        case RunsAction::Export:
+            if (m_request.ids.isEmpty())
+                m_ledger->list(0, [this](Result<RunList, LedgerError> r) {
+                    if (!r.ok())
+                        return fail(r.error().describe());
+                    reportUnreadable(r.value().unreadable);
+                    exportRuns(r.value().runs, r.value().unreadable.isEmpty() ? 0 : 1);
+                });
+            else
+                loadAll([this](const std::vector<RunRecord> &runs) { exportRuns(runs, 0); });
+            break;
+        case RunsAction::Delete:
+            m_ledger->remove(m_request.ids.first(), [this](std::optional<LedgerError> error) {
+                if (error)
+                    return fail(error->describe());
+                writeStdout(QStringLiteral("deleted run %1\n").arg(m_request.ids.first()).toUtf8());
+                finish(0);
+            });
+            break;
+        }
+    }
+
+private:
+    void finish(int code) { QCoreApplication::exit(code); }
+
+    void fail(const QString &message)
+    {
+        QTextStream(stderr) << "sluice runs: " << message << "\n";
+        finish(1);
+    }
+
+    void reportUnreadable(const QStringList &ids)
+    {
+        for (const QString &id : ids)
+            QTextStream(stderr) << "sluice runs: run '" << id
+                                << "' is stored but cannot be read by this version; left out\n";
+    }
+
+    /// Loads every id of the request; `then` gets them in order, or each failure is printed
+    /// and the command fails.
+    void loadAll(std::function<void(const std::vector<RunRecord> &)> then)
+    {
+        struct Loading
+        {
+            std::vector<std::optional<RunRecord>> runs;
+            QStringList errors;
+            int left = 0;
+        };
+        auto loading = std::make_shared<Loading>();
+        loading->runs.resize(size_t(m_request.ids.size()));
+        loading->left = int(m_request.ids.size());
+        for (qsizetype i = 0; i < m_request.ids.size(); ++i) {
+            m_ledger->load(
+                m_request.ids[i], [this, loading, i, then](Result<RunRecord, LedgerError> r) {
+                    if (r.ok())
+                        loading->runs[size_t(i)] = std::move(r).value();
+                    else if (!loading->errors.contains(r.error().describe()))
+                        loading->errors.append(r.error().describe());
+                    if (--loading->left > 0)
+                        return;
+                    if (!loading->errors.isEmpty())
+                        return fail(loading->errors.join(QStringLiteral("\nsluice runs: ")));
+                    std::vector<RunRecord> runs;
+                    for (auto &run : loading->runs)
+                        runs.push_back(std::move(*run));
+                    then(runs);
+                });
+        }
+    }
+
+    void listed(const Result<RunList, LedgerError> &r)
+    {
+        if (!r.ok())
+            return fail(r.error().describe());
+        const RunList &list = r.value();
+        reportUnreadable(list.unreadable);
+        if (m_request.json) {
+            writeStdout(runsToJson(list.runs));
+            return finish(0);
+        }
+        if (list.total == 0) {
+            writeStdout("no runs in the ledger yet; `sluice loadtest` makes one\n");
+            return finish(0);
+        }
+        QString text = formatRunTable(list.runs);
+        if (list.total > int(list.runs.size()) + int(list.unreadable.size()))
+            text += QStringLiteral("\n%1 of %2 runs shown, newest first; --limit N shows more\n")
+                        .arg(list.runs.size())
+                        .arg(list.total);
+        writeStdout(text.toUtf8());
+        finish(0);
+    }
+
+    void show(const RunRecord &record)
+    {
+        writeStdout(m_request.json ? QByteArray::fromStdString(toJson(record).dump(
+                                         2, ' ', false, nlohmann::json::error_handler_t::replace))
+                            + '\n'
+                                   : formatRunReport(record).toUtf8());
+        finish(0);
+    }
+
+    void exportRuns(const std::vector<RunRecord> &runs, int code)
+    {
+        const QByteArray bytes
+            = m_request.format == QLatin1String("csv") ? runsToCsv(runs) : runsToJson(runs);
+        if (m_request.output.isEmpty()) {
+            writeStdout(bytes);
+            return finish(code);
+        }
+        QSaveFile file(m_request.output);
+        if (!file.open(QIODevice::WriteOnly) || file.write(bytes) != bytes.size() || !file.commit())
+            return fail(
+                QStringLiteral("cannot write %1: %2").arg(m_request.output, file.errorString()));
+        QTextStream(stderr) << "exported " << runs.size() << " run(s) to " << m_request.output
+                            << "\n";
+        finish(code);
+    }
+
+    RunLedger *m_ledger;
+    RunsRequest m_request;
+};
+
+} // namespace
+
+int runRunsCommand(const QStringList &args)
+{
+    QTextStream out(stdout);
+    QTextStream err(stderr);
+    const auto parsed = parseRunsRequest(args.mid(1));
+    if (!parsed.ok()) {
+        err << "sluice runs: " << parsed.error() << "\n";
+        return 2;
+    }
+    const RunsRequest &request = parsed.value();
+    if (request.help) {
+        out << helpText(request.action);
+        return 0;
+    }
+    const auto options = parseServeOptions(
+        request.redisArgs, redisEnvironment(QProcessEnvironment::systemEnvironment()), true);
+    if (!options.ok()) {
+        err << "sluice runs: " << options.error() << "\n";
+        return 2;
+    }
+    const ServeOptions &o = options.value();
+    // Connection chatter ("redis ...: connected") would only clutter a listing; warnings and
+    // errors still show.
+    QLoggingCategory::setFilterRules(QStringLiteral("default.info=false"));
+
+    CommandRedis redis;
+    if (!chooseRedis(redis, o, o.dataDir.isEmpty() ? defaultDataDir() : o.dataDir))
+        return 1;
+    connectRedis(redis);
+    RunLedger ledger(redis.client.get(), RedisKeys(o.ns));
+    RunsTask task(&ledger, request);
+    task.start();
+    const int code = QCoreApplication::exec();
+    redis.client->disconnectFromServer();
+    return code;
+}

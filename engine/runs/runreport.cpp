@@ -1,0 +1,642 @@
+#include "runreport.h"
+
+#include <QDateTime>
+#include <QSet>
+#include <QStringList>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+namespace sluice {
+
+namespace {
+
+const QString kNone = QStringLiteral("-");
+
+/// Lists in reports show this many addresses, then "+N more".
+constexpr int kListedAddresses = 10;
+
+QString utcTime(qint64 ms)
+{
+    if (ms <= 0)
+        return kNone;
+    return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC)
+        .toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
+}
+
+QString isoUtc(qint64 ms)
+{
+    if (ms <= 0)
+        return QString();
+    return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODateWithMs);
+}
+
+/// 850 ms, 31.0 s, 4 m 05 s, 1 h 02 m.
+QString durationText(qint64 ms)
+{
+    if (ms < 0)
+        return kNone;
+    if (ms < 1000)
+        return QStringLiteral("%1 ms").arg(ms);
+    if (ms < 60'000)
+        return QStringLiteral("%1 s").arg(double(ms) / 1000.0, 0, 'f', 1);
+    const qint64 s = ms / 1000;
+    if (s < 3600)
+        return QStringLiteral("%1 m %2 s").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
+    return QStringLiteral("%1 h %2 m").arg(s / 3600).arg((s % 3600) / 60, 2, 10, QLatin1Char('0'));
+}
+
+/// How long the run took, or -1 while it has not finished.
+qint64 runDurationMs(const RunRecord &r)
+{
+    return r.finishedMs > 0 && r.createdMs > 0 && r.finishedMs >= r.createdMs
+        ? r.finishedMs - r.createdMs
+        : -1;
+}
+
+/// A moment of the run relative to its creation: "+4.3 s".
+QString sinceCreated(const RunRecord &r, qint64 ms)
+{
+    if (ms <= 0 || r.createdMs <= 0 || ms < r.createdMs)
+        return kNone;
+    return QLatin1Char('+') + durationText(ms - r.createdMs);
+}
+
+double usToMs(qint64 us)
+{
+    return double(us) / 1000.0;
+}
+
+QString msText(qint64 us)
+{
+    return QString::number(usToMs(us), 'f', 1);
+}
+
+QString passFail(bool passed)
+{
+    return passed ? QStringLiteral("PASS") : QStringLiteral("FAIL");
+}
+
+QString addresses(const QStringList &list)
+{
+    QString text = list.mid(0, kListedAddresses).join(QStringLiteral(", "));
+    if (list.size() > kListedAddresses)
+        text += QStringLiteral(" (+%1 more)").arg(list.size() - kListedAddresses);
+    return text;
+}
+
+QString windowAgainstCap(int worst, int cap)
+{
+    if (cap <= 0)
+        return QStringLiteral("%1 (no cap recorded)").arg(worst);
+    QString text = QStringLiteral("%1 of %2 allowed").arg(worst).arg(cap);
+    if (worst > cap)
+        text += QStringLiteral("  OVER THE CAP");
+    return text;
+}
+
+QStringList failedChecks(const RunRecord &r)
+{
+    QStringList names;
+    for (const RunCheck &c : r.checks)
+        if (!c.passed)
+            names.append(c.name);
+    return names;
+}
+
+/// A heading and "  label   value" rows under it, the values aligned.
+class Section
+{
+public:
+    explicit Section(QString heading)
+        : m_heading(std::move(heading))
+    { }
+    void add(const QString &label, const QString &value) { m_rows.append({ label, value }); }
+    QString text(int labelWidth = 20) const
+    {
+        QString out = m_heading + QLatin1Char('\n');
+        for (const auto &[label, value] : m_rows) {
+            out += QStringLiteral("  ") + label.leftJustified(labelWidth) + value
+                + QLatin1Char('\n');
+        }
+        return out;
+    }
+
+private:
+    QString m_heading;
+    QList<std::pair<QString, QString>> m_rows;
+};
+
+/// Columns padded to their widest cell, two spaces apart, no trailing blanks.
+QString renderTable(const QList<QStringList> &rows, const QSet<int> &rightAligned)
+{
+    QList<int> widths;
+    for (const QStringList &row : rows)
+        for (int c = 0; c < row.size(); ++c) {
+            if (c >= widths.size())
+                widths.append(0);
+            widths[c] = std::max(widths[c], int(row[c].size()));
+        }
+    QString out;
+    for (const QStringList &row : rows) {
+        QString line;
+        for (int c = 0; c < row.size(); ++c) {
+            if (c > 0)
+                line += QStringLiteral("  ");
+            line += rightAligned.contains(c) ? row[c].rightJustified(widths[c])
+                                             : row[c].leftJustified(widths[c]);
+        }
+        while (line.endsWith(QLatin1Char(' ')))
+            line.chop(1);
+        out += line + QLatin1Char('\n');
+    }
+    return out;
+}
+
+QString definitionLine(const RunDefinition &d)
+{
+    QStringList parts;
+    parts << (d.mode.isEmpty() ? QStringLiteral("mode not recorded")
+                               : d.mode + QStringLiteral(" mode"))
+          << QStringLiteral("%1 concurrent webhooks").arg(d.concurrency)
+          << (d.signedWebhooks ? QStringLiteral("signed") : QStringLiteral("unsigned"))
+          << (d.failFast ? QStringLiteral("fail-fast on") : QStringLiteral("fail-fast off"));
+    return parts.join(QStringLiteral(", "));
+}
+
+QString thresholdsLine(const RunThresholds &t)
+{
+    QStringList parts;
+    parts << QStringLiteral("acks under %1").arg(durationText(t.ackTimeout.count()))
+          << QStringLiteral("p99 ack at most %1 ms").arg(t.ackP99.count());
+    if (t.allDelivered)
+        parts << QStringLiteral("all delivered");
+    if (t.noDuplicates)
+        parts << QStringLiteral("no duplicates");
+    parts << QStringLiteral("at most %1 429s").arg(t.max429);
+    return parts.join(QStringLiteral(", "));
+}
+
+// ---- comparison -------------------------------------------------------------------------
+
+/// Signed difference with the percentage of A: "+300 (+150.0%)"; "same" when equal.
+QString numericChange(double a, double b, int decimals)
+{
+    const double delta = b - a;
+    if (std::abs(delta) < std::pow(10.0, -decimals) / 2)
+        return QStringLiteral("same");
+    QString text
+        = (delta > 0 ? QStringLiteral("+") : QString()) + QString::number(delta, 'f', decimals);
+    if (a != 0)
+        text += QStringLiteral(" (%1%2%)")
+                    .arg(delta > 0 ? QStringLiteral("+") : QString())
+                    .arg(delta / std::abs(a) * 100.0, 0, 'f', 1);
+    return text;
+}
+
+struct Comparison
+{
+    QList<QStringList> rows;
+
+    void text(const QString &metric, const QString &a, const QString &b)
+    {
+        rows.append({ metric, a, b, a == b ? QStringLiteral("same") : QStringLiteral("differs") });
+    }
+    void number(const QString &metric, double a, double b, int decimals = 0)
+    {
+        rows.append({ metric, QString::number(a, 'f', decimals), QString::number(b, 'f', decimals),
+                      numericChange(a, b, decimals) });
+    }
+    /// Numbers that may be missing in either run (shown "-", no change then).
+    void optionalNumber(const QString &metric, std::optional<double> a, std::optional<double> b,
+                        int decimals = 0)
+    {
+        if (a && b) {
+            number(metric, *a, *b, decimals);
+            return;
+        }
+        rows.append({ metric, a ? QString::number(*a, 'f', decimals) : kNone,
+                      b ? QString::number(*b, 'f', decimals) : kNone, QString() });
+    }
+    void verdict(const QString &metric, const QString &a, const QString &b)
+    {
+        QString change; // none when either run lacks it
+        if (a != kNone && b != kNone)
+            change = a == b ? QStringLiteral("same") : QStringLiteral("now ") + b;
+        rows.append({ metric, a, b, change });
+    }
+};
+
+std::optional<double> durationSeconds(const RunRecord &r)
+{
+    const qint64 ms = runDurationMs(r);
+    if (ms < 0)
+        return std::nullopt;
+    return double(ms) / 1000.0;
+}
+
+std::optional<double> predictedSeconds(const RunRecord &r)
+{
+    if (r.predictedMs <= 0)
+        return std::nullopt;
+    return double(r.predictedMs) / 1000.0;
+}
+
+} // namespace
+
+QString runVerdict(const RunRecord &r)
+{
+    switch (r.state) {
+    case RunRecord::State::Finished:
+        return passFail(r.passed);
+    case RunRecord::State::Aborted:
+        return QStringLiteral("ABORTED");
+    default:
+        return QStringLiteral("UNFINISHED");
+    }
+}
+
+QString csvField(const QString &value)
+{
+    if (!value.contains(QLatin1Char(',')) && !value.contains(QLatin1Char('"'))
+        && !value.contains(QLatin1Char('\n')) && !value.contains(QLatin1Char('\r')))
+        return value;
+    QString quoted = value;
+    quoted.replace(QLatin1Char('"'), QStringLiteral("\"\""));
+    return QLatin1Char('"') + quoted + QLatin1Char('"');
+}
+
+QString formatRunReport(const RunRecord &r)
+{
+    const RunDefinition &d = r.definition;
+    QString out = QStringLiteral("Run %1: %2\n\n").arg(d.id, runVerdict(r));
+
+    Section definition(QStringLiteral("Definition"));
+    definition.add(QStringLiteral("stage"),
+                   QStringLiteral("%1 (%2 leads)").arg(d.stage).arg(d.leads));
+    definition.add(
+        QStringLiteral("campaign"),
+        d.campaign
+            + (r.campaignCreatedByRun ? QStringLiteral(" (created by the run)") : QString()));
+    definition.add(QStringLiteral("target"),
+                   d.target.isEmpty() ? QStringLiteral("the local listener")
+                                      : d.target.toDisplayString());
+    definition.add(QStringLiteral("lead addresses"), d.leadTemplate.emailPattern);
+    definition.add(QStringLiteral("timestamp"), d.timestamp.isEmpty() ? kNone : d.timestamp);
+    definition.add(QStringLiteral("delivery"), definitionLine(d));
+    definition.add(QStringLiteral("thresholds"), thresholdsLine(d.thresholds));
+    definition.add(QStringLiteral("state"), RunRecord::stateName(r.state));
+    out += definition.text() + QLatin1Char('\n');
+
+    Section timings(QStringLiteral("Timings (UTC)"));
+    timings.add(QStringLiteral("created"), utcTime(r.createdMs));
+    timings.add(QStringLiteral("first webhook sent"), sinceCreated(r, r.firstSentMs));
+    timings.add(QStringLiteral("last webhook acked"), sinceCreated(r, r.lastAckMs));
+    timings.add(QStringLiteral("all leads settled"), sinceCreated(r, r.deliveredMs));
+    timings.add(QStringLiteral("finished"), sinceCreated(r, r.finishedMs));
+    timings.add(QStringLiteral("predicted duration"),
+                r.predictedMs > 0 ? durationText(r.predictedMs) : kNone);
+    out += timings.text() + QLatin1Char('\n');
+
+    Section acks(QStringLiteral("Webhook acknowledgements"));
+    acks.add(QStringLiteral("webhooks"),
+             QStringLiteral("%1 sent, %2 acknowledged, %3 failed")
+                 .arg(r.sent)
+                 .arg(r.acknowledged)
+                 .arg(r.ackFailures));
+    acks.add(QStringLiteral("latency (ms)"),
+             r.ack.count > 0 ? QStringLiteral("p50 %1  p95 %2  p99 %3  max %4  (%5 samples)")
+                                   .arg(msText(r.ack.p50), msText(r.ack.p95), msText(r.ack.p99),
+                                        msText(r.ack.max))
+                                   .arg(r.ack.count)
+                             : QStringLiteral("no samples"));
+    acks.add(QStringLiteral("accepted/s"), QString::number(r.acceptedPerSecond, 'f', 1));
+    out += acks.text() + QLatin1Char('\n');
+
+    Section delivery(QStringLiteral("Delivery"));
+    delivery.add(QStringLiteral("delivered"), QString::number(r.delivered));
+    delivery.add(QStringLiteral("skipped"), QString::number(r.skipped));
+    delivery.add(QStringLiteral("failed"), QString::number(r.failed));
+    delivery.add(QStringLiteral("dead-lettered"), QString::number(r.dead));
+    delivery.add(QStringLiteral("retries"), QString::number(r.retries));
+    delivery.add(QStringLiteral("rate-limit delays"), QString::number(r.rateLimitDelays));
+    out += delivery.text() + QLatin1Char('\n');
+
+    Section upstream(QStringLiteral("Upstream requests"));
+    upstream.add(QStringLiteral("requests"), QString::number(r.upstreamRequests));
+    upstream.add(QStringLiteral("429s"), QString::number(r.upstream429));
+    upstream.add(QStringLiteral("breaker trips"), QString::number(r.breakerTrips));
+    upstream.add(QStringLiteral("worst 1 s window"), windowAgainstCap(r.worst1s, r.cap1s));
+    upstream.add(QStringLiteral("worst 60 s window"), windowAgainstCap(r.worst60s, r.cap60s));
+    out += upstream.text() + QLatin1Char('\n');
+
+    if (r.verify) {
+        const VerifyReport &v = *r.verify;
+        Section verify(QStringLiteral("Verify (%1 UTC): %2")
+                           .arg(utcTime(v.atMs),
+                                v.clean() ? QStringLiteral("clean") : QStringLiteral("NOT CLEAN")));
+        verify.add(QStringLiteral("listed"), QString::number(v.listed));
+        verify.add(QStringLiteral("present"), QString::number(v.present));
+        verify.add(QStringLiteral("missing"),
+                   v.missing.isEmpty()
+                       ? QStringLiteral("0")
+                       : QStringLiteral("%1: %2").arg(v.missing.size()).arg(addresses(v.missing)));
+        verify.add(
+            QStringLiteral("duplicated"),
+            v.duplicated.isEmpty()
+                ? QStringLiteral("0")
+                : QStringLiteral("%1: %2").arg(v.duplicated.size()).arg(addresses(v.duplicated)));
+        verify.add(QStringLiteral("unexpected extra"),
+                   v.extra.isEmpty()
+                       ? QStringLiteral("0")
+                       : QStringLiteral("%1: %2").arg(v.extra.size()).arg(addresses(v.extra)));
+        verify.add(QStringLiteral("repaired"), QString::number(v.repaired));
+        if (!v.error.isEmpty())
+            verify.add(QStringLiteral("error"), v.error);
+        out += verify.text() + QLatin1Char('\n');
+    } else {
+        out += QStringLiteral("Verify: not run\n\n");
+    }
+
+    if (r.cleanup) {
+        const CleanupReport &c = *r.cleanup;
+        Section cleanup(
+            QStringLiteral("Cleanup (%1 UTC)%2")
+                .arg(utcTime(c.atMs),
+                     c.dryRun ? QStringLiteral(": dry run, nothing deleted") : QString()));
+        cleanup.add(QStringLiteral("found"), QString::number(c.found));
+        cleanup.add(c.dryRun ? QStringLiteral("would delete") : QStringLiteral("deleted"),
+                    QString::number(c.deleted));
+        cleanup.add(QStringLiteral("remaining"),
+                    c.remaining < 0 ? QStringLiteral("not checked") : QString::number(c.remaining));
+        cleanup.add(QStringLiteral("campaign deleted"),
+                    c.campaignDeleted ? QStringLiteral("yes") : QStringLiteral("no"));
+        if (!c.error.isEmpty())
+            cleanup.add(QStringLiteral("error"), c.error);
+        out += cleanup.text() + QLatin1Char('\n');
+    } else {
+        out += QStringLiteral("Cleanup: not run\n\n");
+    }
+
+    if (!r.checks.empty()) {
+        QList<QStringList> rows;
+        for (const RunCheck &c : r.checks)
+            rows.append({ QStringLiteral("  ") + passFail(c.passed), c.name, c.detail });
+        out += QStringLiteral("Checks\n") + renderTable(rows, {}) + QLatin1Char('\n');
+    } else {
+        out += QStringLiteral("Checks: none recorded\n\n");
+    }
+
+    const QStringList failing = failedChecks(r);
+    out += QStringLiteral("Verdict: ") + runVerdict(r);
+    if (!failing.isEmpty())
+        out += QStringLiteral(" (failing: %1)").arg(failing.join(QStringLiteral(", ")));
+    else if (r.state != RunRecord::State::Finished && r.state != RunRecord::State::Aborted)
+        out += QStringLiteral(" (state %1)").arg(RunRecord::stateName(r.state));
+    out += QLatin1Char('\n');
+    if (!r.stopReason.isEmpty())
+        out += QStringLiteral("Stopped: ") + r.stopReason + QLatin1Char('\n');
+    return out;
+}
+
+QString formatRunTable(const std::vector<RunRecord> &runs)
+{
+    QList<QStringList> rows { { QStringLiteral("ID"), QStringLiteral("STAGE"),
+                                QStringLiteral("LEADS"), QStringLiteral("CREATED (UTC)"),
+                                QStringLiteral("DURATION"), QStringLiteral("P99 ACK"),
+                                QStringLiteral("DELIVERED"), QStringLiteral("VERDICT") } };
+    for (const RunRecord &r : runs) {
+        rows.append({ r.definition.id, r.definition.stage, QString::number(r.definition.leads),
+                      utcTime(r.createdMs), durationText(runDurationMs(r)),
+                      r.ack.count > 0 ? msText(r.ack.p99) + QStringLiteral(" ms") : kNone,
+                      QStringLiteral("%1/%2").arg(r.delivered).arg(r.definition.leads),
+                      runVerdict(r) });
+    }
+    return renderTable(rows, { 2, 4, 5, 6 });
+}
+
+QString formatRunComparison(const RunRecord &a, const RunRecord &b)
+{
+    Comparison c;
+    c.rows.append({ QStringLiteral("METRIC"), QStringLiteral("RUN A"), QStringLiteral("RUN B"),
+                    QStringLiteral("CHANGE") });
+    c.text(QStringLiteral("id"), a.definition.id, b.definition.id);
+    c.verdict(QStringLiteral("verdict"), runVerdict(a), runVerdict(b));
+    c.text(QStringLiteral("stage"), a.definition.stage, b.definition.stage);
+    c.number(QStringLiteral("leads"), a.definition.leads, b.definition.leads);
+    c.text(QStringLiteral("mode"), a.definition.mode, b.definition.mode);
+    c.number(QStringLiteral("concurrency"), a.definition.concurrency, b.definition.concurrency);
+    c.text(QStringLiteral("created (UTC)"), utcTime(a.createdMs), utcTime(b.createdMs));
+    c.optionalNumber(QStringLiteral("duration (s)"), durationSeconds(a), durationSeconds(b), 1);
+    c.optionalNumber(QStringLiteral("predicted (s)"), predictedSeconds(a), predictedSeconds(b), 1);
+    c.number(QStringLiteral("webhooks sent"), a.sent, b.sent);
+    c.number(QStringLiteral("acknowledged"), a.acknowledged, b.acknowledged);
+    c.number(QStringLiteral("ack failures"), a.ackFailures, b.ackFailures);
+    c.number(QStringLiteral("ack p50 (ms)"), usToMs(a.ack.p50), usToMs(b.ack.p50), 1);
+    c.number(QStringLiteral("ack p95 (ms)"), usToMs(a.ack.p95), usToMs(b.ack.p95), 1);
+    c.number(QStringLiteral("ack p99 (ms)"), usToMs(a.ack.p99), usToMs(b.ack.p99), 1);
+    c.number(QStringLiteral("ack max (ms)"), usToMs(a.ack.max), usToMs(b.ack.max), 1);
+    c.number(QStringLiteral("accepted/s"), a.acceptedPerSecond, b.acceptedPerSecond, 1);
+    c.number(QStringLiteral("delivered"), a.delivered, b.delivered);
+    c.number(QStringLiteral("skipped"), a.skipped, b.skipped);
+    c.number(QStringLiteral("failed"), a.failed, b.failed);
+    c.number(QStringLiteral("dead-lettered"), a.dead, b.dead);
+    c.number(QStringLiteral("retries"), a.retries, b.retries);
+    c.number(QStringLiteral("rate-limit delays"), a.rateLimitDelays, b.rateLimitDelays);
+    c.number(QStringLiteral("upstream requests"), a.upstreamRequests, b.upstreamRequests);
+    c.number(QStringLiteral("429s"), a.upstream429, b.upstream429);
+    c.number(QStringLiteral("breaker trips"), a.breakerTrips, b.breakerTrips);
+    c.number(QStringLiteral("worst 1 s window"), a.worst1s, b.worst1s);
+    c.number(QStringLiteral("cap 1 s"), a.cap1s, b.cap1s);
+    c.number(QStringLiteral("worst 60 s window"), a.worst60s, b.worst60s);
+    c.number(QStringLiteral("cap 60 s"), a.cap60s, b.cap60s);
+    const auto verifyCount = [](const RunRecord &r, auto field) -> std::optional<double> {
+        if (!r.verify)
+            return std::nullopt;
+        return double(field(*r.verify));
+    };
+    c.optionalNumber(QStringLiteral("verify: missing"),
+                     verifyCount(a, [](const VerifyReport &v) { return v.missing.size(); }),
+                     verifyCount(b, [](const VerifyReport &v) { return v.missing.size(); }));
+    c.optionalNumber(QStringLiteral("verify: duplicated"),
+                     verifyCount(a, [](const VerifyReport &v) { return v.duplicated.size(); }),
+                     verifyCount(b, [](const VerifyReport &v) { return v.duplicated.size(); }));
+    const auto remaining = [](const RunRecord &r) -> std::optional<double> {
+        if (!r.cleanup || r.cleanup->remaining < 0)
+            return std::nullopt;
+        return double(r.cleanup->remaining);
+    };
+    c.optionalNumber(QStringLiteral("cleanup: remaining"), remaining(a), remaining(b));
+
+    // Every check either run made, in the order A made them, then B's own.
+    QStringList names;
+    for (const RunRecord *r : { &a, &b })
+        for (const RunCheck &check : r->checks)
+            if (!names.contains(check.name))
+                names.append(check.name);
+    const auto checkResult = [](const RunRecord &r, const QString &name) {
+        for (const RunCheck &check : r.checks)
+            if (check.name == name)
+                return passFail(check.passed);
+        return kNone;
+    };
+    for (const QString &name : names)
+        c.verdict(QStringLiteral("check: ") + name, checkResult(a, name), checkResult(b, name));
+
+    return QStringLiteral("A: %1\nB: %2\n\n").arg(a.definition.id, b.definition.id)
+        + renderTable(c.rows, { 1, 2 });
+}
+
+QByteArray runsToCsv(const std::vector<RunRecord> &runs)
+{
+    static const QStringList header {
+        QStringLiteral("id"),
+        QStringLiteral("stage"),
+        QStringLiteral("leads"),
+        QStringLiteral("campaign"),
+        QStringLiteral("campaign_created_by_run"),
+        QStringLiteral("target"),
+        QStringLiteral("mode"),
+        QStringLiteral("concurrency"),
+        QStringLiteral("fail_fast"),
+        QStringLiteral("signed"),
+        QStringLiteral("state"),
+        QStringLiteral("verdict"),
+        QStringLiteral("created_utc"),
+        QStringLiteral("created_ms"),
+        QStringLiteral("first_sent_ms"),
+        QStringLiteral("last_ack_ms"),
+        QStringLiteral("delivered_ms"),
+        QStringLiteral("finished_ms"),
+        QStringLiteral("duration_ms"),
+        QStringLiteral("predicted_ms"),
+        QStringLiteral("sent"),
+        QStringLiteral("acknowledged"),
+        QStringLiteral("ack_failures"),
+        QStringLiteral("ack_samples"),
+        QStringLiteral("ack_p50_ms"),
+        QStringLiteral("ack_p95_ms"),
+        QStringLiteral("ack_p99_ms"),
+        QStringLiteral("ack_max_ms"),
+        QStringLiteral("accepted_per_second"),
+        QStringLiteral("delivered"),
+        QStringLiteral("skipped"),
+        QStringLiteral("failed"),
+        QStringLiteral("dead"),
+        QStringLiteral("retries"),
+        QStringLiteral("rate_limit_delays"),
+        QStringLiteral("upstream_requests"),
+        QStringLiteral("upstream_429"),
+        QStringLiteral("breaker_trips"),
+        QStringLiteral("worst_1s"),
+        QStringLiteral("cap_1s"),
+        QStringLiteral("worst_60s"),
+        QStringLiteral("cap_60s"),
+        QStringLiteral("verify_listed"),
+        QStringLiteral("verify_present"),
+        QStringLiteral("verify_missing"),
+        QStringLiteral("verify_duplicated"),
+        QStringLiteral("verify_extra"),
+        QStringLiteral("verify_repaired"),
+        QStringLiteral("verify_error"),
+        QStringLiteral("cleanup_dry_run"),
+        QStringLiteral("cleanup_found"),
+        QStringLiteral("cleanup_deleted"),
+        QStringLiteral("cleanup_remaining"),
+        QStringLiteral("cleanup_campaign_deleted"),
+        QStringLiteral("cleanup_error"),
+        QStringLiteral("failed_checks"),
+        QStringLiteral("stop_reason"),
+    };
+    const auto n = [](qint64 v) { return QString::number(v); };
+    const auto yesNo = [](bool v) { return v ? QStringLiteral("true") : QStringLiteral("false"); };
+    const auto ms = [](qint64 us) { return QString::number(usToMs(us), 'f', 3); };
+    const auto when = [](qint64 v) { return v > 0 ? QString::number(v) : QString(); };
+
+    QString out = header.join(QLatin1Char(',')) + QStringLiteral("\r\n");
+    for (const RunRecord &r : runs) {
+        const RunDefinition &d = r.definition;
+        const qint64 duration = runDurationMs(r);
+        QStringList row { d.id,
+                          d.stage,
+                          n(d.leads),
+                          d.campaign,
+                          yesNo(r.campaignCreatedByRun),
+                          d.target.toString(),
+                          d.mode,
+                          n(d.concurrency),
+                          yesNo(d.failFast),
+                          yesNo(d.signedWebhooks),
+                          RunRecord::stateName(r.state),
+                          runVerdict(r),
+                          isoUtc(r.createdMs),
+                          when(r.createdMs),
+                          when(r.firstSentMs),
+                          when(r.lastAckMs),
+                          when(r.deliveredMs),
+                          when(r.finishedMs),
+                          duration < 0 ? QString() : n(duration),
+                          when(r.predictedMs),
+                          n(r.sent),
+                          n(r.acknowledged),
+                          n(r.ackFailures),
+                          n(r.ack.count),
+                          ms(r.ack.p50),
+                          ms(r.ack.p95),
+                          ms(r.ack.p99),
+                          ms(r.ack.max),
+                          QString::number(r.acceptedPerSecond, 'f', 3),
+                          n(r.delivered),
+                          n(r.skipped),
+                          n(r.failed),
+                          n(r.dead),
+                          n(r.retries),
+                          n(r.rateLimitDelays),
+                          n(r.upstreamRequests),
+                          n(r.upstream429),
+                          n(r.breakerTrips),
+                          n(r.worst1s),
+                          n(r.cap1s),
+                          n(r.worst60s),
+                          n(r.cap60s) };
+        // Empty, not 0, when verify or cleanup never ran: "not measured" is not "none".
+        if (r.verify) {
+            const VerifyReport &v = *r.verify;
+            row << n(v.listed) << n(v.present) << n(v.missing.size()) << n(v.duplicated.size())
+                << n(v.extra.size()) << n(v.repaired) << v.error;
+        } else {
+            row << QString() << QString() << QString() << QString() << QString() << QString()
+                << QString();
+        }
+        if (r.cleanup) {
+            const CleanupReport &c = *r.cleanup;
+            row << yesNo(c.dryRun) << n(c.found) << n(c.deleted)
+                << (c.remaining < 0 ? QString() : n(c.remaining)) << yesNo(c.campaignDeleted)
+                << c.error;
+        } else {
+            row << QString() << QString() << QString() << QString() << QString() << QString();
+        }
+        row << failedChecks(r).join(QStringLiteral("; ")) << r.stopReason;
+        Q_ASSERT(row.size() == header.size());
+        QStringList fields;
+        for (const QString &field : row)
+            fields.append(csvField(field));
+        out += fields.join(QLatin1Char(',')) + QStringLiteral("\r\n");
+    }
+    return out.toUtf8();
+}
+
+QByteArray runsToJson(const std::vector<RunRecord> &runs)
+{
+    nlohmann::json array = nlohmann::json::array();
+    for (const RunRecord &r : runs)
+        array.push_back(toJson(r));
+    return QByteArray::fromStdString(
+               array.dump(2, ' ', false, nlohmann::json::error_handler_t::replace))
+        + '\n';
+}
+
+} // namespace sluice
