@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# The pipeline benchmark of issue 4 (not part of the suite). For each run it starts its own
+# redis-server (AOF on, free port, temp dir), `sluice sandbox` (fake Instantly) and
+# `sluice serve`, all from the release build, then:
+#   bulk   : N webhooks (default 2000) from 50 concurrent clients; ack latency, accepted/s,
+#            time until every lead is in the sandbox, upstream requests, worst 1 s / 60 s
+#            windows, peak RSS and CPU of serve  (tests/bench/bench_pipeline.cpp measures)
+#   single : the same with `serve --single` and a smaller N (default 600), against N ÷ rate
+#   wrk    : intake throughput with wrk and tests/bench/wrk_webhooks.lua, 50 connections
+# Every child process and the temp dir are removed on exit, however it ends.
+#
+#   tests/bench/bench_pipeline.sh [--only bulk|single|wrk] [--leads N] [--single-leads N] ...
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD="$ROOT/build/release"
+SLUICE="$BUILD/app/sluice"
+DRIVER="$BUILD/tests/bench/bench_pipeline"
+WRK_SCRIPT="$ROOT/tests/bench/wrk_webhooks.lua"
+
+LEADS=2000
+SINGLE_LEADS=600
+CONCURRENCY=50
+PER_SECOND=10
+PER_MINUTE=600
+SAFETY=0.8
+WRK_DURATION=10s
+WRK_CONNECTIONS=50
+WRK_THREADS=2
+BUILD_FIRST=1
+RUNS="bulk single wrk"
+KEEP_LOGS=""
+
+usage() {
+    cat <<EOF
+Usage: tests/bench/bench_pipeline.sh [options]
+
+  --only LIST            runs to do, comma-separated: bulk,single,wrk (default all three)
+  --leads N              webhooks in the bulk run (default $LEADS)
+  --single-leads N       webhooks in the single run (default $SINGLE_LEADS; at 8/s that is
+                         N ÷ 8 seconds)
+  --concurrency N        concurrent clients of the bulk and single runs (default $CONCURRENCY)
+  --per-second N         sandbox cap and serve --burst-rate (default $PER_SECOND)
+  --per-minute N         sandbox cap and serve --rate (default $PER_MINUTE)
+  --safety-factor F      serve --safety-factor (default $SAFETY)
+  --wrk-duration D       wrk -d (default $WRK_DURATION)
+  --wrk-connections N    wrk -c (default $WRK_CONNECTIONS)
+  --wrk-threads N        wrk -t (default $WRK_THREADS)
+  --no-build             use build/release as it is
+  --keep-logs DIR        copy the servers' logs there before cleaning up
+  -h, --help             this text
+
+Builds the release preset first (cmake --preset release; cmake --build --preset release -j2).
+Needs redis-server, curl and, for the wrk run, wrk (Debian package 'wrk').
+EOF
+}
+
+die() {
+    echo "bench_pipeline: $*" >&2
+    exit 1
+}
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+    --only) RUNS=${2//,/ }; shift 2 ;;
+    --leads) LEADS=$2; shift 2 ;;
+    --single-leads) SINGLE_LEADS=$2; shift 2 ;;
+    --concurrency) CONCURRENCY=$2; shift 2 ;;
+    --per-second) PER_SECOND=$2; shift 2 ;;
+    --per-minute) PER_MINUTE=$2; shift 2 ;;
+    --safety-factor) SAFETY=$2; shift 2 ;;
+    --wrk-duration) WRK_DURATION=$2; shift 2 ;;
+    --wrk-connections) WRK_CONNECTIONS=$2; shift 2 ;;
+    --wrk-threads) WRK_THREADS=$2; shift 2 ;;
+    --no-build) BUILD_FIRST=0; shift ;;
+    --keep-logs) KEEP_LOGS=$2; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option '$1'" ;;
+    esac
+done
+for run in $RUNS; do
+    [[ $run == bulk || $run == single || $run == wrk ]] || die "--only takes bulk, single, wrk; not '$run'"
+done
+for n in "$LEADS" "$SINGLE_LEADS" "$CONCURRENCY" "$PER_SECOND" "$PER_MINUTE" "$WRK_CONNECTIONS" "$WRK_THREADS"; do
+    [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive whole number"
+done
+
+# --- prerequisites -------------------------------------------------------------------------
+command -v redis-server >/dev/null || die "redis-server is missing (Debian: apt-get install redis-server)"
+command -v curl >/dev/null || die "curl is missing (Debian: apt-get install curl)"
+if [[ " $RUNS " == *" wrk "* ]] && ! command -v wrk >/dev/null; then
+    echo "bench_pipeline: wrk is missing; installing the Debian package 'wrk' with apt-get" >&2
+    if [[ $(id -u) -eq 0 ]]; then
+        apt-get install -y wrk >&2 || die "apt-get install wrk failed; install it, or leave out the wrk run (--only bulk,single)"
+    elif sudo -n true 2>/dev/null; then
+        sudo apt-get install -y wrk >&2 || die "sudo apt-get install wrk failed; install it, or leave out the wrk run (--only bulk,single)"
+    else
+        die "wrk is missing and I cannot install it without root: run 'sudo apt-get install wrk', or leave out the wrk run (--only bulk,single)"
+    fi
+fi
+
+if [[ $BUILD_FIRST -eq 1 ]]; then
+    echo "Building the release preset (cmake --preset release; cmake --build --preset release -j2) ..." >&2
+    (cd "$ROOT" && cmake --preset release >/dev/null && cmake --build --preset release -j2 --target sluice bench_pipeline >&2) ||
+        die "the release build failed"
+fi
+[[ -x $SLUICE ]] || die "$SLUICE is missing: build with 'cmake --preset release && cmake --build --preset release -j2'"
+[[ -x $DRIVER ]] || die "$DRIVER is missing: build with 'cmake --build --preset release -j2 --target bench_pipeline'"
+
+# --- process bookkeeping -------------------------------------------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
+PIDS=()
+
+# Running and not a zombie (kill -0 succeeds on an exited child nobody has waited for).
+alive() {
+    local state
+    state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $state != Z* ]]
+}
+
+stop_pid() {
+    local pid=$1
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+        alive "$pid" || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# Stops everything started so far, newest first (serve before the sandbox and Redis it uses).
+stop_all() {
+    local i
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        stop_pid "${PIDS[i]}"
+    done
+    PIDS=()
+}
+
+# shellcheck disable=SC2317 # invoked by the trap
+cleanup() {
+    local code=$?
+    stop_all
+    if [[ -n $KEEP_LOGS ]]; then
+        if mkdir -p "$KEEP_LOGS"; then
+            for f in "$TMP"/run-*/*.log "$TMP"/run-*/*.md "$TMP"/run-*/*.json "$TMP"/run-*/wrk.out; do
+                [[ -f $f ]] && cp "$f" "$KEEP_LOGS/$(basename "$(dirname "$f")")-$(basename "$f")"
+            done
+        fi
+    fi
+    rm -rf "$TMP"
+    exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A loopback port nobody listens on (checked by connecting; the servers fail loudly if one
+# is taken in between).
+free_port() {
+    local port
+    for _ in $(seq 200); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    die "no free loopback port found"
+}
+
+# wait_for WHAT PID SECONDS COMMAND...: until COMMAND succeeds; fails if PID died.
+wait_for() {
+    local what=$1 pid=$2 seconds=$3
+    shift 3
+    for _ in $(seq $((seconds * 10))); do
+        "$@" >/dev/null 2>&1 && return 0
+        alive "$pid" || die "$what exited at start-up; its log ends: $(tail -n 20 "$TMP"/run-*/"$what".log 2>/dev/null)"
+        sleep 0.1
+    done
+    die "$what did not come up within $seconds s"
+}
+
+# shellcheck disable=SC2317 # invoked through wait_for
+redis_ping() {
+    local reply
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf 'PING\r\n' >&3
+    read -r -t 2 reply <&3 || true
+    exec 3>&-
+    [[ $reply == +PONG* ]]
+}
+
+REDIS_PID=0 SANDBOX_PID=0 SERVE_PID=0 SANDBOX_URL="" INTAKE_URL=""
+
+# start_stack DIR [serve flags...]: redis-server, sandbox and serve, each on a free port.
+start_stack() {
+    local dir=$1
+    shift
+    mkdir -p "$dir/redis" "$dir/serve"
+    local redis_port sandbox_port serve_port
+    redis_port=$(free_port)
+    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir/redis" --appendonly yes \
+        --save '' --daemonize no --logfile "$dir/redis.log" &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    wait_for redis "$REDIS_PID" 10 redis_ping "$redis_port"
+
+    sandbox_port=$(free_port)
+    "$SLUICE" sandbox --port "$sandbox_port" --per-second "$PER_SECOND" \
+        --per-minute "$PER_MINUTE" --quiet >"$dir/sandbox.log" 2>&1 &
+    SANDBOX_PID=$!
+    PIDS+=("$SANDBOX_PID")
+    SANDBOX_URL="http://127.0.0.1:$sandbox_port"
+    wait_for sandbox "$SANDBOX_PID" 10 curl -sf -H 'Authorization: Bearer sandbox' "$SANDBOX_URL/_sandbox/stats"
+
+    serve_port=$(free_port)
+    INSTANTLY_API_KEY=sandbox CLOSE_API_KEY=sandbox "$SLUICE" serve \
+        --listen "127.0.0.1:$serve_port" --instantly-url "$SANDBOX_URL" --close-url "$SANDBOX_URL" \
+        --redis "redis://127.0.0.1:$redis_port/0" --rate "$PER_MINUTE/min" \
+        --burst-rate "$PER_SECOND/s" --safety-factor "$SAFETY" --data-dir "$dir/serve" "$@" \
+        >"$dir/serve.log" 2>&1 &
+    SERVE_PID=$!
+    PIDS+=("$SERVE_PID")
+    INTAKE_URL="http://127.0.0.1:$serve_port"
+    wait_for serve "$SERVE_PID" 30 curl -sf "$INTAKE_URL/healthz"
+}
+
+load_average() {
+    # "load average: 0.52, 0.40, 0.31" out of uptime, and who else is compiling.
+    local others
+    others=$(pgrep -c -x 'cc1plus|ld|ninja' 2>/dev/null || true)
+    echo "load average $(uptime | sed 's/.*load average: //') (1/5/15 min; ${others:-0} compiler/linker processes running)"
+}
+
+FAILED=0
+DRIVER_ARGS=(--concurrency "$CONCURRENCY" --per-second "$PER_SECOND" --per-minute "$PER_MINUTE"
+    --safety-factor "$SAFETY")
+
+run_driver() {
+    local mode=$1 leads=$2 dir="$TMP/run-$1"
+    local flags=()
+    [[ $mode == single ]] && flags=(--single)
+    start_stack "$dir" "${flags[@]}"
+    echo "" && echo "Before the $mode run: $(load_average)"
+    local status=0
+    "$DRIVER" --intake "$INTAKE_URL" --sandbox "$SANDBOX_URL" --mode "$mode" --leads "$leads" \
+        --serve-pid "$SERVE_PID" --redis-pid "$REDIS_PID" --sandbox-pid "$SANDBOX_PID" \
+        --json "$dir/result.json" --requests-out "$dir/requests.json" "${DRIVER_ARGS[@]}" >"$dir/driver.out" || status=$?
+    grep -v '^RESULT ' "$dir/driver.out" | tee "$dir/table.md"
+    if [[ $status -ne 0 ]]; then
+        FAILED=1
+        echo "bench_pipeline: the $mode run did not deliver everything; serve's log ends:" >&2
+        tail -n 30 "$dir/serve.log" >&2
+    fi
+    echo "" && echo "After the $mode run: $(load_average)"
+    stop_all
+}
+
+run_wrk() {
+    local dir="$TMP/run-wrk"
+    start_stack "$dir"
+    # The wrk script's webhooks name campaign "Bench": make it exist so the dispatcher
+    # delivers them while wrk runs, as it would in production.
+    curl -sf -H 'Authorization: Bearer sandbox' -H 'Content-Type: application/json' \
+        -d '{"name":"Bench","campaign_schedule":{"schedules":[{"name":"Bench"}]}}' \
+        "$SANDBOX_URL/api/v2/campaigns" >/dev/null || die "cannot create the campaign 'Bench' in the sandbox"
+    echo "" && echo "Before the wrk run: $(load_average)"
+    # A copy of the request script with a done() hook that prints the numbers in one line.
+    cat "$WRK_SCRIPT" - >"$dir/wrk.lua" <<'EOF'
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK requests=%d duration_us=%d p50_us=%d p95_us=%d p99_us=%d max_us=%d non2xx=%d socket_errors=%d timeouts=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), latency.max, e.status, e.connect + e.read + e.write, e.timeout))
+end
+EOF
+    wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" --latency -s "$dir/wrk.lua" \
+        "$INTAKE_URL/instantly/add_lead" >"$dir/wrk.out" 2>&1 || {
+        cat "$dir/wrk.out" >&2
+        die "wrk failed"
+    }
+    local line
+    line=$(grep '^WRK ' "$dir/wrk.out") || {
+        cat "$dir/wrk.out" >&2
+        die "wrk printed no summary"
+    }
+    local rss cpu
+    rss=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVE_PID/status")
+    cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$SERVE_PID/stat")
+    echo ""
+    echo "### wrk: intake throughput, -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION, every webhook distinct"
+    echo ""
+    awk -v rss="$rss" -v cpu="$cpu" '{
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        rps = v["requests"] / (v["duration_us"] / 1e6)
+        p99 = v["p99_us"] / 1000
+        print "| measure | value | target |"
+        print "|---|---|---|"
+        printf "| requests (non-2xx, socket errors, timeouts) | %d (%d, %d, %d) | all 2xx |\n", v["requests"], v["non2xx"], v["socket_errors"], v["timeouts"]
+        printf "| webhooks acknowledged per second | %.0f | ≥ 15000: %s |\n", rps, (rps >= 15000 && v["non2xx"] == 0) ? "met" : "**missed**"
+        printf "| latency p50 / p95 / p99 / max | %.2f / %.2f / %.2f / %.2f ms | p99 ≤ 10 ms: %s |\n", v["p50_us"] / 1000, v["p95_us"] / 1000, p99, v["max_us"] / 1000, p99 <= 10 ? "met" : "**missed**"
+        printf "| serve peak RSS (VmHWM) / CPU s, whole life | %s MiB / %s s | |\n", rss, cpu
+    }' <<<"$line" | tee "$dir/table.md"
+    echo "" && echo "After the wrk run: $(load_average)"
+    echo "(wrk's own report: $(grep -E 'Requests/sec|Non-2xx|Socket errors' "$dir/wrk.out" | tr -s ' ' | paste -sd ';' -))"
+    stop_all
+}
+
+echo "# Sluice pipeline benchmark"
+echo ""
+echo "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown) on $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC');" \
+    "caps $PER_SECOND/s and $PER_MINUTE/min, serve safety factor $SAFETY"
+for run in $RUNS; do
+    case "$run" in
+    bulk) run_driver bulk "$LEADS" ;;
+    single) run_driver single "$SINGLE_LEADS" ;;
+    wrk) run_wrk ;;
+    esac
+done
+exit "$FAILED"
