@@ -6,7 +6,8 @@
 #            time until every lead is in the sandbox, upstream requests, worst 1 s / 60 s
 #            windows, peak RSS and CPU of serve  (tests/bench/bench_pipeline.cpp measures)
 #   single : the same with `serve --single` and a smaller N (default 600), against N ÷ rate
-#   wrk    : intake throughput with wrk and tests/bench/wrk_webhooks.lua, 50 connections
+#   wrk    : ack rate and latency with wrk and tests/bench/wrk_webhooks.lua, 50 connections,
+#            twice: serve's dispatcher paused (the intake alone), then delivering meanwhile
 # Every child process and the temp dir are removed on exit, however it ends.
 #
 #   tests/bench/bench_pipeline.sh [--only bulk|single|wrk] [--leads N] [--single-leads N] ...
@@ -137,6 +138,20 @@ stop_all() {
     PIDS=()
 }
 
+# run_waited OUT CMD...: runs CMD with stdout+stderr to OUT in the background and waits, so
+# a signal to this script is handled at once (bash defers traps while a foreground child
+# runs) and cleanup stops CMD too. Returns CMD's exit status.
+run_waited() {
+    local out=$1 pid status=0
+    shift
+    "$@" >"$out" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait "$pid" || status=$?
+    unset 'PIDS[${#PIDS[@]}-1]'
+    return "$status"
+}
+
 # shellcheck disable=SC2317 # invoked by the trap
 cleanup() {
     local code=$?
@@ -191,7 +206,8 @@ redis_ping() {
     [[ $reply == +PONG* ]]
 }
 
-REDIS_PID=0 SANDBOX_PID=0 SERVE_PID=0 SANDBOX_URL="" INTAKE_URL=""
+REDIS_PID=0 REDIS_PORT=0 SANDBOX_PID=0 SERVE_PID=0 SANDBOX_URL="" INTAKE_URL=""
+PAUSE_DISPATCHERS="" # a reason: serve's dispatchers start paused
 
 # start_stack DIR [serve flags...]: redis-server, sandbox and serve, each on a free port.
 start_stack() {
@@ -200,6 +216,7 @@ start_stack() {
     mkdir -p "$dir/redis" "$dir/serve"
     local redis_port sandbox_port serve_port
     redis_port=$(free_port)
+    REDIS_PORT=$redis_port
     redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir/redis" --appendonly yes \
         --save '' --daemonize no --logfile "$dir/redis.log" &
     REDIS_PID=$!
@@ -213,6 +230,13 @@ start_stack() {
     PIDS+=("$SANDBOX_PID")
     SANDBOX_URL="http://127.0.0.1:$sandbox_port"
     wait_for sandbox "$SANDBOX_PID" 10 curl -sf -H 'Authorization: Bearer sandbox' "$SANDBOX_URL/_sandbox/stats"
+
+    if [[ -n $PAUSE_DISPATCHERS ]]; then
+        # The pause flag every dispatcher reads before its first read: RedisKeys::control()
+        # of the default namespace, field "paused" = reason (run_wrk checks serve obeyed).
+        [[ $(redis_cmd "$redis_port" HSET sluice:default:control paused "$PAUSE_DISPATCHERS") == :* ]] ||
+            die "cannot set the pause flag in Redis"
+    fi
 
     serve_port=$(free_port)
     INSTANTLY_API_KEY=sandbox CLOSE_API_KEY=sandbox "$SLUICE" serve \
@@ -244,9 +268,10 @@ run_driver() {
     start_stack "$dir" "${flags[@]}"
     echo "" && echo "Before the $mode run: $(load_average)"
     local status=0
-    "$DRIVER" --intake "$INTAKE_URL" --sandbox "$SANDBOX_URL" --mode "$mode" --leads "$leads" \
-        --serve-pid "$SERVE_PID" --redis-pid "$REDIS_PID" --sandbox-pid "$SANDBOX_PID" \
-        --json "$dir/result.json" --requests-out "$dir/requests.json" "${DRIVER_ARGS[@]}" >"$dir/driver.out" || status=$?
+    run_waited "$dir/driver.out" "$DRIVER" --intake "$INTAKE_URL" --sandbox "$SANDBOX_URL" \
+        --mode "$mode" --leads "$leads" --serve-pid "$SERVE_PID" --redis-pid "$REDIS_PID" \
+        --sandbox-pid "$SANDBOX_PID" --json "$dir/result.json" \
+        --requests-out "$dir/requests.json" "${DRIVER_ARGS[@]}" || status=$?
     grep -v '^RESULT ' "$dir/driver.out" | tee "$dir/table.md"
     if [[ $status -ne 0 ]]; then
         FAILED=1
@@ -257,17 +282,9 @@ run_driver() {
     stop_all
 }
 
-run_wrk() {
-    local dir="$TMP/run-wrk"
-    start_stack "$dir"
-    # The wrk script's webhooks name campaign "Bench": make it exist so the dispatcher
-    # delivers them while wrk runs, as it would in production.
-    curl -sf -H 'Authorization: Bearer sandbox' -H 'Content-Type: application/json' \
-        -d '{"name":"Bench","campaign_schedule":{"schedules":[{"name":"Bench"}]}}' \
-        "$SANDBOX_URL/api/v2/campaigns" >/dev/null || die "cannot create the campaign 'Bench' in the sandbox"
-    echo "" && echo "Before the wrk run: $(load_average)"
-    # A copy of the request script with a done() hook that prints the numbers in one line.
-    cat "$WRK_SCRIPT" - >"$dir/wrk.lua" <<'EOF'
+# write_wrk_lua FILE: the request script plus a done() hook printing wrk's numbers in one line.
+write_wrk_lua() {
+    cat "$WRK_SCRIPT" - >"$1" <<'EOF'
 
 function done(summary, latency, requests)
   local e = summary.errors
@@ -277,35 +294,115 @@ function done(summary, latency, requests)
     latency:percentile(99), latency.max, e.status, e.connect + e.read + e.write, e.timeout))
 end
 EOF
-    wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" --latency -s "$dir/wrk.lua" \
-        "$INTAKE_URL/instantly/add_lead" >"$dir/wrk.out" 2>&1 || {
+}
+
+proc_rss_mib() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+proc_cpu_s() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
+
+# A table row: the three commands most often slower than 5 ms in Redis during the run, Lua
+# scripts by name. (A plain SADD in there means Redis itself was waiting for a core.) Needs
+# redis-cli and jq; without them the row is left out.
+slowlog_row() {
+    command -v redis-cli >/dev/null && command -v jq >/dev/null || return 0
+    local port=$1 names="" f
+    for f in "$ROOT"/resources/lua/*.lua; do
+        names+="$(sha1sum <"$f" | cut -c1-40)=$(basename "$f" .lua) "
+    done
+    redis-cli -p "$port" --json SLOWLOG GET 100000 2>/dev/null | jq -r --arg names "$names" '
+        ($names | split(" ") | map(select(length > 0) | split("=") | {(.[0]): .[1]}) | add) as $n
+        | map({us: .[2], cmd: (if (.[3][0] | ascii_upcase) == "EVALSHA"
+                               then "EVALSHA " + ($n[.[3][1]] // .[3][1]) else .[3][0] end)})
+        | map(select(.us >= 5000)) | group_by(.cmd) | sort_by(-length) | .[:3]
+        | map("\(.[0].cmd): \(length) × (mean \(map(.us) | add / length / 100 | round / 10) ms, longest \(map(.us) | max / 100 | round / 10) ms)")
+        | "| Redis commands that blocked Redis ≥ 5 ms (SLOWLOG) | \(if length == 0 then "none" else join("; ") end) | |"' ||
+        true
+}
+
+# A Redis command over /dev/tcp (no redis-cli needed); prints the first reply line.
+redis_cmd() {
+    local port=$1 crlf=$'\r\n' req reply arg
+    shift
+    req="*$#$crlf"
+    for arg in "$@"; do req+="\$${#arg}$crlf$arg$crlf"; done
+    exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+    printf '%s' "$req" >&3
+    read -r -t 2 reply <&3 || true
+    exec 3>&-
+    echo "${reply%$'\r'}"
+}
+
+# run_wrk alone|delivering: wrk against a fresh serve whose dispatcher is paused (the
+# intake's own capacity) or delivers to the sandbox at the same time (the whole process).
+run_wrk() {
+    local variant=$1 dir="$TMP/run-wrk-$1" title
+    PAUSE_DISPATCHERS=""
+    if [[ $variant == alone ]]; then
+        PAUSE_DISPATCHERS="bench: intake alone"
+        title="intake alone (dispatcher paused through the control hash)"
+    else
+        title="intake while the dispatcher delivers to the sandbox"
+    fi
+    start_stack "$dir"
+    if [[ $variant == alone ]]; then
+        local waited
+        for waited in $(seq 20); do
+            grep -q "paused: $PAUSE_DISPATCHERS" "$dir/serve.log" && break
+            [[ $waited -eq 20 ]] && die "serve's dispatcher did not pause (has the control hash moved from RedisKeys::control()?)"
+            sleep 0.1
+        done
+    fi
+    # The wrk script's webhooks name campaign "Bench": make it exist so the dispatcher
+    # delivers them, as it would in production.
+    curl -sf -H 'Authorization: Bearer sandbox' -H 'Content-Type: application/json' \
+        -d '{"name":"Bench","campaign_schedule":{"schedules":[{"name":"Bench"}]}}' \
+        "$SANDBOX_URL/api/v2/campaigns" >/dev/null || die "cannot create the campaign 'Bench' in the sandbox"
+    redis_cmd "$REDIS_PORT" CONFIG SET slowlog-log-slower-than 5000 >/dev/null
+    redis_cmd "$REDIS_PORT" CONFIG SET slowlog-max-len 100000 >/dev/null
+    write_wrk_lua "$dir/wrk.lua"
+    echo "" && echo "Before the wrk run ($variant): $(load_average)"
+    local serve0 redis0 sandbox0
+    serve0=$(proc_cpu_s "$SERVE_PID")
+    redis0=$(proc_cpu_s "$REDIS_PID")
+    sandbox0=$(proc_cpu_s "$SANDBOX_PID")
+    run_waited "$dir/wrk.out" wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" \
+        --latency -s "$dir/wrk.lua" "$INTAKE_URL/instantly/add_lead" || {
         cat "$dir/wrk.out" >&2
         die "wrk failed"
     }
-    local line
+    local line delivered
     line=$(grep '^WRK ' "$dir/wrk.out") || {
         cat "$dir/wrk.out" >&2
         die "wrk printed no summary"
     }
-    local rss cpu
-    rss=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$SERVE_PID/status")
-    cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$SERVE_PID/stat")
+    delivered=$(curl -sf -H 'Authorization: Bearer sandbox' "$SANDBOX_URL/_sandbox/stats" |
+        sed -n 's/.*"leads":\([0-9]*\).*/\1/p')
     echo ""
-    echo "### wrk: intake throughput, -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION, every webhook distinct"
+    echo "### wrk, $title: -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION, every webhook distinct"
     echo ""
-    awk -v rss="$rss" -v cpu="$cpu" '{
-        for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        rps = v["requests"] / (v["duration_us"] / 1e6)
-        p99 = v["p99_us"] / 1000
-        print "| measure | value | target |"
-        print "|---|---|---|"
-        printf "| requests (non-2xx, socket errors, timeouts) | %d (%d, %d, %d) | all 2xx |\n", v["requests"], v["non2xx"], v["socket_errors"], v["timeouts"]
-        printf "| webhooks acknowledged per second | %.0f | ≥ 15000: %s |\n", rps, (rps >= 15000 && v["non2xx"] == 0) ? "met" : "**missed**"
-        printf "| latency p50 / p95 / p99 / max | %.2f / %.2f / %.2f / %.2f ms | p99 ≤ 10 ms: %s |\n", v["p50_us"] / 1000, v["p95_us"] / 1000, p99, v["max_us"] / 1000, p99 <= 10 ? "met" : "**missed**"
-        printf "| serve peak RSS (VmHWM) / CPU s, whole life | %s MiB / %s s | |\n", rss, cpu
-    }' <<<"$line" | tee "$dir/table.md"
-    echo "" && echo "After the wrk run: $(load_average)"
-    echo "(wrk's own report: $(grep -E 'Requests/sec|Non-2xx|Socket errors' "$dir/wrk.out" | tr -s ' ' | paste -sd ';' -))"
+    {
+        awk -v rss="$(proc_rss_mib "$SERVE_PID")" \
+            -v serve="$(minus "$(proc_cpu_s "$SERVE_PID")" "$serve0")" \
+            -v redis="$(minus "$(proc_cpu_s "$REDIS_PID")" "$redis0")" \
+            -v sandbox="$(minus "$(proc_cpu_s "$SANDBOX_PID")" "$sandbox0")" \
+            -v delivered="${delivered:-?}" '{
+            for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+            rps = v["requests"] / (v["duration_us"] / 1e6)
+            p99 = v["p99_us"] / 1000
+            print "| measure | value | target |"
+            print "|---|---|---|"
+            printf "| requests (non-2xx, socket errors, timeouts) | %d (%d, %d, %d) | all 2xx |\n", v["requests"], v["non2xx"], v["socket_errors"], v["timeouts"]
+            printf "| webhooks acknowledged per second | %.0f | ≥ 15000: %s |\n", rps, (rps >= 15000 && v["non2xx"] == 0) ? "met" : "**missed**"
+            printf "| ack latency p50 / p95 / p99 / max | %.2f / %.2f / %.2f / %.2f ms | p99 ≤ 10 ms: %s |\n", v["p50_us"] / 1000, v["p95_us"] / 1000, p99, v["max_us"] / 1000, p99 <= 10 ? "met" : "**missed**"
+            printf "| leads in the sandbox when wrk ended | %s | |\n", delivered
+            printf "| serve peak RSS (VmHWM) | %s MiB | ≤ 60 MiB: %s |\n", rss, rss <= 60 ? "met" : "**missed**"
+            printf "| CPU s during the run: serve / redis-server / sandbox | %s / %s / %s | |\n", serve, redis, sandbox
+        }' <<<"$line"
+        slowlog_row "$REDIS_PORT"
+    } | tee "$dir/table.md"
+    echo "" && echo "After the wrk run ($variant): $(load_average)"
     stop_all
 }
 
@@ -317,7 +414,10 @@ for run in $RUNS; do
     case "$run" in
     bulk) run_driver bulk "$LEADS" ;;
     single) run_driver single "$SINGLE_LEADS" ;;
-    wrk) run_wrk ;;
+    wrk)
+        run_wrk alone
+        run_wrk delivering
+        ;;
     esac
 done
 exit "$FAILED"
