@@ -91,10 +91,13 @@ command -v redis-server >/dev/null || die "redis-server is missing (Debian: apt-
 command -v curl >/dev/null || die "curl is missing (Debian: apt-get install curl)"
 if [[ " $RUNS " == *" wrk "* ]] && ! command -v wrk >/dev/null; then
     echo "bench_pipeline: wrk is missing; installing the Debian package 'wrk' with apt-get" >&2
-    if [[ $(id -u) -eq 0 ]]; then
-        apt-get install -y wrk >&2 || die "apt-get install wrk failed; install it, or leave out the wrk run (--only bulk,single)"
-    elif sudo -n true 2>/dev/null; then
-        sudo apt-get install -y wrk >&2 || die "sudo apt-get install wrk failed; install it, or leave out the wrk run (--only bulk,single)"
+    as_root=()
+    [[ $(id -u) -eq 0 ]] || as_root=(sudo -n)
+    if [[ $(id -u) -eq 0 ]] || sudo -n true 2>/dev/null; then
+        "${as_root[@]}" apt-get install -y wrk >&2 ||
+            { "${as_root[@]}" apt-get update >&2 && "${as_root[@]}" apt-get install -y wrk >&2; } ||
+            die "apt-get install wrk failed; install it, or leave out the wrk run (--only bulk,single)"
+        echo "bench_pipeline: installed wrk" >&2
     else
         die "wrk is missing and I cannot install it without root: run 'sudo apt-get install wrk', or leave out the wrk run (--only bulk,single)"
     fi
