@@ -281,8 +281,21 @@ void RedisClient::command(const QList<QByteArray> &argv, RedisCallback done, mil
 QByteArray RedisClient::loadScript(const QString &name, const QByteArray &source)
 {
     QByteArray sha = QCryptographicHash::hash(source, QCryptographicHash::Sha1).toHex();
+    const auto known = m_scripts.constFind(name);
+    if (known != m_scripts.constEnd() && known->sha == sha)
+        return sha;
     m_scripts.insert(name, Script { sha, source });
+    if (m_state == State::Connected)
+        sendScriptLoad(m_scripts.value(name));
     return sha;
+}
+
+void RedisClient::sendScriptLoad(const Script &script)
+{
+    // Internal: its reply is dropped; a failure shows up as NOSCRIPT, which EVALSHA handles.
+    send(Pending {
+        [](const RedisResult &) {}, QDeadlineTimer(QDeadlineTimer::Forever), milliseconds { 0 },
+        *encode({ QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), script.source }), true });
 }
 
 void RedisClient::evalScript(const QString &name, const QList<QByteArray> &keys,
@@ -462,6 +475,10 @@ void RedisClient::onHandshakeDone()
     m_connectTimer.stop();
     m_failures = 0;
     m_lastError.reset();
+    // The registered scripts first, so no EVALSHA after them meets NOSCRIPT (a fresh or
+    // restarted server has none; a burst of NOSCRIPTs, each reloading, slowed every reply).
+    for (const Script &script : std::as_const(m_scripts))
+        sendScriptLoad(script);
     // Queued commands go out first, in order; commands issued by stateChanged slots follow.
     QByteArray batch;
     for (Pending &p : m_queue) {

@@ -125,6 +125,7 @@ private:
         QByteArray sha;
         QByteArray source;
     };
+    void sendScriptLoad(const Script &script);
 
     void startAttempt();
     void onTransportReady();

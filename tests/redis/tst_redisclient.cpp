@@ -10,6 +10,7 @@
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QRandomGenerator>
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -403,6 +404,42 @@ private Q_SLOTS:
         QCOMPARE(*values.begin(), 11);
         QCOMPARE(*values.rbegin(), 30);
         QCOMPARE(m_client->state(), State::Connected);
+    }
+
+    /// A burst of calls right after connecting (and after a script is registered while
+    /// connected) meets no NOSCRIPT: the client loads its scripts first.
+    void scriptsAreLoadedBeforeTheFirstCall()
+    {
+        QVERIFY(execute(*m_client, { "SCRIPT", "FLUSH" }).ok());
+        auto noScripts = [this] {
+            const QByteArray info = execute(*m_client, { "INFO", "errorstats" }).value().bytes();
+            static const QRegularExpression re(QStringLiteral("errorstat_NOSCRIPT:count=(\\d+)"));
+            return re.match(QString::fromLatin1(info)).captured(1).toInt();
+        };
+        // One NOSCRIPT on purpose, so the count is known to be read.
+        QVERIFY(!execute(*m_client, { "EVALSHA", QByteArray(40, 'a'), "0" }).ok());
+        const int before = noScripts();
+        QVERIFY(before >= 1);
+        RedisOptions options = m_client->options();
+        RedisClient fresh(options);
+        fresh.loadScript(QStringLiteral("echo1"), "return ARGV[1]");
+        fresh.connectToServer();
+        std::vector<CapturedReply> calls(30);
+        for (CapturedReply &c : calls)
+            fresh.evalScript(QStringLiteral("echo1"), {}, { "x" }, c.callback());
+        QTRY_VERIFY(std::all_of(calls.begin(), calls.end(), [](auto &c) { return c.done(); }));
+        for (const CapturedReply &c : calls)
+            QVERIFY2(c.ok(), qPrintable(c.describe()));
+        QCOMPARE(noScripts(), before);
+
+        // Registered while connected: loaded at once, ahead of the calls that follow.
+        fresh.loadScript(QStringLiteral("echo2"), "return ARGV[1] .. '!'");
+        CapturedReply late;
+        fresh.evalScript(QStringLiteral("echo2"), {}, { "y" }, late.callback());
+        QTRY_VERIFY(late.done());
+        QVERIFY2(late.ok(), qPrintable(late.describe()));
+        QCOMPARE(late.reply().bytes(), QByteArray("y!"));
+        QCOMPARE(noScripts(), before);
     }
 
     void scriptErrors_data()
