@@ -83,9 +83,10 @@ int main(int argc, char *argv[])
     }
     if (command == QLatin1String("gui"))
         return runGuiCommand(argc, argv, rest);
-    if (command.isEmpty() || command == QLatin1String("--live")
-        || command == QLatin1String("--sandbox"))
-        return runGuiCommand(argc, argv, args); // `sluice`, `sluice --live ...`
+    const bool helpOrVersion = command == QLatin1String("--help") || command == QLatin1String("-h")
+        || command == QLatin1String("--version") || command == QLatin1String("-v");
+    if (command.isEmpty() || (command.startsWith(QLatin1String("--")) && !helpOrVersion))
+        return runGuiCommand(argc, argv, args); // `sluice`, `sluice --live --redis ...`
     err << "sluice: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
 }

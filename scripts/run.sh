@@ -1,29 +1,20 @@
 #!/usr/bin/env bash
-# The main job, until the console lands: build Sluice, start the sandbox (fake Instantly and
-# Close APIs) on 127.0.0.1:18080, walk the Instantly client through it, and keep the sandbox
-# serving until Ctrl-C so you can try it with curl.
+# The main job: build Sluice and open the operator console in SANDBOX mode (embedded fake
+# Instantly and Close with the real limits, a private Redis: nothing leaves the machine).
+# Without a display, the headless equivalent: a 200-lead load test against the same
+# embedded sandbox, verified in (fake) Instantly and cleaned up, with its verdict.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake --preset release >/dev/null
 cmake --build --preset release
 bin=build/release/app/sluice
-port=${SLUICE_SANDBOX_PORT:-18080}
 
-"$bin" sandbox --port "$port" --quiet &
-sandbox=$!
-trap 'kill $sandbox 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  curl -fs -o /dev/null -H 'Authorization: Bearer sandbox' "http://127.0.0.1:$port/api/v2/campaigns" && break
-  kill -0 $sandbox 2>/dev/null || { echo "run: the sandbox did not start (port $port in use?)" >&2; exit 1; }
-  sleep 0.1
-done
-"$bin" demo --instantly-url "http://127.0.0.1:$port"
-cat <<MSG
-
-The sandbox keeps serving on http://127.0.0.1:$port (Ctrl-C stops it). Try:
-  curl -H 'Authorization: Bearer sandbox' http://127.0.0.1:$port/api/v2/campaigns
-  curl -H 'Authorization: Bearer sandbox' http://127.0.0.1:$port/_sandbox/stats
-MSG
-trap - EXIT
-wait $sandbox
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  echo "run: opening the Sluice console (sandbox mode); close the window to stop"
+  exec "$bin" "$@"
+fi
+leads=${SLUICE_LEADS:-200}
+echo "run: no display, so the headless equivalent: a $leads-lead load test against the embedded"
+echo "     sandbox, verified and cleaned up (sluice loadtest --help for more)"
+exec "$bin" loadtest --leads "$leads" --verify --cleanup "$@"
