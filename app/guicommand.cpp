@@ -78,12 +78,6 @@ int runGuiCommand(int &argc, char **argv, const QStringList &args)
     options.serve = serve.value();
     options.sandbox = !live;
     options.anyPortIfTaken = !rest.contains(QStringLiteral("--listen"));
-    for (const RateRule &cap : options.serve.caps) {
-        if (cap.window.count() == 1000)
-            options.sandboxOptions.perSecond = cap.limit;
-        else if (cap.window.count() == 60'000)
-            options.sandboxOptions.perMinute = cap.limit;
-    }
     options.dataDir = options.serve.dataDir.isEmpty() ? defaultDataDir() : options.serve.dataDir;
     LocalEngine engine(options);
     if (auto problem = engine.start()) {

@@ -259,13 +259,6 @@ int runLoadTestCommand(const QStringList &args)
     options.listen = a.definition.target.isEmpty();
     options.deliver = a.definition.target.isEmpty();
     options.sandbox = !a.live;
-    for (const RateRule &cap : options.serve.caps) {
-        // The sandbox enforces the same caps the limiter paces for.
-        if (cap.window.count() == 1000)
-            options.sandboxOptions.perSecond = cap.limit;
-        else if (cap.window.count() == 60'000)
-            options.sandboxOptions.perMinute = cap.limit;
-    }
     options.dataDir = options.serve.dataDir.isEmpty() ? defaultDataDir() : options.serve.dataDir;
     LocalEngine engine(options);
     if (auto problem = engine.start()) {

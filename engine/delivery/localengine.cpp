@@ -105,6 +105,13 @@ std::optional<QString> LocalEngine::start()
     if (m_options.dataDir.isEmpty() || !QDir().mkpath(m_options.dataDir))
         return QStringLiteral("cannot create the data directory '%1'").arg(m_options.dataDir);
     if (m_options.sandbox) {
+        // The sandbox enforces the caps the limiter is configured for, as Instantly would.
+        for (const RateRule &cap : o.caps) {
+            if (cap.window.count() == 1000)
+                m_options.sandboxOptions.perSecond = cap.limit;
+            else if (cap.window.count() == 60'000)
+                m_options.sandboxOptions.perMinute = cap.limit;
+        }
         m_sandbox = std::make_unique<SandboxServer>(m_options.sandboxOptions);
         if (m_sandbox->start() == 0)
             return QStringLiteral("the embedded sandbox cannot listen on loopback");

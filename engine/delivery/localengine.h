@@ -33,6 +33,7 @@ struct LocalEngineOptions
     bool deliver = true;
     /// Embed the fake Instantly and Close on loopback and point the clients at them.
     bool sandbox = false;
+    /// Its per-second and per-minute limits are taken from `serve.caps`.
     SandboxOptions sandboxOptions;
     QString dataDir; ///< spool and private Redis; required
     /// When the listener's port is taken, listen on a free one instead of failing (the

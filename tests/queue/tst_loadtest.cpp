@@ -54,9 +54,7 @@ private Q_SLOTS:
         options.serve.listenPort = 0;
         options.serve.caps = { { 20, milliseconds { 1000 } }, { 1200, milliseconds { 60'000 } } };
         options.serve.coalescingWindow = milliseconds { 50 };
-        options.sandbox = true;
-        options.sandboxOptions.perSecond = 20;
-        options.sandboxOptions.perMinute = 1200;
+        options.sandbox = true; // enforcing the same caps
         options.dataDir = m_dir.path();
         m_engine = std::make_unique<LocalEngine>(options);
         const auto problem = m_engine->start();
