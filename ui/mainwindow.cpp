@@ -1,6 +1,8 @@
 #include "mainwindow.h"
 
 #include "breakerband.h"
+#include "control/operatorcontrol.h"
+#include "deadletterspage.h"
 #include "delivery/localengine.h"
 #include "overviewpage.h"
 #include "runspage.h"
@@ -9,13 +11,16 @@
 #include <QAction>
 #include <QCloseEvent>
 #include <QHBoxLayout>
+#include <QInputDialog>
 #include <QLabel>
 #include <QListWidget>
+#include <QMessageBox>
 #include <QSettings>
 #include <QShortcut>
 #include <QSplitter>
 #include <QStackedWidget>
 #include <QStatusBar>
+#include <QToolBar>
 #include <QVBoxLayout>
 
 namespace sluice {
@@ -67,10 +72,13 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
     m_runs = new RunsPage(engine, live, m_pages);
     addPage(tr("Overview"), m_overview, QStringLiteral("Ctrl+1"));
     addPage(tr("Runs"), m_runs, QStringLiteral("Ctrl+2"));
+    m_deadLetters = new DeadLettersPage(engine->control(), m_pages);
+    addPage(tr("Dead letters"), m_deadLetters, QStringLiteral("Ctrl+3"));
+    buildToolBar();
     connect(m_nav, &QListWidget::currentRowChanged, m_pages, &QStackedWidget::setCurrentIndex);
     m_nav->setCurrentRow(0);
 
-    for (const char *name : { "mode", "redis", "listener", "breaker", "rate" }) {
+    for (const char *name : { "mode", "paused", "redis", "listener", "breaker", "rate" }) {
         auto *label = new QLabel(this);
         label->setContentsMargins(6, 0, 6, 0);
         statusBar()->addPermanentWidget(label); // run notices must not hide these
@@ -104,6 +112,56 @@ void MainWindow::addPage(const QString &title, QWidget *page, const QString &sho
     connect(key, &QShortcut::activated, this, [this, index] { showPage(index); });
 }
 
+void MainWindow::buildToolBar()
+{
+    QToolBar *bar = addToolBar(tr("Controls"));
+    bar->setObjectName(QStringLiteral("controls"));
+    bar->setMovable(false);
+    m_pauseAction = bar->addAction(tr("Pause dispatching…"));
+    m_pauseAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+Shift+P")));
+    m_pauseAction->setToolTip(tr("Stop every instance from taking new leads (%1)")
+                                  .arg(m_pauseAction->shortcut().toString()));
+    connect(m_pauseAction, &QAction::triggered, this, [this] {
+        if (m_paused) {
+            m_engine->control()->resume();
+            return;
+        }
+        bool ok = false;
+        const QString reason = QInputDialog::getText(
+            this, tr("Pause dispatching"),
+            tr("Why? Every instance and console shows this until someone resumes."),
+            QLineEdit::Normal, QString(), &ok);
+        if (!ok)
+            return;
+        if (auto problem = m_engine->control()->pause(reason))
+            QMessageBox::warning(this, tr("Not paused"), *problem);
+    });
+    bar->addSeparator();
+    auto force = [this](bool open) {
+        bool ok = false;
+        const QString reason = QInputDialog::getText(
+            this, open ? tr("Force the breaker open") : tr("Force the breaker closed"),
+            open ? tr("Why? Nothing is sent upstream by any instance for 15 minutes or until "
+                      "cleared.")
+                 : tr("Why? Failures will not open it for 15 minutes or until cleared."),
+            QLineEdit::Normal, QString(), &ok);
+        if (!ok)
+            return;
+        const auto problem = open
+            ? m_engine->control()->forceBreakerOpen(reason, std::chrono::minutes { 15 })
+            : m_engine->control()->forceBreakerClosed(reason, std::chrono::minutes { 15 });
+        if (problem)
+            QMessageBox::warning(this, tr("Breaker not forced"), *problem);
+    };
+    QAction *open = bar->addAction(tr("Force breaker open…"));
+    connect(open, &QAction::triggered, this, [force] { force(true); });
+    QAction *closed = bar->addAction(tr("Force closed…"));
+    connect(closed, &QAction::triggered, this, [force] { force(false); });
+    QAction *clear = bar->addAction(tr("Clear force"));
+    connect(clear, &QAction::triggered, this,
+            [this] { m_engine->control()->clearBreakerForce(tr("cleared from the console")); });
+}
+
 void MainWindow::showPage(int index)
 {
     m_nav->setCurrentRow(index);
@@ -120,6 +178,18 @@ void MainWindow::refreshStatus()
     const DeliverySnapshot s
         = m_engine->delivery() ? m_engine->delivery()->snapshot() : DeliverySnapshot {};
     m_status[QStringLiteral("mode")]->setText(m_live ? tr("LIVE") : tr("SANDBOX"));
+    QString pausedReason;
+    for (const DispatcherSnapshot &d : s.dispatchers) {
+        if (d.paused)
+            pausedReason = d.pausedReason;
+    }
+    m_paused = !s.dispatchers.empty()
+        && std::any_of(s.dispatchers.begin(), s.dispatchers.end(),
+                       [](const DispatcherSnapshot &d) { return d.paused; });
+    QLabel *paused = m_status[QStringLiteral("paused")];
+    paused->setText(m_paused ? tr("PAUSED: %1").arg(pausedReason) : QString());
+    paused->setStyleSheet(m_paused ? QStringLiteral("color:#c62828;font-weight:bold") : QString());
+    m_pauseAction->setText(m_paused ? tr("Resume dispatching") : tr("Pause dispatching…"));
     QString redis = tr("Redis %1: %2").arg(m_engine->redisDisplay(), s.redisState);
     if (m_engine->usesPrivateRedis())
         redis += tr(" (private)");

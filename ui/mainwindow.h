@@ -2,6 +2,7 @@
 
 #include <QMainWindow>
 
+class QAction;
 class QLabel;
 class QListWidget;
 class QStackedWidget;
@@ -9,6 +10,7 @@ class QStackedWidget;
 namespace sluice {
 
 class LocalEngine;
+class DeadLettersPage;
 class OverviewPage;
 class RunsPage;
 class Telemetry;
@@ -27,9 +29,11 @@ public:
     Telemetry *telemetry() const { return m_telemetry; }
     OverviewPage *overview() const { return m_overview; }
     RunsPage *runs() const { return m_runs; }
+    DeadLettersPage *deadLetters() const { return m_deadLetters; }
+    QAction *pauseAction() const { return m_pauseAction; }
     QStackedWidget *pages() const { return m_pages; }
     void showPage(int index);
-    /// Status bar texts, for tests: "mode", "redis", "listener", "breaker", "rate".
+    /// Status bar texts, for tests: "mode", "paused", "redis", "listener", "breaker", "rate".
     QString statusText(const QString &name) const;
 
 protected:
@@ -38,6 +42,7 @@ protected:
 private:
     void addPage(const QString &title, QWidget *page, const QString &shortcut);
     void refreshStatus();
+    void buildToolBar();
 
     LocalEngine *m_engine;
     bool m_live;
@@ -46,6 +51,9 @@ private:
     QStackedWidget *m_pages;
     OverviewPage *m_overview;
     RunsPage *m_runs;
+    DeadLettersPage *m_deadLetters;
+    QAction *m_pauseAction = nullptr;
+    bool m_paused = false;
     QHash<QString, QLabel *> m_status;
 };
 

@@ -1,6 +1,7 @@
 #include "localengine.h"
 
 #include "breaker/sharedbreaker.h"
+#include "control/operatorcontrol.h"
 #include "instantly/instantlyclient.h"
 #include "intake/intakeserver.h"
 #include "limiter/sendaudit.h"
@@ -196,6 +197,7 @@ std::optional<QString> LocalEngine::start()
     m_gate = std::make_unique<UpstreamGate>(m_limiter.get(), m_breaker.get(), m_audit.get());
     m_instantly = std::make_unique<InstantlyClient>(m_settings.instantly);
     m_instantly->transport()->setGate(m_gate.get());
+    m_control = std::make_unique<OperatorControl>(m_redis.get(), m_keys, m_breaker.get());
     return std::nullopt;
 }
 
@@ -206,6 +208,7 @@ bool LocalEngine::stop(std::chrono::milliseconds timeout)
     if (m_delivery)
         clean = m_delivery->stop(timeout);
     m_delivery.reset();
+    m_control.reset();
     m_instantly.reset();
     m_gate.reset();
     m_audit.reset();

@@ -16,6 +16,7 @@
 namespace sluice {
 
 class InstantlyClient;
+class OperatorControl;
 class IntakeServer;
 class PrivateRedis;
 class RedisClient;
@@ -72,6 +73,8 @@ public:
     /// Gated by the shared limiter and breaker: for runs, verification and clean-up.
     InstantlyClient *instantly() const { return m_instantly.get(); }
     SendAudit *audit() const { return m_audit.get(); }
+    /// Pause/resume, breaker force, dead letters: for every instance, through Redis.
+    OperatorControl *control() const { return m_control.get(); }
     /// http://host:port/instantly/add_lead, or empty without a listener.
     QUrl listenerUrl() const;
     /// What a LoadTestRun needs to run against this engine.
@@ -91,6 +94,7 @@ private:
     std::unique_ptr<SendAudit> m_audit;
     std::unique_ptr<UpstreamGate> m_gate;
     std::unique_ptr<InstantlyClient> m_instantly;
+    std::unique_ptr<OperatorControl> m_control;
     DeliverySettings m_settings;
 };
 

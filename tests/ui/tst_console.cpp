@@ -2,14 +2,21 @@
 // 20-lead run each view shows the right numbers, the buttons drive the engine, and every page
 // renders to a PNG under the build directory that a person can look at (and that is not
 // blank).
+#include "control/operatorcontrol.h"
+#include "core/clock.h"
+#include "deadletterspage.h"
 #include "delivery/localengine.h"
 #include "mainwindow.h"
 #include "overviewpage.h"
+#include "queue/queuedlead.h"
+#include "redis/capturedreply.h"
+#include "redis/redisclient.h"
 #include "redis/redisserver.h"
 #include "runspage.h"
 #include "sandbox/sandboxserver.h"
 #include "telemetry/telemetry.h"
 
+#include <QAction>
 #include <QDir>
 #include <QImage>
 #include <QListWidget>
@@ -171,6 +178,59 @@ private Q_SLOTS:
         QVERIFY(r.passed);
     }
 
+    void pauseShowsInTheStatusBarAndResumes()
+    {
+        QVERIFY(
+            m_engine->control()->pause(QStringLiteral("   ")).has_value()); // a reason is required
+        QVERIFY(!m_engine->control()->pause(QStringLiteral("maintenance window")));
+        QTRY_COMPARE_WITH_TIMEOUT(m_window->statusText(QStringLiteral("paused")),
+                                  QStringLiteral("PAUSED: maintenance window"), 10'000);
+        QCOMPARE(m_window->pauseAction()->text(), QStringLiteral("Resume dispatching"));
+        m_window->pauseAction()->trigger(); // resumes, no question asked
+        QTRY_COMPARE_WITH_TIMEOUT(m_window->statusText(QStringLiteral("paused")), QString(),
+                                  10'000);
+    }
+
+    void deadLettersAreListedAndRetried()
+    {
+        SandboxServer *sandbox = m_engine->sandbox();
+        nlohmann::json campaign
+            = { { "name", "Dead Letter Campaign" },
+                { "campaign_schedule",
+                  { { "schedules", nlohmann::json::array({ { { "name", "x" } } }) } } } };
+        QCOMPARE(sandbox->store().createCampaign(campaign).status, 200);
+        // A lead the dispatcher gave up on, as it writes them.
+        QueuedLead lead;
+        lead.taskId = QStringLiteral("task-dead-1");
+        lead.campaignName = QStringLiteral("Dead Letter Campaign");
+        lead.source = QStringLiteral("direct");
+        lead.receivedMs = wallClockMs();
+        lead.attempt = 12;
+        lead.lead.email = QStringLiteral("revived@example.com");
+        QList<QByteArray> argv { "XADD", m_engine->keys().deadLetters(), "*" };
+        argv << lead.toFields() << "reason"
+             << "HTTP 503 twelve times"
+             << "dead_ms" << QByteArray::number(wallClockMs());
+        QVERIFY(test::execute(*m_engine->redis(), argv).ok());
+
+        m_window->showPage(2);
+        DeadLettersPage *page = m_window->deadLetters();
+        QSignalSpy refreshed(page, &DeadLettersPage::refreshed);
+        page->refresh();
+        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toInt() == 1);
+        QCOMPARE(page->table()->item(0, 1)->text(), QStringLiteral("revived@example.com"));
+        QCOMPARE(page->table()->item(0, 5)->text(), QStringLiteral("HTTP 503 twelve times"));
+        QCOMPARE(page->table()->item(0, 4)->text(), QStringLiteral("12"));
+
+        const int before = sandbox->store().leadCount();
+        QSignalSpy retried(page, &DeadLettersPage::retried);
+        page->retryAll();
+        QTRY_COMPARE(retried.size(), 1);
+        QCOMPARE(retried.front().front().toInt(), 1);
+        QTRY_COMPARE_WITH_TIMEOUT(sandbox->store().leadCount(), before + 1, 15'000);
+        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toInt() == 0);
+    }
+
     void rangeSelectorChangesTheWindow()
     {
         OverviewPage *overview = m_window->overview();
@@ -183,7 +243,8 @@ private Q_SLOTS:
     {
         const QString dir = QDir(QStringLiteral(SCREENSHOT_DIR)).absolutePath();
         QVERIFY(QDir().mkpath(dir));
-        const QStringList names { QStringLiteral("overview"), QStringLiteral("runs") };
+        const QStringList names { QStringLiteral("overview"), QStringLiteral("runs"),
+                                  QStringLiteral("deadletters") };
         for (int i = 0; i < m_window->pages()->count(); ++i) {
             m_window->showPage(i);
             QCoreApplication::processEvents();

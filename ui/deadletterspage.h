@@ -1,0 +1,47 @@
+#pragma once
+
+#include <QWidget>
+
+class QLabel;
+class QPushButton;
+class QTableWidget;
+class QTimer;
+
+namespace sluice {
+
+class OperatorControl;
+
+/// The dead letters: leads that failed for good (a bad address, a 4xx from Instantly, too
+/// many attempts), with the reason, and a button that queues them all again once the cause
+/// is fixed. Refreshed every few seconds while shown.
+class DeadLettersPage : public QWidget
+{
+    Q_OBJECT
+public:
+    DeadLettersPage(OperatorControl *control, QWidget *parent = nullptr);
+
+    QTableWidget *table() const { return m_table; }
+    /// Queues every dead letter again (what "Retry all" does, without asking).
+    void retryAll();
+
+public Q_SLOTS:
+    void refresh();
+
+Q_SIGNALS:
+    void refreshed(int count);
+    void retried(int moved);
+
+protected:
+    void showEvent(QShowEvent *event) override;
+    void hideEvent(QHideEvent *event) override;
+
+private:
+    OperatorControl *m_control;
+    QTableWidget *m_table;
+    QLabel *m_summary;
+    QPushButton *m_retryAll;
+    QTimer *m_timer;
+    bool m_loading = false;
+};
+
+} // namespace sluice
