@@ -78,6 +78,7 @@ int runGuiCommand(int &argc, char **argv, const QStringList &args)
     options.serve = serve.value();
     options.sandbox = !live;
     options.anyPortIfTaken = !rest.contains(QStringLiteral("--listen"));
+    options.recordWebhooks = 1000; // the inspector's history
     options.dataDir = options.serve.dataDir.isEmpty() ? defaultDataDir() : options.serve.dataDir;
     LocalEngine engine(options);
     if (auto problem = engine.start()) {

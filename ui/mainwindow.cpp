@@ -7,6 +7,7 @@
 #include "overviewpage.h"
 #include "runspage.h"
 #include "telemetry/telemetry.h"
+#include "webhookspage.h"
 
 #include <QAction>
 #include <QCloseEvent>
@@ -72,8 +73,10 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
     m_runs = new RunsPage(engine, live, m_pages);
     addPage(tr("Overview"), m_overview, QStringLiteral("Ctrl+1"));
     addPage(tr("Runs"), m_runs, QStringLiteral("Ctrl+2"));
+    m_webhooks = new WebhooksPage(engine, m_pages);
+    addPage(tr("Webhooks"), m_webhooks, QStringLiteral("Ctrl+3"));
     m_deadLetters = new DeadLettersPage(engine->control(), m_pages);
-    addPage(tr("Dead letters"), m_deadLetters, QStringLiteral("Ctrl+3"));
+    addPage(tr("Dead letters"), m_deadLetters, QStringLiteral("Ctrl+4"));
     buildToolBar();
     connect(m_nav, &QListWidget::currentRowChanged, m_pages, &QStackedWidget::setCurrentIndex);
     m_nav->setCurrentRow(0);

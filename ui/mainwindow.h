@@ -14,6 +14,7 @@ class DeadLettersPage;
 class OverviewPage;
 class RunsPage;
 class Telemetry;
+class WebhooksPage;
 
 /// The operator console: a page list on the left (Overview, Runs, ...), the page on the
 /// right, a mode banner (SANDBOX or LIVE) and a status bar with Redis, listener, breaker and
@@ -30,6 +31,7 @@ public:
     OverviewPage *overview() const { return m_overview; }
     RunsPage *runs() const { return m_runs; }
     DeadLettersPage *deadLetters() const { return m_deadLetters; }
+    WebhooksPage *webhooks() const { return m_webhooks; }
     QAction *pauseAction() const { return m_pauseAction; }
     QStackedWidget *pages() const { return m_pages; }
     void showPage(int index);
@@ -52,6 +54,7 @@ private:
     OverviewPage *m_overview;
     RunsPage *m_runs;
     DeadLettersPage *m_deadLetters;
+    WebhooksPage *m_webhooks;
     QAction *m_pauseAction = nullptr;
     bool m_paused = false;
     QHash<QString, QLabel *> m_status;

@@ -1,6 +1,7 @@
 #include "localengine.h"
 
 #include "breaker/sharedbreaker.h"
+#include "close/closesignature.h"
 #include "control/operatorcontrol.h"
 #include "instantly/instantlyclient.h"
 #include "intake/intakeserver.h"
@@ -9,12 +10,15 @@
 #include "limiter/upstreamgate.h"
 #include "redis/privateredis.h"
 #include "redis/redisclient.h"
+#include "runs/webhookfirer.h"
 #include "sandbox/sandboxserver.h"
 
 #include <QCoreApplication>
+#include <QDateTime>
 #include <QDir>
 #include <QHostInfo>
 #include <QLoggingCategory>
+#include <QPointer>
 #include <QRandomGenerator>
 
 namespace sluice {
@@ -173,6 +177,15 @@ std::optional<QString> LocalEngine::start()
         if (!port.ok())
             return port.error();
         o.listenPort = port.value();
+        if (m_options.recordWebhooks > 0) {
+            m_webhooks = RingBuffer<WebhookExchange>(m_options.recordWebhooks);
+            m_intake->setRecording(true);
+            connect(m_intake.get(), &IntakeServer::exchanged, this,
+                    [this](const WebhookExchange &e) {
+                        m_webhooks.push(e);
+                        Q_EMIT webhookRecorded(e);
+                    });
+        }
     }
 
     if (m_options.deliver) {
@@ -220,6 +233,79 @@ bool LocalEngine::stop(std::chrono::milliseconds timeout)
     m_privateRedis.reset(); // stops it if we started it
     m_sandbox.reset();
     return clean;
+}
+
+void LocalEngine::replayWebhook(const WebhookExchange &exchange, std::function<void(QString)> done)
+{
+    QString marker;
+    if (!exchange.eventId.isEmpty())
+        marker = exchange.eventId;
+    else if (!exchange.idempotencyKey.isEmpty())
+        marker = QStringLiteral("direct:") + QString::fromLatin1(exchange.idempotencyKey);
+    const QUrl target = listenerUrl();
+    if (target.isEmpty() || !m_redis) {
+        done(tr("not replayed: this process has no listener"));
+        return;
+    }
+    QPointer<LocalEngine> self(this);
+    auto send = [self, exchange, target, done] {
+        if (!self)
+            return;
+        FireRequest request;
+        request.body = exchange.body;
+        for (const auto &[name, value] : exchange.headers) {
+            const QByteArray lower = name.toLower();
+            if (lower == "idempotency-key" || lower.startsWith("x-"))
+                request.headers.append({ name, value });
+        }
+        const QByteArray secret = self->m_options.serve.webhookSecret.toUtf8();
+        if (!secret.isEmpty()) {
+            // The operator replays it now: sign it now, as Close would on a redelivery.
+            const QByteArray stamp = QByteArray::number(QDateTime::currentSecsSinceEpoch());
+            request.headers.append({ "close-sig-timestamp", stamp });
+            request.headers.append(
+                { "close-sig-hash", closeSignatureHash(secret, stamp, exchange.body) });
+        }
+        FireOptions options;
+        options.target = target;
+        options.concurrency = 1;
+        options.timeout = std::chrono::seconds { 30 };
+        auto *firer = new WebhookFirer(options, { request }, self);
+        connect(firer, &WebhookFirer::finished, self, [firer, done] {
+            const FireResult &r = firer->results().front();
+            WebhookExchange answer;
+            answer.status = r.status;
+            answer.response = r.body;
+            done(r.status == 0 ? tr("replay failed: %1").arg(r.error)
+                               : tr("replayed: %1").arg(answer.outcome()));
+            firer->deleteLater();
+        });
+        firer->start();
+    };
+    if (marker.isEmpty()) {
+        send();
+        return;
+    }
+    m_redis->command(
+        { "GET", m_keys.closeEvent(marker) }, [self, marker, done, send](RedisResult r) {
+            if (!self)
+                return;
+            if (!r.ok()) {
+                done(
+                    tr("not replayed: cannot check for a duplicate: %1").arg(r.error().describe()));
+                return;
+            }
+            if (r.value().isString()) {
+                done(tr("not replayed: %1 is already stored as task %2, so a replay would only be "
+                        "dropped as a duplicate")
+                         .arg(marker.startsWith(QLatin1String("direct:"))
+                                  ? tr("Idempotency-Key %1").arg(marker.mid(7))
+                                  : tr("Close event %1").arg(marker),
+                              QString::fromUtf8(r.value().bytes())));
+                return;
+            }
+            send();
+        });
 }
 
 QString LocalEngine::redisDisplay() const

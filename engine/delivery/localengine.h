@@ -1,8 +1,10 @@
 #pragma once
 
 #include "config/serveoptions.h"
+#include "core/ringbuffer.h"
 #include "delivery/deliveryengine.h"
 #include "intake/metrics.h"
+#include "intake/webhookexchange.h"
 #include "queue/rediskeys.h"
 #include "runs/loadtest.h"
 #include "sandbox/sandboxoptions.h"
@@ -40,6 +42,8 @@ struct LocalEngineOptions
     /// When the listener's port is taken, listen on a free one instead of failing (the
     /// console: a second window must not refuse to open).
     bool anyPortIfTaken = false;
+    /// Keep the newest webhook exchanges in memory (the console's inspector).
+    size_t recordWebhooks = 0;
 };
 
 /// Everything one Sluice process runs, wired together: the Redis to use (the private one when
@@ -77,8 +81,19 @@ public:
     OperatorControl *control() const { return m_control.get(); }
     /// http://host:port/instantly/add_lead, or empty without a listener.
     QUrl listenerUrl() const;
+    /// The newest recorded webhook exchanges, oldest first (empty unless recordWebhooks).
+    const RingBuffer<WebhookExchange> &webhooks() const { return m_webhooks; }
+    /// Sends a recorded webhook to the listener again, re-signed when a key is set, unless
+    /// it is already stored (its Close event id or Idempotency-Key is known): then it is
+    /// refused, because the listener would drop it as a duplicate anyway. `done` gets what
+    /// happened, in words.
+    void replayWebhook(const WebhookExchange &exchange, std::function<void(QString)> done);
     /// What a LoadTestRun needs to run against this engine.
     LoadTestServices loadTestServices() const;
+
+Q_SIGNALS:
+    /// A webhook exchange was recorded (see webhooks()).
+    void webhookRecorded(const sluice::WebhookExchange &exchange);
 
 private:
     LocalEngineOptions m_options;
@@ -96,6 +111,7 @@ private:
     std::unique_ptr<InstantlyClient> m_instantly;
     std::unique_ptr<OperatorControl> m_control;
     DeliverySettings m_settings;
+    RingBuffer<WebhookExchange> m_webhooks { 1 };
 };
 
 /// The delivery settings `serve` flags and environment amount to.

@@ -7,6 +7,7 @@
 #include "metrics.h"
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
+#include "webhookexchange.h"
 
 #include <QDateTime>
 #include <QHttpServerRequest>
@@ -219,11 +220,58 @@ void IntakeServer::acknowledge(HttpResponder &responder, int status, const QByte
     m_counters->ack.observe(double(timer.nsecsElapsed()) / 1e9);
 }
 
+void IntakeServer::record(const HttpRequest &request, HttpResponder &responder,
+                          const QElapsedTimer &timer)
+{
+    auto exchange = std::make_shared<WebhookExchange>();
+    exchange->seq = ++m_exchangeSeq;
+    exchange->atMs = QDateTime::currentMSecsSinceEpoch();
+    exchange->remote = request.remoteAddress.toString();
+    exchange->method = request.method;
+    exchange->path = request.path;
+    exchange->headers = request.headers;
+    exchange->bodySize = request.body.size();
+    exchange->body = request.body.left(WebhookExchange::kMaxBody);
+    exchange->idempotencyKey = request.header("idempotency-key").trimmed();
+    const nlohmann::json body
+        = nlohmann::json::parse(request.body.constBegin(), request.body.constEnd(), nullptr, false);
+    if (body.is_object() && body.contains("event") && body["event"].is_object()
+        && body["event"].contains("id") && body["event"]["id"].is_string())
+        exchange->eventId = QString::fromStdString(body["event"]["id"].get<std::string>());
+    const bool signedRequest = request.hasHeader("close-sig-hash");
+    const bool checked = !m_options.webhookSecret.isEmpty();
+    QPointer<IntakeServer> self(this);
+    responder.onAnswered(
+        [self, exchange, timer, signedRequest, checked](int status, const QByteArray &answer) {
+            if (!self)
+                return;
+            exchange->status = status;
+            exchange->response = answer.left(WebhookExchange::kMaxBody);
+            exchange->latencyUs = timer.nsecsElapsed() / 1000;
+            if (!checked)
+                exchange->signature = QStringLiteral("not checked");
+            else if (status == 401)
+                exchange->signature
+                    = signedRequest ? QStringLiteral("invalid") : QStringLiteral("missing");
+            else if (status == 415)
+                exchange->signature = QStringLiteral("not reached");
+            else
+                exchange->signature = QStringLiteral("valid");
+            const nlohmann::json j
+                = nlohmann::json::parse(answer.constBegin(), answer.constEnd(), nullptr, false);
+            if (j.is_object() && j.contains("task_id") && j["task_id"].is_string())
+                exchange->taskId = QString::fromStdString(j["task_id"].get<std::string>());
+            Q_EMIT self->exchanged(*exchange);
+        });
+}
+
 void IntakeServer::addLead(const HttpRequest &request, HttpResponder responder)
 {
     QElapsedTimer timer;
     timer.start();
     Counters &c = *m_counters;
+    if (m_recording)
+        record(request, responder, timer);
 
     const QByteArray contentType = request.header("content-type");
     if (!isJsonContentType(contentType)) {

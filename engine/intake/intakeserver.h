@@ -5,6 +5,7 @@
 #include "net/httpserver.h"
 #include "queue/rediskeys.h"
 #include "spool.h"
+#include "webhookexchange.h"
 
 #include <QElapsedTimer>
 #include <QHash>
@@ -64,7 +65,12 @@ public:
     using HealthSource = std::function<QVariantMap(bool &healthy)>;
     void setHealthSource(HealthSource source) { m_healthSource = std::move(source); }
 
+    /// Emit exchanged() for every webhook request answered (the console's inspector).
+    void setRecording(bool on) { m_recording = on; }
+
 Q_SIGNALS:
+    /// A POST to the webhook route was answered (only while recording).
+    void exchanged(const sluice::WebhookExchange &exchange);
     /// The spool became empty after a drain.
     void spoolDrained();
 
@@ -73,6 +79,7 @@ protected:
 
 private:
     void addLead(const HttpRequest &request, HttpResponder responder);
+    void record(const HttpRequest &request, HttpResponder &responder, const QElapsedTimer &timer);
     void taskStatus(const HttpRequest &request, HttpResponder responder);
     void health(const HttpRequest &request, HttpResponder responder);
     void renderMetrics(const HttpRequest &request, HttpResponder responder);
@@ -100,6 +107,8 @@ private:
     quint16 m_port = 0;
     bool m_draining = false;
     HealthSource m_healthSource;
+    bool m_recording = false;
+    quint64 m_exchangeSeq = 0;
     QTimer m_drainRetry;
     /// Pending spool lines by dedupe id and by task id (task -> entries), so a duplicate
     /// delivery while Redis is down is recognised and a spooled task has a status.

@@ -78,6 +78,7 @@ struct HttpResponder::State
     bool closeAfter = false;
     bool answered = false;
     QByteArray unansweredBody;
+    std::function<void(int, const QByteArray &)> hook;
 
     ~State()
     {
@@ -123,6 +124,14 @@ void HttpResponder::send(int status, const QByteArray &body, const QByteArray &c
     if (!m_state || m_state->answered)
         return;
     m_state->write(status, body, contentType, extraHeaders);
+    if (auto hook = std::exchange(m_state->hook, nullptr))
+        hook(status, body);
+}
+
+void HttpResponder::onAnswered(std::function<void(int, const QByteArray &)> hook)
+{
+    if (m_state)
+        m_state->hook = std::move(hook);
 }
 
 void HttpResponder::abortConnection()

@@ -56,6 +56,8 @@ public:
     void abortConnection();
 
     bool answered() const;
+    /// Called once with the status and body when the answer is written (for request logs).
+    void onAnswered(std::function<void(int status, const QByteArray &body)> hook);
     /// False once the client has gone away.
     bool connectionOpen() const;
 

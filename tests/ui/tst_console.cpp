@@ -12,9 +12,11 @@
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
+#include "runs/webhookfirer.h"
 #include "runspage.h"
 #include "sandbox/sandboxserver.h"
 #include "telemetry/telemetry.h"
+#include "webhookspage.h"
 
 #include <QAction>
 #include <QDir>
@@ -23,7 +25,9 @@
 #include <QPushButton>
 #include <QSet>
 #include <QSignalSpy>
+#include <QSortFilterProxyModel>
 #include <QStackedWidget>
+#include <QTableView>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
@@ -62,6 +66,7 @@ private Q_SLOTS:
         options.serve.listenPort = 0;
         options.serve.coalescingWindow = milliseconds { 50 };
         options.sandbox = true;
+        options.recordWebhooks = 1000;
         options.dataDir = m_dir.path();
         m_engine = std::make_unique<LocalEngine>(options);
         const auto problem = m_engine->start();
@@ -178,6 +183,48 @@ private Q_SLOTS:
         QVERIFY(r.passed);
     }
 
+    void webhooksAreInspectedAndReplayRefusesDuplicates()
+    {
+        WebhooksPage *page = m_window->webhooks();
+        m_window->showPage(2);
+        // The 20-lead run came through the listener.
+        QTRY_VERIFY(page->proxy()->rowCount() >= 20);
+        QCOMPARE(page->proxy()->index(0, WebhookModel::Outcome).data().toString(),
+                 QStringLiteral("accepted"));
+        QCOMPARE(page->proxy()->index(0, WebhookModel::Signature).data().toString(),
+                 QStringLiteral("not checked"));
+        page->view()->setCurrentIndex(page->proxy()->index(0, 0));
+        QVERIFY(page->detailText().contains(QStringLiteral("\"object_type\": \"task.lead\"")));
+        QVERIFY(page->detailText().contains(QStringLiteral("Answer 202")));
+        QSignalSpy replayed(page, &WebhooksPage::replayed);
+        page->replaySelected();
+        QTRY_COMPARE(replayed.size(), 1);
+        QVERIFY2(page->replayResult().startsWith(QStringLiteral("not replayed: Close event ev_")),
+                 qPrintable(page->replayResult()));
+        QVERIFY(page->replayResult().contains(QStringLiteral("already stored as task")));
+
+        // A broken request is recorded too, found by search, and a replay sends it again.
+        FireOptions fire;
+        fire.target = m_engine->listenerUrl();
+        WebhookFirer firer(fire, { FireRequest { "{\"event\": 42}", {} } });
+        firer.start();
+        QTRY_VERIFY(firer.isFinished());
+        QCOMPARE(firer.results().front().status, 400);
+        page->setSearch(QStringLiteral("\"event\": 42"));
+        QTRY_COMPARE(page->proxy()->rowCount(), 1);
+        page->view()->setCurrentIndex(page->proxy()->index(0, 0));
+        QVERIFY(page->proxy()
+                    ->index(0, WebhookModel::Outcome)
+                    .data()
+                    .toString()
+                    .startsWith(QStringLiteral("400: ")));
+        page->replaySelected();
+        QTRY_COMPARE(replayed.size(), 2);
+        QVERIFY2(page->replayResult().startsWith(QStringLiteral("replayed: 400: ")),
+                 qPrintable(page->replayResult()));
+        page->setSearch(QString());
+    }
+
     void pauseShowsInTheStatusBarAndResumes()
     {
         QVERIFY(
@@ -213,7 +260,7 @@ private Q_SLOTS:
              << "dead_ms" << QByteArray::number(wallClockMs());
         QVERIFY(test::execute(*m_engine->redis(), argv).ok());
 
-        m_window->showPage(2);
+        m_window->showPage(3);
         DeadLettersPage *page = m_window->deadLetters();
         QSignalSpy refreshed(page, &DeadLettersPage::refreshed);
         page->refresh();
@@ -244,7 +291,7 @@ private Q_SLOTS:
         const QString dir = QDir(QStringLiteral(SCREENSHOT_DIR)).absolutePath();
         QVERIFY(QDir().mkpath(dir));
         const QStringList names { QStringLiteral("overview"), QStringLiteral("runs"),
-                                  QStringLiteral("deadletters") };
+                                  QStringLiteral("webhooks"), QStringLiteral("deadletters") };
         for (int i = 0; i < m_window->pages()->count(); ++i) {
             m_window->showPage(i);
             QCoreApplication::processEvents();
