@@ -3,6 +3,7 @@
 #include "core/clock.h"
 #include "delivery/localengine.h"
 #include "runs/cleaner.h"
+#include "runs/runledger.h"
 #include "runs/verifier.h"
 
 #include <QDateTime>
@@ -13,6 +14,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QMessageBox>
+#include <QPointer>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSpinBox>
@@ -21,6 +23,8 @@
 #include <QVBoxLayout>
 
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
 
 namespace sluice {
 
@@ -135,6 +139,8 @@ RunsPage::RunsPage(LocalEngine *engine, bool live, QWidget *parent)
     });
     updatePrediction();
     setBusy(false);
+    m_ledger = std::make_unique<RunLedger>(m_engine->redis(), m_engine->keys());
+    loadHistory();
 }
 
 RunsPage::~RunsPage() = default;
@@ -227,8 +233,11 @@ void RunsPage::finished()
     m_observable = m_run->progress().deliveryObservable;
     m_run.release()->deleteLater(); // we are inside its signal
     m_progress->setValue(m_progress->maximum());
+    r.instantlyUrl = m_engine->options().serve.instantlyUrl.toString();
+    r.embeddedSandbox = m_engine->sandbox() != nullptr;
     m_history.push_back(r);
     m_current = int(m_history.size()) - 1;
+    save(r);
     addHistoryRow(r);
     showRecord(r);
     setBusy(false);
@@ -305,6 +314,7 @@ bool RunsPage::verifyCurrent(bool repair)
         showRecord(r);
         m_verifier.release()->deleteLater();
         setBusy(false);
+        save(r);
         Q_EMIT recordChanged(r);
     });
     setBusy(true);
@@ -353,6 +363,7 @@ bool RunsPage::cleanUpCurrent(bool confirm)
                                 showRecord(rec);
                                 m_cleaner.release()->deleteLater();
                                 setBusy(false);
+                                save(rec);
                                 Q_EMIT recordChanged(rec);
                             });
                     m_cleaner->start(r, CleanupMode::Delete);
@@ -378,6 +389,51 @@ void RunsPage::exportCurrent()
         || out.write(QByteArray::fromStdString(toJson(r).dump(2))) < 0)
         QMessageBox::warning(this, tr("Export failed"),
                              tr("Cannot write %1: %2").arg(file, out.errorString()));
+}
+
+void RunsPage::save(const RunRecord &r)
+{
+    QPointer<RunsPage> self(this);
+    m_ledger->save(r, [self, id = r.definition.id](Result<RunSaveOutcome, LedgerError> saved) {
+        if (self && !saved.ok())
+            self->m_status->setText(
+                self->m_status->text()
+                + tr("\nRun %1 was not saved in the ledger: %2").arg(id, saved.error().describe()));
+    });
+}
+
+void RunsPage::loadHistory()
+{
+    QPointer<RunsPage> self(this);
+    m_ledger->list(50, [self](Result<RunList, LedgerError> listed) {
+        if (!self || !listed.ok())
+            return;
+        // Oldest first into the history, so the table (newest on top) reads like the ledger.
+        std::vector<RunRecord> runs = listed.value().runs;
+        std::reverse(runs.begin(), runs.end());
+        std::vector<RunRecord> merged;
+        for (RunRecord &r : runs) {
+            const bool known = std::any_of(
+                self->m_history.begin(), self->m_history.end(),
+                [&](const RunRecord &h) { return h.definition.id == r.definition.id; });
+            if (!known)
+                merged.push_back(std::move(r));
+        }
+        for (RunRecord &r : self->m_history)
+            merged.push_back(std::move(r));
+        self->m_history = std::move(merged);
+        self->m_table->setRowCount(0);
+        for (const RunRecord &r : self->m_history)
+            self->addHistoryRow(r);
+        if (self->m_current < 0 && !self->m_history.empty() && !self->busy()) {
+            self->m_current = int(self->m_history.size()) - 1;
+            self->showRecord(self->m_history.back());
+        } else if (self->m_current >= 0) {
+            self->m_current = int(self->m_history.size()) - 1;
+        }
+        self->setBusy(self->busy());
+        Q_EMIT self->historyLoaded(int(self->m_history.size()));
+    });
 }
 
 void RunsPage::replaceHistoryRow(const RunRecord &r)

@@ -17,6 +17,7 @@ namespace sluice {
 
 class Cleaner;
 class LocalEngine;
+class RunLedger;
 class Verifier;
 
 /// Load tests from the console: stage buttons (20/200/500/1000/2000) and a custom count, the
@@ -50,6 +51,8 @@ Q_SIGNALS:
     void runFinished(const sluice::RunRecord &record);
     /// Verification or clean-up changed a finished run's record.
     void recordChanged(const sluice::RunRecord &record);
+    /// The ledger's runs were read (this many in the history now).
+    void historyLoaded(int runs);
 
 private:
     void updatePrediction();
@@ -60,12 +63,15 @@ private:
     void showRecord(const RunRecord &r);
     void setBusy(bool busy);
     void exportCurrent();
+    void save(const RunRecord &r);
+    void loadHistory();
 
     LocalEngine *m_engine;
     bool m_live;
     std::unique_ptr<LoadTestRun> m_run;
     std::unique_ptr<Verifier> m_verifier;
     std::unique_ptr<Cleaner> m_cleaner;
+    std::unique_ptr<RunLedger> m_ledger;
     std::vector<RunRecord> m_history;
     int m_current = -1;
     bool m_observable = true;

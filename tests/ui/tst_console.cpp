@@ -183,6 +183,23 @@ private Q_SLOTS:
         QVERIFY(r.passed);
     }
 
+    void runsAreKeptInTheLedgerForTheNextConsole()
+    {
+        const RunRecord shown = m_window->runs()->history().back();
+        RunsPage next(m_engine.get(), false); // what a restarted console shows
+        QSignalSpy loaded(&next, &RunsPage::historyLoaded);
+        QVERIFY(loaded.wait(10'000));
+        QVERIFY(!next.history().empty());
+        const RunRecord &stored = next.history().back();
+        QCOMPARE(stored.definition.id, shown.definition.id);
+        QVERIFY(stored.cleanup.has_value());
+        QCOMPARE(stored.cleanup->remaining, 0);
+        QCOMPARE(stored.passed, shown.passed);
+        QVERIFY(stored.embeddedSandbox);
+        QCOMPARE(next.verdictText(),
+                 shown.passed ? QStringLiteral("PASS") : QStringLiteral("FAIL"));
+    }
+
     void webhooksAreInspectedAndReplayRefusesDuplicates()
     {
         WebhooksPage *page = m_window->webhooks();
