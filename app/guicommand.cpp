@@ -4,12 +4,14 @@
 #include "logging.h"
 
 #include "config/serveoptions.h"
+#include "consolesettings.h"
 #include "delivery/localengine.h"
 #include "mainwindow.h"
 
 #include <QApplication>
 #include <QDir>
 #include <QMessageBox>
+#include <QSettings>
 #include <QTextStream>
 
 using namespace sluice;
@@ -46,38 +48,45 @@ int runGuiCommand(int &argc, char **argv, const QStringList &args)
         return 0;
     }
     QStringList rest = args.mid(1);
-    const bool live = rest.removeAll(QStringLiteral("--live")) > 0;
-    rest.removeAll(QStringLiteral("--sandbox"));
+    const bool liveFlag = rest.removeAll(QStringLiteral("--live")) > 0;
+    const bool sandboxFlag = rest.removeAll(QStringLiteral("--sandbox")) > 0;
     if (!haveDisplay()) {
         err << "sluice: no display for the console (DISPLAY and WAYLAND_DISPLAY are unset).\n"
                "Headless, run a load test: sluice loadtest --leads 200\n"
                "or the service: sluice serve (see sluice --help).\n";
         return 2;
     }
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    if (!live) {
-        if (!rest.contains(QStringLiteral("--namespace"))
-            && !env.contains(QStringLiteral("SLUICE_NAMESPACE")))
-            env.insert(QStringLiteral("SLUICE_NAMESPACE"), QStringLiteral("sandbox"));
-        env.insert(QStringLiteral("INSTANTLY_API_KEY"), QStringLiteral("sandbox"));
-    }
-    const auto serve = parseServeOptions(rest, env);
-    if (!serve.ok()) {
-        err << "sluice: " << serve.error() << "\n";
-        return 2;
-    }
-    installLogHandler(LogStyle::Text);
-
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("sluice"));
     QApplication::setOrganizationName(QStringLiteral("sluice"));
     QApplication::setApplicationDisplayName(QStringLiteral("Sluice"));
     QApplication::setApplicationVersion(QStringLiteral(SLUICE_VERSION));
 
+    // Saved settings under the command line: flags and the environment win.
+    QSettings store;
+    const ConsoleSettings saved = ConsoleSettings::load(store);
+    const bool live = liveFlag || (saved.live && !sandboxFlag);
+    QProcessEnvironment env = saved.environment(QProcessEnvironment::systemEnvironment());
+    if (!live) {
+        if (!rest.contains(QStringLiteral("--namespace"))
+            && !env.contains(QStringLiteral("SLUICE_NAMESPACE")))
+            env.insert(QStringLiteral("SLUICE_NAMESPACE"), QStringLiteral("sandbox"));
+        env.insert(QStringLiteral("INSTANTLY_API_KEY"), QStringLiteral("sandbox"));
+    }
+    const auto serve = parseServeOptions(saved.arguments(rest), env);
+    if (!serve.ok()) {
+        err << "sluice: " << serve.error() << "\n";
+        QMessageBox::critical(nullptr, QStringLiteral("Sluice"),
+                              QObject::tr("The settings cannot run: %1").arg(serve.error()));
+        return 2;
+    }
+    installLogHandler(LogStyle::Text);
+
     LocalEngineOptions options;
     options.serve = serve.value();
     options.sandbox = !live;
-    options.anyPortIfTaken = !rest.contains(QStringLiteral("--listen"));
+    options.anyPortIfTaken = !rest.contains(QStringLiteral("--listen"))
+        && !saved.flags.contains(QStringLiteral("listen"));
     options.recordWebhooks = 1000; // the inspector's history
     options.dataDir = options.serve.dataDir.isEmpty() ? defaultDataDir() : options.serve.dataDir;
     LocalEngine engine(options);

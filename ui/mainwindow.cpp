@@ -6,6 +6,7 @@
 #include "delivery/localengine.h"
 #include "overviewpage.h"
 #include "runspage.h"
+#include "settingsdialog.h"
 #include "telemetry/telemetry.h"
 #include "webhookspage.h"
 
@@ -163,6 +164,19 @@ void MainWindow::buildToolBar()
     QAction *clear = bar->addAction(tr("Clear force"));
     connect(clear, &QAction::triggered, this,
             [this] { m_engine->control()->clearBreakerForce(tr("cleared from the console")); });
+    bar->addSeparator();
+    QAction *settings = bar->addAction(tr("Settings…"));
+    settings->setShortcut(QKeySequence::Preferences);
+    connect(settings, &QAction::triggered, this, [this] {
+        QSettings store;
+        SettingsDialog dialog(ConsoleSettings::load(store), this);
+        if (dialog.exec() == QDialog::Accepted) {
+            dialog.settings().save(store);
+            statusBar()->showMessage(tr("Settings saved; they apply when the console starts "
+                                        "again."),
+                                     15'000);
+        }
+    });
 }
 
 void MainWindow::showPage(int index)
