@@ -21,6 +21,7 @@ DeadLettersPage::DeadLettersPage(OperatorControl *control, QWidget *parent)
     , m_table(new QTableWidget(0, 6, this))
     , m_summary(new QLabel(this))
     , m_retryAll(new QPushButton(tr("Retry &all…"), this))
+    , m_retryOne(new QPushButton(tr("Retry &selected"), this))
     , m_timer(new QTimer(this))
 {
     auto *layout = new QVBoxLayout(this);
@@ -38,6 +39,9 @@ DeadLettersPage::DeadLettersPage(OperatorControl *control, QWidget *parent)
             == QMessageBox::Yes)
             retryAll();
     });
+    m_retryOne->setEnabled(false);
+    connect(m_retryOne, &QPushButton::clicked, this, &DeadLettersPage::retrySelected);
+    top->addWidget(m_retryOne);
     top->addWidget(m_retryAll);
     layout->addLayout(top);
     m_table->setHorizontalHeaderLabels(
@@ -48,6 +52,8 @@ DeadLettersPage::DeadLettersPage(OperatorControl *control, QWidget *parent)
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setWordWrap(false);
     layout->addWidget(m_table);
+    connect(m_table, &QTableWidget::itemSelectionChanged, this,
+            [this] { m_retryOne->setEnabled(!m_table->selectedItems().isEmpty()); });
     m_timer->setInterval(5000);
     connect(m_timer, &QTimer::timeout, this, &DeadLettersPage::refresh);
     m_summary->setText(tr("No dead letters loaded yet."));
@@ -82,6 +88,9 @@ void DeadLettersPage::refresh()
             return;
         }
         const std::vector<DeadLetter> &letters = r.value();
+        self->m_ids.clear();
+        for (const DeadLetter &d : letters)
+            self->m_ids.append(d.entryId);
         self->m_table->setRowCount(int(letters.size()));
         for (int row = 0; row < int(letters.size()); ++row) {
             const DeadLetter &d = letters[size_t(row)];
@@ -108,6 +117,26 @@ void DeadLettersPage::refresh()
                             : tr("%1 dead-lettered lead(s), newest first.").arg(letters.size()));
         self->m_retryAll->setEnabled(!letters.empty());
         Q_EMIT self->refreshed(int(letters.size()));
+    });
+}
+
+void DeadLettersPage::retrySelected()
+{
+    const int row = m_table->currentRow();
+    if (row < 0 || row >= m_ids.size())
+        return;
+    QPointer<DeadLettersPage> self(this);
+    m_control->retryDeadLetter(m_ids.at(row), [self](Result<int, RedisError> r) {
+        if (!self)
+            return;
+        if (!r.ok()) {
+            self->m_summary->setText(tr("Retry failed: %1").arg(r.error().describe()));
+            return;
+        }
+        self->m_summary->setText(r.value() == 1 ? tr("Queued again.")
+                                                : tr("That dead letter was already gone."));
+        Q_EMIT self->retried(r.value());
+        self->refresh();
     });
 }
 

@@ -23,6 +23,8 @@ public:
     QTableWidget *table() const { return m_table; }
     /// Queues every dead letter again (what "Retry all" does, without asking).
     void retryAll();
+    /// Queues the selected dead letter again.
+    void retrySelected();
 
 public Q_SLOTS:
     void refresh();
@@ -40,6 +42,8 @@ private:
     QTableWidget *m_table;
     QLabel *m_summary;
     QPushButton *m_retryAll;
+    QPushButton *m_retryOne;
+    QList<QByteArray> m_ids; ///< entry id per row
     QTimer *m_timer;
     bool m_loading = false;
 };

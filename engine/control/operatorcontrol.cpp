@@ -2,6 +2,7 @@
 
 #include "breaker/sharedbreaker.h"
 #include "queue/dispatcher.h"
+#include "redis/luascripts.h"
 #include "redis/redisclient.h"
 
 namespace sluice {
@@ -100,6 +101,20 @@ void OperatorControl::deadLetters(
 void OperatorControl::retryDeadLetters(int max, std::function<void(Result<int, RedisError>)> done)
 {
     Dispatcher::retryDead(m_redis, m_keys, max, std::move(done));
+}
+
+void OperatorControl::retryDeadLetter(const QByteArray &entryId,
+                                      std::function<void(Result<int, RedisError>)> done)
+{
+    const QString script = QStringLiteral("dispatch_retry_dead");
+    m_redis->loadScript(script, bundledLuaScript(script));
+    m_redis->evalScript(script, { m_keys.deadLetters(), m_keys.leads() },
+                        { m_keys.prefix, "1", entryId }, [done](RedisResult r) {
+                            if (!r.ok())
+                                done(r.error());
+                            else
+                                done(int(r.value().integer()));
+                        });
 }
 
 } // namespace sluice

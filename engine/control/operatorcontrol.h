@@ -57,6 +57,9 @@ public:
                      std::function<void(Result<std::vector<DeadLetter>, RedisError>)> done);
     /// Moves up to `max` dead letters back into the queue; `done` gets how many.
     void retryDeadLetters(int max, std::function<void(Result<int, RedisError>)> done);
+    /// Moves one dead letter back into the queue; `done` gets 1, or 0 when it is gone.
+    void retryDeadLetter(const QByteArray &entryId,
+                         std::function<void(Result<int, RedisError>)> done);
 
 private:
     RedisClient *m_redis;

@@ -2,10 +2,16 @@
 -- reset, and takes them out of their task's dead and processed counters again.
 --
 -- KEYS[1] dead-letter stream, KEYS[2] leads stream
--- ARGV[1] key prefix "sluice:<ns>:" (task hashes derive from it), ARGV[2] at most this many
+-- ARGV[1] key prefix "sluice:<ns>:" (task hashes derive from it), ARGV[2] at most this many,
+-- ARGV[3] (optional) only this dead letter's entry id
 -- Returns the number moved.
 local dead, stream, prefix = KEYS[1], KEYS[2], ARGV[1]
-local entries = redis.call('XRANGE', dead, '-', '+', 'COUNT', tonumber(ARGV[2]))
+local entries
+if ARGV[3] and ARGV[3] ~= '' then
+  entries = redis.call('XRANGE', dead, ARGV[3], ARGV[3])
+else
+  entries = redis.call('XRANGE', dead, '-', '+', 'COUNT', tonumber(ARGV[2]))
+end
 local skip = { reason = true, dead_ms = true, entry = true, retry_of = true }
 for _, e in ipairs(entries) do
   local fields, copy, task = e[2], {}, nil

@@ -276,22 +276,37 @@ private Q_SLOTS:
              << "HTTP 503 twelve times"
              << "dead_ms" << QByteArray::number(wallClockMs());
         QVERIFY(test::execute(*m_engine->redis(), argv).ok());
+        lead.lead.email = QStringLiteral("second@example.com");
+        QList<QByteArray> second { "XADD", m_engine->keys().deadLetters(), "*" };
+        second << lead.toFields() << "reason"
+               << "HTTP 400: bad lead"
+               << "dead_ms" << QByteArray::number(wallClockMs());
+        QVERIFY(test::execute(*m_engine->redis(), second).ok());
 
         m_window->showPage(3);
         DeadLettersPage *page = m_window->deadLetters();
         QSignalSpy refreshed(page, &DeadLettersPage::refreshed);
         page->refresh();
-        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toInt() == 1);
-        QCOMPARE(page->table()->item(0, 1)->text(), QStringLiteral("revived@example.com"));
-        QCOMPARE(page->table()->item(0, 5)->text(), QStringLiteral("HTTP 503 twelve times"));
-        QCOMPARE(page->table()->item(0, 4)->text(), QStringLiteral("12"));
+        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toInt() == 2);
+        // Newest first.
+        QCOMPARE(page->table()->item(1, 1)->text(), QStringLiteral("revived@example.com"));
+        QCOMPARE(page->table()->item(1, 5)->text(), QStringLiteral("HTTP 503 twelve times"));
+        QCOMPARE(page->table()->item(1, 4)->text(), QStringLiteral("12"));
 
+        // One, then the rest.
         const int before = sandbox->store().leadCount();
         QSignalSpy retried(page, &DeadLettersPage::retried);
-        page->retryAll();
+        page->table()->selectRow(1);
+        page->retrySelected();
         QTRY_COMPARE(retried.size(), 1);
         QCOMPARE(retried.front().front().toInt(), 1);
+        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toInt() == 1);
+        QCOMPARE(page->table()->item(0, 1)->text(), QStringLiteral("second@example.com"));
         QTRY_COMPARE_WITH_TIMEOUT(sandbox->store().leadCount(), before + 1, 15'000);
+        page->retryAll();
+        QTRY_COMPARE(retried.size(), 2);
+        QCOMPARE(retried.at(1).front().toInt(), 1);
+        QTRY_COMPARE_WITH_TIMEOUT(sandbox->store().leadCount(), before + 2, 15'000);
         QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toInt() == 0);
     }
 
