@@ -37,6 +37,7 @@ OverviewPage::OverviewPage(Telemetry *telemetry, int perSecondCap, int perMinute
     addTile(QStringLiteral("queue"), tr("Queue depth"), tiles);
     addTile(QStringLiteral("delivered"), tr("Delivered since start"), tiles);
     addTile(QStringLiteral("breaker"), tr("Breaker"), tiles);
+    addTile(QStringLiteral("instances"), tr("Instances sending (1 min)"), tiles);
     layout->addWidget(tiles);
 
     auto *rangeRow = new QHBoxLayout;
@@ -141,9 +142,12 @@ void OverviewPage::refresh()
     for (int i = first; i < n; ++i) {
         const TelemetrySample &s = samples.at(size_t(i));
         const double x = i - n + 1; // 0 is the newest second
-        sent.append({ x, double(s.sent) });
-        if (s.rateLimited > 0)
-            limited.append({ x, double(s.sent) });
+        // The whole fleet when the send audit is readable, else this process.
+        const int count = s.fleetSent >= 0 ? s.fleetSent : s.sent;
+        const int limitedCount = s.fleetSent >= 0 ? s.fleetRateLimited : s.rateLimited;
+        sent.append({ x, double(count) });
+        if (limitedCount > 0)
+            limited.append({ x, double(count) });
         if (s.queueDepth >= 0) {
             queue.append({ x, double(s.queueDepth) });
             queuePeak = std::max(queuePeak, s.queueDepth);
@@ -151,6 +155,9 @@ void OverviewPage::refresh()
         states.push_back(s.breaker);
     }
     const TelemetrySample last = n > 0 ? samples.back() : TelemetrySample {};
+    m_rate->chart()->setTitle(last.fleetSent >= 0
+                                  ? tr("Requests per second upstream, all instances")
+                                  : tr("Requests per second upstream, this process"));
     m_rate->setSnapshot(sent, limited,
                         m_perSecondCap > 0 ? m_perSecondCap : last.configuredPerSecond, m_range);
     m_band->setStates(std::move(states), m_range);
@@ -169,6 +176,8 @@ void OverviewPage::refresh()
     m_tiles[QStringLiteral("queue")]->setText(
         last.queueDepth < 0 ? tr("unknown") : QString::number(last.queueDepth));
     m_tiles[QStringLiteral("delivered")]->setText(QString::number(last.delivered));
+    m_tiles[QStringLiteral("instances")]->setText(
+        last.fleetSent < 0 ? tr("unknown") : QString::number(last.fleetInstances));
     QLabel *breaker = m_tiles[QStringLiteral("breaker")];
     breaker->setText(
         breakerStateName(last.breaker).toUpper().replace(QLatin1Char('_'), QLatin1Char(' ')));

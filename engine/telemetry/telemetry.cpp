@@ -47,8 +47,19 @@ void Telemetry::sample()
     t.queueDepth = m_queueDepth;
     t.inFlight = s.inFlight();
     t.delivered = s.delivered();
+    if (m_auditKnown) {
+        t.fleetSent = m_auditSent;
+        t.fleetRateLimited = m_auditRateLimited;
+        const qint64 minuteAgo = t.atMs - 60'000;
+        for (auto it = m_instancesSeen.begin(); it != m_instancesSeen.end();)
+            it = it.value() < minuteAgo ? m_instancesSeen.erase(it) : std::next(it);
+        t.fleetInstances = int(m_instancesSeen.size());
+    }
+    m_auditSent = 0;
+    m_auditRateLimited = 0;
     m_samples.push(t);
     readBatches();
+    readAudit();
     Q_EMIT sampled();
 }
 
@@ -111,18 +122,66 @@ void Telemetry::readBatches()
     });
 }
 
+void Telemetry::readAudit()
+{
+    RedisClient *redis = m_engine->redis();
+    if (!redis || m_readingAudit || redis->state() != RedisClient::State::Connected)
+        return;
+    if (m_auditCursor.isEmpty()) // start from now: the history before is not this console's
+        m_auditCursor = QByteArray::number(wallClockMs());
+    m_readingAudit = true;
+    QPointer<Telemetry> self(this);
+    redis->command(
+        { "XRANGE", m_engine->keys().audit(), "(" + m_auditCursor, "+", "COUNT", "10000" },
+        [self](RedisResult r) {
+            if (!self)
+                return;
+            self->m_readingAudit = false;
+            if (!r.ok()) {
+                self->m_auditKnown = false;
+                return;
+            }
+            self->m_auditKnown = true;
+            const qint64 now = wallClockMs();
+            for (const RedisReply &entry : r.value().elements()) {
+                self->m_auditCursor = entry.at(0).bytes();
+                ++self->m_auditSent;
+                const auto &f = entry.at(1).elements();
+                for (size_t i = 0; i + 1 < f.size(); i += 2) {
+                    if (f[i].bytes() == "status" && f[i + 1].bytes() == "429")
+                        ++self->m_auditRateLimited;
+                    else if (f[i].bytes() == "instance")
+                        self->m_instancesSeen.insert(f[i + 1].bytes(), now);
+                }
+            }
+        });
+}
+
 int Telemetry::worstWindow(std::chrono::seconds window) const
 {
     const size_t w = size_t(std::max<qint64>(1, window.count()));
+    auto sentAt = [this](size_t i) {
+        const TelemetrySample &s = m_samples.at(i);
+        return s.fleetSent >= 0 ? s.fleetSent : s.sent;
+    };
     int worst = 0;
     int sum = 0;
     for (size_t i = 0; i < m_samples.size(); ++i) {
-        sum += m_samples.at(i).sent;
+        sum += sentAt(i);
         if (i >= w)
-            sum -= m_samples.at(i - w).sent;
+            sum -= sentAt(i - w);
         worst = std::max(worst, sum);
     }
     return worst;
+}
+
+QStringList Telemetry::instances() const
+{
+    QStringList out;
+    for (auto it = m_instancesSeen.cbegin(); it != m_instancesSeen.cend(); ++it)
+        out.append(QString::fromUtf8(it.key()));
+    out.sort();
+    return out;
 }
 
 int Telemetry::recent(std::chrono::seconds window) const

@@ -3,8 +3,10 @@
 #include "breaker/circuitbreaker.h"
 #include "core/ringbuffer.h"
 
+#include <QHash>
 #include <QObject>
 #include <QString>
+#include <QStringList>
 #include <QTimer>
 
 #include <chrono>
@@ -26,6 +28,11 @@ struct TelemetrySample
     qint64 queueDepth = -1; ///< leads in the stream (read, unread, pending); -1 unknown
     int inFlight = 0; ///< leads held by this process's dispatchers
     qint64 delivered = 0; ///< since start, cumulative
+    /// Upstream requests every instance sharing this Redis recorded in the send audit in this
+    /// second, and the 429s among them; -1 while unknown (Redis unreachable).
+    int fleetSent = -1;
+    int fleetRateLimited = 0;
+    int fleetInstances = 0; ///< instances that sent anything in the last minute
 };
 
 /// One batch (a webhook's or a direct request's task) that is not finished yet.
@@ -61,8 +68,11 @@ public:
     const RingBuffer<TelemetrySample> &samples() const { return m_samples; }
     /// Unfinished batches, newest first (at most 20).
     const std::vector<BatchProgress> &batches() const { return m_batches; }
-    /// Most requests sent in any `window` of the kept history (this process).
+    /// Most requests sent in any `window` of the kept history (all instances when the send
+    /// audit is readable, else this process).
     int worstWindow(std::chrono::seconds window) const;
+    /// Instances whose requests the send audit showed in the last minute.
+    QStringList instances() const;
     /// Requests sent in the last `window` (this process).
     int recent(std::chrono::seconds window) const;
 
@@ -73,6 +83,7 @@ Q_SIGNALS:
 private:
     void sample();
     void readBatches();
+    void readAudit();
 
     LocalEngine *m_engine;
     RingBuffer<TelemetrySample> m_samples;
@@ -82,6 +93,13 @@ private:
     qint64 m_lastRateLimited = 0;
     qint64 m_queueDepth = -1;
     bool m_reading = false;
+    // The send audit, read incrementally: what arrived since the last sample.
+    QByteArray m_auditCursor;
+    bool m_readingAudit = false;
+    bool m_auditKnown = false;
+    int m_auditSent = 0;
+    int m_auditRateLimited = 0;
+    QHash<QByteArray, qint64> m_instancesSeen; ///< instance -> last seen (Unix ms)
 };
 
 } // namespace sluice

@@ -6,7 +6,9 @@
 #include "core/clock.h"
 #include "deadletterspage.h"
 #include "delivery/localengine.h"
+#include "limiter/sendaudit.h"
 #include "mainwindow.h"
+#include "net/apitransport.h"
 #include "overviewpage.h"
 #include "queue/queuedlead.h"
 #include "redis/capturedreply.h"
@@ -308,6 +310,39 @@ private Q_SLOTS:
         QCOMPARE(retried.at(1).front().toInt(), 1);
         QTRY_COMPARE_WITH_TIMEOUT(sandbox->store().leadCount(), before + 2, 15'000);
         QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toInt() == 0);
+    }
+
+    void theOverviewCountsEveryInstanceSharingRedis()
+    {
+        // Another Sluice (a headless serve elsewhere) sends through the same Redis.
+        SendAudit other(m_engine->redis(), m_engine->keys().audit(),
+                        QStringLiteral("other-host-1"));
+        auto fleetTotal = [this] {
+            int total = 0;
+            const auto &samples = m_window->telemetry()->samples();
+            for (size_t i = 0; i < samples.size(); ++i)
+                total += std::max(0, samples.at(i).fleetSent);
+            return total;
+        };
+        const int before = fleetTotal();
+        ApiResult ok;
+        ok.outcome = CallOutcome::Success;
+        ok.httpStatus = 200;
+        ok.endpoint = QStringLiteral("POST /api/v2/leads/add");
+        for (int i = 0; i < 3; ++i)
+            other.record(ok, wallClockMs());
+        ApiResult limited = ok;
+        limited.outcome = CallOutcome::RateLimited;
+        limited.httpStatus = 429;
+        other.record(limited, wallClockMs());
+        QTRY_VERIFY_WITH_TIMEOUT(fleetTotal() >= before + 4, 10'000);
+        QVERIFY(m_window->telemetry()->instances().contains(QStringLiteral("other-host-1")));
+        QTRY_VERIFY(m_window->overview()->tileText(QStringLiteral("instances")).toInt() >= 1);
+        int limitedSeen = 0;
+        const auto &samples = m_window->telemetry()->samples();
+        for (size_t i = 0; i < samples.size(); ++i)
+            limitedSeen += samples.at(i).fleetRateLimited;
+        QVERIFY(limitedSeen >= 1);
     }
 
     void rangeSelectorChangesTheWindow()
