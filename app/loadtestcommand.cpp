@@ -1,4 +1,5 @@
 // `sluice loadtest`: one load test from the shell, with live progress and a verdict.
+#include "await.h"
 #include "commandredis.h"
 #include "commands.h"
 #include "logging.h"
@@ -14,7 +15,6 @@
 
 #include <QCoreApplication>
 #include <QDir>
-#include <QEventLoop>
 #include <QFile>
 #include <QLoggingCategory>
 #include <QTextStream>
@@ -81,16 +81,6 @@ Result<LoadTestArgs, QString> parseArgs(const QStringList &args)
     a.definition.timestamp = QString::number(now / 1000);
     int leads = -1;
     bool listenGiven = false;
-    auto duration = [](const QString &text) -> std::optional<milliseconds> {
-        static const QRegularExpression re(QStringLiteral("^(\\d{1,7})(ms|s|m)$"));
-        const auto m = re.match(text);
-        if (!m.hasMatch())
-            return std::nullopt;
-        const qint64 unit = m.captured(2) == QLatin1String("ms") ? 1
-            : m.captured(2) == QLatin1String("s")                ? 1000
-                                                                 : 60'000;
-        return milliseconds { m.captured(1).toLongLong() * unit };
-    };
     for (qsizetype i = 0; i < args.size(); ++i) {
         QString arg = args[i];
         QString value;
@@ -141,7 +131,7 @@ Result<LoadTestArgs, QString> parseArgs(const QStringList &args)
             } else if (arg == QLatin1String("--json")) {
                 a.jsonFile = *v;
             } else {
-                const auto d = duration(*v);
+                const auto d = parseDuration(*v);
                 if (!d || d->count() < 1)
                     return QStringLiteral("%1: '%2' is not a duration like 500ms, 30s or 1m")
                         .arg(arg, *v);
@@ -184,32 +174,22 @@ Result<LoadTestArgs, QString> parseArgs(const QStringList &args)
     return a;
 }
 
-/// Runs `start` and waits (on the event loop) for the object's `finished(report)`.
-template<typename Worker, typename Report, typename Start>
-Report runToReport(Worker &worker, void (Worker::*finished)(const Report &), Start start)
-{
-    Report report;
-    QEventLoop loop;
-    QObject::connect(&worker, finished, &loop, [&](const Report &r) {
-        report = r;
-        loop.quit();
-    });
-    if (start())
-        loop.exec();
-    return report;
-}
-
 VerifyReport verifyRun(LocalEngine &engine, const RunDefinition &definition)
 {
     Verifier verifier(engine.instantly());
-    return runToReport(verifier, &Verifier::finished, [&] { return verifier.start(definition); });
+    return await<VerifyReport>([&](auto done) {
+        QObject::connect(&verifier, &Verifier::finished, &verifier, done);
+        verifier.start(definition);
+    });
 }
 
 CleanupReport cleanUpRun(LocalEngine &engine, const RunRecord &record)
 {
     Cleaner cleaner(engine.instantly());
-    return runToReport(cleaner, &Cleaner::finished,
-                       [&] { return cleaner.start(record, CleanupMode::Delete); });
+    return await<CleanupReport>([&](auto done) {
+        QObject::connect(&cleaner, &Cleaner::finished, &cleaner, done);
+        cleaner.start(record, CleanupMode::Delete);
+    });
 }
 
 QString seconds(qint64 ms)
@@ -328,16 +308,8 @@ int runLoadTestCommand(const QStringList &args)
     r.embeddedSandbox = options.sandbox;
     judgeRecord(r, observable);
     RunLedger ledger(engine.redis(), engine.keys());
-    std::optional<Result<RunSaveOutcome, LedgerError>> saved;
-    {
-        QEventLoop loop;
-        ledger.save(r, [&](Result<RunSaveOutcome, LedgerError> result) {
-            saved.emplace(std::move(result));
-            loop.quit();
-        });
-        if (!saved)
-            loop.exec();
-    }
+    const auto saved
+        = await<Result<RunSaveOutcome, LedgerError>>([&](auto done) { ledger.save(r, done); });
     out << "\nrun " << r.definition.id << ": " << (r.passed ? "PASS" : "FAIL") << "\n";
     out << QStringLiteral("  acknowledged %1/%2 in %3, %4 webhooks/s; ack p50 %5 ms, p99 %6 ms, "
                           "max %7 ms\n")
@@ -381,14 +353,14 @@ int runLoadTestCommand(const QStringList &args)
     }
     for (const RunCheck &c : r.checks)
         out << "  " << (c.passed ? "PASS " : "FAIL ") << c.name << ": " << c.detail << "\n";
-    if (saved->ok())
+    if (saved.ok())
         out << "  saved in the run ledger: sluice runs show " << r.definition.id
             << (options.serve.ns == QLatin1String("default")
                     ? QString()
                     : QStringLiteral(" --namespace ") + options.serve.ns)
             << "\n";
     else
-        err << "sluice loadtest: the run was not saved in the ledger: " << saved->error().describe()
+        err << "sluice loadtest: the run was not saved in the ledger: " << saved.error().describe()
             << "\n";
     if (!a.jsonFile.isEmpty()) {
         QFile file(a.jsonFile);

@@ -1,5 +1,6 @@
 // `sluice verify --run ID [--repair]` and `sluice cleanup --run ID [--dry-run]`: a run from the
 // ledger checked against (or removed from) the Instantly it was sent to.
+#include "await.h"
 #include "commandredis.h"
 #include "commands.h"
 #include "logging.h"
@@ -12,7 +13,6 @@
 #include "runs/verifier.h"
 
 #include <QCoreApplication>
-#include <QEventLoop>
 #include <QLoggingCategory>
 #include <QTextStream>
 
@@ -35,20 +35,6 @@ Deletes the run's leads from its campaign (by id, in bulk), lists again and repo
 many remain (must be 0), and deletes the campaign when the run created it and nothing
 else is in it. --dry-run only shows what would go. Exit code 0 when none remain.
 )";
-
-/// Waits on the event loop for `done` to be called.
-template<typename T> T await(const std::function<void(std::function<void(T)>)> &start)
-{
-    std::optional<T> value;
-    QEventLoop loop;
-    start([&](T v) {
-        value.emplace(std::move(v));
-        loop.quit();
-    });
-    if (!value)
-        loop.exec();
-    return std::move(*value);
-}
 
 } // namespace
 

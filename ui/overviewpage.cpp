@@ -143,8 +143,8 @@ void OverviewPage::refresh()
         const TelemetrySample &s = samples.at(size_t(i));
         const double x = i - n + 1; // 0 is the newest second
         // The whole fleet when the send audit is readable, else this process.
-        const int count = s.fleetSent >= 0 ? s.fleetSent : s.sent;
-        const int limitedCount = s.fleetSent >= 0 ? s.fleetRateLimited : s.rateLimited;
+        const int count = s.upstream();
+        const int limitedCount = s.upstreamRateLimited();
         sent.append({ x, double(count) });
         if (limitedCount > 0)
             limited.append({ x, double(count) });

@@ -60,19 +60,6 @@ const Flag kFlags[] = {
     { "log-format", "SLUICE_LOG_FORMAT", true, false, "text or json (default text)" },
 };
 
-/// "250ms", "30s", "5m" → milliseconds.
-std::optional<std::chrono::milliseconds> parseDuration(const QString &text)
-{
-    static const QRegularExpression re(QStringLiteral("^(\\d{1,7})(ms|s|m)$"));
-    const auto m = re.match(text.trimmed());
-    if (!m.hasMatch())
-        return std::nullopt;
-    const qint64 unit = m.captured(2) == QLatin1String("ms") ? 1
-        : m.captured(2) == QLatin1String("s")                ? 1000
-                                                             : 60'000;
-    return std::chrono::milliseconds { m.captured(1).toLongLong() * unit };
-}
-
 /// 100ms, 30s, 5m, 24h: the largest unit that divides it.
 QString durationText(std::chrono::milliseconds d)
 {
@@ -97,6 +84,18 @@ QString flagList(bool workerOnly)
 }
 
 } // namespace
+
+std::optional<std::chrono::milliseconds> parseDuration(const QString &text)
+{
+    static const QRegularExpression re(QStringLiteral("^(\\d{1,7})(ms|s|m)$"));
+    const auto m = re.match(text.trimmed());
+    if (!m.hasMatch())
+        return std::nullopt;
+    const qint64 unit = m.captured(2) == QLatin1String("ms") ? 1
+        : m.captured(2) == QLatin1String("s")                ? 1000
+                                                             : 60'000;
+    return std::chrono::milliseconds { m.captured(1).toLongLong() * unit };
+}
 
 QString ServeOptions::listenText() const
 {

@@ -10,6 +10,8 @@
 #include <QStringList>
 #include <QUrl>
 
+#include <chrono>
+#include <optional>
 #include <vector>
 
 namespace sluice {
@@ -63,5 +65,7 @@ struct ServeOptions
 Result<ServeOptions, QString>
 parseServeOptions(const QStringList &args, const QProcessEnvironment &env, bool workerOnly = false);
 QString serveHelpText(bool workerOnly);
+/// "250ms", "30s", "5m" → milliseconds; nullopt for anything else.
+std::optional<std::chrono::milliseconds> parseDuration(const QString &text);
 
 } // namespace sluice

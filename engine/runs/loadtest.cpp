@@ -248,9 +248,9 @@ void LoadTestRun::firingDone()
             continue;
         }
         ++m_record.acknowledged;
-        const json body = json::parse(r.body.constBegin(), r.body.constEnd(), nullptr, false);
-        if (body.is_object() && body.contains("task_id") && body["task_id"].is_string())
-            m_record.taskIds.append(QString::fromStdString(body["task_id"].get<std::string>()));
+        const QString task = taskIdOf(size_t(&r - results.data()));
+        if (!task.isEmpty())
+            m_record.taskIds.append(task);
     }
     m_record.ack = summarizeLatency(results);
     m_record.lastAckMs = wallClockMs();
@@ -271,6 +271,20 @@ void LoadTestRun::firingDone()
     poll();
 }
 
+QString LoadTestRun::taskIdOf(size_t index)
+{
+    // Each answer is parsed once, however often the progress is polled while firing.
+    const FireResult &r = m_firer->results()[index];
+    if (m_taskIdOf.size() != m_firer->results().size())
+        m_taskIdOf.resize(m_firer->results().size());
+    if (!r.acknowledged() || !m_taskIdOf[index].isEmpty())
+        return m_taskIdOf[index];
+    const json body = json::parse(r.body.constBegin(), r.body.constEnd(), nullptr, false);
+    if (body.is_object() && body.contains("task_id") && body["task_id"].is_string())
+        m_taskIdOf[index] = QString::fromStdString(body["task_id"].get<std::string>());
+    return m_taskIdOf[index];
+}
+
 void LoadTestRun::poll()
 {
     if (m_polling || m_done)
@@ -281,13 +295,10 @@ void LoadTestRun::poll()
         for (const QString &id : std::as_const(m_record.taskIds))
             keys << m_services.keys.task(id);
     } else if (m_firer) {
-        for (const FireResult &r : m_firer->results()) {
-            if (!r.acknowledged())
-                continue;
-            const json body = json::parse(r.body.constBegin(), r.body.constEnd(), nullptr, false);
-            if (body.is_object() && body.contains("task_id") && body["task_id"].is_string())
-                keys << m_services.keys.task(
-                    QString::fromStdString(body["task_id"].get<std::string>()));
+        for (size_t i = 0; i < m_firer->results().size(); ++i) {
+            const QString task = taskIdOf(i);
+            if (!task.isEmpty())
+                keys << m_services.keys.task(task);
         }
     }
     if (keys.isEmpty()) {

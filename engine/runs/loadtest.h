@@ -99,6 +99,8 @@ private:
     void fire();
     void firingDone();
     void poll();
+    /// The task id in request `index`'s 2xx answer; empty for none (yet).
+    QString taskIdOf(size_t index);
     void onTotals(const std::vector<qint64> &sums);
     void deliveryDone(const QString &why);
     void judge();
@@ -118,6 +120,7 @@ private:
     bool m_done = false;
     std::deque<std::pair<qint64, int>> m_drain; ///< (elapsed ms, settled) samples
     LoadTestProgress m_progress;
+    std::vector<QString> m_taskIdOf; ///< by request index, parsed once
 };
 
 /// Sets `record.checks` and `record.passed` from what the record holds: acknowledgements,

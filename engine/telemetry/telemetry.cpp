@@ -160,10 +160,7 @@ void Telemetry::readAudit()
 int Telemetry::worstWindow(std::chrono::seconds window) const
 {
     const size_t w = size_t(std::max<qint64>(1, window.count()));
-    auto sentAt = [this](size_t i) {
-        const TelemetrySample &s = m_samples.at(i);
-        return s.fleetSent >= 0 ? s.fleetSent : s.sent;
-    };
+    auto sentAt = [this](size_t i) { return m_samples.at(i).upstream(); };
     int worst = 0;
     int sum = 0;
     for (size_t i = 0; i < m_samples.size(); ++i) {

@@ -33,6 +33,10 @@ struct TelemetrySample
     int fleetSent = -1;
     int fleetRateLimited = 0;
     int fleetInstances = 0; ///< instances that sent anything in the last minute
+
+    /// Requests (and 429s) of the whole fleet when known, else of this process.
+    int upstream() const { return fleetSent >= 0 ? fleetSent : sent; }
+    int upstreamRateLimited() const { return fleetSent >= 0 ? fleetRateLimited : rateLimited; }
 };
 
 /// One batch (a webhook's or a direct request's task) that is not finished yet.
