@@ -177,6 +177,7 @@ Result<LoadTestArgs, QString> parseArgs(const QStringList &args)
 VerifyReport verifyRun(LocalEngine &engine, const RunDefinition &definition)
 {
     Verifier verifier(engine.instantly());
+    verifier.setJournal(engine.journal());
     return await<VerifyReport>([&](auto done) {
         QObject::connect(&verifier, &Verifier::finished, &verifier, done);
         verifier.start(definition);
@@ -186,6 +187,7 @@ VerifyReport verifyRun(LocalEngine &engine, const RunDefinition &definition)
 CleanupReport cleanUpRun(LocalEngine &engine, const RunRecord &record)
 {
     Cleaner cleaner(engine.instantly());
+    cleaner.setJournal(engine.journal());
     return await<CleanupReport>([&](auto done) {
         QObject::connect(&cleaner, &Cleaner::finished, &cleaner, done);
         cleaner.start(record, CleanupMode::Delete);

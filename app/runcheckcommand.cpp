@@ -115,6 +115,7 @@ int runRunCheckCommand(const QStringList &args, const QString &command)
     int code = 0;
     if (verify) {
         Verifier verifier(engine.instantly());
+        verifier.setJournal(engine.journal());
         const VerifyReport report = await<VerifyReport>([&](auto done) {
             QObject::connect(&verifier, &Verifier::finished, &verifier, done);
             std::optional<RepairTarget> target;
@@ -143,6 +144,7 @@ int runRunCheckCommand(const QStringList &args, const QString &command)
         code = report.clean() ? 0 : 1;
     } else {
         Cleaner cleaner(engine.instantly());
+        cleaner.setJournal(engine.journal());
         const CleanupReport report = await<CleanupReport>([&](auto done) {
             QObject::connect(&cleaner, &Cleaner::finished, &cleaner, done);
             cleaner.start(record, dryRun ? CleanupMode::DryRun : CleanupMode::Delete);

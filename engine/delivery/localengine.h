@@ -5,6 +5,7 @@
 #include "delivery/deliveryengine.h"
 #include "intake/metrics.h"
 #include "intake/webhookexchange.h"
+#include "journal/leadjournal.h"
 #include "queue/rediskeys.h"
 #include "runs/loadtest.h"
 #include "sandbox/sandboxoptions.h"
@@ -67,6 +68,8 @@ public:
     const LocalEngineOptions &options() const { return m_options; }
     const RedisKeys &keys() const { return m_keys; }
     RedisClient *redis() const { return m_redis.get(); }
+    /// The lead journal of this deployment (on the calling thread's Redis client).
+    LeadJournal journal() const { return LeadJournal(m_redis.get(), m_keys); }
     /// "redis://127.0.0.1:6379/0" with the password masked, and whether it is the private one.
     QString redisDisplay() const;
     bool usesPrivateRedis() const { return m_privateRedis != nullptr; }

@@ -51,15 +51,15 @@ QList<QByteArray> IntakeBatch::scriptKeys(const RedisKeys &keys) const
     return out;
 }
 
-QList<QByteArray> IntakeBatch::scriptArgs(qint64 retentionSeconds) const
+QList<QByteArray> IntakeBatch::scriptArgs(const RedisKeys &keys, qint64 retentionSeconds) const
 {
     QList<QByteArray> out;
-    qsizetype size = 5;
+    qsizetype size = 7;
     for (const auto &fields : entries)
         size += fields.size() + 1;
     out.reserve(size);
     out << taskId.toUtf8() << campaign.toUtf8() << source.toUtf8() << QByteArray::number(createdMs)
-        << QByteArray::number(retentionSeconds);
+        << QByteArray::number(retentionSeconds) << keys.prefix << note.toUtf8();
     for (const auto &fields : entries) {
         out.append(QByteArray::number(fields.size()));
         out.append(fields);
@@ -78,7 +78,8 @@ QByteArray IntakeBatch::toJsonLine() const
     }
     const json line = { { "task", taskId.toStdString() },   { "campaign", campaign.toStdString() },
                         { "source", source.toStdString() }, { "dedupe", dedupeId.toStdString() },
-                        { "created_ms", createdMs },        { "entries", std::move(list) } };
+                        { "created_ms", createdMs },        { "note", note.toStdString() },
+                        { "entries", std::move(list) } };
     // dump() escapes control characters, so the line never holds a raw newline.
     return QByteArray::fromStdString(line.dump(-1, ' ', false, json::error_handler_t::replace));
 }
@@ -110,6 +111,7 @@ std::optional<IntakeBatch> IntakeBatch::fromJsonLine(const QByteArray &line)
     batch.source = *source;
     batch.dedupeId = *dedupe;
     batch.createdMs = created->get<qint64>();
+    batch.note = text("note").value_or(QString()); // lines spooled before the journal have none
     for (const json &entry : *entries) {
         if (!entry.is_array() || entry.empty() || entry.size() % 2 != 0)
             return std::nullopt;

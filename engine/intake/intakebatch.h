@@ -21,6 +21,8 @@ struct IntakeBatch
     /// The dedupe id: the Close event id, or "direct:<Idempotency-Key>"; empty for none.
     QString dedupeId;
     qint64 createdMs = 0; ///< Unix ms
+    /// How it arrived, for each lead's journal ("Close webhook ev_…, signature valid").
+    QString note;
     /// QueuedLead::toFields() of each stream entry, in order.
     QList<QList<QByteArray>> entries;
 
@@ -31,7 +33,7 @@ struct IntakeBatch
     /// KEYS of intake_enqueue.lua.
     QList<QByteArray> scriptKeys(const RedisKeys &keys) const;
     /// ARGV of intake_enqueue.lua.
-    QList<QByteArray> scriptArgs(qint64 retentionSeconds) const;
+    QList<QByteArray> scriptArgs(const RedisKeys &keys, qint64 retentionSeconds) const;
 
     /// One JSON line (no newline inside) for the spool, and back. nullopt for a line that is
     /// not a batch.

@@ -47,6 +47,21 @@ bool isUsableIdempotencyKey(const QByteArray &key)
     return std::all_of(key.begin(), key.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
+/// The journal's word on how a request arrived.
+QString arrivalNote(const IntakeRequest &intake, bool signatureChecked)
+{
+    if (intake.source != IntakeSource::CloseWebhook)
+        return QStringLiteral("direct batch of %1 lead(s)").arg(intake.leads.size());
+    QString note = QStringLiteral("Close webhook");
+    if (!intake.eventId.isEmpty())
+        note += u' ' + intake.eventId;
+    note += signatureChecked ? QStringLiteral(", signature valid")
+                             : QStringLiteral(", signature not checked (no key set)");
+    if (intake.needsLeadLookup)
+        note += QStringLiteral(", Close lead %1 to look up").arg(intake.closeLeadId);
+    return note;
+}
+
 bool mayHaveRun(RedisError::Kind kind)
 {
     return kind == RedisError::Kind::ConnectionLost || kind == RedisError::Kind::Timeout;
@@ -348,6 +363,7 @@ void IntakeServer::addLead(const HttpRequest &request, HttpResponder responder)
 
     IntakeBatch batch = IntakeBatch::fromRequest(intake, newTaskId(), dedupeId,
                                                  QDateTime::currentMSecsSinceEpoch());
+    batch.note = arrivalNote(intake, !m_options.webhookSecret.isEmpty());
     if (!redisConnected()) {
         spoolAndAnswer(batch, responder, timer);
         return;
@@ -358,7 +374,7 @@ void IntakeServer::addLead(const HttpRequest &request, HttpResponder responder)
 void IntakeServer::store(IntakeBatch batch, HttpResponder responder, QElapsedTimer timer)
 {
     const QList<QByteArray> keys = batch.scriptKeys(m_keys);
-    const QList<QByteArray> args = batch.scriptArgs(m_options.retention.count());
+    const QList<QByteArray> args = batch.scriptArgs(m_keys, m_options.retention.count());
     m_redis->evalScript(
         kEnqueueScript, keys, args,
         [self = QPointer<IntakeServer>(this), batch = std::move(batch),
@@ -479,7 +495,7 @@ void IntakeServer::drainNext()
         }
         m_redis->evalScript(
             kEnqueueScript, batch->scriptKeys(m_keys),
-            batch->scriptArgs(m_options.retention.count()),
+            batch->scriptArgs(m_keys, m_options.retention.count()),
             [self = QPointer<IntakeServer>(this), line](RedisResult result) {
                 if (!self)
                     return;

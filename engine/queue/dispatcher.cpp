@@ -4,6 +4,7 @@
 #include "close/closeclient.h"
 #include "core/clock.h"
 #include "instantly/instantlyclient.h"
+#include "journal/leadjournal.h"
 #include "limiter/sendaudit.h"
 #include "net/apitransport.h"
 #include "redis/luascripts.h"
@@ -343,7 +344,9 @@ void Dispatcher::lookup(Work work)
                 = QStringLiteral("Close lead %1 has no usable contact").arg(work.lead.closeLeadId);
             if (!r->skipped.isEmpty())
                 reason += QStringLiteral(" (%1)").arg(r->skipped.join(QStringLiteral("; ")));
-            args << reason.toUtf8();
+            args << reason.toUtf8() << self->m_keys.prefix << work.lead.closeLeadId.toUtf8()
+                 << work.lead.taskId.toUtf8() << work.lead.campaignName.toUtf8()
+                 << self->m_options.consumerName.toUtf8();
             for (const Lead &lead : r->leads) {
                 QueuedLead q = work.lead;
                 q.needsLookup = false;
@@ -580,9 +583,12 @@ void Dispatcher::gate(BatchPtr batch)
         return;
     }
     QPointer<Dispatcher> self(this);
-    m_services.limiter->acquire([self, batch, permit](const LimiterGrant &grant) {
+    QElapsedTimer waited;
+    waited.start();
+    m_services.limiter->acquire([self, batch, permit, waited](const LimiterGrant &grant) {
         if (!self)
             return;
+        batch->limiterWaitMs = waited.elapsed();
         self->m_acquiring = false;
         self->send(batch, permit, grant);
         self->pump();
@@ -637,6 +643,17 @@ void Dispatcher::onAnswer(BatchPtr batch, const BreakerDecision &permit, const L
     if (m_services.audit)
         m_services.audit->record(result, grant.grantedAtMs);
 
+    Request request;
+    request.status = result.httpStatus;
+    request.latencyMs = result.latency.count();
+    request.waitMs = batch->limiterWaitMs;
+    request.breaker = breakerStateName(permit.state).toUtf8();
+    request.leads = int(batch->items.size());
+    auto sent = [&request](Settle s, const Work &w) {
+        s.request = request;
+        s.request.number = w.lead.attempt + 1;
+        return s;
+    };
     std::vector<Settle> records;
     switch (result.outcome) {
     case CallOutcome::Success: {
@@ -647,13 +664,18 @@ void Dispatcher::onAnswer(BatchPtr batch, const BreakerDecision &permit, const L
         for (size_t i = 0; i < batch->items.size(); ++i) {
             const Work &w = batch->items[i];
             if (created[i])
-                records.push_back(outcome(w, "ok"));
+                records.push_back(sent(outcome(w, "ok"), w));
             else if (auto problem = emailProblem(w.lead.lead.email))
-                records.push_back(outcome(w, "dead",
-                                          QStringLiteral("Instantly rejected the email '%1': %2")
-                                              .arg(w.lead.lead.email, *problem)));
+                records.push_back(
+                    sent(outcome(w, "dead",
+                                 QStringLiteral("Instantly rejected the email '%1': %2")
+                                     .arg(w.lead.lead.email, *problem)),
+                         w));
             else
-                records.push_back(outcome(w, "skip"));
+                records.push_back(
+                    sent(outcome(w, "skip",
+                                 QStringLiteral("Instantly already had it: nothing created twice")),
+                         w));
         }
         break;
     }
@@ -667,6 +689,9 @@ void Dispatcher::onAnswer(BatchPtr batch, const BreakerDecision &permit, const L
         for (const QString &task : std::as_const(tasks))
             m_services.redis->command({ "HINCRBY", m_keys.task(task), "rate_limit_delays", "1" },
                                       {});
+        journalAttempt(*batch, request,
+                       QStringLiteral("rate limited: back at the front of the line, the shared "
+                                      "penalty waits"));
         if (m_running) {
             m_queue.push_front(batch);
             pump();
@@ -684,12 +709,12 @@ void Dispatcher::onAnswer(BatchPtr batch, const BreakerDecision &permit, const L
     case CallOutcome::ErrorInBody:
         noteError(result.describe());
         for (const Work &w : batch->items)
-            records.push_back(transientFailure(w, result.describe()));
+            records.push_back(sent(transientFailure(w, result.describe()), w));
         break;
     case CallOutcome::Permanent:
         noteError(result.describe());
         for (const Work &w : batch->items)
-            records.push_back(outcome(w, "dead", result.describe()));
+            records.push_back(sent(outcome(w, "dead", result.describe()), w));
         break;
     }
     settle(std::move(records));
@@ -706,7 +731,32 @@ Dispatcher::Settle Dispatcher::outcome(const Work &work, const char *kind,
     s.member = work.member;
     s.reason = reason;
     s.attempt = work.lead.attempt;
+    s.identity = work.lead.needsLookup ? QStringLiteral("close:") + work.lead.closeLeadId
+                                       : journalIdentity(work.lead.lead.email);
+    s.campaign = work.lead.campaignName;
     return s;
+}
+
+void Dispatcher::journalAttempt(const Batch &batch, const Request &request, const QString &detail)
+{
+    QList<LeadJournal::Entry> entries;
+    for (const Work &w : batch.items) {
+        JournalEvent e;
+        e.kind = QStringLiteral("attempt");
+        e.atMs = wallClockMs();
+        e.task = w.lead.taskId;
+        e.campaign = w.lead.campaignName;
+        e.detail = detail;
+        e.instance = m_options.consumerName;
+        e.attempt = w.lead.attempt + 1;
+        e.status = request.status;
+        e.latencyMs = request.latencyMs;
+        e.waitMs = request.waitMs;
+        e.breaker = QString::fromUtf8(request.breaker);
+        e.batch = request.leads;
+        entries.append({ journalIdentity(w.lead.lead.email), e });
+    }
+    LeadJournal(m_services.redis, m_keys).append(entries, {});
 }
 
 Dispatcher::Settle Dispatcher::transientFailure(const Work &work, const QString &reason) const
@@ -741,10 +791,13 @@ void Dispatcher::settle(std::vector<Settle> records)
         }
         return;
     }
-    QList<QByteArray> args { RedisKeys::dispatcherGroup(), num(wallClockMs()), m_keys.prefix };
+    QList<QByteArray> args { RedisKeys::dispatcherGroup(), num(wallClockMs()), m_keys.prefix,
+                             m_options.consumerName.toUtf8() };
     for (const Settle &s : records)
         args << s.entryId << s.kind << s.taskId.toUtf8() << s.member << s.reason.toUtf8()
-             << num(s.retryAtMs) << num(s.attempt);
+             << num(s.retryAtMs) << num(s.attempt) << s.identity.toUtf8() << s.campaign.toUtf8()
+             << num(s.request.number) << num(s.request.status) << num(s.request.latencyMs)
+             << num(s.request.waitMs) << s.request.breaker << num(s.request.leads);
     QPointer<Dispatcher> self(this);
     m_services.redis->evalScript(
         kSettle, { m_keys.leads(), m_keys.retries(), m_keys.deadLetters(), m_keys.delivered() },

@@ -127,8 +127,19 @@ private:
     {
         QString campaignId;
         std::vector<Work> items;
+        qint64 limiterWaitMs = 0; ///< from asking the limiter to its grant
     };
     using BatchPtr = std::shared_ptr<Batch>;
+    /// The upstream request an outcome came from, for the lead journal.
+    struct Request
+    {
+        int number = 0; ///< this lead's attempt number; 0 = no request was made
+        int status = 0;
+        qint64 latencyMs = 0;
+        qint64 waitMs = 0;
+        QByteArray breaker;
+        int leads = 0;
+    };
     struct Settle
     {
         QByteArray entryId;
@@ -138,6 +149,9 @@ private:
         QString reason;
         qint64 retryAtMs = 0;
         int attempt = 0;
+        QString identity; ///< the journal's name for the lead
+        QString campaign; ///< campaign name
+        Request request;
     };
 
     void checkRedisConfig();
@@ -159,6 +173,8 @@ private:
     Settle transientFailure(const Work &work, const QString &reason) const;
     Settle outcome(const Work &work, const char *kind, const QString &reason = {}) const;
     void settle(std::vector<Settle> records);
+    /// Journals a request that settles nothing (a 429 puts its leads back in line).
+    void journalAttempt(const Batch &batch, const Request &request, const QString &detail);
     void maintain();
     void handBack(const QList<QByteArray> &ids);
     void forget(const QByteArray &entryId);

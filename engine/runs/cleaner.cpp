@@ -5,6 +5,7 @@
 #include "instantly/instantlyclient.h"
 
 #include <QLoggingCategory>
+#include <QPointer>
 #include <QTimer>
 
 namespace sluice {
@@ -45,6 +46,8 @@ bool Cleaner::start(const RunRecord &record, CleanupMode mode)
     m_record = record;
     m_mode = mode;
     m_report = {};
+    m_emailOfId.clear();
+    m_lastListed.clear();
     m_report.dryRun = mode == CleanupMode::DryRun;
     m_campaignId.clear();
     m_pagesDone = m_pagesNow = m_listings = m_passes = 0;
@@ -103,11 +106,15 @@ void Cleaner::listed(const CampaignListing &listing)
 {
     QStringList ids;
     int foreign = 0;
+    m_lastListed.clear();
     for (const LeadRecord &lead : listing.leads) {
-        if (m_runEmails.contains(normalizedEmail(lead.email)))
+        if (m_runEmails.contains(normalizedEmail(lead.email))) {
             ids.append(lead.id);
-        else
+            m_emailOfId.insert(lead.id, normalizedEmail(lead.email));
+            m_lastListed.insert(lead.id);
+        } else {
             ++foreign;
+        }
     }
     if (++m_listings == 1)
         m_report.found = int(ids.size());
@@ -261,8 +268,34 @@ void Cleaner::finish(const QString &error)
 {
     m_report.error = error;
     m_report.atMs = wallClockMs();
-    m_running = false;
-    Q_EMIT finished(m_report);
+    QList<LeadJournal::Entry> entries;
+    if (m_journal && m_mode == CleanupMode::Delete) {
+        for (auto it = m_emailOfId.cbegin(); it != m_emailOfId.cend(); ++it) {
+            if (m_lastListed.contains(it.key()))
+                continue;
+            JournalEvent e;
+            e.kind = QStringLiteral("deleted");
+            e.atMs = m_report.atMs;
+            e.campaign = m_record.definition.campaign;
+            e.detail = QStringLiteral("clean-up of run %1: deleted from campaign '%2' (lead %3)")
+                           .arg(m_record.definition.id, m_record.definition.campaign, it.key());
+            entries.append({ it.value(), e });
+        }
+    }
+    if (entries.isEmpty()) {
+        m_running = false;
+        Q_EMIT finished(m_report);
+        return;
+    }
+    m_journal->append(entries, [self = QPointer<Cleaner>(this)](Result<int, RedisError> r) {
+        if (!self)
+            return;
+        if (!r.ok())
+            qCWarning(lcCleaner).noquote()
+                << "the lead journal did not take the deletions:" << r.error().describe();
+        self->m_running = false;
+        Q_EMIT self->finished(self->m_report);
+    });
 }
 
 } // namespace sluice

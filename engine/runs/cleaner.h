@@ -1,6 +1,7 @@
 #pragma once
 
 #include "apiretry.h"
+#include "journal/leadjournal.h"
 #include "run.h"
 
 #include <QObject>
@@ -60,6 +61,9 @@ public:
     /// Starts cleaning up after `record`; finished() follows exactly once, never from inside
     /// this call. Returns false, and does nothing, while a clean-up is running.
     bool start(const RunRecord &record, CleanupMode mode = CleanupMode::Delete);
+    /// Writes a "deleted" event for each lead it deleted to this journal before finishing (a
+    /// journal that fails is logged, never fails the clean-up).
+    void setJournal(const LeadJournal &journal) { m_journal = journal; }
     bool isRunning() const { return m_running; }
 
     /// The latest report (complete once finished() was emitted).
@@ -88,6 +92,9 @@ private:
     bool m_running = false;
     RunRecord m_record;
     CleanupMode m_mode = CleanupMode::Delete;
+    std::optional<LeadJournal> m_journal;
+    QHash<QString, QString> m_emailOfId; ///< the run's leads seen in any listing, by lead id
+    QSet<QString> m_lastListed; ///< the run's lead ids in the latest listing
     QSet<QString> m_runEmails;
     CleanupReport m_report;
     QString m_campaignId;

@@ -8,10 +8,14 @@
 #include "redis/redisclient.h"
 
 #include <QHash>
+#include <QLoggingCategory>
+#include <QPointer>
 #include <QSet>
 #include <QTimer>
 
 namespace sluice {
+
+Q_LOGGING_CATEGORY(lcVerifier, "sluice.verify")
 
 namespace {
 
@@ -170,6 +174,50 @@ bool Verifier::start(const RunDefinition &run, std::optional<RepairTarget> repai
 void Verifier::listed(const CampaignListing &listing)
 {
     m_report = classify(m_run.emails(), listing.leads);
+    if (!m_journal) {
+        repairOrFinish();
+        return;
+    }
+    const QSet<QString> missing(m_report.missing.cbegin(), m_report.missing.cend());
+    const QSet<QString> duplicated(m_report.duplicated.cbegin(), m_report.duplicated.cend());
+    QList<LeadJournal::Entry> entries;
+    QSet<QString> seen;
+    const qint64 now = wallClockMs();
+    for (const QString &email : m_run.emails()) {
+        const QString identity = journalIdentity(email);
+        if (seen.contains(identity))
+            continue;
+        seen.insert(identity);
+        JournalEvent e;
+        e.atMs = now;
+        e.campaign = m_run.campaign;
+        if (missing.contains(identity)) {
+            e.kind = QStringLiteral("missing");
+            e.detail = QStringLiteral("verify of run %1: not in campaign '%2'")
+                           .arg(m_run.id, m_run.campaign);
+        } else if (duplicated.contains(identity)) {
+            e.kind = QStringLiteral("duplicated");
+            e.detail = QStringLiteral("verify of run %1: listed more than once in campaign '%2'")
+                           .arg(m_run.id, m_run.campaign);
+        } else {
+            e.kind = QStringLiteral("verified");
+            e.detail = QStringLiteral("verify of run %1: listed once in campaign '%2'")
+                           .arg(m_run.id, m_run.campaign);
+        }
+        entries.append({ identity, e });
+    }
+    m_journal->append(entries, [self = QPointer<Verifier>(this)](Result<int, RedisError> r) {
+        if (!self)
+            return;
+        if (!r.ok())
+            qCWarning(lcVerifier).noquote()
+                << "the lead journal did not take the findings:" << r.error().describe();
+        self->repairOrFinish();
+    });
+}
+
+void Verifier::repairOrFinish()
+{
     if (!m_repair || m_report.missing.isEmpty()) {
         finish();
         return;

@@ -2,6 +2,7 @@
 
 #include "apiretry.h"
 #include "core/result.h"
+#include "journal/leadjournal.h"
 #include "queue/rediskeys.h"
 #include "run.h"
 
@@ -80,6 +81,9 @@ public:
     /// Starts verifying `run`; finished() follows exactly once, never from inside this call.
     /// Returns false, and does nothing, while a verification is running.
     bool start(const RunDefinition &run, std::optional<RepairTarget> repair = std::nullopt);
+    /// Writes each run lead's finding (verified, missing, duplicated) to this journal before
+    /// finishing (a journal that fails is logged, never fails the verification).
+    void setJournal(const LeadJournal &journal) { m_journal = journal; }
     bool isRunning() const { return m_running; }
 
     /// The latest report (complete once finished() was emitted).
@@ -103,6 +107,7 @@ Q_SIGNALS:
 
 private:
     void listed(const CampaignListing &listing);
+    void repairOrFinish();
     void finish(const QString &error = {});
 
     CampaignReader *m_reader; ///< child
@@ -110,6 +115,7 @@ private:
     bool m_running = false;
     RunDefinition m_run;
     std::optional<RepairTarget> m_repair;
+    std::optional<LeadJournal> m_journal;
     VerifyReport m_report;
     QString m_campaignId;
     QString m_repairTaskId;

@@ -1,21 +1,39 @@
+-- include: journal
 -- Sluice dispatcher: replaces a Close-lookup entry by one entry per contact lead, atomically.
 -- The task's total grows by n - 1 (the lookup entry was counted as one lead); a Close lead
 -- with no usable contact counts as one processed, failed lead with the reason.
 --
 -- KEYS[1] leads stream, KEYS[2] the task hash
 -- ARGV[1] group, ARGV[2] lookup entry id, ARGV[3] now (Unix ms), ARGV[4] reason when n = 0,
--- ARGV[5..] one JSON array of stream fields per new entry
+-- ARGV[5] key prefix "sluice:<ns>:" (journal keys), ARGV[6] the Close lead id, ARGV[7] task id,
+-- ARGV[8] campaign name, ARGV[9] this consumer's name,
+-- ARGV[10..] one JSON array of stream fields per new entry
 -- Returns n, or -1 when the lookup entry was already settled (by another consumer).
 local stream, key = KEYS[1], KEYS[2]
 local group, id, now, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local prefix, close_lead, task, campaign, instance = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 if redis.call('XACK', stream, group, id) == 0 then
   redis.call('XDEL', stream, id)
   return -1
 end
-local n = #ARGV - 4
-for i = 5, #ARGV do
-  redis.call('XADD', stream, '*', unpack(cjson.decode(ARGV[i])))
+local n = #ARGV - 9
+local contacts = {}
+for i = 10, #ARGV do
+  local fields = cjson.decode(ARGV[i])
+  local entry = redis.call('XADD', stream, '*', unpack(fields))
+  local identity = journal.identity_of(fields)
+  if identity then
+    contacts[#contacts + 1] = identity
+    journal.add(prefix, identity, task, now, {'kind', 'queued', 'at', now, 'task', task,
+      'campaign', campaign, 'detail', 'contact of Close lead ' .. close_lead .. ', stream entry ' ..
+      entry, 'instance', instance})
+  end
 end
+local detail = reason
+if n > 0 then detail = n .. ' contact(s): ' .. table.concat(contacts, ', ') end
+journal.add(prefix, 'close:' .. close_lead, task, now, {'kind', n > 0 and 'looked_up' or 'failed',
+  'at', now, 'task', task, 'campaign', campaign, 'detail', detail, 'instance', instance})
+journal.finish(prefix)
 if n == 0 then
   redis.call('HINCRBY', key, 'failed', 1)
   local processed = redis.call('HINCRBY', key, 'processed', 1)

@@ -1,3 +1,4 @@
+-- include: journal
 -- Sluice dispatcher: moves dead letters back into the leads stream with the attempt count
 -- reset, and takes them out of their task's dead and processed counters again.
 --
@@ -23,7 +24,11 @@ for _, e in ipairs(entries) do
       copy[#copy + 1] = f; copy[#copy + 1] = v
     end
   end
-  redis.call('XADD', stream, '*', unpack(copy))
+  local entry = redis.call('XADD', stream, '*', unpack(copy))
+  local now = tonumber(string.match(entry, '^(%d+)'))
+  journal.add(prefix, journal.identity_of(copy), task, now, {'kind', 'requeued', 'at', now,
+    'task', task or '', 'campaign', journal.field(copy, 'campaign'),
+    'detail', 'retried from the dead letters, stream entry ' .. entry})
   if task then
     local key = prefix .. 'task:' .. task
     redis.call('HINCRBY', key, 'dead', -1)
@@ -33,4 +38,5 @@ for _, e in ipairs(entries) do
   end
   redis.call('XDEL', dead, e[1])
 end
+journal.finish(prefix)
 return #entries

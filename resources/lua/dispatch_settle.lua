@@ -1,3 +1,4 @@
+-- include: journal
 -- Sluice dispatcher: the bookkeeping of a batch of stream entries, all in one step, so a crash
 -- never leaves a lead acknowledged but uncounted, or counted twice. An entry counts only when
 -- this call's XACK removed it from the group's pending list: a second settle of the same
@@ -6,13 +7,21 @@
 -- KEYS[1] leads stream, KEYS[2] retries zset, KEYS[3] dead-letter stream, KEYS[4] delivered set
 -- ARGV[1] group, ARGV[2] now (Unix ms), ARGV[3] key prefix "sluice:<ns>:" (task hashes are
 -- derived from it, so this script is not cluster-safe; neither is the rest of the design)
--- ARGV[4..] records of 7: entry id, kind, task id, delivered member ('' = none), reason,
---   retry not-before (Unix ms), attempt after this failure
+-- ARGV[4] this consumer's name (the journal's instance)
+-- ARGV[5..] records of 15: entry id, kind, task id, delivered member ('' = none), reason,
+--   retry not-before (Unix ms), attempt after this failure,
+--   then for the journal: identity (lower-cased email or close:<id>), campaign name, and the
+--   request this outcome came from: its number for this lead (0 = no request was made),
+--   HTTP status (0 = no answer), latency ms, limiter wait ms, breaker state, leads in it
 --   kinds: ok (succeeded), skip (already there), fail (failed for good, no dead letter),
 --          dead (dead letter), retry (back to the retries zset)
+-- The request is journalled as an "attempt" whether or not this call settles the entry (it
+-- was made); the outcome only when it does.
 -- Returns the number of records applied.
 local stream, retries, dead, delivered = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local group, now, prefix = ARGV[1], ARGV[2], ARGV[3]
+local group, now, prefix, instance = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local outcome_names = { ok = 'delivered', skip = 'skipped', fail = 'failed', dead = 'dead',
+                        retry = 'retry' }
 
 local touched = {}
 local applied = 0
@@ -23,10 +32,23 @@ local function fields_of(id)
   return nil
 end
 
-for i = 4, #ARGV, 7 do
+for i = 5, #ARGV, 15 do
   local id, kind, task, member = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local reason, retry_at, attempt = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+  local identity, campaign, try = ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
+  if try ~= '0' then
+    journal.add(prefix, identity, task, now, {'kind', 'attempt', 'at', now, 'task', task,
+      'campaign', campaign, 'attempt', try, 'status', ARGV[i + 10], 'latency_ms', ARGV[i + 11],
+      'wait_ms', ARGV[i + 12], 'breaker', ARGV[i + 13], 'batch', ARGV[i + 14],
+      'instance', instance})
+  end
   if redis.call('XACK', stream, group, id) == 1 then
+    local event = {'kind', outcome_names[kind] or kind, 'at', now, 'task', task,
+                   'campaign', campaign, 'detail', reason, 'instance', instance}
+    if kind == 'retry' then
+      event[#event + 1] = 'retry_at'; event[#event + 1] = retry_at
+    end
+    journal.add(prefix, identity, task, now, event)
     applied = applied + 1
     local key = nil
     if task ~= '' then
@@ -88,6 +110,8 @@ for i = 4, #ARGV, 7 do
   end
   redis.call('XDEL', stream, id)
 end
+
+journal.finish(prefix)
 
 for key in pairs(touched) do
   -- The intake gave the hash its retention. One that expired before its last lead settled

@@ -1,3 +1,4 @@
+-- include: journal
 -- Sluice verify --repair: queues a run's missing leads again as one new task, atomically, so a
 -- crash never leaves a lead out of the delivered set but not queued (lost until the next
 -- verify) or queued with no task to count it.
@@ -14,6 +15,7 @@
 local stream, delivered, tasks = KEYS[1], KEYS[2], KEYS[3]
 local prefix, stem, campaign = ARGV[1], ARGV[2], ARGV[3]
 local created, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+journal.retention = ttl
 
 local task, hash = nil, nil
 for n = 1, 100000 do
@@ -38,7 +40,11 @@ while i <= #ARGV do
     end
   end
   redis.call('SREM', delivered, member)
-  redis.call('XADD', stream, '*', unpack(fields))
+  local entry = redis.call('XADD', stream, '*', unpack(fields))
+  local now = tonumber(string.match(entry, '^(%d+)'))
+  journal.add(prefix, journal.identity_of(fields), task, now, {'kind', 'requeued', 'at', now,
+    'task', task, 'campaign', campaign,
+    'detail', 'repair: missing from the campaign, queued again as stream entry ' .. entry})
   i = i + k + 2
   n = n + 1
 end
@@ -49,4 +55,5 @@ redis.call('HSET', hash, 'total', n, 'processed', 0, 'succeeded', 0, 'skipped', 
 redis.call('EXPIRE', hash, ttl)
 redis.call('ZADD', tasks, created, task)
 redis.call('ZREMRANGEBYSCORE', tasks, '-inf', '(' .. (created - ttl * 1000))
+journal.finish(prefix)
 return {task, n}

@@ -7,6 +7,7 @@
 #include "common/apiwait.h"
 #include "core/clock.h"
 #include "instantly/instantlyclient.h"
+#include "journal/leadjournal.h"
 #include "limiter/sendaudit.h"
 #include "limiter/sharedratelimiter.h"
 #include "queue/dispatcher.h"
@@ -256,6 +257,13 @@ private Q_SLOTS:
         QCOMPARE(progress(replay).value("skipped"), QByteArray("1"));
         QCOMPARE(int(m_sandbox->requestLog().size()), before);
         QCOMPARE(sandboxEmails().size(), 1);
+        // The journal: one request carried the first twin; the other two and the replay were
+        // skipped without one.
+        const QStringList twin = kinds(journal(QStringLiteral("twin@example.com")));
+        QCOMPARE(twin.count(QStringLiteral("attempt")), 1);
+        QCOMPARE(twin.count(QStringLiteral("delivered")), 1);
+        QCOMPARE(twin.count(QStringLiteral("skipped")), 3);
+        QCOMPARE(twin.last(), QStringLiteral("skipped"));
     }
 
     void unknownCampaignFailsWithTheReason()
@@ -319,6 +327,22 @@ private Q_SLOTS:
         QCOMPARE(sandboxEmails(true),
                  (QStringList { QStringLiteral("ann@two.io"), QStringLiteral("bo@two.io"),
                                 QStringLiteral("inline@three.io") }));
+        // The Close lead's journal says what the lookup found; each contact's own journal
+        // starts from it.
+        const QList<JournalEvent> two = journal(QStringLiteral("close:lead_two"));
+        QCOMPARE(kinds(two), QStringList { QStringLiteral("looked_up") });
+        QVERIFY2(two[0].detail.contains(QStringLiteral("ann@two.io"))
+                     && two[0].detail.contains(QStringLiteral("bo@two.io")),
+                 qPrintable(two[0].detail));
+        QCOMPARE(kinds(journal(QStringLiteral("close:lead_none"))),
+                 QStringList { QStringLiteral("failed") });
+        const QList<JournalEvent> ann = journal(QStringLiteral("ann@two.io"));
+        QCOMPARE(kinds(ann),
+                 (QStringList { QStringLiteral("queued"), QStringLiteral("attempt"),
+                                QStringLiteral("delivered") }));
+        QVERIFY(ann[0].detail.contains(QStringLiteral("lead_two")));
+        QCOMPARE(ann[0].task, task);
+        QCOMPARE(command({ "SISMEMBER", m_keys.journalTask(task), "ann@two.io" }).integer(), 1);
     }
 
     void rateLimitStormDeliversEverythingOnce()
@@ -339,6 +363,20 @@ private Q_SLOTS:
         QVERIFY(d->snapshot().rateLimited > 0);
         QCOMPARE(sandboxEmails().size(), 12);
         QCOMPARE(sandboxEmails(true).size(), 12);
+        // Some lead's journal shows its 429, and that it was delivered afterwards.
+        bool sawLimited = false;
+        for (int i = 0; i < 12; ++i) {
+            const QList<JournalEvent> events
+                = journal(QStringLiteral("storm+%1@example.com").arg(i));
+            QCOMPARE(events.constLast().kind, QStringLiteral("delivered"));
+            for (const JournalEvent &e : events)
+                if (e.kind == u"attempt" && e.status == 429) {
+                    sawLimited = true;
+                    QVERIFY2(e.detail.contains(QStringLiteral("rate limited")),
+                             qPrintable(e.detail));
+                }
+        }
+        QVERIFY(sawLimited);
     }
 
     void transientFaultsAreRetried()
@@ -363,6 +401,24 @@ private Q_SLOTS:
         QCOMPARE(sandboxEmails(true).size(), 20);
         QCOMPARE(sandboxEmails().size(), 20);
         QCOMPARE(scalar({ "ZCARD", m_keys.retries() }), 0);
+        // A retried lead's journal: a failed attempt, the retry with its time, then a later
+        // attempt with the next number, ending delivered.
+        bool sawRetry = false;
+        for (int i = 0; i < 20; ++i) {
+            const QList<JournalEvent> events
+                = journal(QStringLiteral("fault+%1@example.com").arg(i));
+            QCOMPARE(events.constLast().kind, QStringLiteral("delivered"));
+            for (qsizetype j = 0; j + 2 < events.size(); ++j) {
+                if (events[j].kind != u"attempt" || events[j + 1].kind != u"retry")
+                    continue;
+                sawRetry = true;
+                QVERIFY2(events[j].status >= 500, qPrintable(events[j].summary()));
+                QVERIFY(events[j + 1].retryAtMs >= events[j + 1].atMs);
+                QCOMPARE(events[j + 2].kind, QStringLiteral("attempt"));
+                QCOMPARE(events[j + 2].attempt, events[j].attempt + 1);
+            }
+        }
+        QVERIFY(sawRetry);
     }
 
     void permanentFailureIsDeadLetteredAndRetried()
@@ -410,6 +466,16 @@ private Q_SLOTS:
         waitFinished(task, 2);
         QCOMPARE(progress(task).value("dead"), QByteArray("1"));
         QCOMPARE(scalar({ "XLEN", m_keys.deadLetters() }), 1);
+        // All of it is in the lead's journal, each attempt with Instantly's answer.
+        QTRY_COMPARE(kinds(journal(QStringLiteral("not-an-email"))),
+                     (QStringList { QStringLiteral("attempt"), QStringLiteral("dead"),
+                                    QStringLiteral("requeued"), QStringLiteral("attempt"),
+                                    QStringLiteral("dead") }));
+        const QList<JournalEvent> bad = journal(QStringLiteral("not-an-email"));
+        QCOMPARE(bad[0].status, 400);
+        QCOMPARE(bad[0].batch, 1);
+        QVERIFY(bad[1].detail.contains(QStringLiteral("400")));
+        QVERIFY(bad[2].detail.contains(QStringLiteral("dead letters")));
     }
 
     void pauseHoldsNewWork()
@@ -532,6 +598,27 @@ private:
         return r.value();
     }
     qint64 scalar(const QList<QByteArray> &argv) { return command(argv).integer(); }
+
+    /// One lead's journal, oldest first.
+    QList<JournalEvent> journal(const QString &identity)
+    {
+        QList<JournalEvent> out;
+        const RedisReply entries = command({ "XRANGE", m_keys.journal(identity), "-", "+" });
+        for (const RedisReply &entry : entries.elements()) {
+            QList<QByteArray> flat;
+            for (const RedisReply &f : entry.at(1).elements())
+                flat << f.bytes();
+            out << JournalEvent::fromFields(entry.at(0).bytes(), flat);
+        }
+        return out;
+    }
+    static QStringList kinds(const QList<JournalEvent> &events)
+    {
+        QStringList out;
+        for (const JournalEvent &e : events)
+            out << e.kind;
+        return out;
+    }
 
     static QByteArray field(const RedisReply &fields, const QByteArray &name)
     {

@@ -1,0 +1,116 @@
+#pragma once
+
+#include "core/result.h"
+#include "queue/rediskeys.h"
+#include "redis/rediserror.h"
+
+#include <QByteArray>
+#include <QList>
+#include <QString>
+#include <QStringList>
+
+#include <functional>
+
+namespace sluice {
+
+class RedisClient;
+
+/// One event of a lead's journal. The queue's own scripts write most of them in the same step
+/// as the state change they describe (resources/lua/lib/journal.lua), so a journal never
+/// claims what the queue did not do; LeadJournal::append() writes the rest (429 answers,
+/// verify, clean-up).
+///
+/// Kinds: received, queued, looked_up, attempt, delivered, skipped, retry, failed, dead,
+/// requeued, verified, missing, duplicated, deleted.
+struct JournalEvent
+{
+    QByteArray id; ///< stream entry id (empty until stored)
+    QString kind;
+    qint64 atMs = 0; ///< Unix ms
+    QString task;
+    QString campaign; ///< campaign name
+    QString detail;
+    QString instance; ///< the consumer that wrote it, when a dispatcher did
+    // Attempts (kind "attempt") only:
+    int attempt = 0; ///< 1 for the first request carrying this lead
+    int status = 0; ///< HTTP status, 0 when no answer came
+    qint64 latencyMs = -1;
+    qint64 waitMs = -1; ///< waited for the limiter's slot
+    QString breaker; ///< breaker state when the request was permitted
+    int batch = 0; ///< leads in the request
+    qint64 retryAtMs = 0; ///< kind "retry": not before
+
+    /// The field/value list the journal stores.
+    QList<QByteArray> toFields() const;
+    static JournalEvent fromFields(const QByteArray &id, const QList<QByteArray> &fieldsAndValues);
+    /// One line for people: "attempt 1: HTTP 200 in 43 ms, waited 12 ms for the limiter,
+    /// breaker CLOSED, bulk of 37".
+    QString summary() const;
+    /// An outcome that ends a delivery attempt sequence (delivered, skipped, failed, dead).
+    bool isFinal() const;
+};
+
+/// The journal's name for a lead: its lower-cased, trimmed email, or "close:<lead id>" for a
+/// Close lead not yet looked up.
+QString journalIdentity(const QString &emailOrCloseLead);
+
+/// All events of one lead in one campaign, oldest first: one timeline.
+struct LeadTimeline
+{
+    QString identity;
+    QString campaign;
+    QList<JournalEvent> events;
+
+    /// The latest state in words: "delivered", "retry", "dead", "verified", "deleted", ...
+    QString state() const;
+    QStringList tasks() const; ///< the tasks that carried it, oldest first
+};
+
+/// Splits one identity's events into one timeline per campaign (events without a campaign
+/// join the timeline of their task's campaign, or stand alone), newest timeline first.
+QList<LeadTimeline> splitTimelines(const QString &identity, const QList<JournalEvent> &events);
+
+/// A lead recently in the journal, with its latest event.
+struct RecentLead
+{
+    QString identity;
+    JournalEvent latest;
+};
+
+/// Reads and appends the journal of one deployment (one key namespace). Asynchronous, on
+/// the RedisClient's thread; every callback comes from the event loop.
+class LeadJournal
+{
+public:
+    /// `redis` must outlive the journal.
+    LeadJournal(RedisClient *redis, RedisKeys keys);
+
+    struct Entry
+    {
+        QString identity;
+        JournalEvent event;
+    };
+    /// Appends events in order (atomically per 500). `done` (may be empty) gets how many.
+    void append(const QList<Entry> &entries,
+                std::function<void(Result<int, RedisError>)> done) const;
+
+    /// Timelines for a search: an email (any case), "close:<id>" / a Close lead id "lead_…",
+    /// or a task id (every lead of that task, limited to `maxLeads`). Empty when nothing is
+    /// known.
+    void search(const QString &query, int maxLeads,
+                std::function<void(Result<QList<LeadTimeline>, RedisError>)> done) const;
+    /// Every event of one identity, oldest first.
+    void events(const QString &identity,
+                std::function<void(Result<QList<JournalEvent>, RedisError>)> done) const;
+    /// The `limit` leads with the newest events, newest first.
+    void recent(int limit, std::function<void(Result<QList<RecentLead>, RedisError>)> done) const;
+
+private:
+    void timelinesOf(const QStringList &identities, const QString &onlyTask,
+                     std::function<void(Result<QList<LeadTimeline>, RedisError>)> done) const;
+
+    RedisClient *m_redis;
+    RedisKeys m_keys;
+};
+
+} // namespace sluice
