@@ -52,6 +52,11 @@ DeadLettersPage::DeadLettersPage(OperatorControl *control, QWidget *parent)
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setWordWrap(false);
     layout->addWidget(m_table);
+    m_table->setToolTip(tr("Double-click a dead letter to see its lead's timeline"));
+    connect(m_table, &QTableWidget::cellDoubleClicked, this, [this](int row, int) {
+        if (const QTableWidgetItem *lead = m_table->item(row, 1))
+            Q_EMIT timelineRequested(lead->data(Qt::UserRole).toString());
+    });
     connect(m_table, &QTableWidget::itemSelectionChanged, this,
             [this] { m_retryOne->setEnabled(!m_table->selectedItems().isEmpty()); });
     m_timer->setInterval(5000);
@@ -107,6 +112,11 @@ void DeadLettersPage::refresh()
             for (int c = 0; c < cells.size(); ++c) {
                 auto *item = new QTableWidgetItem(cells[c]);
                 item->setToolTip(cells[c]);
+                if (c == 1) // what the Leads page searches for
+                    item->setData(Qt::UserRole,
+                                  d.lead.lead.email.isEmpty()
+                                      ? QStringLiteral("close:") + d.lead.closeLeadId
+                                      : d.lead.lead.email);
                 self->m_table->setItem(row, c, item);
             }
         }

@@ -32,6 +32,8 @@ public Q_SLOTS:
 Q_SIGNALS:
     void refreshed(int count);
     void retried(int moved);
+    /// A row was double-clicked: its lead's timeline (email, or the Close lead id).
+    void timelineRequested(const QString &lead);
 
 protected:
     void showEvent(QShowEvent *event) override;

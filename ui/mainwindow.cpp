@@ -1,27 +1,34 @@
 #include "mainwindow.h"
 
-#include "breakerband.h"
 #include "control/operatorcontrol.h"
 #include "deadletterspage.h"
 #include "delivery/localengine.h"
+#include "leadspage.h"
 #include "overviewpage.h"
 #include "runspage.h"
 #include "settingsdialog.h"
 #include "telemetry/telemetry.h"
+#include "tones.h"
 #include "webhookspage.h"
 
 #include <QAction>
+#include <QApplication>
 #include <QCloseEvent>
+#include <QFrame>
 #include <QHBoxLayout>
 #include <QInputDialog>
 #include <QLabel>
+#include <QLineEdit>
 #include <QListWidget>
 #include <QMessageBox>
+#include <QPainter>
+#include <QPushButton>
 #include <QSettings>
 #include <QShortcut>
 #include <QSplitter>
 #include <QStackedWidget>
 #include <QStatusBar>
+#include <QSystemTrayIcon>
 #include <QToolBar>
 #include <QVBoxLayout>
 
@@ -50,6 +57,28 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
                                : QStringLiteral("background:#f9a825;color:black;font-weight:bold"));
     outer->addWidget(banner);
 
+    // The in-window notice: a run that finished stays announced until dismissed.
+    m_notice = new QFrame(central);
+    m_notice->setObjectName(QStringLiteral("notice"));
+    m_notice->setFrameShape(QFrame::StyledPanel);
+    auto *noticeLayout = new QHBoxLayout(m_notice);
+    noticeLayout->setContentsMargins(8, 4, 8, 4);
+    m_noticeText = new QLabel(m_notice);
+    m_noticeText->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    noticeLayout->addWidget(m_noticeText, 1);
+    auto *showRun = new QPushButton(tr("Show run"), m_notice);
+    connect(showRun, &QPushButton::clicked, this, [this] {
+        showPage(1);
+        m_notice->hide();
+    });
+    noticeLayout->addWidget(showRun);
+    auto *dismiss = new QPushButton(tr("Dismiss"), m_notice);
+    dismiss->setShortcut(QKeySequence(Qt::Key_Escape));
+    connect(dismiss, &QPushButton::clicked, m_notice, &QWidget::hide);
+    noticeLayout->addWidget(dismiss);
+    m_notice->hide();
+    outer->addWidget(m_notice);
+
     auto *splitter = new QSplitter(central);
     splitter->setObjectName(QStringLiteral("mainSplitter"));
     m_nav = new QListWidget(splitter);
@@ -76,8 +105,18 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
     addPage(tr("Runs"), m_runs, QStringLiteral("Ctrl+2"));
     m_webhooks = new WebhooksPage(engine, m_pages);
     addPage(tr("Webhooks"), m_webhooks, QStringLiteral("Ctrl+3"));
+    m_leads = new LeadsPage(engine, m_pages);
+    addPage(tr("Leads"), m_leads, QStringLiteral("Ctrl+4"));
     m_deadLetters = new DeadLettersPage(engine->control(), m_pages);
-    addPage(tr("Dead letters"), m_deadLetters, QStringLiteral("Ctrl+4"));
+    addPage(tr("Dead letters"), m_deadLetters, QStringLiteral("Ctrl+5"));
+    connect(m_webhooks, &WebhooksPage::timelineRequested, this, &MainWindow::showLead);
+    connect(m_deadLetters, &DeadLettersPage::timelineRequested, this, &MainWindow::showLead);
+    auto *find = new QShortcut(QKeySequence::Find, this);
+    connect(find, &QShortcut::activated, this, [this] {
+        showPage(m_pages->indexOf(m_leads));
+        m_leads->searchBox()->setFocus();
+        m_leads->searchBox()->selectAll();
+    });
     buildToolBar();
     connect(m_nav, &QListWidget::currentRowChanged, m_pages, &QStackedWidget::setCurrentIndex);
     m_nav->setCurrentRow(0);
@@ -89,10 +128,38 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
         m_status.insert(QLatin1String(name), label);
     }
     connect(m_telemetry, &Telemetry::sampled, this, &MainWindow::refreshStatus);
+    if (QSystemTrayIcon::isSystemTrayAvailable()) {
+        QPixmap icon(32, 32);
+        icon.fill(Qt::transparent);
+        QPainter p(&icon);
+        p.setRenderHint(QPainter::Antialiasing);
+        p.setBrush(QColor(0x15, 0x65, 0xc0));
+        p.setPen(Qt::NoPen);
+        p.drawRoundedRect(2, 2, 28, 28, 6, 6);
+        p.setBrush(Qt::white);
+        p.drawRect(8, 10, 16, 4);
+        p.drawRect(8, 18, 16, 4);
+        p.end();
+        m_tray = new QSystemTrayIcon(QIcon(icon), this);
+        m_tray->setToolTip(windowTitle());
+        connect(m_tray, &QSystemTrayIcon::messageClicked, this, [this] {
+            showNormal();
+            raise();
+            activateWindow();
+            showPage(1);
+        });
+        m_tray->show();
+    }
     connect(m_runs, &RunsPage::runFinished, this, [this](const RunRecord &r) {
-        statusBar()->showMessage(
-            tr("Run %1 finished: %2").arg(r.definition.id, r.passed ? tr("PASS") : tr("FAIL")),
-            15'000);
+        const QString title
+            = tr("Run %1: %2").arg(r.definition.id, r.passed ? tr("PASS") : tr("FAIL"));
+        QString text = tr("%1 of %2 leads delivered to '%3'")
+                           .arg(r.delivered)
+                           .arg(r.definition.leads)
+                           .arg(r.definition.campaign);
+        if (!r.passed && !r.stopReason.isEmpty())
+            text += QStringLiteral(": ") + r.stopReason;
+        notify(title, text, r.passed);
     });
 
     QSettings settings;
@@ -184,6 +251,31 @@ void MainWindow::showPage(int index)
     m_nav->setCurrentRow(index);
 }
 
+void MainWindow::showLead(const QString &query)
+{
+    showPage(m_pages->indexOf(m_leads));
+    m_leads->search(query);
+}
+
+QString MainWindow::noticeText() const
+{
+    return m_notice->isHidden() ? QString() : m_noticeText->text();
+}
+
+void MainWindow::notify(const QString &title, const QString &text, bool good)
+{
+    m_noticeText->setText(
+        QStringLiteral("<b>%1</b> — %2").arg(title.toHtmlEscaped(), text.toHtmlEscaped()));
+    const QColor tone = toneColor(good ? Tone::Good : Tone::Bad, palette());
+    m_notice->setStyleSheet(QStringLiteral("#notice { border: 2px solid %1; }").arg(tone.name()));
+    m_notice->show();
+    // Someone watching another window hears about it too: the tray, or the taskbar.
+    if (m_tray && !isActiveWindow())
+        m_tray->showMessage(title, text,
+                            good ? QSystemTrayIcon::Information : QSystemTrayIcon::Warning, 10'000);
+    QApplication::alert(this);
+}
+
 QString MainWindow::statusText(const QString &name) const
 {
     const QLabel *label = m_status.value(name);
@@ -205,7 +297,9 @@ void MainWindow::refreshStatus()
                        [](const DispatcherSnapshot &d) { return d.paused; });
     QLabel *paused = m_status[QStringLiteral("paused")];
     paused->setText(m_paused ? tr("PAUSED: %1").arg(pausedReason) : QString());
-    paused->setStyleSheet(m_paused ? QStringLiteral("color:#c62828;font-weight:bold") : QString());
+    paused->setStyleSheet(m_paused ? QStringLiteral("color:%1;font-weight:bold")
+                                         .arg(toneColor(Tone::Bad, palette()).name())
+                                   : QString());
     m_pauseAction->setText(m_paused ? tr("Resume dispatching") : tr("Pause dispatching…"));
     QString redis = tr("Redis %1: %2").arg(m_engine->redisDisplay(), s.redisState);
     if (m_engine->usesPrivateRedis())
@@ -219,7 +313,13 @@ void MainWindow::refreshStatus()
     QLabel *breaker = m_status[QStringLiteral("breaker")];
     breaker->setText(tr("Breaker %1").arg(breakerStateName(s.breaker).toUpper()));
     QPalette pal = breaker->palette();
-    pal.setColor(QPalette::WindowText, BreakerBand::colorFor(s.breaker));
+    const bool closed
+        = s.breaker == BreakerState::Closed || s.breaker == BreakerState::ForcedClosed;
+    pal.setColor(QPalette::WindowText,
+                 toneColor(closed                                    ? Tone::Good
+                               : s.breaker == BreakerState::HalfOpen ? Tone::Warning
+                                                                     : Tone::Bad,
+                           palette()));
     breaker->setPalette(pal);
     m_status[QStringLiteral("rate")]->setText(tr("%1 of %2 requests/s")
                                                   .arg(s.effectivePerSecond, 0, 'f', 1)

@@ -3,7 +3,9 @@
 #include <QMainWindow>
 
 class QAction;
+class QFrame;
 class QLabel;
+class QSystemTrayIcon;
 class QListWidget;
 class QStackedWidget;
 
@@ -11,6 +13,7 @@ namespace sluice {
 
 class LocalEngine;
 class DeadLettersPage;
+class LeadsPage;
 class OverviewPage;
 class RunsPage;
 class Telemetry;
@@ -32,6 +35,11 @@ public:
     RunsPage *runs() const { return m_runs; }
     DeadLettersPage *deadLetters() const { return m_deadLetters; }
     WebhooksPage *webhooks() const { return m_webhooks; }
+    LeadsPage *leads() const { return m_leads; }
+    /// Opens the Leads page on the timelines for `query` (email, Close lead id, task id).
+    void showLead(const QString &query);
+    /// The in-window notice (a finished run), empty when none is shown.
+    QString noticeText() const;
     QAction *pauseAction() const { return m_pauseAction; }
     QStackedWidget *pages() const { return m_pages; }
     void showPage(int index);
@@ -45,6 +53,7 @@ private:
     void addPage(const QString &title, QWidget *page, const QString &shortcut);
     void refreshStatus();
     void buildToolBar();
+    void notify(const QString &title, const QString &text, bool good);
 
     LocalEngine *m_engine;
     bool m_live;
@@ -55,6 +64,10 @@ private:
     RunsPage *m_runs;
     DeadLettersPage *m_deadLetters;
     WebhooksPage *m_webhooks;
+    LeadsPage *m_leads;
+    QFrame *m_notice;
+    QLabel *m_noticeText;
+    QSystemTrayIcon *m_tray = nullptr;
     QAction *m_pauseAction = nullptr;
     bool m_paused = false;
     QHash<QString, QLabel *> m_status;

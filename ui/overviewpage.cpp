@@ -3,6 +3,7 @@
 #include "breakerband.h"
 #include "ratechart.h"
 #include "telemetry/telemetry.h"
+#include "tones.h"
 
 #include <QChart>
 #include <QChartView>
@@ -63,6 +64,8 @@ OverviewPage::OverviewPage(Telemetry *telemetry, int perSecondCap, int perMinute
     m_queue = new QLineSeries;
     m_queue->setName(tr("queued leads"));
     auto *queueChart = new QChart;
+    queueChart->setTheme(isDarkPalette(palette()) ? QChart::ChartThemeDark
+                                                  : QChart::ChartThemeLight);
     queueChart->addSeries(m_queue);
     queueChart->legend()->hide();
     queueChart->setTitle(tr("Queue depth"));

@@ -1,5 +1,7 @@
 #include "ratechart.h"
 
+#include "tones.h"
+
 #include <QChart>
 #include <QLineSeries>
 #include <QScatterSeries>
@@ -18,6 +20,8 @@ RateChart::RateChart(QWidget *parent)
     , m_y(new QValueAxis)
 {
     auto *chart = new QChart;
+    // Before any series: a theme restyles what it finds.
+    chart->setTheme(isDarkPalette(palette()) ? QChart::ChartThemeDark : QChart::ChartThemeLight);
     chart->setTitle(tr("Requests per second upstream"));
     chart->legend()->setAlignment(Qt::AlignBottom);
     m_sent->setName(tr("sent"));

@@ -1,5 +1,7 @@
 #include "runspage.h"
 
+#include "tones.h"
+
 #include "core/clock.h"
 #include "delivery/localengine.h"
 #include "runs/cleaner.h"
@@ -248,8 +250,7 @@ void RunsPage::showRecord(const RunRecord &r)
 {
     m_verdict->setText(r.passed ? tr("PASS") : tr("FAIL"));
     QPalette pal = m_verdict->palette();
-    pal.setColor(QPalette::WindowText,
-                 r.passed ? QColor(0x2e, 0x7d, 0x32) : QColor(0xc6, 0x28, 0x28));
+    pal.setColor(QPalette::WindowText, toneColor(r.passed ? Tone::Good : Tone::Bad, palette()));
     m_verdict->setPalette(pal);
     QString text = tr("Run %1: %2 leads acknowledged in %3, delivered in %4 (predicted %5)")
                        .arg(r.definition.id)
@@ -281,7 +282,7 @@ void RunsPage::showRecord(const RunRecord &r)
     for (const RunCheck &c : r.checks) {
         auto *item = new QTreeWidgetItem(m_checks,
                                          { c.name, c.passed ? tr("pass") : tr("FAIL"), c.detail });
-        item->setForeground(1, c.passed ? QColor(0x2e, 0x7d, 0x32) : QColor(0xc6, 0x28, 0x28));
+        item->setForeground(1, toneColor(c.passed ? Tone::Good : Tone::Bad, palette()));
     }
     m_checks->resizeColumnToContents(0);
 }
@@ -303,6 +304,7 @@ bool RunsPage::verifyCurrent(bool repair)
     if (m_current < 0 || m_verifier || m_cleaner || m_run)
         return false;
     m_verifier = std::make_unique<Verifier>(m_engine->instantly());
+    m_verifier->setJournal(m_engine->journal());
     connect(m_verifier.get(), &Verifier::progressed, this, [this](int pages, int listed) {
         m_status->setText(tr("Verifying: %1 page(s), %2 lead(s) listed…").arg(pages).arg(listed));
     });
@@ -354,6 +356,7 @@ bool RunsPage::cleanUpCurrent(bool confirm)
                         return;
                     }
                     m_cleaner = std::make_unique<Cleaner>(m_engine->instantly());
+                    m_cleaner->setJournal(m_engine->journal());
                     connect(m_cleaner.get(), &Cleaner::finished, this,
                             [this](const CleanupReport &done) {
                                 RunRecord &rec = m_history[size_t(m_current)];

@@ -1,5 +1,7 @@
 #include "settingsdialog.h"
 
+#include "tones.h"
+
 #include <QDialogButtonBox>
 #include <QFormLayout>
 #include <QGroupBox>
@@ -96,7 +98,8 @@ SettingsDialog::SettingsDialog(ConsoleSettings settings, QWidget *parent)
 
     m_problem = new QLabel(this);
     m_problem->setWordWrap(true);
-    m_problem->setStyleSheet(QStringLiteral("color:#c62828"));
+    m_problem->setStyleSheet(
+        QStringLiteral("color:%1").arg(toneColor(Tone::Bad, palette()).name()));
     layout->addWidget(m_problem);
     auto *note = new QLabel(tr("Changes apply when the console starts again."), this);
     note->setForegroundRole(QPalette::PlaceholderText);

@@ -1,10 +1,13 @@
 #include "webhookspage.h"
 
+#include "tones.h"
+
 #include "delivery/localengine.h"
 
 #include <QComboBox>
 #include <QDateTime>
 #include <QFontDatabase>
+#include <QGuiApplication>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -98,8 +101,8 @@ QVariant WebhookModel::data(const QModelIndex &index, int role) const
         return {};
     const WebhookExchange &e = exchange(index.row());
     if (role == Qt::ForegroundRole && index.column() == Status)
-        return e.status >= 200 && e.status < 300 ? QColor(0x2e, 0x7d, 0x32)
-                                                 : QColor(0xc6, 0x28, 0x28);
+        return toneColor(e.status >= 200 && e.status < 300 ? Tone::Good : Tone::Bad,
+                         QGuiApplication::palette());
     if (role != Qt::DisplayRole && role != Qt::ToolTipRole)
         return {};
     switch (index.column()) {
@@ -141,6 +144,7 @@ WebhooksPage::WebhooksPage(LocalEngine *engine, QWidget *parent)
     , m_view(new QTableView(this))
     , m_detail(new QPlainTextEdit(this))
     , m_replay(new QPushButton(tr("Re&play"), this))
+    , m_timeline(new QPushButton(tr("Lead &timeline"), this))
     , m_result(new QLabel(this))
     , m_count(new QLabel(this))
     , m_redraw(new QTimer(this))
@@ -175,6 +179,10 @@ WebhooksPage::WebhooksPage(LocalEngine *engine, QWidget *parent)
                             "already stored"));
     m_replay->setEnabled(false);
     actions->addWidget(m_replay);
+    m_timeline->setToolTip(tr("Follow the leads of this webhook's task on the Leads page "
+                              "(or double-click the row)"));
+    m_timeline->setEnabled(false);
+    actions->addWidget(m_timeline);
     actions->addWidget(m_result, 1);
     detailLayout->addLayout(actions);
     detailLayout->addWidget(m_detail);
@@ -194,6 +202,16 @@ WebhooksPage::WebhooksPage(LocalEngine *engine, QWidget *parent)
     connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
             &WebhooksPage::showSelected);
     connect(m_replay, &QPushButton::clicked, this, &WebhooksPage::replaySelected);
+    auto openTimeline = [this] {
+        const QModelIndex index = m_view->currentIndex();
+        if (!index.isValid())
+            return;
+        const WebhookExchange &e = m_model->exchange(m_proxy->mapToSource(index).row());
+        if (!e.taskId.isEmpty())
+            Q_EMIT timelineRequested(e.taskId);
+    };
+    connect(m_timeline, &QPushButton::clicked, this, openTimeline);
+    connect(m_view, &QTableView::doubleClicked, this, openTimeline);
     m_redraw->setSingleShot(true);
     m_redraw->setInterval(250);
     connect(m_redraw, &QTimer::timeout, this, [this] {
@@ -231,10 +249,12 @@ void WebhooksPage::showSelected()
     const QModelIndex index = m_view->currentIndex();
     m_replay->setEnabled(index.isValid());
     if (!index.isValid()) {
+        m_timeline->setEnabled(false);
         m_detail->clear();
         return;
     }
     const WebhookExchange &e = m_model->exchange(m_proxy->mapToSource(index).row());
+    m_timeline->setEnabled(!e.taskId.isEmpty());
     QString text = QStringLiteral("%1 %2 from %3 at %4 — %5 in %6 ms\n\n")
                        .arg(QString::fromLatin1(e.method), e.path, e.remote,
                             QDateTime::fromMSecsSinceEpoch(e.atMs).toString(Qt::ISODateWithMs))

@@ -58,6 +58,8 @@ public:
 
 Q_SIGNALS:
     void replayed(const QString &result);
+    /// "Lead timeline" for the selected exchange's task.
+    void timelineRequested(const QString &taskId);
 
 private:
     void showSelected();
@@ -70,6 +72,7 @@ private:
     QTableView *m_view;
     QPlainTextEdit *m_detail;
     QPushButton *m_replay;
+    QPushButton *m_timeline;
     QLabel *m_result;
     QLabel *m_count;
     QTimer *m_redraw;

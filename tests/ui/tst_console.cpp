@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "deadletterspage.h"
 #include "delivery/localengine.h"
+#include "leadspage.h"
 #include "limiter/sendaudit.h"
 #include "mainwindow.h"
 #include "net/apitransport.h"
@@ -18,9 +19,11 @@
 #include "runspage.h"
 #include "sandbox/sandboxserver.h"
 #include "telemetry/telemetry.h"
+#include "tones.h"
 #include "webhookspage.h"
 
 #include <QAction>
+#include <QApplication>
 #include <QDir>
 #include <QImage>
 #include <QListWidget>
@@ -36,6 +39,8 @@
 #include <QTreeWidget>
 
 #include <nlohmann/json.hpp>
+
+#include <cmath>
 
 using namespace sluice;
 using std::chrono::milliseconds;
@@ -116,6 +121,10 @@ private Q_SLOTS:
         const RunRecord r = finished.front().front().value<RunRecord>();
         QVERIFY2(r.passed, qPrintable(r.stopReason));
         QCOMPARE(runs->verdictText(), QStringLiteral("PASS"));
+        // Announced in the window until dismissed (and in the tray when there is one).
+        QVERIFY2(m_window->noticeText().contains(QStringLiteral("PASS"))
+                     && m_window->noticeText().contains(QStringLiteral("20 of 20 leads")),
+                 qPrintable(m_window->noticeText()));
         QVERIFY(runs->checksView()->topLevelItemCount() >= 4);
         QCOMPARE(runs->history().size(), size_t(1));
         QVERIFY(twenty->isEnabled());
@@ -244,6 +253,64 @@ private Q_SLOTS:
         page->setSearch(QString());
     }
 
+    void leadsPageShowsEachLeadsTimeline()
+    {
+        // The lead lost and repaired above: its whole life, in order, one timeline.
+        const RunRecord run = m_window->runs()->history().back();
+        const QString lost = run.definition.emails().at(3);
+        LeadsPage *leads = m_window->leads();
+        QSignalSpy searched(leads, &LeadsPage::searched);
+        m_window->showLead(lost.toUpper());
+        QCOMPARE(m_window->pages()->currentWidget(), leads);
+        QVERIFY(searched.wait(10'000));
+        QTreeWidget *tree = leads->timelineView();
+        QCOMPARE(tree->topLevelItemCount(), 1);
+        const QTreeWidgetItem *head = tree->topLevelItem(0);
+        QVERIFY2(head->text(0).startsWith(lost + QStringLiteral(" in '")),
+                 qPrintable(head->text(0)));
+        QStringList steps;
+        for (int i = 0; i < head->childCount(); ++i)
+            steps << head->child(i)->text(2);
+        const QStringList expected { QStringLiteral("Received"),     QStringLiteral("Queued"),
+                                     QStringLiteral("Attempt 1"),    QStringLiteral("Delivered"),
+                                     QStringLiteral("Verified"),     QStringLiteral("Missing"),
+                                     QStringLiteral("Queued again"), QStringLiteral("Attempt 1"),
+                                     QStringLiteral("Delivered"),    QStringLiteral("Verified"),
+                                     QStringLiteral("Cleaned up") };
+        QCOMPARE(steps, expected);
+        QVERIFY2(head->child(2)->text(3).startsWith(QStringLiteral("attempt 1: HTTP 200 in ")),
+                 qPrintable(head->child(2)->text(3)));
+        QVERIFY(head->child(2)->text(3).contains(QStringLiteral("for the limiter")));
+        QVERIFY(leads->statusText().contains(QStringLiteral("deleted")));
+
+        // The recent list has every lead of the run; a filter narrows it.
+        QSignalSpy recent(leads, &LeadsPage::recentLoaded);
+        leads->refreshRecent();
+        QVERIFY(recent.wait(10'000));
+        QVERIFY(leads->recentTable()->rowCount() >= 20);
+
+        // From a webhook: its task's lead.
+        WebhooksPage *hooks = m_window->webhooks();
+        QString task;
+        for (int row = 0; row < hooks->proxy()->rowCount() && task.isEmpty(); ++row)
+            task = hooks->proxy()->index(row, WebhookModel::Task).data().toString();
+        QVERIFY(!task.isEmpty());
+        m_window->showLead(task);
+        QVERIFY(searched.wait(10'000));
+        QCOMPARE(tree->topLevelItemCount(), 1);
+        QVERIFY(tree->topLevelItem(0)->text(0).contains(task));
+
+        QSignalSpy again(leads, &LeadsPage::searched);
+        leads->search(QStringLiteral("nobody@nowhere.example"));
+        QVERIFY(again.wait(10'000));
+        QCOMPARE(tree->topLevelItemCount(), 0);
+        QVERIFY(leads->statusText().startsWith(QStringLiteral("Nothing in the journal")));
+
+        // Left on the repaired lead, for the screenshot.
+        leads->search(lost);
+        QVERIFY(again.wait(10'000));
+    }
+
     void pauseShowsInTheStatusBarAndResumes()
     {
         QVERIFY(
@@ -285,7 +352,7 @@ private Q_SLOTS:
                << "dead_ms" << QByteArray::number(wallClockMs());
         QVERIFY(test::execute(*m_engine->redis(), second).ok());
 
-        m_window->showPage(3);
+        m_window->showPage(m_window->pages()->indexOf(m_window->deadLetters()));
         DeadLettersPage *page = m_window->deadLetters();
         QSignalSpy refreshed(page, &DeadLettersPage::refreshed);
         page->refresh();
@@ -358,7 +425,8 @@ private Q_SLOTS:
         const QString dir = QDir(QStringLiteral(SCREENSHOT_DIR)).absolutePath();
         QVERIFY(QDir().mkpath(dir));
         const QStringList names { QStringLiteral("overview"), QStringLiteral("runs"),
-                                  QStringLiteral("webhooks"), QStringLiteral("deadletters") };
+                                  QStringLiteral("webhooks"), QStringLiteral("leads"),
+                                  QStringLiteral("deadletters") };
         for (int i = 0; i < m_window->pages()->count(); ++i) {
             m_window->showPage(i);
             QCoreApplication::processEvents();
@@ -370,6 +438,74 @@ private Q_SLOTS:
                 QStringLiteral("console-%1.png").arg(names.value(i, QString::number(i))));
             QVERIFY2(image.save(file), qPrintable(file));
         }
+    }
+
+    void darkPaletteIsReadable()
+    {
+        // The meaning-carrying colours keep WCAG AA contrast (4.5:1) against the text
+        // background of both a light and a dark palette.
+        auto luminance = [](const QColor &c) {
+            auto channel = [](double v) {
+                return v <= 0.03928 ? v / 12.92 : std::pow((v + 0.055) / 1.055, 2.4);
+            };
+            return 0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF())
+                + 0.0722 * channel(c.blueF());
+        };
+        auto contrast = [&](const QColor &a, const QColor &b) {
+            const double la = luminance(a), lb = luminance(b);
+            return (std::max(la, lb) + 0.05) / (std::min(la, lb) + 0.05);
+        };
+        QPalette dark;
+        dark.setColor(QPalette::Window, QColor(0x2b, 0x2b, 0x2b));
+        dark.setColor(QPalette::WindowText, QColor(0xe6, 0xe6, 0xe6));
+        dark.setColor(QPalette::Base, QColor(0x1e, 0x1e, 0x1e));
+        dark.setColor(QPalette::AlternateBase, QColor(0x26, 0x26, 0x26));
+        dark.setColor(QPalette::Text, QColor(0xe6, 0xe6, 0xe6));
+        dark.setColor(QPalette::Button, QColor(0x35, 0x35, 0x35));
+        dark.setColor(QPalette::ButtonText, QColor(0xe6, 0xe6, 0xe6));
+        dark.setColor(QPalette::Highlight, QColor(0x2a, 0x82, 0xda));
+        dark.setColor(QPalette::HighlightedText, Qt::white);
+        dark.setColor(QPalette::PlaceholderText, QColor(0xa0, 0xa0, 0xa0));
+        QPalette light;
+        light.setColor(QPalette::Window, QColor(0xef, 0xef, 0xef));
+        light.setColor(QPalette::Base, Qt::white);
+        light.setColor(QPalette::PlaceholderText, QColor(0x60, 0x60, 0x60));
+        for (const QPalette &pal : { light, dark })
+            for (Tone tone : { Tone::Good, Tone::Bad, Tone::Warning, Tone::Muted }) {
+                const double ratio = contrast(toneColor(tone, pal), pal.color(QPalette::Base));
+                QVERIFY2(ratio >= 4.5,
+                         qPrintable(QStringLiteral("tone %1 on %2: %3:1")
+                                        .arg(int(tone))
+                                        .arg(pal.color(QPalette::Base).name())
+                                        .arg(ratio, 0, 'f', 2)));
+            }
+
+        // A console started under the dark palette, for a person to look at.
+        const QPalette before = QApplication::palette();
+        QApplication::setStyle(QStringLiteral("Fusion"));
+        QApplication::setPalette(dark);
+        {
+            MainWindow window(m_engine.get(), false);
+            window.resize(1280, 900);
+            window.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&window));
+            QSignalSpy searched(window.leads(), &LeadsPage::searched);
+            window.showLead(m_window->runs()->history().back().definition.emails().at(3));
+            QVERIFY(searched.wait(10'000));
+            const QString dir = QDir(QStringLiteral(SCREENSHOT_DIR)).absolutePath();
+            for (const auto &[index, name] :
+                 { std::pair { 0, "overview" }, std::pair { 3, "leads" } }) {
+                window.showPage(index);
+                QCoreApplication::processEvents();
+                const QImage image = window.grab().toImage();
+                QVERIFY(distinctColours(image) > 50);
+                // Mostly dark: the window follows the palette.
+                QVERIFY(qGray(image.pixel(image.width() / 2, image.height() - 40)) < 128);
+                QVERIFY(image.save(QDir(dir).filePath(
+                    QStringLiteral("console-dark-%1.png").arg(QLatin1String(name)))));
+            }
+        }
+        QApplication::setPalette(before);
     }
 
 private:
