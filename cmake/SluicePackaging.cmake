@@ -20,9 +20,24 @@ add_custom_command(
   DEPENDS "${SLUICE_PACKAGING_DIR}/sluice.1"
   COMMENT "Compressing the man page"
   VERBATIM)
-add_custom_target(sluice_manpage ALL DEPENDS "${CMAKE_CURRENT_BINARY_DIR}/sluice.1.gz")
+# The Debian changelog goes the same way; its version must be the project's (the package
+# test checks).
+add_custom_command(
+  OUTPUT "${CMAKE_CURRENT_BINARY_DIR}/changelog.gz"
+  COMMAND "${SLUICE_GZIP}" -9 -n -c "${SLUICE_PACKAGING_DIR}/debian/changelog"
+          > "${CMAKE_CURRENT_BINARY_DIR}/changelog.gz"
+  DEPENDS "${SLUICE_PACKAGING_DIR}/debian/changelog"
+  COMMENT "Compressing the Debian changelog"
+  VERBATIM)
+add_custom_target(sluice_compressed_docs ALL
+  DEPENDS "${CMAKE_CURRENT_BINARY_DIR}/sluice.1.gz" "${CMAKE_CURRENT_BINARY_DIR}/changelog.gz")
 
 install(FILES "${CMAKE_CURRENT_BINARY_DIR}/sluice.1.gz" DESTINATION "${CMAKE_INSTALL_MANDIR}/man1")
+install(FILES "${CMAKE_CURRENT_BINARY_DIR}/changelog.gz"
+        DESTINATION "${CMAKE_INSTALL_DATADIR}/doc/sluice")
+install(FILES "${SLUICE_PACKAGING_DIR}/debian/lintian-overrides"
+        DESTINATION "${CMAKE_INSTALL_DATADIR}/lintian/overrides"
+        RENAME sluice)
 install(FILES "${SLUICE_PACKAGING_DIR}/${SLUICE_APP_ID}.desktop"
         DESTINATION "${CMAKE_INSTALL_DATADIR}/applications")
 install(FILES "${SLUICE_PACKAGING_DIR}/${SLUICE_APP_ID}.metainfo.xml"

@@ -80,7 +80,9 @@ for f in \
     etc/sluice/sluice.env \
     usr/share/doc/sluice/README.md \
     usr/share/doc/sluice/user-guide.md \
-    usr/share/doc/sluice/operations.md; do
+    usr/share/doc/sluice/operations.md \
+    usr/share/doc/sluice/changelog.gz \
+    usr/share/lintian/overrides/sluice; do
     [[ -s $root/$f ]] || fail "/$f is not in the package"
 done
 
@@ -92,7 +94,14 @@ else
     fail "sluice --version exited with $?: $out"
 fi
 
-zcat "$root/usr/share/man/man1/sluice.1.gz" | grep -q '^\.TH SLUICE 1' || fail "the man page has no .TH SLUICE 1"
+changelog_version=$(zcat "$root/usr/share/doc/sluice/changelog.gz" | sed -n '1s/^sluice (\([^)]*\)).*/\1/p')
+[[ $changelog_version == "$version" ]] \
+    || fail "packaging/debian/changelog starts at '$changelog_version', not $version: add an entry"
+
+zcat "$root/usr/share/man/man1/sluice.1.gz" | grep -q "^\\.TH SLUICE 1 .*\"Sluice $version\"" \
+    || fail "the man page's .TH line does not say \"Sluice $version\""
+grep -q "<release version=\"$version\"" "$root/usr/share/metainfo/$app_id.metainfo.xml" \
+    || fail "the metainfo has no <release version=\"$version\">"
 if command -v groff >/dev/null; then
     warnings=$(zcat "$root/usr/share/man/man1/sluice.1.gz" | groff -man -ww -z 2>&1) || true
     [[ -z $warnings ]] || fail "groff warns about the man page: $warnings"
