@@ -10,6 +10,7 @@
 
 #include <QApplication>
 #include <QDir>
+#include <QIcon>
 #include <QMessageBox>
 #include <QSettings>
 #include <QTextStream>
@@ -61,6 +62,10 @@ int runGuiCommand(int &argc, char **argv, const QStringList &args)
     QApplication::setOrganizationName(QStringLiteral("sluice"));
     QApplication::setApplicationDisplayName(QStringLiteral("Sluice"));
     QApplication::setApplicationVersion(QStringLiteral(SLUICE_VERSION));
+    // The installed .desktop file and icon (packaging/): Wayland compositors match the window
+    // to its menu entry by this name; the icon comes from the theme once the package is in.
+    QGuiApplication::setDesktopFileName(QStringLiteral("io.github.sluice_app.Sluice"));
+    QApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("io.github.sluice_app.Sluice")));
 
     // Saved settings under the command line: flags and the environment win.
     QSettings store;

@@ -12,6 +12,9 @@ packages=(
   libhiredis-dev nlohmann-json3-dev redis-server
   # The console under a virtual display, screenshots, and the format check.
   xvfb xauth clang-format
+  # The .deb and its checks: dpkg-shlibdeps for the Depends, the desktop file and AppStream
+  # validators (tests/packaging fails without them).
+  dpkg-dev desktop-file-utils appstream
   openssl curl ca-certificates
 )
 
