@@ -20,6 +20,20 @@ nlohmann::json variantToJson(const QVariant &v)
     case QMetaType::Double:
     case QMetaType::Float:
         return v.toDouble();
+    case QMetaType::QVariantMap: {
+        nlohmann::json object = nlohmann::json::object();
+        const QVariantMap map = v.toMap();
+        for (auto it = map.cbegin(); it != map.cend(); ++it)
+            object[it.key().toStdString()] = variantToJson(it.value());
+        return object;
+    }
+    case QMetaType::QVariantList:
+    case QMetaType::QStringList: {
+        nlohmann::json array = nlohmann::json::array();
+        for (const QVariant &item : v.toList())
+            array.push_back(variantToJson(item));
+        return array;
+    }
     default:
         return v.toString().toStdString();
     }
