@@ -13,6 +13,48 @@ CommandRedis::CommandRedis() = default;
 
 CommandRedis::~CommandRedis() = default;
 
+const std::vector<RedisFlag> &commandRedisFlags()
+{
+    static const std::vector<RedisFlag> flags {
+        { "redis", "REDIS_URL", "redis://[:password@]host:port/db, rediss://..., unix:///path" },
+        { "redis-ca-file", "REDIS_CA_FILE", "PEM CA file trusted for rediss://" },
+        { "namespace", "SLUICE_NAMESPACE", "Redis key namespace (default 'default')" },
+        { "data-dir", "SLUICE_DATA_DIR", "where the private redis-server keeps its data" },
+    };
+    return flags;
+}
+
+bool isCommandRedisFlag(const QString &name)
+{
+    for (const RedisFlag &f : commandRedisFlags())
+        if (name == QLatin1String(f.name))
+            return true;
+    return false;
+}
+
+QProcessEnvironment commandRedisEnvironment(const QProcessEnvironment &env)
+{
+    QProcessEnvironment filtered;
+    for (const RedisFlag &f : commandRedisFlags())
+        if (env.contains(QLatin1String(f.env)))
+            filtered.insert(QLatin1String(f.env), env.value(QLatin1String(f.env)));
+    return filtered;
+}
+
+QString commandRedisHelp()
+{
+    QString text = QStringLiteral("Redis options (as for `sluice serve`; each also an environment "
+                                  "variable):\n");
+    for (const RedisFlag &f : commandRedisFlags()) {
+        const QString flag = QStringLiteral("--%1 V").arg(QLatin1String(f.name));
+        text += QStringLiteral("  %1 %2 [%3]\n")
+                    .arg(flag.leftJustified(22), QLatin1String(f.help), QLatin1String(f.env));
+    }
+    text += QStringLiteral(
+        "With no Redis configured, the private redis-server in the data directory is used.\n\n");
+    return text;
+}
+
 QString defaultDataDir()
 {
     const QString base = QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation);

@@ -2,9 +2,11 @@
 
 #include "redis/redisoptions.h"
 
+#include <QProcessEnvironment>
 #include <QString>
 
 #include <memory>
+#include <vector>
 
 namespace sluice {
 class PrivateRedis;
@@ -27,6 +29,22 @@ struct CommandRedis
     sluice::RedisOptions options;
     std::unique_ptr<sluice::RedisClient> client; ///< made by connectRedis()
 };
+
+/// The Redis flags the read-only commands (`runs`, `lead`) share with `sluice serve`, parsed by
+/// parseServeOptions.
+struct RedisFlag
+{
+    const char *name;
+    const char *env;
+    const char *help;
+};
+const std::vector<RedisFlag> &commandRedisFlags();
+bool isCommandRedisFlag(const QString &name);
+/// Only the variables of those flags: a serve-only variable with a bad value (SLUICE_RATE,
+/// ...) must not stop an operator from reading what is stored.
+QProcessEnvironment commandRedisEnvironment(const QProcessEnvironment &env);
+/// The "Redis options" part of a command's --help, with the exit-status line.
+QString commandRedisHelp();
 
 /// Where data lives without --data-dir: the per-user data location, "sluice" in it.
 QString defaultDataDir();

@@ -26,6 +26,8 @@ Commands:
   cleanup     `sluice cleanup --run ID [--dry-run]`: delete a run's leads.
   runs        The load-test run ledger: list runs, show one, export them as
               JSON or CSV, compare two, delete one (`sluice runs --help`).
+  lead        `sluice lead EMAIL|TASK`: a lead's timeline, from the webhook to
+              Instantly (every attempt, retry, verify and clean-up).
 
 Options:
   -h, --help     Show this help; `sluice <command> --help` shows a command's options.
@@ -51,7 +53,7 @@ int main(int argc, char *argv[])
                                               QStringLiteral("serve"),   QStringLiteral("worker"),
                                               QStringLiteral("retry"),   QStringLiteral("loadtest"),
                                               QStringLiteral("runs"),    QStringLiteral("verify"),
-                                              QStringLiteral("cleanup") };
+                                              QStringLiteral("cleanup"), QStringLiteral("lead") };
     if (engineCommands.contains(command)) {
         QCoreApplication app(argc, argv);
         QCoreApplication::setApplicationName(QStringLiteral("sluice"));
@@ -66,6 +68,8 @@ int main(int argc, char *argv[])
             return runLoadTestCommand(rest);
         if (command == QLatin1String("runs"))
             return runRunsCommand(rest);
+        if (command == QLatin1String("lead"))
+            return runLeadCommand(rest);
         if (command == QLatin1String("verify") || command == QLatin1String("cleanup"))
             return runRunCheckCommand(rest, command);
         return runServeCommand(

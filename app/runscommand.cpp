@@ -80,20 +80,6 @@ const ActionSpec &specOf(RunsAction action)
     return actionSpecs().front();
 }
 
-/// The Redis flags `sluice runs` shares with `sluice serve` (parsed by parseServeOptions).
-struct RedisFlag
-{
-    const char *name;
-    const char *env;
-    const char *help;
-};
-const RedisFlag kRedisFlags[] = {
-    { "redis", "REDIS_URL", "redis://[:password@]host:port/db, rediss://..., unix:///path" },
-    { "redis-ca-file", "REDIS_CA_FILE", "PEM CA file trusted for rediss://" },
-    { "namespace", "SLUICE_NAMESPACE", "Redis key namespace (default 'default')" },
-    { "data-dir", "SLUICE_DATA_DIR", "where the private redis-server keeps its data" },
-};
-
 const struct
 {
     const char *name;
@@ -132,16 +118,9 @@ QString helpText(RunsAction action)
                 text += QStringLiteral("  ") + QLatin1String(other.usage) + QLatin1Char('\n');
         text += QLatin1Char('\n');
     }
-    text += QStringLiteral("Redis options (as for `sluice serve`; each also an environment "
-                           "variable):\n");
-    for (const RedisFlag &f : kRedisFlags)
-        text += line(QStringLiteral("--") + QLatin1String(f.name) + QStringLiteral(" V"),
-                     QLatin1String(f.help) + QStringLiteral(" [") + QLatin1String(f.env)
-                         + QLatin1Char(']'));
-    text += QStringLiteral(
-        "With no Redis configured, the private redis-server in the data directory is used.\n\n"
-        "Exit status: 0 done; 1 failed (no such run, Redis unreachable, file not written); "
-        "2 bad usage.\n");
+    text += commandRedisHelp();
+    text += QStringLiteral("Exit status: 0 done; 1 failed (no such run, Redis unreachable, file "
+                           "not written); 2 bad usage.\n");
     return text;
 }
 
@@ -209,10 +188,7 @@ Result<RunsRequest, QString> parseRunsRequest(const QStringList &args)
                 return std::nullopt;
             return rest[++i];
         };
-        bool isRedisFlag = false;
-        for (const RedisFlag &f : kRedisFlags)
-            isRedisFlag = isRedisFlag || name == QLatin1String(f.name);
-        if (isRedisFlag) {
+        if (isCommandRedisFlag(name)) {
             const auto v = takeValue();
             if (!v)
                 return QStringLiteral("%1 needs a value").arg(arg);
@@ -270,17 +246,6 @@ Result<RunsRequest, QString> parseRunsRequest(const QStringList &args)
         break;
     }
     return request;
-}
-
-/// Only the variables of the flags `sluice runs` takes: a serve-only variable with a bad
-/// value (SLUICE_RATE, ...) must not stop an operator from reading the ledger.
-QProcessEnvironment redisEnvironment(const QProcessEnvironment &env)
-{
-    QProcessEnvironment filtered;
-    for (const RedisFlag &f : kRedisFlags)
-        if (env.contains(QLatin1String(f.env)))
-            filtered.insert(QLatin1String(f.env), env.value(QLatin1String(f.env)));
-    return filtered;
 }
 
 void writeStdout(const QByteArray &bytes)
@@ -453,7 +418,7 @@ int runRunsCommand(const QStringList &args)
         return 0;
     }
     const auto options = parseServeOptions(
-        request.redisArgs, redisEnvironment(QProcessEnvironment::systemEnvironment()), true);
+        request.redisArgs, commandRedisEnvironment(QProcessEnvironment::systemEnvironment()), true);
     if (!options.ok()) {
         err << "sluice runs: " << options.error() << "\n";
         return 2;

@@ -51,7 +51,7 @@ foreach(size 48 256)
           RENAME "${SLUICE_APP_ID}.png")
 endforeach()
 install(FILES README.md docs/user-guide.md docs/operations.md docs/console-runs.png
-              docs/console-overview.png
+              docs/console-overview.png docs/console-leads.png docs/console-dark-leads.png
         DESTINATION "${CMAKE_INSTALL_DATADIR}/doc/sluice")
 
 if(SLUICE_INSTALL_SYSTEM_FILES)

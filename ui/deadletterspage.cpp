@@ -48,6 +48,7 @@ DeadLettersPage::DeadLettersPage(OperatorControl *control, QWidget *parent)
         { tr("When"), tr("Email"), tr("Campaign"), tr("Task"), tr("Attempts"), tr("Reason") });
     m_table->horizontalHeader()->setSectionResizeMode(5, QHeaderView::Stretch);
     m_table->verticalHeader()->hide();
+    m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 6);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setWordWrap(false);

@@ -25,29 +25,6 @@ namespace {
 constexpr int kRecentLeads = 200;
 constexpr int kTaskLeads = 200;
 
-/// What people call each step.
-QString stepName(const JournalEvent &e)
-{
-    static const QHash<QString, QString> names {
-        { QStringLiteral("received"), QStringLiteral("Received") },
-        { QStringLiteral("queued"), QStringLiteral("Queued") },
-        { QStringLiteral("looked_up"), QStringLiteral("Looked up in Close") },
-        { QStringLiteral("delivered"), QStringLiteral("Delivered") },
-        { QStringLiteral("skipped"), QStringLiteral("Skipped") },
-        { QStringLiteral("retry"), QStringLiteral("Retry scheduled") },
-        { QStringLiteral("failed"), QStringLiteral("Failed") },
-        { QStringLiteral("dead"), QStringLiteral("Dead letter") },
-        { QStringLiteral("requeued"), QStringLiteral("Queued again") },
-        { QStringLiteral("verified"), QStringLiteral("Verified") },
-        { QStringLiteral("missing"), QStringLiteral("Missing") },
-        { QStringLiteral("duplicated"), QStringLiteral("Duplicated") },
-        { QStringLiteral("deleted"), QStringLiteral("Cleaned up") },
-    };
-    if (e.kind == u"attempt")
-        return QStringLiteral("Attempt %1").arg(e.attempt);
-    return names.value(e.kind, e.kind);
-}
-
 std::optional<Tone> toneOf(const QString &kind, int status = 0)
 {
     if (kind == u"delivered" || kind == u"verified" || kind == u"skipped")
@@ -64,18 +41,6 @@ std::optional<Tone> toneOf(const QString &kind, int status = 0)
 QString clock(qint64 ms)
 {
     return QDateTime::fromMSecsSinceEpoch(ms).toString(QStringLiteral("HH:mm:ss.zzz"));
-}
-
-/// "+43 ms", "+2.4 s", "+3 min"
-QString elapsedText(qint64 ms)
-{
-    if (ms < 1000)
-        return QStringLiteral("+%1 ms").arg(ms);
-    if (ms < 120'000)
-        return QStringLiteral("+%1 s").arg(double(ms) / 1000.0, 0, 'f', 1);
-    if (ms < 7'200'000)
-        return QStringLiteral("+%1 min").arg(ms / 60'000);
-    return QStringLiteral("+%1 h").arg(ms / 3'600'000);
 }
 
 } // namespace
@@ -246,13 +211,13 @@ void LeadsPage::showTimelines(const QString &query, const QList<LeadTimeline> &t
         for (const JournalEvent &e : t.events) {
             auto *row = new QTreeWidgetItem(head);
             row->setText(0, clock(e.atMs));
-            row->setText(1, elapsedText(e.atMs - start));
-            row->setText(2, stepName(e));
+            row->setText(1, journalOffsetText(e.atMs - start));
+            row->setText(2, e.stepName());
             row->setText(3, e.summary());
             QString full
                 = QStringLiteral("%1  %2\n%3")
                       .arg(QDateTime::fromMSecsSinceEpoch(e.atMs).toString(Qt::ISODateWithMs),
-                           stepName(e), e.summary());
+                           e.stepName(), e.summary());
             if (!e.task.isEmpty())
                 full += tr("\ntask %1").arg(e.task);
             if (!e.instance.isEmpty())

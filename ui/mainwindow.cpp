@@ -65,6 +65,7 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
     noticeLayout->setContentsMargins(8, 4, 8, 4);
     m_noticeText = new QLabel(m_notice);
     m_noticeText->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_noticeText->setWordWrap(true);
     noticeLayout->addWidget(m_noticeText, 1);
     auto *showRun = new QPushButton(tr("Show run"), m_notice);
     connect(showRun, &QPushButton::clicked, this, [this] {

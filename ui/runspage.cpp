@@ -127,6 +127,7 @@ RunsPage::RunsPage(LocalEngine *engine, bool live, QWidget *parent)
                                          tr("Verdict") });
     m_table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
     m_table->verticalHeader()->hide();
+    m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 6);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     historyLayout->addWidget(m_table);

@@ -183,6 +183,7 @@ WebhooksPage::WebhooksPage(LocalEngine *engine, QWidget *parent)
                               "(or double-click the row)"));
     m_timeline->setEnabled(false);
     actions->addWidget(m_timeline);
+    m_result->setWordWrap(true); // a long answer must not widen the window
     actions->addWidget(m_result, 1);
     detailLayout->addLayout(actions);
     detailLayout->addWidget(m_detail);

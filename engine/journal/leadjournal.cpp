@@ -124,6 +124,39 @@ bool JournalEvent::isFinal() const
     return kind == u"delivered" || kind == u"skipped" || kind == u"failed" || kind == u"dead";
 }
 
+QString JournalEvent::stepName() const
+{
+    static const QHash<QString, QString> names {
+        { QStringLiteral("received"), QStringLiteral("Received") },
+        { QStringLiteral("queued"), QStringLiteral("Queued") },
+        { QStringLiteral("looked_up"), QStringLiteral("Looked up in Close") },
+        { QStringLiteral("delivered"), QStringLiteral("Delivered") },
+        { QStringLiteral("skipped"), QStringLiteral("Skipped") },
+        { QStringLiteral("retry"), QStringLiteral("Retry scheduled") },
+        { QStringLiteral("failed"), QStringLiteral("Failed") },
+        { QStringLiteral("dead"), QStringLiteral("Dead letter") },
+        { QStringLiteral("requeued"), QStringLiteral("Queued again") },
+        { QStringLiteral("verified"), QStringLiteral("Verified") },
+        { QStringLiteral("missing"), QStringLiteral("Missing") },
+        { QStringLiteral("duplicated"), QStringLiteral("Duplicated") },
+        { QStringLiteral("deleted"), QStringLiteral("Cleaned up") },
+    };
+    if (kind == u"attempt")
+        return QStringLiteral("Attempt %1").arg(attempt);
+    return names.value(kind, kind);
+}
+
+QString journalOffsetText(qint64 ms)
+{
+    if (ms < 1000)
+        return QStringLiteral("+%1 ms").arg(ms);
+    if (ms < 120'000)
+        return QStringLiteral("+%1 s").arg(double(ms) / 1000.0, 0, 'f', 1);
+    if (ms < 7'200'000)
+        return QStringLiteral("+%1 min").arg(ms / 60'000);
+    return QStringLiteral("+%1 h").arg(ms / 3'600'000);
+}
+
 QString journalIdentity(const QString &emailOrCloseLead)
 {
     const QString t = emailOrCloseLead.trimmed();

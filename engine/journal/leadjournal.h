@@ -48,7 +48,12 @@ struct JournalEvent
     QString summary() const;
     /// An outcome that ends a delivery attempt sequence (delivered, skipped, failed, dead).
     bool isFinal() const;
+    /// What people call the step: "Received", "Attempt 2", "Dead letter", "Cleaned up".
+    QString stepName() const;
 };
+
+/// Time since a timeline's first event, short: "+43 ms", "+2.4 s", "+3 min", "+5 h".
+QString journalOffsetText(qint64 ms);
 
 /// The journal's name for a lead: its lower-cased, trimmed email, or "close:<lead id>" for a
 /// Close lead not yet looked up.

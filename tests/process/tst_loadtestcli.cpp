@@ -7,6 +7,7 @@
 #include "redis/redisserver.h"
 #include "servefixture.h"
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTcpServer>
@@ -112,6 +113,46 @@ private Q_SLOTS:
                           QStringLiteral("--data-dir"), dir.filePath(QStringLiteral("data")) });
         QVERIFY2(show.code == 0, qPrintable(show.describe()));
         QVERIFY(show.out.contains(id));
+
+        // `sluice lead` tells one lead's life from the shell, any case of its address.
+        const QJsonObject definition = record.value(QStringLiteral("definition")).toObject();
+        const QString email = QStringLiteral("lance+%1+%2@whiteboardgeeks.com")
+                                  .arg(definition.value(QStringLiteral("timestamp")).toString())
+                                  .arg(leads);
+        const QStringList where { QStringLiteral("--namespace"), QStringLiteral("sandbox"),
+                                  QStringLiteral("--data-dir"),
+                                  dir.filePath(QStringLiteral("data")) };
+        const CliResult lead
+            = runSluice(QStringList { QStringLiteral("lead"), email.toUpper() } + where);
+        QVERIFY2(lead.code == 0, qPrintable(lead.describe()));
+        QVERIFY2(lead.out.startsWith(email + QStringLiteral(" in '")), qPrintable(lead.out));
+        qsizetype at = 0;
+        for (const char *step :
+             { "Received", "Queued", "Attempt 1", "Delivered", "Verified", "Cleaned up" }) {
+            at = lead.out.indexOf(QLatin1String(step), at);
+            QVERIFY2(
+                at > 0,
+                qPrintable(
+                    QStringLiteral("no %1 in order in:\n%2").arg(QLatin1String(step), lead.out)));
+        }
+        QVERIFY(lead.out.contains(QStringLiteral("attempt 1: HTTP 200 in ")));
+        const CliResult asJson = runSluice(
+            QStringList { QStringLiteral("lead"), email, QStringLiteral("--json") } + where);
+        QVERIFY2(asJson.code == 0, qPrintable(asJson.describe()));
+        const QJsonArray timelines = QJsonDocument::fromJson(asJson.out.toUtf8()).array();
+        QCOMPARE(timelines.size(), 1);
+        QCOMPARE(timelines[0].toObject().value(QStringLiteral("state")).toString(),
+                 QStringLiteral("deleted"));
+        const CliResult unknown = runSluice(
+            QStringList { QStringLiteral("lead"), QStringLiteral("nobody@example.org") } + where);
+        QCOMPARE(unknown.code, 1);
+        QVERIFY2(unknown.err.contains(QStringLiteral("nothing in the journal")),
+                 qPrintable(unknown.describe()));
+        QCOMPARE(runSluice({ QStringLiteral("lead") }).code, 2);
+        QCOMPARE(runSluice({ QStringLiteral("lead"), QStringLiteral("a@b.c"),
+                             QStringLiteral("--limit"), QStringLiteral("0") })
+                     .code,
+                 2);
     }
 
     void verifyRepairAndCleanupAgainstAServe()

@@ -422,6 +422,11 @@ private Q_SLOTS:
 
     void everyPageRendersToAPng()
     {
+        // Long texts (a replay's answer, a run's notice) wrap: the window still fits a
+        // 1280-pixel-wide screen after everything above.
+        QVERIFY2(m_window->minimumSizeHint().width() <= 1280,
+                 qPrintable(QString::number(m_window->minimumSizeHint().width())));
+        QCOMPARE(m_window->width(), 1280);
         const QString dir = QDir(QStringLiteral(SCREENSHOT_DIR)).absolutePath();
         QVERIFY(QDir().mkpath(dir));
         const QStringList names { QStringLiteral("overview"), QStringLiteral("runs"),
