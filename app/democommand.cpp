@@ -274,7 +274,7 @@ int runDemoCommand(const QStringList &args)
         return 2;
     }
     if (parser.isSet(QStringLiteral("help"))) {
-        out << parser.helpText()
+        out << commandHelpText(parser.helpText(), QStringLiteral("demo"))
             << "\nThe API key comes from INSTANTLY_API_KEY (default 'sandbox').\n";
         return 0;
     }

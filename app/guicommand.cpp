@@ -38,6 +38,58 @@ bool haveDisplay()
         || env.contains(QStringLiteral("QT_QPA_PLATFORM"));
 }
 
+/// One console: the engine from the saved settings (under the command line and the
+/// environment) and its window, until the window closes or asks for a restart.
+int runConsoleOnce(const QStringList &rest, bool liveFlag, bool sandboxFlag, bool &restart)
+{
+    QTextStream err(stderr);
+    // Saved settings under the command line: flags and the environment win.
+    QSettings store;
+    const ConsoleSettings saved = ConsoleSettings::load(store);
+    const bool live = liveFlag || (saved.live && !sandboxFlag);
+    QProcessEnvironment env = saved.environment(QProcessEnvironment::systemEnvironment());
+    if (!live) {
+        if (!rest.contains(QStringLiteral("--namespace"))
+            && !env.contains(QStringLiteral("SLUICE_NAMESPACE")))
+            env.insert(QStringLiteral("SLUICE_NAMESPACE"), QStringLiteral("sandbox"));
+        env.insert(QStringLiteral("INSTANTLY_API_KEY"), QStringLiteral("sandbox"));
+    }
+    const auto serve = parseServeOptions(saved.arguments(rest), env);
+    if (!serve.ok()) {
+        err << "sluice: " << serve.error() << "\n";
+        QMessageBox::critical(nullptr, QStringLiteral("Sluice"),
+                              QObject::tr("The settings cannot run: %1").arg(serve.error()));
+        return 2;
+    }
+
+    LocalEngineOptions options;
+    options.serve = serve.value();
+    options.sandbox = !live;
+    options.anyPortIfTaken = !rest.contains(QStringLiteral("--listen"))
+        && !saved.flags.contains(QStringLiteral("listen"));
+    options.recordWebhooks = 1000; // the inspector's history
+    options.dataDir = options.serve.dataDir.isEmpty() ? defaultDataDir() : options.serve.dataDir;
+    LocalEngine engine(options);
+    if (auto problem = engine.start()) {
+        QMessageBox::critical(nullptr, QStringLiteral("Sluice"),
+                              QObject::tr("The engine cannot start: %1").arg(*problem));
+        err << "sluice: " << *problem << "\n";
+        return 1;
+    }
+    int code = 0;
+    {
+        MainWindow window(&engine, live);
+        QObject::connect(&window, &MainWindow::restartRequested, &window, [&restart] {
+            restart = true;
+            QApplication::exit(0);
+        });
+        window.show();
+        code = QApplication::exec();
+    }
+    engine.stop(std::chrono::seconds { 10 });
+    return code;
+}
+
 } // namespace
 
 int runGuiCommand(int &argc, char **argv, const QStringList &args)
@@ -67,46 +119,14 @@ int runGuiCommand(int &argc, char **argv, const QStringList &args)
     QGuiApplication::setDesktopFileName(QStringLiteral("io.github.sluice_app.Sluice"));
     QApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("io.github.sluice_app.Sluice")));
 
-    // Saved settings under the command line: flags and the environment win.
-    QSettings store;
-    const ConsoleSettings saved = ConsoleSettings::load(store);
-    const bool live = liveFlag || (saved.live && !sandboxFlag);
-    QProcessEnvironment env = saved.environment(QProcessEnvironment::systemEnvironment());
-    if (!live) {
-        if (!rest.contains(QStringLiteral("--namespace"))
-            && !env.contains(QStringLiteral("SLUICE_NAMESPACE")))
-            env.insert(QStringLiteral("SLUICE_NAMESPACE"), QStringLiteral("sandbox"));
-        env.insert(QStringLiteral("INSTANTLY_API_KEY"), QStringLiteral("sandbox"));
-    }
-    const auto serve = parseServeOptions(saved.arguments(rest), env);
-    if (!serve.ok()) {
-        err << "sluice: " << serve.error() << "\n";
-        QMessageBox::critical(nullptr, QStringLiteral("Sluice"),
-                              QObject::tr("The settings cannot run: %1").arg(serve.error()));
-        return 2;
-    }
     installLogHandler(LogStyle::Text);
-
-    LocalEngineOptions options;
-    options.serve = serve.value();
-    options.sandbox = !live;
-    options.anyPortIfTaken = !rest.contains(QStringLiteral("--listen"))
-        && !saved.flags.contains(QStringLiteral("listen"));
-    options.recordWebhooks = 1000; // the inspector's history
-    options.dataDir = options.serve.dataDir.isEmpty() ? defaultDataDir() : options.serve.dataDir;
-    LocalEngine engine(options);
-    if (auto problem = engine.start()) {
-        QMessageBox::critical(nullptr, QStringLiteral("Sluice"),
-                              QObject::tr("The engine cannot start: %1").arg(*problem));
-        err << "sluice: " << *problem << "\n";
-        return 1;
+    // The console runs one engine at a time; applying settings from the dialog stops it and
+    // starts a new one (with a new window) from the saved settings, in this process.
+    for (;;) {
+        bool restart = false;
+        const int code = runConsoleOnce(rest, liveFlag, sandboxFlag, restart);
+        if (!restart)
+            return code;
+        qInfo("restarting the engine with the saved settings");
     }
-    int code = 0;
-    {
-        MainWindow window(&engine, live);
-        window.show();
-        code = QApplication::exec();
-    }
-    engine.stop(std::chrono::seconds { 10 });
-    return code;
 }

@@ -88,7 +88,7 @@ int runSandboxCommand(const QStringList &args)
         return 2;
     }
     if (parser.isSet(QStringLiteral("help"))) {
-        out << parser.helpText();
+        out << commandHelpText(parser.helpText(), QStringLiteral("sandbox"));
         return 0;
     }
     if (!parser.positionalArguments().isEmpty()) {
@@ -195,4 +195,15 @@ int runSandboxCommand(const QStringList &args)
         << " admitted; worst 1 s window " << sandbox.worstWindow(milliseconds { 1000 })
         << ", worst 60 s window " << sandbox.worstWindow(milliseconds { 60'000 }) << Qt::endl;
     return code;
+}
+
+QString commandHelpText(const QString &parserHelp, const QString &command)
+{
+    QString help = parserHelp;
+    const qsizetype end = help.indexOf(QLatin1Char('\n'));
+    const QString first = help.left(end);
+    const qsizetype options = first.indexOf(QLatin1String(" ["));
+    if (first.startsWith(QLatin1String("Usage: ")) && options > 0)
+        help.replace(0, options, QStringLiteral("Usage: sluice ") + command);
+    return help;
 }

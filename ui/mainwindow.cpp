@@ -1,5 +1,6 @@
 #include "mainwindow.h"
 
+#include "consolesettings.h"
 #include "control/operatorcontrol.h"
 #include "deadletterspage.h"
 #include "delivery/localengine.h"
@@ -238,13 +239,31 @@ void MainWindow::buildToolBar()
     connect(settings, &QAction::triggered, this, [this] {
         QSettings store;
         SettingsDialog dialog(ConsoleSettings::load(store), this);
-        if (dialog.exec() == QDialog::Accepted) {
-            dialog.settings().save(store);
-            statusBar()->showMessage(tr("Settings saved; they apply when the console starts "
-                                        "again."),
-                                     15'000);
-        }
+        if (dialog.exec() != QDialog::Accepted)
+            return;
+        const auto answer = QMessageBox::question(
+            this, tr("Apply the settings now?"),
+            tr("The console restarts its engine with them. Leads in hand go back to the queue "
+               "and are delivered after the restart; webhooks that arrive in that second are "
+               "refused, and Close sends them again. Nothing is lost.\n\nNo: they apply when "
+               "the console starts again."),
+            QMessageBox::Yes | QMessageBox::No, QMessageBox::Yes);
+        applySettings(dialog.settings(), answer == QMessageBox::Yes);
     });
+}
+
+void MainWindow::applySettings(const ConsoleSettings &settings, bool applyNow)
+{
+    QSettings store;
+    settings.save(store);
+    store.sync();
+    if (!applyNow) {
+        statusBar()->showMessage(tr("Settings saved; they apply when the console starts again."),
+                                 15'000);
+        return;
+    }
+    saveWindowState();
+    Q_EMIT restartRequested();
 }
 
 void MainWindow::showPage(int index)
@@ -329,11 +348,16 @@ void MainWindow::refreshStatus()
 
 void MainWindow::closeEvent(QCloseEvent *event)
 {
+    saveWindowState();
+    event->accept();
+}
+
+void MainWindow::saveWindowState()
+{
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
     if (auto *splitter = findChild<QSplitter *>(QStringLiteral("mainSplitter")))
         settings.setValue(QStringLiteral("window/splitter"), splitter->saveState());
-    event->accept();
 }
 
 } // namespace sluice

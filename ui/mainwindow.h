@@ -12,6 +12,7 @@ class QStackedWidget;
 namespace sluice {
 
 class LocalEngine;
+struct ConsoleSettings;
 class DeadLettersPage;
 class LeadsPage;
 class OverviewPage;
@@ -40,14 +41,26 @@ public:
     void showLead(const QString &query);
     /// The in-window notice (a finished run), empty when none is shown.
     QString noticeText() const;
+    /// Saves `settings`; with `applyNow`, remembers the window and asks for a restart of the
+    /// engine (restartRequested()) instead of waiting for the next start.
+    void applySettings(const ConsoleSettings &settings, bool applyNow);
+
     QAction *pauseAction() const { return m_pauseAction; }
     QStackedWidget *pages() const { return m_pages; }
     void showPage(int index);
     /// Status bar texts, for tests: "mode", "paused", "redis", "listener", "breaker", "rate".
     QString statusText(const QString &name) const;
 
+Q_SIGNALS:
+    /// Settings were saved to apply now: whoever made the engine stops it and starts a new one
+    /// (and a new window) with them.
+    void restartRequested();
+
 protected:
     void closeEvent(QCloseEvent *event) override;
+
+private:
+    void saveWindowState();
 
 private:
     void addPage(const QString &title, QWidget *page, const QString &shortcut);

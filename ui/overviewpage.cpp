@@ -79,7 +79,7 @@ OverviewPage::OverviewPage(Telemetry *telemetry, int perSecondCap, int perMinute
     m_queue->attachAxis(m_queueY);
     auto *queueView = new QChartView(queueChart, this);
     queueView->setRenderHint(QPainter::Antialiasing);
-    queueView->setMinimumHeight(150);
+    queueView->setMinimumHeight(170);
     layout->addWidget(queueView, 2);
 
     layout->addWidget(new QLabel(tr("Active batches"), this));
@@ -167,8 +167,12 @@ void OverviewPage::refresh()
     m_queue->replace(queue);
     m_queueX->setRange(-m_range, 0);
     m_queueX->setTickCount(7);
-    m_queueY->setRange(0, std::max(5.0, double(queuePeak) * 1.2));
-    m_queueY->applyNiceNumbers();
+    // Three labels: a short chart has no room for more (Qt Charts elides them to "...").
+    double top = 4;
+    while (top < double(queuePeak) * 1.1)
+        top *= top < 10 ? 2.5 : 2; // 4, 10, 20, 40, ...
+    m_queueY->setRange(0, top);
+    m_queueY->setTickCount(3);
 
     const int worst = m_telemetry->worstWindow(std::chrono::seconds { 60 });
     m_tiles[QStringLiteral("sent60")]->setText(

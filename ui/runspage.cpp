@@ -68,7 +68,8 @@ RunsPage::RunsPage(LocalEngine *engine, bool live, QWidget *parent)
     m_custom->setValue(50);
     m_custom->setSuffix(tr(" leads"));
     buttons->addWidget(m_custom);
-    m_customButton = new QPushButton(tr("Run"), start);
+    m_customButton = new QPushButton(tr("&Run"), start);
+    m_customButton->setToolTip(tr("Run the load test with the number of leads beside (Alt+R)"));
     connect(m_customButton, &QPushButton::clicked, this,
             [this] { startRun(m_custom->value(), tr("custom")); });
     buttons->addWidget(m_customButton);

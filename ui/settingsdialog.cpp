@@ -101,7 +101,11 @@ SettingsDialog::SettingsDialog(ConsoleSettings settings, QWidget *parent)
     m_problem->setStyleSheet(
         QStringLiteral("color:%1").arg(toneColor(Tone::Bad, palette()).name()));
     layout->addWidget(m_problem);
-    auto *note = new QLabel(tr("Changes apply when the console starts again."), this);
+    auto *note = new QLabel(
+        tr("After OK the console offers to restart its engine with the changes now; otherwise "
+           "they apply when it starts again."),
+        this);
+    note->setWordWrap(true);
     note->setForegroundRole(QPalette::PlaceholderText);
     layout->addWidget(note);
     m_buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);

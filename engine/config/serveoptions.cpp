@@ -58,6 +58,8 @@ const Flag kFlags[] = {
     { "data-dir", "SLUICE_DATA_DIR", true, false,
       "spool and private Redis data (default: per-user data dir)" },
     { "log-format", "SLUICE_LOG_FORMAT", true, false, "text or json (default text)" },
+    { "journal", "SLUICE_JOURNAL", true, false,
+      "keep each lead's timeline in Redis, on or off (default on)" },
 };
 
 /// 100ms, 30s, 5m, 24h: the largest unit that divides it.
@@ -345,6 +347,12 @@ Result<ServeOptions, QString> parseServeOptions(const QStringList &args,
             return bad("log-format", QStringLiteral("must be text or json"));
         o.logFormat = format == QLatin1String("json") ? ServeOptions::LogFormat::Json
                                                       : ServeOptions::LogFormat::Text;
+    }
+    if (values.contains(QStringLiteral("journal"))) {
+        const QString journal = values.value(QStringLiteral("journal")).toLower();
+        if (journal != QLatin1String("on") && journal != QLatin1String("off"))
+            return bad("journal", QStringLiteral("must be on or off"));
+        o.journal = journal == QLatin1String("on");
     }
     o.instantlyApiKey = env.value(QStringLiteral("INSTANTLY_API_KEY"));
     o.closeApiKey = env.value(QStringLiteral("CLOSE_API_KEY"));

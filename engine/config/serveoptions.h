@@ -51,6 +51,9 @@ struct ServeOptions
     std::vector<RateRule> closeCaps { { 10, std::chrono::milliseconds { 1000 } } };
     QString dataDir; ///< SLUICE_DATA_DIR; default: the per-user data location
     LogFormat logFormat = LogFormat::Text; ///< SLUICE_LOG_FORMAT
+    /// SLUICE_JOURNAL: write the lead journal (each lead's timeline). It costs Redis work and
+    /// memory on every webhook and every delivery: off for the last bit of throughput.
+    bool journal = true;
     QString instantlyApiKey; ///< INSTANTLY_API_KEY (env only: never on a command line)
     QString closeApiKey; ///< CLOSE_API_KEY (env only)
     QString webhookSecret; ///< CLOSE_WEBHOOK_SECRET (env only), hex

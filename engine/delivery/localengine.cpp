@@ -90,6 +90,7 @@ DeliverySettings deliverySettingsFor(const ServeOptions &o, const RedisOptions &
     s.dispatcher.maxAttempts = o.maxAttempts;
     s.dispatcher.coalescingWindow = o.coalescingWindow;
     s.dispatcher.maxBatch = o.maxBatch;
+    s.dispatcher.journal = o.journal;
     return s;
 }
 
@@ -164,6 +165,7 @@ std::optional<QString> LocalEngine::start()
         intake.webhookSecret = o.webhookSecret.toUtf8();
         intake.spoolPath = QDir(m_options.dataDir).filePath(QStringLiteral("intake-spool.jsonl"));
         intake.ns = o.ns;
+        intake.journal = o.journal;
         if (auto problem = intake.problem())
             return problem;
         m_intake = std::make_unique<IntakeServer>(intake, m_redis.get(), &m_metrics);

@@ -69,7 +69,10 @@ public:
     const RedisKeys &keys() const { return m_keys; }
     RedisClient *redis() const { return m_redis.get(); }
     /// The lead journal of this deployment (on the calling thread's Redis client).
-    LeadJournal journal() const { return LeadJournal(m_redis.get(), m_keys); }
+    LeadJournal journal() const
+    {
+        return LeadJournal(m_redis.get(), m_keys, m_options.serve.journal);
+    }
     /// "redis://127.0.0.1:6379/0" with the password masked, and whether it is the private one.
     QString redisDisplay() const;
     bool usesPrivateRedis() const { return m_privateRedis != nullptr; }

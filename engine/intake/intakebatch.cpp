@@ -1,6 +1,7 @@
 #include "intakebatch.h"
 
 #include "close/closewebhook.h"
+#include "journal/leadjournal.h"
 #include "queue/queuedlead.h"
 #include "queue/rediskeys.h"
 
@@ -51,17 +52,41 @@ QList<QByteArray> IntakeBatch::scriptKeys(const RedisKeys &keys) const
     return out;
 }
 
-QList<QByteArray> IntakeBatch::scriptArgs(const RedisKeys &keys, qint64 retentionSeconds) const
+namespace {
+
+/// The lead journal's name for an entry (journalIdentity()), worked out here rather than in
+/// the script: Redis runs every webhook's script on its single thread.
+QByteArray journalIdentityOf(const QList<QByteArray> &fields)
+{
+    for (qsizetype i = 0; i + 1 < fields.size(); i += 2) {
+        if (fields[i] == "close_lead")
+            return "close:" + fields[i + 1];
+        if (fields[i] != "lead")
+            continue;
+        const json lead
+            = json::parse(fields[i + 1].constBegin(), fields[i + 1].constEnd(), nullptr, false);
+        if (lead.is_object() && lead.contains("email") && lead["email"].is_string())
+            return journalIdentity(QString::fromStdString(lead["email"].get<std::string>()))
+                .toUtf8();
+    }
+    return {};
+}
+
+} // namespace
+
+QList<QByteArray> IntakeBatch::scriptArgs(const RedisKeys &keys, qint64 retentionSeconds,
+                                          bool journal) const
 {
     QList<QByteArray> out;
     qsizetype size = 7;
     for (const auto &fields : entries)
-        size += fields.size() + 1;
+        size += fields.size() + 2;
     out.reserve(size);
     out << taskId.toUtf8() << campaign.toUtf8() << source.toUtf8() << QByteArray::number(createdMs)
         << QByteArray::number(retentionSeconds) << keys.prefix << note.toUtf8();
     for (const auto &fields : entries) {
         out.append(QByteArray::number(fields.size()));
+        out.append(journal ? journalIdentityOf(fields) : QByteArray());
         out.append(fields);
     }
     return out;

@@ -33,7 +33,9 @@ struct IntakeBatch
     /// KEYS of intake_enqueue.lua.
     QList<QByteArray> scriptKeys(const RedisKeys &keys) const;
     /// ARGV of intake_enqueue.lua.
-    QList<QByteArray> scriptArgs(const RedisKeys &keys, qint64 retentionSeconds) const;
+    /// Without `journal`, no lead gets a journal identity, so the script writes none.
+    QList<QByteArray> scriptArgs(const RedisKeys &keys, qint64 retentionSeconds,
+                                 bool journal = true) const;
 
     /// One JSON line (no newline inside) for the spool, and back. nullopt for a line that is
     /// not a batch.

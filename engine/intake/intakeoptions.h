@@ -32,6 +32,7 @@ struct IntakeOptions
     QString ns = QStringLiteral("default"); ///< Redis key namespace (RedisKeys)
     /// How long task hashes, their index and event-id markers live in Redis.
     std::chrono::seconds retention { std::chrono::hours { 24 * 7 } };
+    bool journal = true; ///< write each lead's "received" step to the lead journal
     /// Retry-After of a 503 (Redis down and the spool unusable).
     std::chrono::seconds retryAfter { 5 };
 

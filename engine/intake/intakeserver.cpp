@@ -374,7 +374,8 @@ void IntakeServer::addLead(const HttpRequest &request, HttpResponder responder)
 void IntakeServer::store(IntakeBatch batch, HttpResponder responder, QElapsedTimer timer)
 {
     const QList<QByteArray> keys = batch.scriptKeys(m_keys);
-    const QList<QByteArray> args = batch.scriptArgs(m_keys, m_options.retention.count());
+    const QList<QByteArray> args
+        = batch.scriptArgs(m_keys, m_options.retention.count(), m_options.journal);
     m_redis->evalScript(
         kEnqueueScript, keys, args,
         [self = QPointer<IntakeServer>(this), batch = std::move(batch),
@@ -495,7 +496,7 @@ void IntakeServer::drainNext()
         }
         m_redis->evalScript(
             kEnqueueScript, batch->scriptKeys(m_keys),
-            batch->scriptArgs(m_keys, m_options.retention.count()),
+            batch->scriptArgs(m_keys, m_options.retention.count(), m_options.journal),
             [self = QPointer<IntakeServer>(this), line](RedisResult result) {
                 if (!self)
                     return;

@@ -7,6 +7,8 @@
 #include <QDateTime>
 #include <QHash>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <memory>
 
@@ -41,7 +43,7 @@ QList<QByteArray> JournalEvent::toFields() const
     text("campaign", campaign);
     text("detail", detail);
     text("instance", instance);
-    if (kind == u"attempt") {
+    if (attempt > 0) {
         out << "attempt" << num(attempt) << "status" << num(status) << "latency_ms"
             << num(latencyMs) << "wait_ms" << num(waitMs) << "breaker" << breaker.toUtf8()
             << "batch" << num(batch);
@@ -51,10 +53,9 @@ QList<QByteArray> JournalEvent::toFields() const
     return out;
 }
 
-JournalEvent JournalEvent::fromFields(const QByteArray &id, const QList<QByteArray> &fields)
+JournalEvent JournalEvent::fromFields(const QList<QByteArray> &fields)
 {
     JournalEvent e;
-    e.id = id;
     for (qsizetype i = 0; i + 1 < fields.size(); i += 2) {
         const QByteArray &f = fields[i];
         const QByteArray &v = fields[i + 1];
@@ -85,9 +86,46 @@ JournalEvent JournalEvent::fromFields(const QByteArray &id, const QList<QByteArr
         else if (f == "retry_at")
             e.retryAtMs = v.toLongLong();
     }
-    if (e.atMs == 0) // the stream id holds the time it was written
-        e.atMs = id.left(id.indexOf('-')).toLongLong();
     return e;
+}
+
+QList<JournalEvent> JournalEvent::fromStored(const QByteArray &stored)
+{
+    const nlohmann::json array
+        = nlohmann::json::parse(stored.constBegin(), stored.constEnd(), nullptr, false);
+    if (!array.is_array())
+        return {};
+    QList<QByteArray> fieldsAndValues;
+    for (const nlohmann::json &item : array)
+        fieldsAndValues << (item.is_string() ? QByteArray::fromStdString(item.get<std::string>())
+                                             : QByteArray::fromStdString(item.dump()));
+    JournalEvent e = fromFields(fieldsAndValues);
+    QByteArray entry;
+    for (qsizetype i = 0; i + 1 < fieldsAndValues.size(); i += 2)
+        if (fieldsAndValues[i] == "entry")
+            entry = fieldsAndValues[i + 1];
+    if (e.kind == u"received" && !entry.isEmpty()) {
+        JournalEvent queued = e;
+        queued.kind = QStringLiteral("queued");
+        queued.atMs = std::max(e.atMs, entry.left(entry.indexOf('-')).toLongLong());
+        queued.detail = QStringLiteral("stream entry ") + QString::fromLatin1(entry);
+        return { e, queued };
+    }
+    if (e.kind != u"attempt" && e.attempt > 0) {
+        JournalEvent attempt = e;
+        attempt.kind = QStringLiteral("attempt");
+        attempt.detail.clear();
+        attempt.retryAtMs = 0;
+        JournalEvent outcome = e;
+        outcome.attempt = 0;
+        outcome.status = 0;
+        outcome.latencyMs = -1;
+        outcome.waitMs = -1;
+        outcome.breaker.clear();
+        outcome.batch = 0;
+        return { attempt, outcome };
+    }
+    return { e };
 }
 
 QString JournalEvent::summary() const
@@ -213,9 +251,10 @@ QList<LeadTimeline> splitTimelines(const QString &identity, const QList<JournalE
     return out;
 }
 
-LeadJournal::LeadJournal(RedisClient *redis, RedisKeys keys)
+LeadJournal::LeadJournal(RedisClient *redis, RedisKeys keys, bool enabled)
     : m_redis(redis)
     , m_keys(std::move(keys))
+    , m_enabled(enabled)
 {
     m_redis->loadScript(kAppend, bundledLuaScript(kAppend));
 }
@@ -223,7 +262,7 @@ LeadJournal::LeadJournal(RedisClient *redis, RedisKeys keys)
 void LeadJournal::append(const QList<Entry> &entries,
                          std::function<void(Result<int, RedisError>)> done) const
 {
-    if (entries.isEmpty()) {
+    if (entries.isEmpty() || !m_enabled) {
         if (done)
             m_redis->command({ "PING" }, [done](RedisResult) { done(0); });
         return;
@@ -242,8 +281,7 @@ void LeadJournal::append(const QList<Entry> &entries,
         for (qsizetype i = first; i < std::min(entries.size(), first + kAppendChunk); ++i) {
             const Entry &e = entries[i];
             const QList<QByteArray> fields = e.event.toFields();
-            args << e.identity.toUtf8() << e.event.task.toUtf8() << num(e.event.atMs)
-                 << num(fields.size());
+            args << e.identity.toUtf8() << num(e.event.atMs) << num(fields.size());
             args.append(fields);
         }
         ++join->calls;
@@ -265,18 +303,14 @@ void LeadJournal::append(const QList<Entry> &entries,
 void LeadJournal::events(const QString &identity,
                          std::function<void(Result<QList<JournalEvent>, RedisError>)> done) const
 {
-    m_redis->command({ "XRANGE", m_keys.journal(identity), "-", "+" }, [done](RedisResult r) {
+    m_redis->command({ "LRANGE", m_keys.journal(identity), "0", "-1" }, [done](RedisResult r) {
         if (!r.ok()) {
             done(r.error());
             return;
         }
         QList<JournalEvent> out;
-        for (const RedisReply &entry : r.value().elements()) {
-            QList<QByteArray> flat;
-            for (const RedisReply &f : entry.at(1).elements())
-                flat << f.bytes();
-            out << JournalEvent::fromFields(entry.at(0).bytes(), flat);
-        }
+        for (const RedisReply &stored : r.value().elements())
+            out << JournalEvent::fromStored(stored.bytes());
         done(out);
     });
 }
@@ -321,6 +355,28 @@ void LeadJournal::timelinesOf(
     }
 }
 
+void LeadJournal::leadsOfTask(
+    const QString &taskId, int maxLeads,
+    std::function<void(Result<QList<LeadTimeline>, RedisError>)> done) const
+{
+    m_redis->command({ "HGET", m_keys.task(taskId), "leads" },
+                     [self = *this, taskId, maxLeads, done](RedisResult leads) {
+                         if (!leads.ok()) {
+                             done(leads.error());
+                             return;
+                         }
+                         QStringList ids;
+                         const QByteArray raw = leads.value().bytes();
+                         const nlohmann::json list = nlohmann::json::parse(
+                             raw.constBegin(), raw.constEnd(), nullptr, false);
+                         if (list.is_array()) // "{}" for none: Lua's cjson cannot tell
+                             for (const nlohmann::json &id : list)
+                                 if (id.is_string() && ids.size() < std::max(1, maxLeads))
+                                     ids << QString::fromStdString(id.get<std::string>());
+                         self.timelinesOf(ids, taskId, done);
+                     });
+}
+
 void LeadJournal::search(const QString &query, int maxLeads,
                          std::function<void(Result<QList<LeadTimeline>, RedisError>)> done) const
 {
@@ -341,67 +397,51 @@ void LeadJournal::search(const QString &query, int maxLeads,
                              self.timelinesOf({ identity }, {}, done);
                              return;
                          }
-                         self.m_redis->command({ "SRANDMEMBER", self.m_keys.journalTask(q),
-                                                 num(std::max(1, maxLeads)) },
-                                               [self, q, done](RedisResult members) {
-                                                   if (!members.ok()) {
-                                                       done(members.error());
-                                                       return;
-                                                   }
-                                                   QStringList ids;
-                                                   for (const RedisReply &m :
-                                                        members.value().elements())
-                                                       ids << QString::fromUtf8(m.bytes());
-                                                   ids.sort();
-                                                   self.timelinesOf(ids, q, done);
-                                               });
+                         self.leadsOfTask(q, maxLeads, done);
                      });
 }
 
 void LeadJournal::recent(int limit,
                          std::function<void(Result<QList<RecentLead>, RedisError>)> done) const
 {
-    m_redis->command(
-        { "ZREVRANGE", m_keys.journalRecent(), "0", num(std::max(1, limit) - 1) },
-        [self = *this, done](RedisResult r) {
-            if (!r.ok()) {
-                done(r.error());
-                return;
-            }
-            const std::vector<RedisReply> &members = r.value().elements();
-            if (members.empty()) {
-                done(QList<RecentLead> {});
-                return;
-            }
-            auto out = std::make_shared<QList<RecentLead>>();
-            auto pending = std::make_shared<int>(int(members.size()));
-            auto failed = std::make_shared<std::optional<RedisError>>();
-            out->resize(qsizetype(members.size()));
-            for (size_t i = 0; i < members.size(); ++i) {
-                const QString identity = QString::fromUtf8(members[i].bytes());
-                (*out)[qsizetype(i)].identity = identity;
-                self.m_redis->command(
-                    { "XREVRANGE", self.m_keys.journal(identity), "+", "-", "COUNT", "1" },
-                    [out, pending, failed, i, done](RedisResult last) {
-                        if (!last.ok() && !*failed)
-                            *failed = last.error();
-                        else if (last.ok() && !last.value().elements().empty()) {
-                            const RedisReply &entry = last.value().at(0);
-                            QList<QByteArray> flat;
-                            for (const RedisReply &f : entry.at(1).elements())
-                                flat << f.bytes();
-                            (*out)[qsizetype(i)].latest
-                                = JournalEvent::fromFields(entry.at(0).bytes(), flat);
-                        }
-                        if (--*pending > 0)
-                            return;
-                        if (*failed)
-                            done(**failed);
-                        else
-                            done(*out);
-                    });
-            }
-        });
+    m_redis->command({ "ZREVRANGE", m_keys.journalRecent(), "0", num(std::max(1, limit) - 1) },
+                     [self = *this, done](RedisResult r) {
+                         if (!r.ok()) {
+                             done(r.error());
+                             return;
+                         }
+                         const std::vector<RedisReply> &members = r.value().elements();
+                         if (members.empty()) {
+                             done(QList<RecentLead> {});
+                             return;
+                         }
+                         auto out = std::make_shared<QList<RecentLead>>();
+                         auto pending = std::make_shared<int>(int(members.size()));
+                         auto failed = std::make_shared<std::optional<RedisError>>();
+                         out->resize(qsizetype(members.size()));
+                         for (size_t i = 0; i < members.size(); ++i) {
+                             const QString identity = QString::fromUtf8(members[i].bytes());
+                             (*out)[qsizetype(i)].identity = identity;
+                             self.m_redis->command(
+                                 { "LINDEX", self.m_keys.journal(identity), "-1" },
+                                 [out, pending, failed, i, done](RedisResult last) {
+                                     if (!last.ok() && !*failed)
+                                         *failed = last.error();
+                                     else if (last.ok() && last.value().isString()) {
+                                         const QList<JournalEvent> steps
+                                             = JournalEvent::fromStored(last.value().bytes());
+                                         if (!steps.isEmpty())
+                                             (*out)[qsizetype(i)].latest = steps.constLast();
+                                     }
+                                     if (--*pending > 0)
+                                         return;
+                                     if (*failed)
+                                         done(**failed);
+                                     else
+                                         done(*out);
+                                 });
+                         }
+                     });
 }
 
 } // namespace sluice

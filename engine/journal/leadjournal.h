@@ -15,7 +15,7 @@ namespace sluice {
 
 class RedisClient;
 
-/// One event of a lead's journal. The queue's own scripts write most of them in the same step
+/// One step of a lead's journal. The queue's own scripts write most of them in the same step
 /// as the state change they describe (resources/lua/lib/journal.lua), so a journal never
 /// claims what the queue did not do; LeadJournal::append() writes the rest (429 answers,
 /// verify, clean-up).
@@ -24,7 +24,6 @@ class RedisClient;
 /// requeued, verified, missing, duplicated, deleted.
 struct JournalEvent
 {
-    QByteArray id; ///< stream entry id (empty until stored)
     QString kind;
     qint64 atMs = 0; ///< Unix ms
     QString task;
@@ -42,7 +41,13 @@ struct JournalEvent
 
     /// The field/value list the journal stores.
     QList<QByteArray> toFields() const;
-    static JournalEvent fromFields(const QByteArray &id, const QList<QByteArray> &fieldsAndValues);
+    static JournalEvent fromFields(const QList<QByteArray> &fieldsAndValues);
+    /// The steps one stored event (a JSON array of field/value strings) stands for. The
+    /// hot-path scripts store what happened together as one event
+    /// (resources/lua/lib/journal.lua): "received" with the entry it was queued as becomes
+    /// received + queued, and an outcome carrying its request becomes attempt + outcome.
+    /// Empty for something that is not an event.
+    static QList<JournalEvent> fromStored(const QByteArray &stored);
     /// One line for people: "attempt 1: HTTP 200 in 43 ms, waited 12 ms for the limiter,
     /// breaker CLOSED, bulk of 37".
     QString summary() const;
@@ -87,15 +92,17 @@ struct RecentLead
 class LeadJournal
 {
 public:
-    /// `redis` must outlive the journal.
-    LeadJournal(RedisClient *redis, RedisKeys keys);
+    /// `redis` must outlive the journal. A journal that is not `enabled` appends nothing
+    /// (ServeOptions::journal off) and still reads what is there.
+    LeadJournal(RedisClient *redis, RedisKeys keys, bool enabled = true);
 
     struct Entry
     {
         QString identity;
         JournalEvent event;
     };
-    /// Appends events in order (atomically per 500). `done` (may be empty) gets how many.
+    /// Appends events in order (atomically per 500; an event's task is not indexed, as the
+    /// queue's scripts index the tasks they make). `done` (may be empty) gets how many.
     void append(const QList<Entry> &entries,
                 std::function<void(Result<int, RedisError>)> done) const;
 
@@ -111,11 +118,14 @@ public:
     void recent(int limit, std::function<void(Result<QList<RecentLead>, RedisError>)> done) const;
 
 private:
+    void leadsOfTask(const QString &taskId, int maxLeads,
+                     std::function<void(Result<QList<LeadTimeline>, RedisError>)> done) const;
     void timelinesOf(const QStringList &identities, const QString &onlyTask,
                      std::function<void(Result<QList<LeadTimeline>, RedisError>)> done) const;
 
     RedisClient *m_redis;
     RedisKeys m_keys;
+    bool m_enabled = true;
 };
 
 } // namespace sluice

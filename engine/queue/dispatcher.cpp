@@ -31,7 +31,7 @@ namespace {
 
 const QString kSettle = QStringLiteral("dispatch_settle");
 /// Records per dispatch_settle call (see settle()).
-constexpr size_t kSettleChunk = 100;
+constexpr size_t kSettleChunk = 50;
 const QString kExpand = QStringLiteral("dispatch_expand");
 const QString kPromote = QStringLiteral("dispatch_promote");
 const QString kRetryDead = QStringLiteral("dispatch_retry_dead");
@@ -344,9 +344,11 @@ void Dispatcher::lookup(Work work)
                 = QStringLiteral("Close lead %1 has no usable contact").arg(work.lead.closeLeadId);
             if (!r->skipped.isEmpty())
                 reason += QStringLiteral(" (%1)").arg(r->skipped.join(QStringLiteral("; ")));
-            args << reason.toUtf8() << self->m_keys.prefix << work.lead.closeLeadId.toUtf8()
-                 << work.lead.taskId.toUtf8() << work.lead.campaignName.toUtf8()
-                 << self->m_options.consumerName.toUtf8();
+            // No prefix: no journal (see DispatcherOptions::journal).
+            args << reason.toUtf8()
+                 << (self->m_options.journal ? self->m_keys.prefix : QByteArray())
+                 << work.lead.closeLeadId.toUtf8() << work.lead.taskId.toUtf8()
+                 << work.lead.campaignName.toUtf8() << self->m_options.consumerName.toUtf8();
             for (const Lead &lead : r->leads) {
                 QueuedLead q = work.lead;
                 q.needsLookup = false;
@@ -731,14 +733,17 @@ Dispatcher::Settle Dispatcher::outcome(const Work &work, const char *kind,
     s.member = work.member;
     s.reason = reason;
     s.attempt = work.lead.attempt;
-    s.identity = work.lead.needsLookup ? QStringLiteral("close:") + work.lead.closeLeadId
-                                       : journalIdentity(work.lead.lead.email);
+    if (m_options.journal) // an empty identity is not journalled
+        s.identity = work.lead.needsLookup ? QStringLiteral("close:") + work.lead.closeLeadId
+                                           : journalIdentity(work.lead.lead.email);
     s.campaign = work.lead.campaignName;
     return s;
 }
 
 void Dispatcher::journalAttempt(const Batch &batch, const Request &request, const QString &detail)
 {
+    if (!m_options.journal)
+        return;
     QList<LeadJournal::Entry> entries;
     for (const Work &w : batch.items) {
         JournalEvent e;

@@ -22,6 +22,7 @@ struct DispatcherOptions
     /// made from the host name, the process id and a random suffix.
     QString consumerName;
     DeliveryMode mode = DeliveryMode::Bulk;
+    bool journal = true; ///< write each lead's attempts and outcome to the lead journal
 
     /// Leads of one campaign arriving within this window after the first go out together.
     std::chrono::milliseconds coalescingWindow { 200 };

@@ -50,15 +50,11 @@ struct RedisKeys
     /// Hash of dispatching controls shared by all instances (`paused` = reason).
     QByteArray control() const { return prefix + "control"; }
     /// Stream of one lead's journal events; identity = lower-cased email or "close:<id>".
-    /// resources/lua/lib/journal.lua derives these three names from `prefix` as well.
+    /// resources/lua/lib/journal.lua derives these names from `prefix` as well; a task's
+    /// identities are in its hash, field "leads" (a JSON array).
     QByteArray journal(const QString &identity) const
     {
         return prefix + "journal:" + identity.toUtf8();
-    }
-    /// Set of the identities of one task.
-    QByteArray journalTask(const QString &taskId) const
-    {
-        return prefix + "journal:task:" + taskId.toUtf8();
     }
     /// Sorted set of identities by their latest event (Unix ms).
     QByteArray journalRecent() const { return prefix + "journal:recent"; }

@@ -5,7 +5,8 @@
 --
 -- KEYS[1] leads stream, KEYS[2] the task hash
 -- ARGV[1] group, ARGV[2] lookup entry id, ARGV[3] now (Unix ms), ARGV[4] reason when n = 0,
--- ARGV[5] key prefix "sluice:<ns>:" (journal keys), ARGV[6] the Close lead id, ARGV[7] task id,
+-- ARGV[5] key prefix "sluice:<ns>:" (journal keys; '' writes no journal), ARGV[6] the Close
+--   lead id, ARGV[7] task id,
 -- ARGV[8] campaign name, ARGV[9] this consumer's name,
 -- ARGV[10..] one JSON array of stream fields per new entry
 -- Returns n, or -1 when the lookup entry was already settled (by another consumer).
@@ -24,15 +25,16 @@ for i = 10, #ARGV do
   local identity = journal.identity_of(fields)
   if identity then
     contacts[#contacts + 1] = identity
-    journal.add(prefix, identity, task, now, {'kind', 'queued', 'at', now, 'task', task,
+    journal.add(prefix, identity, now, {'kind', 'queued', 'at', now, 'task', task,
       'campaign', campaign, 'detail', 'contact of Close lead ' .. close_lead .. ', stream entry ' ..
       entry, 'instance', instance})
   end
 end
 local detail = reason
 if n > 0 then detail = n .. ' contact(s): ' .. table.concat(contacts, ', ') end
-journal.add(prefix, 'close:' .. close_lead, task, now, {'kind', n > 0 and 'looked_up' or 'failed',
+journal.add(prefix, 'close:' .. close_lead, now, {'kind', n > 0 and 'looked_up' or 'failed',
   'at', now, 'task', task, 'campaign', campaign, 'detail', detail, 'instance', instance})
+if prefix ~= '' then journal.index_task(key, contacts) end
 journal.finish(prefix)
 if n == 0 then
   redis.call('HINCRBY', key, 'failed', 1)

@@ -25,8 +25,8 @@ for _, e in ipairs(entries) do
     end
   end
   local entry = redis.call('XADD', stream, '*', unpack(copy))
-  local now = tonumber(string.match(entry, '^(%d+)'))
-  journal.add(prefix, journal.identity_of(copy), task, now, {'kind', 'requeued', 'at', now,
+  local now = string.match(entry, '^(%d+)') -- a string: cjson would print a number as 1.7e+12
+  journal.add(prefix, journal.identity_of(copy), now, {'kind', 'requeued', 'at', now,
     'task', task or '', 'campaign', journal.field(copy, 'campaign'),
     'detail', 'retried from the dead letters, stream entry ' .. entry})
   if task then

@@ -15,8 +15,8 @@
 --   HTTP status (0 = no answer), latency ms, limiter wait ms, breaker state, leads in it
 --   kinds: ok (succeeded), skip (already there), fail (failed for good, no dead letter),
 --          dead (dead letter), retry (back to the retries zset)
--- The request is journalled as an "attempt" whether or not this call settles the entry (it
--- was made); the outcome only when it does.
+-- The journal gets one event per lead: its outcome, carrying the request it came from (or,
+-- when this call does not settle the entry, the request alone as an "attempt": it was made).
 -- Returns the number of records applied.
 local stream, retries, dead, delivered = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group, now, prefix, instance = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -36,19 +36,25 @@ for i = 5, #ARGV, 15 do
   local id, kind, task, member = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local reason, retry_at, attempt = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
   local identity, campaign, try = ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
+  local event = {'kind', 'attempt', 'at', now, 'task', task, 'campaign', campaign,
+                 'instance', instance}
   if try ~= '0' then
-    journal.add(prefix, identity, task, now, {'kind', 'attempt', 'at', now, 'task', task,
-      'campaign', campaign, 'attempt', try, 'status', ARGV[i + 10], 'latency_ms', ARGV[i + 11],
-      'wait_ms', ARGV[i + 12], 'breaker', ARGV[i + 13], 'batch', ARGV[i + 14],
-      'instance', instance})
+    local request = {'attempt', try, 'status', ARGV[i + 10], 'latency_ms', ARGV[i + 11],
+                     'wait_ms', ARGV[i + 12], 'breaker', ARGV[i + 13], 'batch', ARGV[i + 14]}
+    for j = 1, #request do event[#event + 1] = request[j] end
   end
-  if redis.call('XACK', stream, group, id) == 1 then
-    local event = {'kind', outcome_names[kind] or kind, 'at', now, 'task', task,
-                   'campaign', campaign, 'detail', reason, 'instance', instance}
+  local acked = redis.call('XACK', stream, group, id) == 1
+  if acked then
+    event[2] = outcome_names[kind] or kind
+    event[#event + 1] = 'detail'; event[#event + 1] = reason
     if kind == 'retry' then
       event[#event + 1] = 'retry_at'; event[#event + 1] = retry_at
     end
-    journal.add(prefix, identity, task, now, event)
+    journal.add(prefix, identity, now, event)
+  elseif try ~= '0' then
+    journal.add(prefix, identity, now, event)
+  end
+  if acked then
     applied = applied + 1
     local key = nil
     if task ~= '' then

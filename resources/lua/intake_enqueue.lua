@@ -1,7 +1,7 @@
 -- include: journal
 -- Sluice intake: stores one accepted request atomically: its stream entries, the task's
 -- progress hash, its place in the task index, the dedupe marker of its event, and each lead's
--- "received" and "queued" journal events.
+-- "received" journal event (with the time and entry it was queued as).
 -- Idempotent, so a spooled request may be replayed whether or not it already ran: a known
 -- event id, or a task hash that already exists, stores nothing and answers the existing task.
 --
@@ -11,7 +11,8 @@
 -- ARGV[5] retention in seconds (task hash, event key, task index, journal),
 -- ARGV[6] key prefix "sluice:<ns>:" (for the journal keys), ARGV[7] how it arrived (journal
 --   detail: "Close webhook ev_…, signature valid"),
--- ARGV[8..] the entries, each as a field count k followed by k field/value strings
+-- ARGV[8..] the entries, each as a field count k, the lead's journal identity ('' = none),
+--   then k field/value strings
 -- Returns {task id, 1} for a duplicate (the task that holds it), else {task id, 0, entries}.
 local stream, hash, tasks, event = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local task, campaign, source = ARGV[1], ARGV[2], ARGV[3]
@@ -30,24 +31,23 @@ end
 local prefix, note = ARGV[6], ARGV[7]
 journal.retention = ttl
 local i, n = 8, 0
+local identities = {}
 while i <= #ARGV do
-  local k = tonumber(ARGV[i])
-  local fields = {unpack(ARGV, i + 1, i + k)}
-  local entry = redis.call('XADD', stream, '*', unpack(fields))
-  local identity = journal.identity_of(fields)
-  local queued_at = tonumber(string.match(entry, '^(%d+)'))
-  journal.add(prefix, identity, task, created, {'kind', 'received', 'at', created, 'task', task,
-    'campaign', campaign, 'detail', note})
-  journal.add(prefix, identity, task, queued_at, {'kind', 'queued', 'at', queued_at, 'task', task,
-    'campaign', campaign, 'detail', 'stream entry ' .. entry})
-  i = i + k + 1
+  local k, identity = tonumber(ARGV[i]), ARGV[i + 1]
+  local entry = redis.call('XADD', stream, '*', unpack(ARGV, i + 2, i + 1 + k))
+  if identity ~= '' then
+    identities[#identities + 1] = identity
+    journal.add(prefix, identity, created, {'kind', 'received', 'at', ARGV[4], 'task', task,
+      'campaign', campaign, 'detail', note, 'entry', entry}, false)
+  end
+  i = i + k + 2
   n = n + 1
 end
-journal.finish(prefix)
 
 redis.call('HSET', hash, 'total', n, 'processed', 0, 'succeeded', 0, 'skipped', 0,
            'failed', 0, 'dead', 0, 'rate_limit_delays', 0, 'retries', 0, 'state', 'queued',
-           'campaign', campaign, 'source', source, 'created_ms', created)
+           'campaign', campaign, 'source', source, 'created_ms', created,
+           'leads', cjson.encode(identities))
 redis.call('EXPIRE', hash, ttl)
 if event then
   redis.call('SET', event, task, 'EX', ttl)

@@ -31,6 +31,7 @@ if not task then
 end
 
 local i, n = 6, 0
+local identities = {}
 while i <= #ARGV do
   local member, k = ARGV[i], tonumber(ARGV[i + 1])
   local fields = {unpack(ARGV, i + 2, i + 1 + k)}
@@ -41,8 +42,10 @@ while i <= #ARGV do
   end
   redis.call('SREM', delivered, member)
   local entry = redis.call('XADD', stream, '*', unpack(fields))
-  local now = tonumber(string.match(entry, '^(%d+)'))
-  journal.add(prefix, journal.identity_of(fields), task, now, {'kind', 'requeued', 'at', now,
+  local now = string.match(entry, '^(%d+)') -- a string: cjson would print a number as 1.7e+12
+  local identity = journal.identity_of(fields)
+  if identity then identities[#identities + 1] = identity end
+  journal.add(prefix, identity, now, {'kind', 'requeued', 'at', now,
     'task', task, 'campaign', campaign,
     'detail', 'repair: missing from the campaign, queued again as stream entry ' .. entry})
   i = i + k + 2
@@ -51,7 +54,8 @@ end
 
 redis.call('HSET', hash, 'total', n, 'processed', 0, 'succeeded', 0, 'skipped', 0,
            'failed', 0, 'dead', 0, 'rate_limit_delays', 0, 'retries', 0, 'state', 'queued',
-           'campaign', campaign, 'source', 'repair', 'created_ms', created)
+           'campaign', campaign, 'source', 'repair', 'created_ms', created,
+           'leads', cjson.encode(identities))
 redis.call('EXPIRE', hash, ttl)
 redis.call('ZADD', tasks, created, task)
 redis.call('ZREMRANGEBYSCORE', tasks, '-inf', '(' .. (created - ttl * 1000))

@@ -4,6 +4,7 @@
 // identities, timelines split by campaign, and the one-line summaries.
 #include "delivery/localengine.h"
 #include "journal/leadjournal.h"
+#include "redis/redisclient.h"
 #include "redis/redisserver.h"
 #include "runs/cleaner.h"
 #include "runs/loadtest.h"
@@ -76,7 +77,7 @@ private Q_SLOTS:
         e.breaker = QStringLiteral("half_open");
         e.batch = 37;
         e.instance = QStringLiteral("host:1");
-        const JournalEvent back = JournalEvent::fromFields("1700000000123-0", e.toFields());
+        const JournalEvent back = JournalEvent::fromFields(e.toFields());
         QCOMPARE(back.kind, e.kind);
         QCOMPARE(back.atMs, e.atMs);
         QCOMPARE(back.task, e.task);
@@ -90,9 +91,22 @@ private Q_SLOTS:
         QCOMPARE(back.summary(),
                  QStringLiteral("attempt 2: HTTP 503 in 41 ms, waited 120 ms for the limiter, "
                                 "breaker half_open, bulk of 37"));
-        // Without an `at` field the stream id's time is used.
-        QCOMPARE(JournalEvent::fromFields("1700000000999-3", { "kind", "queued" }).atMs,
-                 1700000000999);
+        // Stored together, shown apart: a "received" with its entry is received + queued (at
+        // the entry's time), an outcome with its request is attempt + outcome.
+        const QList<JournalEvent> received = JournalEvent::fromStored(
+            R"(["kind","received","at","1700000000100","task","t1","entry","1700000000103-7"])");
+        QCOMPARE(received.size(), 2);
+        QCOMPARE(received[1].kind, QStringLiteral("queued"));
+        QCOMPARE(received[1].atMs, 1700000000103);
+        QCOMPARE(received[1].detail, QStringLiteral("stream entry 1700000000103-7"));
+        const QList<JournalEvent> delivered = JournalEvent::fromStored(
+            R"(["kind","delivered","at","5","attempt","1","status","200","batch","3"])");
+        QCOMPARE(delivered.size(), 2);
+        QCOMPARE(delivered[0].kind, QStringLiteral("attempt"));
+        QCOMPARE(delivered[0].status, 200);
+        QCOMPARE(delivered[1].kind, QStringLiteral("delivered"));
+        QCOMPARE(delivered[1].status, 0);
+        QVERIFY(JournalEvent::fromStored("not json").isEmpty());
     }
 
     void timelinesAreSplitByCampaignNewestFirst()
@@ -253,6 +267,47 @@ private Q_SLOTS:
         }
         const QStringList emails = d.emails();
         QCOMPARE(listed, QSet<QString>(emails.cbegin(), emails.cend()));
+    }
+
+    void offWritesNothingOnTheHotPath()
+    {
+        LocalEngineOptions options;
+        options.serve.redisUrl = m_redis.url();
+        options.serve.ns = QStringLiteral("nojournal");
+        options.serve.listenPort = 0;
+        options.serve.coalescingWindow = milliseconds { 50 };
+        options.serve.journal = false;
+        options.sandbox = true;
+        QTemporaryDir dir;
+        options.dataDir = dir.path();
+        LocalEngine engine(options);
+        const auto problem = engine.start();
+        QVERIFY2(!problem, qPrintable(problem.value_or(QString())));
+        RunDefinition d;
+        d.id = newRunId(wallClockMs());
+        d.timestamp = QString::number(wallClockMs());
+        d.leads = 10;
+        d.stage = QStringLiteral("10");
+        d.campaign = QStringLiteral("NoJournal");
+        d.concurrency = 5;
+        LoadTestRun run(d, engine.loadTestServices());
+        QSignalSpy finished(&run, &LoadTestRun::finished);
+        run.start();
+        QVERIFY(finished.wait(60'000));
+        QVERIFY2(run.record().passed, qPrintable(run.record().stopReason));
+        // Delivered, verified, and not a journal key in the namespace.
+        Verifier verifier(engine.instantly());
+        verifier.setJournal(engine.journal());
+        QSignalSpy verified(&verifier, &Verifier::finished);
+        QVERIFY(verifier.start(d));
+        QTRY_COMPARE_WITH_TIMEOUT(verified.count(), 1, 30'000);
+        QCOMPARE(verifier.report().present, 10);
+        std::optional<RedisResult> keys;
+        engine.redis()->command({ "KEYS", engine.keys().prefix + "journal:*" },
+                                [&](RedisResult r) { keys.emplace(std::move(r)); });
+        QTRY_VERIFY(keys.has_value());
+        QVERIFY(keys->ok());
+        QCOMPARE(keys->value().elements().size(), size_t(0));
     }
 
 private:

@@ -2,6 +2,7 @@
 // 20-lead run each view shows the right numbers, the buttons drive the engine, and every page
 // renders to a PNG under the build directory that a person can look at (and that is not
 // blank).
+#include "consolesettings.h"
 #include "control/operatorcontrol.h"
 #include "core/clock.h"
 #include "deadletterspage.h"
@@ -29,6 +30,7 @@
 #include <QListWidget>
 #include <QPushButton>
 #include <QSet>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QStackedWidget>
@@ -443,6 +445,30 @@ private Q_SLOTS:
                 QStringLiteral("console-%1.png").arg(names.value(i, QString::number(i))));
             QVERIFY2(image.save(file), qPrintable(file));
         }
+    }
+
+    void applyingSettingsNowAsksForARestart()
+    {
+        // The console's runner (app/guicommand.cpp) restarts the engine on restartRequested();
+        // here: the settings are saved either way, and only "apply now" asks for it.
+        QSignalSpy restart(m_window.get(), &MainWindow::restartRequested);
+        ConsoleSettings settings;
+        settings.flags.insert(QStringLiteral("coalesce"), QStringLiteral("100ms"));
+        m_window->applySettings(settings, false);
+        QCOMPARE(restart.count(), 0);
+        {
+            QSettings store;
+            QCOMPARE(ConsoleSettings::load(store).flags.value(QStringLiteral("coalesce")),
+                     QStringLiteral("100ms"));
+        }
+        settings.flags.insert(QStringLiteral("coalesce"), QStringLiteral("300ms"));
+        m_window->applySettings(settings, true);
+        QCOMPARE(restart.count(), 1);
+        QSettings store;
+        QCOMPARE(ConsoleSettings::load(store).flags.value(QStringLiteral("coalesce")),
+                 QStringLiteral("300ms"));
+        QVERIFY(store.contains(QStringLiteral("window/geometry"))); // remembered for the next
+        ConsoleSettings {}.save(store); // leave nothing for the next test run
     }
 
     void darkPaletteIsReadable()

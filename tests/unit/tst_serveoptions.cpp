@@ -24,6 +24,18 @@ private Q_SLOTS:
         QVERIFY(o->redisUrl.isEmpty());
     }
 
+    void journalCanBeTurnedOff()
+    {
+        QVERIFY(parseServeOptions({}, {}).value().journal);
+        QVERIFY(!parseServeOptions({ QStringLiteral("--journal=off") }, {}).value().journal);
+        QProcessEnvironment env;
+        env.insert(QStringLiteral("SLUICE_JOURNAL"), QStringLiteral("OFF"));
+        QVERIFY(!parseServeOptions({}, env).value().journal);
+        QVERIFY(parseServeOptions({ QStringLiteral("--journal"), QStringLiteral("on") }, env)
+                    .value()
+                    .journal);
+    }
+
     void flagsWinOverEnvironment()
     {
         QProcessEnvironment env;
@@ -138,6 +150,9 @@ private Q_SLOTS:
         QTest::newRow("bad log format")
             << QStringList { QStringLiteral("--log-format"), QStringLiteral("xml") } << none << none
             << false << QStringLiteral("text or json");
+        QTest::newRow("bad journal")
+            << QStringList {} << QStringLiteral("SLUICE_JOURNAL") << QStringLiteral("maybe")
+            << false << QStringLiteral("SLUICE_JOURNAL: must be on or off");
     }
     void errors()
     {
