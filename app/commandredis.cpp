@@ -5,7 +5,9 @@
 #include "redis/redisclient.h"
 
 #include <QDir>
+#include <QLoggingCategory>
 #include <QStandardPaths>
+#include <QTextStream>
 
 using namespace sluice;
 
@@ -53,6 +55,25 @@ QString commandRedisHelp()
     text += QStringLiteral(
         "With no Redis configured, the private redis-server in the data directory is used.\n\n");
     return text;
+}
+
+std::variant<QString, int> openCommandRedis(CommandRedis &redis, const QStringList &redisArgs,
+                                            const QString &command)
+{
+    const auto options = parseServeOptions(
+        redisArgs, commandRedisEnvironment(QProcessEnvironment::systemEnvironment()), true);
+    if (!options.ok()) {
+        QTextStream(stderr) << "sluice " << command << ": " << options.error() << "\n";
+        return 2;
+    }
+    const ServeOptions &o = options.value();
+    // Connection chatter ("redis ...: connected") would only clutter the output; warnings and
+    // errors still show.
+    QLoggingCategory::setFilterRules(QStringLiteral("default.info=false"));
+    if (!chooseRedis(redis, o, o.dataDir.isEmpty() ? defaultDataDir() : o.dataDir))
+        return 1;
+    connectRedis(redis);
+    return o.ns;
 }
 
 QString defaultDataDir()

@@ -6,6 +6,7 @@
 #include <QString>
 
 #include <memory>
+#include <variant>
 #include <vector>
 
 namespace sluice {
@@ -45,6 +46,13 @@ bool isCommandRedisFlag(const QString &name);
 QProcessEnvironment commandRedisEnvironment(const QProcessEnvironment &env);
 /// The "Redis options" part of a command's --help, with the exit-status line.
 QString commandRedisHelp();
+
+/// For the read-only commands: parses their Redis flags (and only those variables), quiets
+/// the connection chatter, and connects to the Redis they name (or the private one). Returns
+/// the key namespace, or the exit code (2 bad options, 1 no Redis) after saying why on stderr
+/// as "sluice <command>: ...".
+std::variant<QString, int> openCommandRedis(CommandRedis &redis, const QStringList &redisArgs,
+                                            const QString &command);
 
 /// Where data lives without --data-dir: the per-user data location, "sluice" in it.
 QString defaultDataDir();

@@ -155,19 +155,12 @@ int runLeadCommand(const QStringList &args)
                "usage.\n";
         return 0;
     }
-    const auto options = parseServeOptions(
-        request.redisArgs, commandRedisEnvironment(QProcessEnvironment::systemEnvironment()), true);
-    if (!options.ok()) {
-        err << "sluice lead: " << options.error() << "\n";
-        return 2;
-    }
-    const ServeOptions &o = options.value();
-    QLoggingCategory::setFilterRules(QStringLiteral("default.info=false"));
     CommandRedis redis;
-    if (!chooseRedis(redis, o, o.dataDir.isEmpty() ? defaultDataDir() : o.dataDir))
-        return 1;
-    connectRedis(redis);
-    LeadJournal journal(redis.client.get(), RedisKeys(o.ns));
+    const auto opened = openCommandRedis(redis, request.redisArgs, QStringLiteral("lead"));
+    if (const int *code = std::get_if<int>(&opened))
+        return *code;
+    const QString ns = std::get<QString>(opened);
+    LeadJournal journal(redis.client.get(), RedisKeys(ns));
     journal.search(request.query, request.limit, [&](Result<QList<LeadTimeline>, RedisError> r) {
         if (!r.ok()) {
             err << "sluice lead: Redis: " << r.error().describe() << Qt::endl;
@@ -178,7 +171,7 @@ int runLeadCommand(const QStringList &args)
             out << QString::fromStdString(timelinesJson(r.value()).dump(2)) << Qt::endl;
         } else if (r.value().isEmpty()) {
             err << "sluice lead: nothing in the journal for '" << request.query << "' (namespace "
-                << o.ns
+                << ns
                 << "); emails match whole, and events expire with the task "
                    "retention"
                 << Qt::endl;

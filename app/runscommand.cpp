@@ -417,22 +417,11 @@ int runRunsCommand(const QStringList &args)
         out << helpText(request.action);
         return 0;
     }
-    const auto options = parseServeOptions(
-        request.redisArgs, commandRedisEnvironment(QProcessEnvironment::systemEnvironment()), true);
-    if (!options.ok()) {
-        err << "sluice runs: " << options.error() << "\n";
-        return 2;
-    }
-    const ServeOptions &o = options.value();
-    // Connection chatter ("redis ...: connected") would only clutter a listing; warnings and
-    // errors still show.
-    QLoggingCategory::setFilterRules(QStringLiteral("default.info=false"));
-
     CommandRedis redis;
-    if (!chooseRedis(redis, o, o.dataDir.isEmpty() ? defaultDataDir() : o.dataDir))
-        return 1;
-    connectRedis(redis);
-    RunLedger ledger(redis.client.get(), RedisKeys(o.ns));
+    const auto ns = openCommandRedis(redis, request.redisArgs, QStringLiteral("runs"));
+    if (const int *code = std::get_if<int>(&ns))
+        return *code;
+    RunLedger ledger(redis.client.get(), RedisKeys(std::get<QString>(ns)));
     RunsTask task(&ledger, request);
     task.start();
     const int code = QCoreApplication::exec();

@@ -51,6 +51,18 @@ JournalEvent makeEvent(const char *kind, qint64 at, const char *task, const char
     return e;
 }
 
+RunDefinition definition(int leads, const QString &campaign)
+{
+    RunDefinition d;
+    d.id = newRunId(wallClockMs());
+    d.timestamp = QString::number(wallClockMs());
+    d.leads = leads;
+    d.stage = QString::number(leads);
+    d.campaign = campaign;
+    d.concurrency = 5;
+    return d;
+}
+
 } // namespace
 
 class TestLeadJournal : public QObject
@@ -149,13 +161,7 @@ private Q_SLOTS:
 
     void aLeadsWholeLifeIsInItsTimeline()
     {
-        RunDefinition d;
-        d.id = newRunId(wallClockMs());
-        d.timestamp = QString::number(wallClockMs());
-        d.leads = 20;
-        d.stage = QStringLiteral("20");
-        d.campaign = QStringLiteral("JournalTest");
-        d.concurrency = 5;
+        const RunDefinition d = definition(20, QStringLiteral("JournalTest"));
         LoadTestRun run(d, m_engine->loadTestServices());
         QSignalSpy finished(&run, &LoadTestRun::finished);
         run.start();
@@ -283,13 +289,7 @@ private Q_SLOTS:
         LocalEngine engine(options);
         const auto problem = engine.start();
         QVERIFY2(!problem, qPrintable(problem.value_or(QString())));
-        RunDefinition d;
-        d.id = newRunId(wallClockMs());
-        d.timestamp = QString::number(wallClockMs());
-        d.leads = 10;
-        d.stage = QStringLiteral("10");
-        d.campaign = QStringLiteral("NoJournal");
-        d.concurrency = 5;
+        const RunDefinition d = definition(10, QStringLiteral("NoJournal"));
         LoadTestRun run(d, engine.loadTestServices());
         QSignalSpy finished(&run, &LoadTestRun::finished);
         run.start();
