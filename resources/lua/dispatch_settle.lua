@@ -45,16 +45,6 @@ for i = 5, #ARGV, 15 do
   end
   local acked = redis.call('XACK', stream, group, id) == 1
   if acked then
-    event[2] = outcome_names[kind] or kind
-    event[#event + 1] = 'detail'; event[#event + 1] = reason
-    if kind == 'retry' then
-      event[#event + 1] = 'retry_at'; event[#event + 1] = retry_at
-    end
-    journal.add(prefix, identity, now, event)
-  elseif try ~= '0' then
-    journal.add(prefix, identity, now, event)
-  end
-  if acked then
     applied = applied + 1
     local key = nil
     if task ~= '' then
@@ -113,6 +103,17 @@ for i = 5, #ARGV, 15 do
         redis.call('HSET', key, 'last_error', reason, 'last_error_ms', now)
       end
     end
+  end
+  -- After the bookkeeping, which may have turned a retry into a failure.
+  if acked then
+    event[2] = outcome_names[kind] or kind
+    event[#event + 1] = 'detail'; event[#event + 1] = reason
+    if kind == 'retry' then
+      event[#event + 1] = 'retry_at'; event[#event + 1] = retry_at
+    end
+    journal.add(prefix, identity, now, event)
+  elseif try ~= '0' then
+    journal.add(prefix, identity, now, event)
   end
   redis.call('XDEL', stream, id)
 end
