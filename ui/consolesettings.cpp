@@ -29,6 +29,7 @@ const QStringList &ConsoleSettings::editableFlags()
         QStringLiteral("breaker-open"),
         QStringLiteral("breaker-failure-rate"),
         QStringLiteral("close-rate"),
+        QStringLiteral("journal"),
     };
     return flags;
 }

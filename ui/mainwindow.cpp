@@ -5,6 +5,7 @@
 #include "deadletterspage.h"
 #include "delivery/localengine.h"
 #include "leadspage.h"
+#include "limiter/raterule.h"
 #include "overviewpage.h"
 #include "runspage.h"
 #include "settingsdialog.h"
@@ -94,14 +95,9 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
     outer->addWidget(splitter, 1);
     setCentralWidget(central);
 
-    int perSecond = 0, perMinute = 0;
-    for (const RateRule &cap : engine->loadTestServices().caps) {
-        if (cap.window.count() == 1000)
-            perSecond = cap.limit;
-        else if (cap.window.count() == 60'000)
-            perMinute = cap.limit;
-    }
-    m_overview = new OverviewPage(m_telemetry, perSecond, perMinute, m_pages);
+    const std::vector<RateRule> caps = engine->loadTestServices().caps;
+    m_overview = new OverviewPage(m_telemetry, capWithin(caps, std::chrono::seconds { 1 }),
+                                  capWithin(caps, std::chrono::seconds { 60 }), m_pages);
     m_runs = new RunsPage(engine, live, m_pages);
     addPage(tr("Overview"), m_overview, QStringLiteral("Ctrl+1"));
     addPage(tr("Runs"), m_runs, QStringLiteral("Ctrl+2"));

@@ -1,5 +1,7 @@
 #include "settingsdialog.h"
 
+#include "config/serveoptions.h"
+
 #include "tones.h"
 
 #include <QDialogButtonBox>
@@ -17,31 +19,33 @@ namespace sluice {
 
 namespace {
 
+/// The fields in their order; placeholders (the defaults) and tooltips come from serve's own
+/// flag table, so they cannot drift from `sluice serve --help`.
 struct FieldInfo
 {
     const char *flag;
     const char *label;
-    const char *placeholder; ///< the default, as `serve --help` states it
 };
 
 const FieldInfo kFields[] = {
-    { "instantly-url", "Instantly API URL", "https://api.instantly.ai" },
-    { "close-url", "Close API URL", "https://api.close.com" },
-    { "redis", "Redis URL", "a private redis-server in the data directory" },
-    { "listen", "Listener address", "127.0.0.1:8080" },
-    { "rate", "Workspace budget", "600/min" },
-    { "burst-rate", "Per-second cap", "10/s" },
-    { "safety-factor", "Safety factor", "0.8" },
-    { "workers", "Dispatchers", "1" },
-    { "coalesce", "Coalescing window", "200ms" },
-    { "batch-max", "Leads per bulk request", "1000" },
-    { "request-timeout", "Request timeout", "30s" },
-    { "retry-base", "First retry after", "1s" },
-    { "retry-cap", "Longest retry delay", "5m" },
-    { "max-attempts", "Attempts before dead letter", "12" },
-    { "breaker-open", "Breaker open period", "5s" },
-    { "breaker-failure-rate", "Breaker failure rate (%)", "50" },
-    { "close-rate", "Close lookups cap", "10/s" },
+    { "instantly-url", "Instantly API URL" },
+    { "close-url", "Close API URL" },
+    { "redis", "Redis URL" },
+    { "listen", "Listener address" },
+    { "rate", "Workspace budget" },
+    { "burst-rate", "Per-second cap" },
+    { "safety-factor", "Safety factor" },
+    { "workers", "Dispatchers" },
+    { "coalesce", "Coalescing window" },
+    { "batch-max", "Leads per bulk request" },
+    { "request-timeout", "Request timeout" },
+    { "retry-base", "First retry after" },
+    { "retry-cap", "Longest retry delay" },
+    { "max-attempts", "Attempts before dead letter" },
+    { "breaker-open", "Breaker open period" },
+    { "breaker-failure-rate", "Breaker failure rate (%)" },
+    { "close-rate", "Close lookups cap" },
+    { "journal", "Lead journal (on/off)" },
 };
 
 } // namespace
@@ -88,8 +92,11 @@ SettingsDialog::SettingsDialog(ConsoleSettings settings, QWidget *parent)
     auto *form = new QFormLayout(engine);
     for (const FieldInfo &f : kFields) {
         auto *edit = new QLineEdit(m_initial.flags.value(QLatin1String(f.flag)), engine);
-        edit->setPlaceholderText(QLatin1String(f.placeholder));
-        edit->setToolTip(tr("--%1 of sluice serve").arg(QLatin1String(f.flag)));
+        const auto info = serveFlagInfo(QLatin1String(f.flag));
+        Q_ASSERT(info);
+        edit->setPlaceholderText(info ? info->defaultText : QString());
+        edit->setToolTip(tr("--%1 of sluice serve: %2")
+                             .arg(QLatin1String(f.flag), info ? info->help : QString()));
         form->addRow(tr(f.label), edit);
         m_fields.insert(QLatin1String(f.flag), edit);
         connect(edit, &QLineEdit::textChanged, this, &SettingsDialog::validate);

@@ -107,6 +107,20 @@ QString ServeOptions::listenText() const
     return host + QLatin1Char(':') + QString::number(listenPort);
 }
 
+std::optional<ServeFlagInfo> serveFlagInfo(const QString &name)
+{
+    static const QRegularExpression defaultIn(QStringLiteral("\\(default:? ([^)]*)\\)"));
+    for (const Flag &f : kFlags) {
+        if (name != QLatin1String(f.name))
+            continue;
+        ServeFlagInfo info;
+        info.help = QLatin1String(f.help);
+        info.defaultText = defaultIn.match(info.help).captured(1);
+        return info;
+    }
+    return std::nullopt;
+}
+
 QString serveHelpText(bool workerOnly)
 {
     QString text = workerOnly

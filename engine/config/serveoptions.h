@@ -68,6 +68,14 @@ struct ServeOptions
 Result<ServeOptions, QString>
 parseServeOptions(const QStringList &args, const QProcessEnvironment &env, bool workerOnly = false);
 QString serveHelpText(bool workerOnly);
+/// One serve flag as `--help` states it: its help text (with the default in it) and the
+/// default alone ("600/min", "a private redis-server"); nullopt for an unknown flag.
+struct ServeFlagInfo
+{
+    QString help;
+    QString defaultText;
+};
+std::optional<ServeFlagInfo> serveFlagInfo(const QString &name);
 /// "250ms", "30s", "5m" → milliseconds; nullopt for anything else.
 std::optional<std::chrono::milliseconds> parseDuration(const QString &text);
 

@@ -112,11 +112,9 @@ std::optional<QString> LocalEngine::start()
         return QStringLiteral("cannot create the data directory '%1'").arg(m_options.dataDir);
     if (m_options.sandbox) {
         // The sandbox enforces the caps the limiter is configured for, as Instantly would.
-        for (const RateRule &cap : o.caps) {
-            if (cap.window.count() == 1000)
-                m_options.sandboxOptions.perSecond = cap.limit;
-            else if (cap.window.count() == 60'000)
-                m_options.sandboxOptions.perMinute = cap.limit;
+        if (!o.caps.empty()) {
+            m_options.sandboxOptions.perSecond = capWithin(o.caps, std::chrono::seconds { 1 });
+            m_options.sandboxOptions.perMinute = capWithin(o.caps, std::chrono::seconds { 60 });
         }
         m_sandbox = std::make_unique<SandboxServer>(m_options.sandboxOptions);
         if (m_sandbox->start() == 0)

@@ -2,6 +2,8 @@
 
 #include <QRegularExpression>
 
+#include <algorithm>
+
 namespace sluice {
 
 using std::chrono::milliseconds;
@@ -54,6 +56,17 @@ Result<RateRule, QString> parseRateRule(const QString &text)
     if (windowMs > 24LL * 3'600'000)
         return QStringLiteral("'%1': windows longer than a day are not supported").arg(text);
     return RateRule { int(limit), milliseconds { windowMs } };
+}
+
+int capWithin(const std::vector<RateRule> &rules, std::chrono::milliseconds window)
+{
+    qint64 cap = 0;
+    for (const RateRule &rule : rules) {
+        const qint64 w = std::max<qint64>(1, rule.window.count());
+        const qint64 bound = qint64(rule.limit) * ((window.count() + w - 1) / w);
+        cap = cap == 0 ? bound : std::min(cap, bound);
+    }
+    return int(cap);
 }
 
 } // namespace sluice

@@ -120,18 +120,8 @@ void LoadTestRun::start()
         });
         return;
     }
-    // The most any window of that length may hold under every cap: L × ceil(W / w) per rule.
-    const auto capFor = [this](qint64 windowMs) {
-        qint64 cap = 0;
-        for (const RateRule &rule : m_services.caps) {
-            const qint64 w = std::max<qint64>(1, rule.window.count());
-            const qint64 bound = qint64(rule.limit) * ((windowMs + w - 1) / w);
-            cap = cap == 0 ? bound : std::min(cap, bound);
-        }
-        return int(cap);
-    };
-    m_record.cap1s = capFor(1000);
-    m_record.cap60s = capFor(60'000);
+    m_record.cap1s = capWithin(m_services.caps, std::chrono::seconds { 1 });
+    m_record.cap60s = capWithin(m_services.caps, std::chrono::seconds { 60 });
     m_services.redis->loadScript(kProgressScript, bundledLuaScript(kProgressScript));
     qCInfo(lcLoadTest).noquote() << "run" << m_record.definition.id << ":"
                                  << m_record.definition.leads << "leads to campaign"

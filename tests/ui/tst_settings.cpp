@@ -1,6 +1,7 @@
 // The settings dialog and what it stores: validation names the field (by the same parser
 // `sluice serve` uses), keys are masked until asked, live mode needs a key, the command line
 // wins over saved settings, and QSettings keeps it all.
+#include "config/serveoptions.h"
 #include "consolesettings.h"
 #include "settingsdialog.h"
 
@@ -104,6 +105,22 @@ private Q_SLOTS:
         cleared.flags.remove(QStringLiteral("coalesce"));
         cleared.save(store);
         QVERIFY(!ConsoleSettings::load(store).flags.contains(QStringLiteral("coalesce")));
+    }
+
+    void everyFieldShowsServesOwnDefault()
+    {
+        SettingsDialog dialog(ConsoleSettings {});
+        for (const QString &flag : ConsoleSettings::editableFlags()) {
+            QLineEdit *edit = dialog.field(flag);
+            QVERIFY2(edit, qPrintable(flag));
+            QVERIFY2(!edit->placeholderText().isEmpty(), qPrintable(flag));
+            QVERIFY(serveHelpText(false).contains(edit->placeholderText()));
+        }
+        QCOMPARE(dialog.field(QStringLiteral("rate"))->placeholderText(),
+                 QStringLiteral("600/min"));
+        QCOMPARE(dialog.field(QStringLiteral("journal"))->placeholderText(), QStringLiteral("on"));
+        QCOMPARE(dialog.field(QStringLiteral("redis"))->placeholderText(),
+                 QStringLiteral("a private redis-server"));
     }
 
     void theDialogMasksKeysAndRefusesBadInput()

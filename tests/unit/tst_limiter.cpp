@@ -48,6 +48,19 @@ private Q_SLOTS:
         QCOMPARE(rule->toString(), canonical);
     }
 
+    void capWithinTakesTheTightestRule()
+    {
+        using std::chrono::milliseconds;
+        const std::vector<RateRule> team { { 600, milliseconds { 60'000 } },
+                                           { 10, milliseconds { 1000 } } };
+        QCOMPARE(capWithin(team, milliseconds { 1000 }), 10);
+        QCOMPARE(capWithin(team, milliseconds { 60'000 }), 600);
+        QCOMPARE(capWithin(team, milliseconds { 1500 }), 20); // two 1 s windows may touch it
+        const std::vector<RateRule> perSecondOnly { { 100, milliseconds { 1000 } } };
+        QCOMPARE(capWithin(perSecondOnly, milliseconds { 60'000 }), 6000);
+        QCOMPARE(capWithin({}, milliseconds { 1000 }), 0);
+    }
+
     void badRates_data()
     {
         QTest::addColumn<QString>("text");
