@@ -162,7 +162,11 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
 
     QSettings settings;
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
-    splitter->restoreState(settings.value(QStringLiteral("window/splitter")).toByteArray());
+    // Every named splitter (the page list, the Webhooks and Leads panes) as it was left.
+    for (QSplitter *s : findChildren<QSplitter *>())
+        if (!s->objectName().isEmpty())
+            s->restoreState(
+                settings.value(QStringLiteral("window/") + s->objectName()).toByteArray());
     if (!settings.contains(QStringLiteral("window/geometry")))
         resize(1200, 860);
     m_telemetry->start();
@@ -352,8 +356,9 @@ void MainWindow::saveWindowState()
 {
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
-    if (auto *splitter = findChild<QSplitter *>(QStringLiteral("mainSplitter")))
-        settings.setValue(QStringLiteral("window/splitter"), splitter->saveState());
+    for (const QSplitter *s : findChildren<QSplitter *>())
+        if (!s->objectName().isEmpty())
+            settings.setValue(QStringLiteral("window/") + s->objectName(), s->saveState());
 }
 
 } // namespace sluice

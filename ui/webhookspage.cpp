@@ -189,6 +189,7 @@ WebhooksPage::WebhooksPage(LocalEngine *engine, QWidget *parent)
     detailLayout->addWidget(m_detail);
 
     auto *split = new QSplitter(Qt::Vertical, this);
+    split->setObjectName(QStringLiteral("webhooksSplitter"));
     split->addWidget(m_view);
     split->addWidget(detailBox);
     split->setStretchFactor(0, 3);

@@ -468,6 +468,11 @@ private Q_SLOTS:
         QCOMPARE(ConsoleSettings::load(store).flags.value(QStringLiteral("coalesce")),
                  QStringLiteral("300ms"));
         QVERIFY(store.contains(QStringLiteral("window/geometry"))); // remembered for the next
+        for (const char *splitter : { "mainSplitter", "webhooksSplitter", "leadsSplitter" })
+            QVERIFY2(!store.value(QStringLiteral("window/") + QLatin1String(splitter))
+                          .toByteArray()
+                          .isEmpty(),
+                     splitter);
         ConsoleSettings {}.save(store); // leave nothing for the next test run
     }
 
