@@ -123,6 +123,16 @@ std::optional<QString> LocalEngine::start()
         o.closeUrl = m_sandbox->baseUrl();
         o.instantlyApiKey = m_options.sandboxOptions.apiKey;
         o.closeApiKey = m_options.sandboxOptions.closeApiKey;
+        if (o.webhookSecret.isEmpty()) {
+            // As Close signs every webhook, so does the sandbox: a key made for this run, so
+            // load tests and replays go through the real signature check. Never shown.
+            QByteArray key(32, Qt::Uninitialized);
+            QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(key.data()),
+                                                  key.size() / 4);
+            o.webhookSecret = QString::fromLatin1(key.toHex());
+            qCInfo(lcLocal) << "sandbox: webhooks must be signed, with a key made for this run "
+                               "(set CLOSE_WEBHOOK_SECRET to choose it)";
+        }
     }
     if (o.instantlyApiKey.isEmpty())
         return QStringLiteral("INSTANTLY_API_KEY is not set");

@@ -221,8 +221,9 @@ private Q_SLOTS:
         QTRY_VERIFY(page->proxy()->rowCount() >= 20);
         QCOMPARE(page->proxy()->index(0, WebhookModel::Outcome).data().toString(),
                  QStringLiteral("accepted"));
+        // The sandbox signs, as Close does, and the intake checks.
         QCOMPARE(page->proxy()->index(0, WebhookModel::Signature).data().toString(),
-                 QStringLiteral("not checked"));
+                 QStringLiteral("valid"));
         page->view()->setCurrentIndex(page->proxy()->index(0, 0));
         QVERIFY(page->detailText().contains(QStringLiteral("\"object_type\": \"task.lead\"")));
         QVERIFY(page->detailText().contains(QStringLiteral("Answer 202")));
@@ -239,15 +240,19 @@ private Q_SLOTS:
         WebhookFirer firer(fire, { FireRequest { "{\"event\": 42}", {} } });
         firer.start();
         QTRY_VERIFY(firer.isFinished());
-        QCOMPARE(firer.results().front().status, 400);
+        // Unsigned: refused before its body is read.
+        QCOMPARE(firer.results().front().status, 401);
         page->setSearch(QStringLiteral("\"event\": 42"));
         QTRY_COMPARE(page->proxy()->rowCount(), 1);
         page->view()->setCurrentIndex(page->proxy()->index(0, 0));
+        QCOMPARE(page->proxy()->index(0, WebhookModel::Signature).data().toString(),
+                 QStringLiteral("missing"));
         QVERIFY(page->proxy()
                     ->index(0, WebhookModel::Outcome)
                     .data()
                     .toString()
-                    .startsWith(QStringLiteral("400: ")));
+                    .startsWith(QStringLiteral("401: ")));
+        // A replay is signed as Close would sign it: now the body itself is refused.
         page->replaySelected();
         QTRY_COMPARE(replayed.size(), 2);
         QVERIFY2(page->replayResult().startsWith(QStringLiteral("replayed: 400: ")),
