@@ -2,6 +2,7 @@
 // sandbox (a real redis-server), then verify (a lead lost behind Sluice's back, repaired) and
 // clean-up, and each lead's timeline read back by email and by task id. Plus the pure parts:
 // identities, timelines split by campaign, and the one-line summaries.
+#include "common/testrun.h"
 #include "delivery/localengine.h"
 #include "journal/leadjournal.h"
 #include "redis/redisclient.h"
@@ -20,6 +21,8 @@
 #include <optional>
 
 using namespace sluice;
+using sluice::test::runDefinition;
+using sluice::test::runToEnd;
 using std::chrono::milliseconds;
 
 namespace {
@@ -49,18 +52,6 @@ JournalEvent makeEvent(const char *kind, qint64 at, const char *task, const char
     e.task = QString::fromLatin1(task);
     e.campaign = QString::fromLatin1(campaign);
     return e;
-}
-
-RunDefinition definition(int leads, const QString &campaign)
-{
-    RunDefinition d;
-    d.id = newRunId(wallClockMs());
-    d.timestamp = QString::number(wallClockMs());
-    d.leads = leads;
-    d.stage = QString::number(leads);
-    d.campaign = campaign;
-    d.concurrency = 5;
-    return d;
 }
 
 } // namespace
@@ -161,11 +152,9 @@ private Q_SLOTS:
 
     void aLeadsWholeLifeIsInItsTimeline()
     {
-        const RunDefinition d = definition(20, QStringLiteral("JournalTest"));
+        const RunDefinition d = runDefinition(20, QStringLiteral("JournalTest"), 5);
         LoadTestRun run(d, m_engine->loadTestServices());
-        QSignalSpy finished(&run, &LoadTestRun::finished);
-        run.start();
-        QVERIFY(finished.wait(60'000));
+        QVERIFY(runToEnd(run));
         const RunRecord record = run.record();
         QVERIFY2(record.passed, qPrintable(record.stopReason));
         QCOMPARE(record.taskIds.size(), 20);
@@ -289,11 +278,9 @@ private Q_SLOTS:
         LocalEngine engine(options);
         const auto problem = engine.start();
         QVERIFY2(!problem, qPrintable(problem.value_or(QString())));
-        const RunDefinition d = definition(10, QStringLiteral("NoJournal"));
+        const RunDefinition d = runDefinition(10, QStringLiteral("NoJournal"), 5);
         LoadTestRun run(d, engine.loadTestServices());
-        QSignalSpy finished(&run, &LoadTestRun::finished);
-        run.start();
-        QVERIFY(finished.wait(60'000));
+        QVERIFY(runToEnd(run));
         QVERIFY2(run.record().passed, qPrintable(run.record().stopReason));
         // Delivered, verified, and not a journal key in the namespace.
         Verifier verifier(engine.instantly());

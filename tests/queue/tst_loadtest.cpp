@@ -1,6 +1,7 @@
 // Load-test runs against a LocalEngine with the embedded sandbox and a real redis-server:
 // a passing run and its record, the campaign made once, fail-fast on a listener that never
 // answers, a foreign target whose delivery cannot be observed, and the prediction.
+#include "common/testrun.h"
 #include "delivery/localengine.h"
 #include "net/httpserver.h"
 #include "redis/redisserver.h"
@@ -15,30 +16,9 @@
 #include <nlohmann/json.hpp>
 
 using namespace sluice;
+using sluice::test::runDefinition;
+using sluice::test::runToEnd;
 using std::chrono::milliseconds;
-
-namespace {
-
-RunDefinition definition(int leads, const QString &campaign)
-{
-    RunDefinition d;
-    d.id = newRunId(wallClockMs());
-    d.timestamp = QString::number(wallClockMs());
-    d.leads = leads;
-    d.stage = QString::number(leads);
-    d.campaign = campaign;
-    d.concurrency = 10;
-    return d;
-}
-
-bool runToEnd(LoadTestRun &run, int timeoutMs = 60'000)
-{
-    QSignalSpy finished(&run, &LoadTestRun::finished);
-    run.start();
-    return finished.wait(timeoutMs);
-}
-
-} // namespace
 
 class TestLoadTest : public QObject
 {
@@ -64,7 +44,7 @@ private Q_SLOTS:
 
     void aRunPassesAndRecordsWhatHappened()
     {
-        LoadTestRun run(definition(60, QStringLiteral("TimeoutTestA")),
+        LoadTestRun run(runDefinition(60, QStringLiteral("TimeoutTestA")),
                         m_engine->loadTestServices());
         QVERIFY(!run.problem());
         QVERIFY(runToEnd(run));
@@ -91,7 +71,7 @@ private Q_SLOTS:
             QVERIFY(emails.contains(e));
 
         // The same campaign again: found, not created.
-        RunDefinition again = definition(5, QStringLiteral("TimeoutTestA"));
+        RunDefinition again = runDefinition(5, QStringLiteral("TimeoutTestA"));
         LoadTestRun second(again, m_engine->loadTestServices());
         QVERIFY(runToEnd(second));
         QVERIFY(second.record().passed);
@@ -102,7 +82,7 @@ private Q_SLOTS:
     {
         QTcpServer silent; // accepts, reads nothing, answers nothing
         QVERIFY(silent.listen(QHostAddress::LocalHost, 0));
-        RunDefinition d = definition(5, QStringLiteral("TimeoutTestB"));
+        RunDefinition d = runDefinition(5, QStringLiteral("TimeoutTestB"));
         d.target = QUrl(
             QStringLiteral("http://127.0.0.1:%1/instantly/add_lead").arg(silent.serverPort()));
         d.failFast = true;
@@ -128,7 +108,7 @@ private Q_SLOTS:
             r.sendJson(202, "{\"task_id\":\"elsewhere\"}");
         });
         QVERIFY(foreign.listen(QHostAddress::LocalHost, 0));
-        RunDefinition d = definition(3, QStringLiteral("TimeoutTestC"));
+        RunDefinition d = runDefinition(3, QStringLiteral("TimeoutTestC"));
         d.target = QUrl(QStringLiteral("http://127.0.0.1:%1/hook")
                             .arg(foreign.servers().constFirst()->serverPort()));
         LoadTestRun run(d, m_engine->loadTestServices());
@@ -160,7 +140,7 @@ private Q_SLOTS:
 
     void badDefinitionsAreRefusedBeforeSending()
     {
-        RunDefinition d = definition(5, QString());
+        RunDefinition d = runDefinition(5, QString());
         LoadTestRun run(d, m_engine->loadTestServices());
         QVERIFY(run.problem().has_value());
         QVERIFY(runToEnd(run));
