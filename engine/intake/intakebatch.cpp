@@ -13,6 +13,28 @@ namespace sluice {
 
 using json = nlohmann::json;
 
+namespace {
+
+/// The lead journal's name for a spooled entry (journalIdentity()), from its fields. Worked out
+/// here rather than in the script: Redis runs every webhook's script on its single thread.
+QByteArray journalIdentityOf(const QList<QByteArray> &fields)
+{
+    for (qsizetype i = 0; i + 1 < fields.size(); i += 2) {
+        if (fields[i] == "close_lead")
+            return "close:" + fields[i + 1];
+        if (fields[i] != "lead")
+            continue;
+        const json lead
+            = json::parse(fields[i + 1].constBegin(), fields[i + 1].constEnd(), nullptr, false);
+        if (lead.is_object() && lead.contains("email") && lead["email"].is_string())
+            return journalIdentity(QString::fromStdString(lead["email"].get<std::string>()))
+                .toUtf8();
+    }
+    return {};
+}
+
+} // namespace
+
 IntakeBatch IntakeBatch::fromRequest(const IntakeRequest &request, const QString &taskId,
                                      const QString &dedupeId, qint64 createdMs)
 {
@@ -34,12 +56,15 @@ IntakeBatch IntakeBatch::fromRequest(const IntakeRequest &request, const QString
         queued.needsLookup = true;
         queued.closeLeadId = request.closeLeadId;
         batch.entries.append(queued.toFields());
+        batch.identities.append("close:" + request.closeLeadId.toUtf8());
         return batch;
     }
     batch.entries.reserve(qsizetype(request.leads.size()));
+    batch.identities.reserve(qsizetype(request.leads.size()));
     for (const Lead &lead : request.leads) {
         queued.lead = lead;
         batch.entries.append(queued.toFields());
+        batch.identities.append(journalIdentity(lead.email).toUtf8());
     }
     return batch;
 }
@@ -52,28 +77,6 @@ QList<QByteArray> IntakeBatch::scriptKeys(const RedisKeys &keys) const
     return out;
 }
 
-namespace {
-
-/// The lead journal's name for an entry (journalIdentity()), worked out here rather than in
-/// the script: Redis runs every webhook's script on its single thread.
-QByteArray journalIdentityOf(const QList<QByteArray> &fields)
-{
-    for (qsizetype i = 0; i + 1 < fields.size(); i += 2) {
-        if (fields[i] == "close_lead")
-            return "close:" + fields[i + 1];
-        if (fields[i] != "lead")
-            continue;
-        const json lead
-            = json::parse(fields[i + 1].constBegin(), fields[i + 1].constEnd(), nullptr, false);
-        if (lead.is_object() && lead.contains("email") && lead["email"].is_string())
-            return journalIdentity(QString::fromStdString(lead["email"].get<std::string>()))
-                .toUtf8();
-    }
-    return {};
-}
-
-} // namespace
-
 QList<QByteArray> IntakeBatch::scriptArgs(const RedisKeys &keys, qint64 retentionSeconds,
                                           bool journal) const
 {
@@ -84,10 +87,10 @@ QList<QByteArray> IntakeBatch::scriptArgs(const RedisKeys &keys, qint64 retentio
     out.reserve(size);
     out << taskId.toUtf8() << campaign.toUtf8() << source.toUtf8() << QByteArray::number(createdMs)
         << QByteArray::number(retentionSeconds) << keys.prefix << note.toUtf8();
-    for (const auto &fields : entries) {
-        out.append(QByteArray::number(fields.size()));
-        out.append(journal ? journalIdentityOf(fields) : QByteArray());
-        out.append(fields);
+    for (qsizetype i = 0; i < entries.size(); ++i) {
+        out.append(QByteArray::number(entries[i].size()));
+        out.append(journal ? identities.value(i) : QByteArray());
+        out.append(entries[i]);
     }
     return out;
 }
@@ -147,6 +150,7 @@ std::optional<IntakeBatch> IntakeBatch::fromJsonLine(const QByteArray &line)
                 return std::nullopt;
             fields.append(QByteArray::fromStdString(field.get<std::string>()));
         }
+        batch.identities.append(journalIdentityOf(fields));
         batch.entries.append(std::move(fields));
     }
     return batch;

@@ -25,6 +25,9 @@ struct IntakeBatch
     QString note;
     /// QueuedLead::toFields() of each stream entry, in order.
     QList<QList<QByteArray>> entries;
+    /// The lead journal's name (journalIdentity()) of each entry, in the same order: known
+    /// when the request is parsed, worked out from the fields for a spooled line.
+    QList<QByteArray> identities;
 
     /// The entries of a parsed request (one per inline lead, or one Close lookup).
     static IntakeBatch fromRequest(const IntakeRequest &request, const QString &taskId,

@@ -167,6 +167,10 @@ private Q_SLOTS:
         QCOMPARE(back->dedupeId, batch.dedupeId);
         QCOMPARE(back->createdMs, 1234);
         QCOMPARE(back->entries, batch.entries);
+        // A spooled line names each lead for the journal as the parsed request did.
+        QCOMPARE(batch.identities.size(), entries);
+        QVERIFY(!batch.identities.first().isEmpty());
+        QCOMPARE(back->identities, batch.identities);
         const auto lead = QueuedLead::fromFields(back->entries.first());
         QVERIFY(lead.ok());
         QCOMPARE(lead->taskId, batch.taskId);
