@@ -285,8 +285,7 @@ void LeadsPage::showRecent(const QList<RecentLead> &leads)
     const QPalette pal = palette();
     for (int i = 0; i < leads.size(); ++i) {
         const RecentLead &lead = leads[i];
-        LeadTimeline one { lead.identity, lead.latest.campaign, { lead.latest } };
-        const QString state = one.state();
+        const QString state = lead.latest.state();
         const QStringList cells { lead.identity, state, clock(lead.latest.atMs) };
         for (int c = 0; c < cells.size(); ++c) {
             auto *item = new QTableWidgetItem(cells[c]);

@@ -205,14 +205,16 @@ QString journalIdentity(const QString &emailOrCloseLead)
     return normalizedEmail(t);
 }
 
+QString JournalEvent::state() const
+{
+    if (kind == u"attempt")
+        return status == 429 ? QStringLiteral("rate limited") : QStringLiteral("sending");
+    return kind;
+}
+
 QString LeadTimeline::state() const
 {
-    if (events.isEmpty())
-        return {};
-    const JournalEvent &last = events.constLast();
-    if (last.kind == u"attempt")
-        return last.status == 429 ? QStringLiteral("rate limited") : QStringLiteral("sending");
-    return last.kind;
+    return events.isEmpty() ? QString() : events.constLast().state();
 }
 
 QStringList LeadTimeline::tasks() const
@@ -255,9 +257,7 @@ LeadJournal::LeadJournal(RedisClient *redis, RedisKeys keys, bool enabled)
     : m_redis(redis)
     , m_keys(std::move(keys))
     , m_enabled(enabled)
-{
-    m_redis->loadScript(kAppend, bundledLuaScript(kAppend));
-}
+{ }
 
 void LeadJournal::append(const QList<Entry> &entries,
                          std::function<void(Result<int, RedisError>)> done) const
@@ -267,6 +267,9 @@ void LeadJournal::append(const QList<Entry> &entries,
             m_redis->command({ "PING" }, [done](RedisResult) { done(0); });
         return;
     }
+    // Only writers need the script, not the console's and the shell's readers; registering
+    // it again sends nothing.
+    m_redis->loadScript(kAppend, bundledLuaScript(kAppend));
     struct Join
     {
         int calls = 0;

@@ -55,6 +55,9 @@ struct JournalEvent
     bool isFinal() const;
     /// What people call the step: "Received", "Attempt 2", "Dead letter", "Cleaned up".
     QString stepName() const;
+    /// The lead's state when this is its latest step: the kind, or for an attempt
+    /// "sending" / "rate limited".
+    QString state() const;
 };
 
 /// Time since a timeline's first event, short: "+43 ms", "+2.4 s", "+3 min", "+5 h".
