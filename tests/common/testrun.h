@@ -1,13 +1,30 @@
 #pragma once
 
-// Load-test runs for tests: a definition with a fresh id, and running one to its end.
+// Load-test runs for tests: the engine they run on (embedded sandbox, a test's redis-server),
+// a definition with a fresh id, and running one to its end.
 #include "core/clock.h"
+#include "delivery/localengine.h"
 #include "runs/loadtest.h"
 #include "runs/run.h"
 
 #include <QSignalSpy>
 
 namespace sluice::test {
+
+/// A LocalEngine on `redisUrl` with the embedded sandbox (and its own signature key), the
+/// listener on a free port and a 50 ms coalescing window, so runs finish quickly.
+inline LocalEngineOptions sandboxEngineOptions(const QString &redisUrl, const QString &ns,
+                                               const QString &dataDir)
+{
+    LocalEngineOptions options;
+    options.serve.redisUrl = redisUrl;
+    options.serve.ns = ns;
+    options.serve.listenPort = 0;
+    options.serve.coalescingWindow = std::chrono::milliseconds { 50 };
+    options.sandbox = true;
+    options.dataDir = dataDir;
+    return options;
+}
 
 inline RunDefinition runDefinition(int leads, const QString &campaign, int concurrency = 10)
 {

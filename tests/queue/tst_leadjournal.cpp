@@ -134,16 +134,9 @@ private Q_SLOTS:
     void initTestCase()
     {
         QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
-        LocalEngineOptions options;
-        options.serve.redisUrl = m_redis.url();
-        options.serve.ns = QStringLiteral("journal");
-        options.serve.listenPort = 0;
+        LocalEngineOptions options
+            = test::sandboxEngineOptions(m_redis.url(), QStringLiteral("journal"), m_dir.path());
         options.serve.caps = { { 20, milliseconds { 1000 } }, { 1200, milliseconds { 60'000 } } };
-        options.serve.coalescingWindow = milliseconds { 50 };
-        options.serve.webhookSecret = QStringLiteral("8f3c2a1b9d4e5f60718293a4b5c6d7e8f9012345"
-                                                     "6789abcdef0123456789abcd");
-        options.sandbox = true;
-        options.dataDir = m_dir.path();
         m_engine = std::make_unique<LocalEngine>(options);
         const auto problem = m_engine->start();
         QVERIFY2(!problem, qPrintable(problem.value_or(QString())));
@@ -266,15 +259,10 @@ private Q_SLOTS:
 
     void offWritesNothingOnTheHotPath()
     {
-        LocalEngineOptions options;
-        options.serve.redisUrl = m_redis.url();
-        options.serve.ns = QStringLiteral("nojournal");
-        options.serve.listenPort = 0;
-        options.serve.coalescingWindow = milliseconds { 50 };
-        options.serve.journal = false;
-        options.sandbox = true;
         QTemporaryDir dir;
-        options.dataDir = dir.path();
+        LocalEngineOptions options
+            = test::sandboxEngineOptions(m_redis.url(), QStringLiteral("nojournal"), dir.path());
+        options.serve.journal = false;
         LocalEngine engine(options);
         const auto problem = engine.start();
         QVERIFY2(!problem, qPrintable(problem.value_or(QString())));

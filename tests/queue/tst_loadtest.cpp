@@ -28,14 +28,10 @@ private Q_SLOTS:
     void initTestCase()
     {
         QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
-        LocalEngineOptions options;
-        options.serve.redisUrl = m_redis.url();
-        options.serve.ns = QStringLiteral("loadtest");
-        options.serve.listenPort = 0;
+        LocalEngineOptions options
+            = test::sandboxEngineOptions(m_redis.url(), QStringLiteral("loadtest"), m_dir.path());
+        // The sandbox enforces the same caps.
         options.serve.caps = { { 20, milliseconds { 1000 } }, { 1200, milliseconds { 60'000 } } };
-        options.serve.coalescingWindow = milliseconds { 50 };
-        options.sandbox = true; // enforcing the same caps
-        options.dataDir = m_dir.path();
         m_engine = std::make_unique<LocalEngine>(options);
         const auto problem = m_engine->start();
         QVERIFY2(!problem, qPrintable(problem.value_or(QString())));

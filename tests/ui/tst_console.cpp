@@ -2,6 +2,7 @@
 // 20-lead run each view shows the right numbers, the buttons drive the engine, and every page
 // renders to a PNG under the build directory that a person can look at (and that is not
 // blank).
+#include "common/testrun.h"
 #include "consolesettings.h"
 #include "control/operatorcontrol.h"
 #include "core/clock.h"
@@ -69,14 +70,9 @@ private Q_SLOTS:
     {
         QCoreApplication::setOrganizationName(QStringLiteral("sluice-test"));
         QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
-        LocalEngineOptions options;
-        options.serve.redisUrl = m_redis.url();
-        options.serve.ns = QStringLiteral("console");
-        options.serve.listenPort = 0;
-        options.serve.coalescingWindow = milliseconds { 50 };
-        options.sandbox = true;
+        LocalEngineOptions options
+            = test::sandboxEngineOptions(m_redis.url(), QStringLiteral("console"), m_dir.path());
         options.recordWebhooks = 1000;
-        options.dataDir = m_dir.path();
         m_engine = std::make_unique<LocalEngine>(options);
         const auto problem = m_engine->start();
         QVERIFY2(!problem, qPrintable(problem.value_or(QString())));
