@@ -1,6 +1,7 @@
 #include "dispatcher.h"
 
 #include "breaker/sharedbreaker.h"
+#include "campaignresolver.h"
 #include "close/closeclient.h"
 #include "core/clock.h"
 #include "instantly/instantlyclient.h"
@@ -10,6 +11,7 @@
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
 #include "retrypolicy.h"
+#include "streamconsumer.h"
 
 #include <QCoreApplication>
 #include <QHostInfo>
@@ -29,11 +31,7 @@ using std::chrono::milliseconds;
 
 namespace {
 
-const QString kSettle = QStringLiteral("dispatch_settle");
-/// Records per dispatch_settle call (see settle()).
-constexpr size_t kSettleChunk = 50;
 const QString kExpand = QStringLiteral("dispatch_expand");
-const QString kPromote = QStringLiteral("dispatch_promote");
 const QString kRetryDead = QStringLiteral("dispatch_retry_dead");
 
 QByteArray num(qint64 n)
@@ -78,8 +76,6 @@ Dispatcher::Dispatcher(const DispatcherServices &services, DispatcherOptions opt
     if (m_options.consumerName.isEmpty())
         m_options.consumerName = defaultConsumerName();
     m_snapshot.consumer = m_options.consumerName;
-    m_maintenance.setInterval(m_options.maintenanceInterval);
-    connect(&m_maintenance, &QTimer::timeout, this, &Dispatcher::maintain);
 }
 
 Dispatcher::~Dispatcher() = default;
@@ -93,34 +89,28 @@ std::optional<QString> Dispatcher::start()
     if (m_running)
         return std::nullopt;
     RedisClient *redis = m_services.redis;
-    for (const QString &name : { kSettle, kExpand, kPromote, kRetryDead })
+    Settler::loadScript(redis);
+    for (const QString &name : { kExpand, kRetryDead })
         redis->loadScript(name, bundledLuaScript(name));
-    if (!m_blocking) {
-        m_blocking = new RedisClient(redis->options(), this);
-        m_blocking->connectToServer();
+    if (!m_consumer) {
+        m_consumer = new StreamConsumer(redis, m_keys, m_options, this);
+        m_consumer->setHandler(
+            [this](const QByteArray &id, const QList<QByteArray> &fields) { onEntry(id, fields); });
+        connect(m_consumer, &StreamConsumer::errorNoted, this, &Dispatcher::noteError);
+        connect(m_consumer, &StreamConsumer::pausedChanged, this, &Dispatcher::setPaused);
+        connect(m_consumer, &StreamConsumer::readFinished, this, &Dispatcher::finishStopIfIdle);
+        connect(m_consumer, &StreamConsumer::heldChanged, this,
+                [this](int held) { m_snapshot.inFlight = held; });
+        InstantlyClient *lookups = m_services.lookups ? m_services.lookups : m_services.instantly;
+        m_campaigns = new CampaignResolver(redis, m_keys, lookups, m_options, this);
+        connect(m_campaigns, &CampaignResolver::errorNoted, this, &Dispatcher::noteError);
+        m_settler = new Settler(redis, m_keys, m_options.consumerName.toUtf8(), this);
     }
     m_running = true;
     m_stopping = false;
     m_snapshot.running = true;
     checkRedisConfig();
-    QPointer<Dispatcher> self(this);
-    // The group first, then the pause flag, and only then the first read.
-    redis->command(
-        { "XGROUP", "CREATE", m_keys.leads(), RedisKeys::dispatcherGroup(), "0", "MKSTREAM" },
-        [self](RedisResult r) {
-            if (self && !r.ok() && r.error().code != "BUSYGROUP")
-                self->noteError(QStringLiteral("cannot create the consumer group: %1")
-                                    .arg(r.error().describe()));
-        });
-    redis->command({ "HGET", m_keys.control(), "paused" }, [self](RedisResult r) {
-        if (!self)
-            return;
-        if (r.ok())
-            self->setPaused(r.value().isString(), QString::fromUtf8(r.value().bytes()));
-        self->readNext();
-    });
-    m_sinceHeartbeat.start();
-    m_maintenance.start();
+    m_consumer->start();
     qCInfo(lcDispatcher).noquote() << "dispatcher" << m_options.consumerName << "started,"
                                    << deliveryModeName(m_options.mode) << "mode";
     changed();
@@ -168,24 +158,25 @@ void Dispatcher::stop()
         return;
     m_running = false;
     m_stopping = true;
-    m_maintenance.stop();
+    m_consumer->stop();
     // Hand back what has not been sent: another instance may take it at once.
-    QList<QByteArray> ids;
-    for (auto it = m_awaitingCampaign.cbegin(); it != m_awaitingCampaign.cend(); ++it)
-        for (const Work &w : it.value())
-            ids << w.entryId;
+    std::vector<Work> unsent;
+    for (auto &waiting : m_awaitingCampaign)
+        for (Work &w : waiting)
+            unsent.push_back(std::move(w));
     m_awaitingCampaign.clear();
+    m_campaigns->cancelAll();
     for (const BatchPtr &b : std::as_const(m_open))
-        for (const Work &w : b->items)
-            ids << w.entryId;
+        for (Work &w : b->items)
+            unsent.push_back(std::move(w));
     m_open.clear();
     qDeleteAll(m_openTimers);
     m_openTimers.clear();
     for (const BatchPtr &b : m_queue)
-        for (const Work &w : b->items)
-            ids << w.entryId;
+        for (Work &w : b->items)
+            unsent.push_back(std::move(w));
     m_queue.clear();
-    handBack(ids);
+    handBack(unsent);
     m_snapshot.running = false;
     changed();
     finishStopIfIdle();
@@ -193,7 +184,7 @@ void Dispatcher::stop()
 
 void Dispatcher::finishStopIfIdle()
 {
-    if (!m_stopping || m_reading || m_acquiring || m_sending > 0)
+    if (!m_stopping || m_consumer->isReading() || m_acquiring || m_sending > 0)
         return;
     // Lookups and settles still in flight finish on their own; their entries stay reclaimable.
     m_stopping = false;
@@ -201,24 +192,17 @@ void Dispatcher::finishStopIfIdle()
     Q_EMIT stopped();
 }
 
-void Dispatcher::handBack(const QList<QByteArray> &ids)
+void Dispatcher::handBack(const std::vector<Work> &items)
 {
-    if (ids.isEmpty())
-        return;
-    for (const QByteArray &id : ids)
-        forget(id);
-    // IDLE makes them look abandoned, so the next XAUTOCLAIM anywhere takes them.
-    QList<QByteArray> argv { "XCLAIM", m_keys.leads(), RedisKeys::dispatcherGroup(),
-                             m_options.consumerName.toUtf8(), "0" };
-    argv << ids;
-    argv << "IDLE" << num(m_options.claimIdleTimeout.count()) << "JUSTID";
-    m_services.redis->command(argv, {});
+    QList<QByteArray> ids;
+    for (const Work &w : items)
+        ids << w.entryId;
+    m_consumer->handBack(ids);
 }
 
 void Dispatcher::forget(const QByteArray &entryId)
 {
-    if (m_known.remove(entryId))
-        m_snapshot.inFlight = int(m_known.size());
+    m_consumer->forget(entryId);
 }
 
 DispatcherSnapshot Dispatcher::snapshot() const
@@ -226,80 +210,17 @@ DispatcherSnapshot Dispatcher::snapshot() const
     return m_snapshot;
 }
 
-void Dispatcher::readNext()
+void Dispatcher::onEntry(const QByteArray &id, const QList<QByteArray> &fields)
 {
-    const int room = m_options.maxInFlight - int(m_known.size());
-    if (!m_running || m_reading || m_paused || room <= 0)
-        return;
-    m_reading = true;
-    const QByteArray from = m_readHistory ? QByteArray("0") : QByteArray(">");
-    QList<QByteArray> argv { "XREADGROUP",
-                             "GROUP",
-                             RedisKeys::dispatcherGroup(),
-                             m_options.consumerName.toUtf8(),
-                             "COUNT",
-                             num(std::min(room, m_options.maxBatch)) };
-    if (!m_readHistory)
-        argv << "BLOCK" << num(m_options.blockTime.count());
-    argv << "STREAMS" << m_keys.leads() << from;
-    QPointer<Dispatcher> self(this);
-    m_blocking->command(
-        argv,
-        [self](RedisResult r) {
-            if (!self)
-                return;
-            self->m_reading = false;
-            if (!r.ok()) {
-                self->noteError(
-                    QStringLiteral("reading the stream failed: %1").arg(r.error().describe()));
-                if (r.error().code == "NOGROUP" && self->m_running)
-                    self->m_services.redis->command({ "XGROUP", "CREATE", self->m_keys.leads(),
-                                                      RedisKeys::dispatcherGroup(), "0",
-                                                      "MKSTREAM" },
-                                                    {});
-                QTimer::singleShot(500, self, [self] { self->readNext(); });
-                self->finishStopIfIdle();
-                return;
-            }
-            // [[stream, [[id, [f, v, ...]], ...]]] or nil when the block timed out
-            const RedisReply &entries = r.value().at(0).at(1);
-            if (self->m_readHistory && entries.elements().empty())
-                self->m_readHistory = false;
-            self->onEntries(entries);
-            self->finishStopIfIdle();
-            self->readNext();
-        },
-        m_options.blockTime + milliseconds { 5000 });
-}
-
-void Dispatcher::onEntries(const RedisReply &entries)
-{
-    for (const RedisReply &e : entries.elements())
-        onEntry(e.at(0).bytes(), e.at(1));
-}
-
-void Dispatcher::onEntry(const QByteArray &id, const RedisReply &fields)
-{
-    if (id.isEmpty() || m_known.contains(id))
-        return;
-    if (!m_running) {
-        handBack({ id });
-        return;
-    }
-    m_known.insert(id);
-    m_snapshot.inFlight = int(m_known.size());
-    QList<QByteArray> flat;
-    for (const RedisReply &f : fields.elements())
-        flat << f.bytes();
-    auto parsed = QueuedLead::fromFields(flat);
+    auto parsed = QueuedLead::fromFields(fields);
     if (!parsed.ok()) {
         // Not ours to repair: count it failed (when it names a task) and drop it.
-        Settle s;
+        SettleRecord s;
         s.entryId = id;
-        s.kind = "fail";
-        for (qsizetype i = 0; i + 1 < flat.size(); i += 2)
-            if (flat[i] == "task")
-                s.taskId = QString::fromUtf8(flat[i + 1]);
+        s.kind = Settlement::Failed;
+        for (qsizetype i = 0; i + 1 < fields.size(); i += 2)
+            if (fields[i] == "task")
+                s.taskId = QString::fromUtf8(fields[i + 1]);
         s.reason = QStringLiteral("unreadable queue entry: %1").arg(parsed.error());
         noteError(s.reason);
         settle({ s });
@@ -318,7 +239,7 @@ void Dispatcher::lookup(Work work)
 {
     if (!m_services.close) {
         settle({ outcome(
-            work, "dead",
+            work, Settlement::Dead,
             QStringLiteral("no Close client to look up lead %1").arg(work.lead.closeLeadId)) });
         return;
     }
@@ -333,7 +254,7 @@ void Dispatcher::lookup(Work work)
                                            .arg(work.lead.closeLeadId, e.describe());
                 self->noteError(reason);
                 if (e.outcome == CallOutcome::Permanent)
-                    self->settle({ self->outcome(work, "dead", reason) });
+                    self->settle({ self->outcome(work, Settlement::Dead, reason) });
                 else
                     self->settle({ self->transientFailure(work, reason) });
                 return;
@@ -371,7 +292,7 @@ void Dispatcher::lookup(Work work)
                                             .arg(describe(done)));
                     self->forget(entryId);
                     self->changed();
-                    self->readNext();
+                    self->m_consumer->readMore();
                 });
         });
 }
@@ -379,111 +300,34 @@ void Dispatcher::lookup(Work work)
 void Dispatcher::resolveCampaign(Work work)
 {
     const QString name = work.lead.campaignName;
-    const auto cached = m_campaignIds.constFind(name);
-    if (cached != m_campaignIds.constEnd()) {
-        work.campaignId = cached.value();
-        enqueue(std::move(work));
-        return;
-    }
-    if (m_unknownCampaigns.value(name) > wallClockMs()) {
-        settle({ outcome(work, "fail",
-                         QStringLiteral("campaign '%1' not found in Instantly").arg(name)) });
-        return;
-    }
     auto &waiting = m_awaitingCampaign[name];
     waiting.push_back(std::move(work));
     if (waiting.size() > 1)
-        return; // a lookup is under way
-    QPointer<Dispatcher> self(this);
-    m_services.redis->command(
-        { "HGET", m_keys.campaigns(), name.toUtf8() }, [self, name](RedisResult r) {
-            if (!self)
-                return;
-            if (r.ok() && r.value().isString() && !r.value().bytes().isEmpty()) {
-                self->campaignResolved(name, QString::fromUtf8(r.value().bytes()), {});
-                return;
+        return; // the resolver answers them together
+    m_campaigns->resolve(name, [this, name](const CampaignAnswer &answer) {
+        std::vector<Work> ready = m_awaitingCampaign.take(name);
+        if (answer.id) {
+            for (Work &w : ready) {
+                w.campaignId = *answer.id;
+                enqueue(std::move(w));
             }
-            self->lookUpCampaign(name, 1);
-        });
-}
-
-void Dispatcher::lookUpCampaign(const QString &name, int attempt)
-{
-    if (!m_running) {
-        campaignResolved(name, std::nullopt, {}); // hands the leads back
-        return;
-    }
-    // The lookup client's gate holds every page of the search to the breaker and the limiter.
-    InstantlyClient *client = m_services.lookups ? m_services.lookups : m_services.instantly;
-    QPointer<Dispatcher> self(this);
-    client->findCampaign(name, [self, name, attempt](ApiReply<std::optional<Campaign>> r) {
-        if (!self)
-            return;
-        if (r.ok()) {
-            if (r.value())
-                self->campaignResolved(name, r.value()->id, {});
-            else
-                self->campaignResolved(
-                    name, std::nullopt,
-                    QStringLiteral("campaign '%1' not found in Instantly").arg(name));
             return;
         }
-        const ApiResult &result = r.error();
-        self->noteError(
-            QStringLiteral("looking up campaign '%1': %2").arg(name, result.describe()));
-        if (result.outcome == CallOutcome::Permanent) {
-            self->campaignResolved(
-                name, std::nullopt,
-                QStringLiteral("looking up campaign '%1' failed: %2").arg(name, result.describe()));
+        if (answer.reason.isEmpty()) { // stopping: stop() handed them back
+            finishStopIfIdle();
             return;
         }
-        const milliseconds delay = result.outcome == CallOutcome::RateLimited
-            ? milliseconds { 0 } // the limiter's shared penalty does the waiting
-            : std::max(milliseconds { 10 },
-                       retryDelay(attempt, self->m_options.retryBase, self->m_options.retryCap,
-                                  0.5 + QRandomGenerator::global()->generateDouble() / 2));
-        QTimer::singleShot(delay, self,
-                           [self, name, attempt] { self->lookUpCampaign(name, attempt + 1); });
+        std::vector<SettleRecord> records;
+        for (const Work &w : ready)
+            records.push_back(outcome(w, Settlement::Failed, answer.reason));
+        settle(std::move(records));
     });
-}
-
-void Dispatcher::campaignResolved(const QString &name, const std::optional<QString> &id,
-                                  const QString &reason)
-{
-    std::vector<Work> waiting = m_awaitingCampaign.take(name);
-    if (id) {
-        if (m_campaignIds.value(name) != *id)
-            m_services.redis->command({ "HSET", m_keys.campaigns(), name.toUtf8(), id->toUtf8() },
-                                      {});
-        m_campaignIds.insert(name, *id);
-        m_unknownCampaigns.remove(name);
-        for (Work &w : waiting) {
-            w.campaignId = *id;
-            enqueue(std::move(w));
-        }
-        return;
-    }
-    if (reason.isEmpty()) { // stopping
-        QList<QByteArray> ids;
-        for (const Work &w : waiting)
-            ids << w.entryId;
-        handBack(ids);
-        finishStopIfIdle();
-        return;
-    }
-    // Remembered briefly, so a flood of leads for a missing campaign costs one lookup.
-    m_unknownCampaigns.insert(name, wallClockMs() + 10'000);
-    noteError(reason);
-    std::vector<Settle> records;
-    for (const Work &w : waiting)
-        records.push_back(outcome(w, "fail", reason));
-    settle(std::move(records));
 }
 
 void Dispatcher::enqueue(Work work)
 {
     if (!m_running) {
-        handBack({ work.entryId });
+        handBack({ work });
         return;
     }
     work.member = work.campaignId.toUtf8() + '|' + normalizedEmail(work.lead.lead.email).toUtf8();
@@ -538,14 +382,14 @@ void Dispatcher::pump()
     m_services.redis->command(argv, [self, batch](RedisResult r) {
         if (!self)
             return;
-        std::vector<Settle> skips;
+        std::vector<SettleRecord> skips;
         std::vector<Work> keep;
         QSet<QByteArray> seen;
         for (size_t i = 0; i < batch->items.size(); ++i) {
             Work &w = batch->items[i];
             const bool delivered = r.ok() && r.value().at(i).integer() == 1;
             if (delivered || seen.contains(w.member)) {
-                skips.push_back(self->outcome(w, "skip"));
+                skips.push_back(self->outcome(w, Settlement::Skipped));
                 continue;
             }
             seen.insert(w.member);
@@ -567,10 +411,7 @@ void Dispatcher::pump()
 void Dispatcher::gate(BatchPtr batch)
 {
     if (!m_running) {
-        QList<QByteArray> ids;
-        for (const Work &w : batch->items)
-            ids << w.entryId;
-        handBack(ids);
+        handBack(batch->items);
         m_acquiring = false;
         finishStopIfIdle();
         return;
@@ -645,18 +486,18 @@ void Dispatcher::onAnswer(BatchPtr batch, const BreakerDecision &permit, const L
     if (m_services.audit)
         m_services.audit->record(result, grant.grantedAtMs);
 
-    Request request;
+    SettledRequest request;
     request.status = result.httpStatus;
     request.latencyMs = result.latency.count();
     request.waitMs = batch->limiterWaitMs;
     request.breaker = breakerStateName(permit.state).toUtf8();
     request.leads = int(batch->items.size());
-    auto sent = [&request](Settle s, const Work &w) {
+    auto sent = [&request](SettleRecord s, const Work &w) {
         s.request = request;
         s.request.number = w.lead.attempt + 1;
         return s;
     };
-    std::vector<Settle> records;
+    std::vector<SettleRecord> records;
     switch (result.outcome) {
     case CallOutcome::Success: {
         std::vector<bool> created(batch->items.size(), false);
@@ -666,16 +507,16 @@ void Dispatcher::onAnswer(BatchPtr batch, const BreakerDecision &permit, const L
         for (size_t i = 0; i < batch->items.size(); ++i) {
             const Work &w = batch->items[i];
             if (created[i])
-                records.push_back(sent(outcome(w, "ok"), w));
+                records.push_back(sent(outcome(w, Settlement::Delivered), w));
             else if (auto problem = emailProblem(w.lead.lead.email))
                 records.push_back(
-                    sent(outcome(w, "dead",
+                    sent(outcome(w, Settlement::Dead,
                                  QStringLiteral("Instantly rejected the email '%1': %2")
                                      .arg(w.lead.lead.email, *problem)),
                          w));
             else
                 records.push_back(
-                    sent(outcome(w, "skip",
+                    sent(outcome(w, Settlement::Skipped,
                                  QStringLiteral("Instantly already had it: nothing created twice")),
                          w));
         }
@@ -698,10 +539,7 @@ void Dispatcher::onAnswer(BatchPtr batch, const BreakerDecision &permit, const L
             m_queue.push_front(batch);
             pump();
         } else {
-            QList<QByteArray> ids;
-            for (const Work &w : batch->items)
-                ids << w.entryId;
-            handBack(ids);
+            handBack(batch->items);
         }
         changed();
         finishStopIfIdle();
@@ -716,17 +554,16 @@ void Dispatcher::onAnswer(BatchPtr batch, const BreakerDecision &permit, const L
     case CallOutcome::Permanent:
         noteError(result.describe());
         for (const Work &w : batch->items)
-            records.push_back(sent(outcome(w, "dead", result.describe()), w));
+            records.push_back(sent(outcome(w, Settlement::Dead, result.describe()), w));
         break;
     }
     settle(std::move(records));
     finishStopIfIdle();
 }
 
-Dispatcher::Settle Dispatcher::outcome(const Work &work, const char *kind,
-                                       const QString &reason) const
+SettleRecord Dispatcher::outcome(const Work &work, Settlement kind, const QString &reason) const
 {
-    Settle s;
+    SettleRecord s;
     s.entryId = work.entryId;
     s.kind = kind;
     s.taskId = work.lead.taskId;
@@ -740,7 +577,8 @@ Dispatcher::Settle Dispatcher::outcome(const Work &work, const char *kind,
     return s;
 }
 
-void Dispatcher::journalAttempt(const Batch &batch, const Request &request, const QString &detail)
+void Dispatcher::journalAttempt(const Batch &batch, const SettledRequest &request,
+                                const QString &detail)
 {
     if (!m_options.journal)
         return;
@@ -764,13 +602,13 @@ void Dispatcher::journalAttempt(const Batch &batch, const Request &request, cons
     LeadJournal(m_services.redis, m_keys).append(entries, {});
 }
 
-Dispatcher::Settle Dispatcher::transientFailure(const Work &work, const QString &reason) const
+SettleRecord Dispatcher::transientFailure(const Work &work, const QString &reason) const
 {
     const int attempt = work.lead.attempt + 1;
     if (attempt >= m_options.maxAttempts)
-        return outcome(work, "dead",
+        return outcome(work, Settlement::Dead,
                        QStringLiteral("gave up after %1 attempts: %2").arg(attempt).arg(reason));
-    Settle s = outcome(work, "retry", reason);
+    SettleRecord s = outcome(work, Settlement::Retry, reason);
     s.attempt = attempt;
     s.retryAtMs = wallClockMs()
         + retryDelay(attempt, m_options.retryBase, m_options.retryCap,
@@ -779,121 +617,57 @@ Dispatcher::Settle Dispatcher::transientFailure(const Work &work, const QString 
     return s;
 }
 
-void Dispatcher::settle(std::vector<Settle> records)
+void Dispatcher::settle(std::vector<SettleRecord> records)
 {
     if (records.empty())
         return;
-    // Redis runs one script at a time: a 1000-lead settle held it for 15-20 ms (up to 70)
-    // and every webhook acknowledgement waited behind it. Chunks keep each hold near 1 ms;
-    // every entry is still settled atomically with its own bookkeeping.
-    if (records.size() > kSettleChunk) {
-        for (size_t i = 0; i < records.size(); i += kSettleChunk) {
-            const auto first = records.begin() + qsizetype(i);
-            const auto last
-                = records.begin() + qsizetype(std::min(records.size(), i + kSettleChunk));
-            settle(
-                std::vector<Settle>(std::make_move_iterator(first), std::make_move_iterator(last)));
-        }
-        return;
-    }
-    QList<QByteArray> args { RedisKeys::dispatcherGroup(), num(wallClockMs()), m_keys.prefix,
-                             m_options.consumerName.toUtf8() };
-    for (const Settle &s : records)
-        args << s.entryId << s.kind << s.taskId.toUtf8() << s.member << s.reason.toUtf8()
-             << num(s.retryAtMs) << num(s.attempt) << s.identity.toUtf8() << s.campaign.toUtf8()
-             << num(s.request.number) << num(s.request.status) << num(s.request.latencyMs)
-             << num(s.request.waitMs) << s.request.breaker << num(s.request.leads);
-    QPointer<Dispatcher> self(this);
-    m_services.redis->evalScript(
-        kSettle, { m_keys.leads(), m_keys.retries(), m_keys.deadLetters(), m_keys.delivered() },
-        args, [self, records = std::move(records)](RedisResult r) {
-            if (!self)
-                return;
-            for (const Settle &s : records)
-                self->forget(s.entryId);
-            if (!r.ok()) {
-                // Nothing happened: the entries stay pending and are reclaimed later.
-                self->noteError(
-                    QStringLiteral("settling %1 leads failed, they will be reclaimed: %2")
-                        .arg(records.size())
-                        .arg(r.error().describe()));
-            } else {
-                for (const Settle &s : records) {
-                    if (s.kind == "ok")
-                        ++self->m_snapshot.succeeded;
-                    else if (s.kind == "skip")
-                        ++self->m_snapshot.skipped;
-                    else if (s.kind == "fail")
-                        ++self->m_snapshot.failed;
-                    else if (s.kind == "dead")
-                        ++self->m_snapshot.dead;
-                    else if (s.kind == "retry")
-                        ++self->m_snapshot.retried;
-                }
-            }
-            self->changed();
-            self->readNext();
-        });
+    m_settler->settle(std::move(records),
+                      [this](const std::vector<SettleRecord> &settled, const QString &error) {
+                          for (const SettleRecord &s : settled)
+                              forget(s.entryId);
+                          if (!error.isEmpty()) {
+                              // Nothing happened: the entries stay pending and are reclaimed.
+                              noteError(QStringLiteral("settling %1 leads failed, they will be "
+                                                       "reclaimed: %2")
+                                            .arg(settled.size())
+                                            .arg(error));
+                          } else {
+                              for (const SettleRecord &s : settled)
+                                  count(s.kind);
+                          }
+                          changed();
+                          m_consumer->readMore();
+                      });
 }
 
-void Dispatcher::maintain()
+void Dispatcher::count(Settlement kind)
 {
-    if (!m_running)
-        return;
-    RedisClient *redis = m_services.redis;
-    QPointer<Dispatcher> self(this);
-    redis->command({ "HGET", m_keys.control(), "paused" }, [self](RedisResult r) {
-        if (self && r.ok())
-            self->setPaused(r.value().isString(), QString::fromUtf8(r.value().bytes()));
-    });
-    if (m_paused)
-        return;
-    redis->evalScript(kPromote, { m_keys.retries(), m_keys.leads() }, { num(wallClockMs()), "500" },
-                      {});
-    // Keep what we hold from looking abandoned.
-    if (!m_known.isEmpty()
-        && m_sinceHeartbeat.elapsed() >= m_options.claimIdleTimeout.count() / 3) {
-        m_sinceHeartbeat.restart();
-        QList<QByteArray> argv { "XCLAIM", m_keys.leads(), RedisKeys::dispatcherGroup(),
-                                 m_options.consumerName.toUtf8(), "0" };
-        for (const QByteArray &id : std::as_const(m_known))
-            argv << id;
-        argv << "JUSTID";
-        redis->command(argv, {});
+    switch (kind) {
+    case Settlement::Delivered:
+        ++m_snapshot.succeeded;
+        break;
+    case Settlement::Skipped:
+        ++m_snapshot.skipped;
+        break;
+    case Settlement::Failed:
+        ++m_snapshot.failed;
+        break;
+    case Settlement::Dead:
+        ++m_snapshot.dead;
+        break;
+    case Settlement::Retry:
+        ++m_snapshot.retried;
+        break;
     }
-    const int room = m_options.maxInFlight - int(m_known.size());
-    if (room <= 0)
-        return;
-    redis->command({ "XAUTOCLAIM", m_keys.leads(), RedisKeys::dispatcherGroup(),
-                     m_options.consumerName.toUtf8(), num(m_options.claimIdleTimeout.count()),
-                     m_claimCursor, "COUNT", num(std::min(room, m_options.maxBatch)) },
-                   [self](RedisResult r) {
-                       if (!self || !r.ok())
-                           return;
-                       // [next cursor, [[id, fields], ...], [deleted ids]]
-                       self->m_claimCursor = r.value().at(0).bytes();
-                       if (self->m_claimCursor.isEmpty())
-                           self->m_claimCursor = "0-0";
-                       const RedisReply &entries = r.value().at(1);
-                       if (!entries.elements().empty())
-                           qCInfo(lcDispatcher).noquote()
-                               << "reclaimed" << entries.elements().size() << "entries";
-                       self->onEntries(entries);
-                   });
 }
 
 void Dispatcher::setPaused(bool paused, const QString &reason)
 {
-    if (paused == m_paused && reason == m_pausedReason)
-        return;
-    m_paused = paused;
-    m_pausedReason = reason;
     m_snapshot.paused = paused;
     m_snapshot.pausedReason = reason;
     qCInfo(lcDispatcher).noquote()
         << (paused ? QStringLiteral("paused: %1").arg(reason) : QStringLiteral("resumed"));
     changed();
-    readNext();
 }
 
 void Dispatcher::noteError(const QString &message)

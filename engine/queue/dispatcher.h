@@ -7,12 +7,11 @@
 #include "queuedlead.h"
 #include "redis/rediserror.h"
 #include "rediskeys.h"
+#include "settler.h"
 
 #include <QByteArray>
-#include <QElapsedTimer>
 #include <QHash>
 #include <QObject>
-#include <QSet>
 #include <QTimer>
 
 #include <deque>
@@ -23,11 +22,13 @@
 
 namespace sluice {
 
+class CampaignResolver;
 class CloseClient;
 class InstantlyClient;
 class RedisClient;
 class SendAudit;
 class SharedBreaker;
+class StreamConsumer;
 struct ApiResult;
 
 /// What the console shows of one dispatcher. Counts are this instance's since start().
@@ -69,18 +70,14 @@ struct DispatcherServices
 /// Delivers the leads of the Redis stream to Instantly, exactly once in effect, as one consumer
 /// of the dispatchers group; any number of instances share the work.
 ///
-/// Reads with XREADGROUP BLOCK on a RedisClient of its own (made from the shared client's
-/// options), reclaims entries of dead consumers with XAUTOCLAIM, and promotes due retries.
-/// Per campaign, leads are coalesced (bulk mode) and sent one batch at a time: the breaker is
-/// asked first, then the limiter slot is taken immediately before the request. Every outcome
-/// is settled by one Lua script per batch (resources/lua/dispatch_settle.lua): delivered set,
-/// progress counters, retry or dead letter, XACK and XDEL together. An entry's XACK decides
-/// whether it counts, so a replayed or doubly processed entry is never counted twice, and
-/// `skip_if_in_campaign` plus the delivered set make a replayed send a no-op.
-///
-/// Entries held in memory longer than a third of the claim idle timeout are re-claimed by
-/// this consumer (XCLAIM JUSTID) so that a long wait (a 429 storm, an open breaker) is not
-/// mistaken for a dead consumer.
+/// Its parts: a StreamConsumer reads, reclaims, heartbeats and hands back stream entries; a
+/// CampaignResolver turns campaign names into ids; a Settler runs the settle script. The
+/// dispatcher itself expands Close leads, coalesces leads per campaign (bulk mode), sends one
+/// batch at a time (the breaker is asked first, then the limiter slot is taken immediately
+/// before the request) and maps each answer to one Settlement per lead. An entry's XACK in
+/// the settle script decides whether it counts, so a replayed or doubly processed entry is
+/// never counted twice, and `skip_if_in_campaign` plus the delivered set make a replayed send
+/// a no-op.
 ///
 /// Besides the contract's fields, the progress hash gets `last_error` and `last_error_ms`.
 class Dispatcher : public QObject
@@ -130,39 +127,11 @@ private:
         qint64 limiterWaitMs = 0; ///< from asking the limiter to its grant
     };
     using BatchPtr = std::shared_ptr<Batch>;
-    /// The upstream request an outcome came from, for the lead journal.
-    struct Request
-    {
-        int number = 0; ///< this lead's attempt number; 0 = no request was made
-        int status = 0;
-        qint64 latencyMs = 0;
-        qint64 waitMs = 0;
-        QByteArray breaker;
-        int leads = 0;
-    };
-    struct Settle
-    {
-        QByteArray entryId;
-        QByteArray kind; ///< ok, skip, fail, dead, retry
-        QString taskId;
-        QByteArray member;
-        QString reason;
-        qint64 retryAtMs = 0;
-        int attempt = 0;
-        QString identity; ///< the journal's name for the lead
-        QString campaign; ///< campaign name
-        Request request;
-    };
 
     void checkRedisConfig();
-    void readNext();
-    void onEntries(const RedisReply &entries);
-    void onEntry(const QByteArray &id, const RedisReply &fields);
+    void onEntry(const QByteArray &id, const QList<QByteArray> &fields);
     void lookup(Work work);
     void resolveCampaign(Work work);
-    void lookUpCampaign(const QString &name, int attempt);
-    void campaignResolved(const QString &name, const std::optional<QString> &id,
-                          const QString &reason);
     void enqueue(Work work);
     void closeBatch(const QString &campaignId);
     void pump();
@@ -170,13 +139,13 @@ private:
     void send(BatchPtr batch, const BreakerDecision &permit, const LimiterGrant &grant);
     void onAnswer(BatchPtr batch, const BreakerDecision &permit, const LimiterGrant &grant,
                   const ApiResult &result, const std::vector<int> &createdIndices);
-    Settle transientFailure(const Work &work, const QString &reason) const;
-    Settle outcome(const Work &work, const char *kind, const QString &reason = {}) const;
-    void settle(std::vector<Settle> records);
+    SettleRecord transientFailure(const Work &work, const QString &reason) const;
+    SettleRecord outcome(const Work &work, Settlement kind, const QString &reason = {}) const;
+    void settle(std::vector<SettleRecord> records);
+    void count(Settlement kind);
     /// Journals a request that settles nothing (a 429 puts its leads back in line).
-    void journalAttempt(const Batch &batch, const Request &request, const QString &detail);
-    void maintain();
-    void handBack(const QList<QByteArray> &ids);
+    void journalAttempt(const Batch &batch, const SettledRequest &request, const QString &detail);
+    void handBack(const std::vector<Work> &items);
     void forget(const QByteArray &entryId);
     void setPaused(bool paused, const QString &reason);
     void noteError(const QString &message);
@@ -186,25 +155,18 @@ private:
     DispatcherServices m_services;
     DispatcherOptions m_options;
     RedisKeys m_keys;
-    RedisClient *m_blocking = nullptr; ///< child; XREADGROUP BLOCK only
+    StreamConsumer *m_consumer = nullptr; ///< child
+    CampaignResolver *m_campaigns = nullptr; ///< child
+    Settler *m_settler = nullptr; ///< child
     bool m_running = false;
     bool m_stopping = false;
-    bool m_reading = false;
-    bool m_readHistory = true; ///< first read "0": our own pending entries from a previous run
-    bool m_paused = false;
-    QString m_pausedReason;
     bool m_acquiring = false; ///< one batch at a time waits for breaker and limiter
     int m_sending = 0;
-    QSet<QByteArray> m_known; ///< entry ids held in memory (read, not settled)
-    QHash<QString, QString> m_campaignIds; ///< name -> id
-    QHash<QString, qint64> m_unknownCampaigns; ///< name -> until when (ms) it is known missing
-    QHash<QString, std::vector<Work>> m_awaitingCampaign; ///< by campaign name
+    /// Leads waiting for their campaign's id, by campaign name (handed back on stop).
+    QHash<QString, std::vector<Work>> m_awaitingCampaign;
     QHash<QString, BatchPtr> m_open; ///< coalescing, by campaign id
     QHash<QString, QTimer *> m_openTimers;
     std::deque<BatchPtr> m_queue; ///< closed batches waiting for their turn
-    QByteArray m_claimCursor = "0-0";
-    QTimer m_maintenance;
-    QElapsedTimer m_sinceHeartbeat;
     DispatcherSnapshot m_snapshot;
 };
 

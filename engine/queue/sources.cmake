@@ -1,6 +1,9 @@
 target_sources(sluice_engine PRIVATE
+  queue/campaignresolver.cpp queue/campaignresolver.h
   queue/dispatcher.cpp queue/dispatcher.h
   queue/dispatcheroptions.cpp queue/dispatcheroptions.h
   queue/queuedlead.cpp queue/queuedlead.h
   queue/rediskeys.h
-  queue/retrypolicy.cpp queue/retrypolicy.h)
+  queue/retrypolicy.cpp queue/retrypolicy.h
+  queue/settler.cpp queue/settler.h
+  queue/streamconsumer.cpp queue/streamconsumer.h)

@@ -20,8 +20,11 @@
 -- Returns the number of records applied.
 local stream, retries, dead, delivered = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group, now, prefix, instance = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local outcome_names = { ok = 'delivered', skip = 'skipped', fail = 'failed', dead = 'dead',
-                        retry = 'retry' }
+-- The kinds, as sluice::settlementToken() (engine/queue/settler.cpp) writes them.
+local KIND_DELIVERED, KIND_SKIPPED, KIND_FAILED = 'ok', 'skip', 'fail'
+local KIND_DEAD, KIND_RETRY = 'dead', 'retry'
+local outcome_names = { [KIND_DELIVERED] = 'delivered', [KIND_SKIPPED] = 'skipped',
+                        [KIND_FAILED] = 'failed', [KIND_DEAD] = 'dead', [KIND_RETRY] = 'retry' }
 
 local touched = {}
 local applied = 0
@@ -52,18 +55,18 @@ for i = 5, #ARGV, 15 do
       touched[key] = true
     end
     local fields = nil
-    if kind == 'retry' or kind == 'dead' then
+    if kind == KIND_RETRY or kind == KIND_DEAD then
       fields = fields_of(id)
-      if not fields then kind = 'fail'; reason = 'the stream entry vanished: ' .. reason end
+      if not fields then kind = KIND_FAILED; reason = 'the stream entry vanished: ' .. reason end
     end
-    if kind == 'ok' or kind == 'skip' then
+    if kind == KIND_DELIVERED or kind == KIND_SKIPPED then
       if member ~= '' then redis.call('SADD', delivered, member) end
       if key then
-        redis.call('HINCRBY', key, kind == 'ok' and 'succeeded' or 'skipped', 1)
+        redis.call('HINCRBY', key, kind == KIND_DELIVERED and 'succeeded' or 'skipped', 1)
         redis.call('HINCRBY', key, 'processed', 1)
         redis.call('HSETNX', key, 'first_sent_ms', now)
       end
-    elseif kind == 'retry' then
+    elseif kind == KIND_RETRY then
       local copy = {}
       for j = 1, #fields, 2 do
         if fields[j] == 'attempt' then
@@ -80,7 +83,7 @@ for i = 5, #ARGV, 15 do
         redis.call('HSETNX', key, 'first_sent_ms', now)
         redis.call('HSET', key, 'last_error', reason, 'last_error_ms', now)
       end
-    elseif kind == 'dead' then
+    elseif kind == KIND_DEAD then
       local copy = {}
       for j = 1, #fields, 2 do
         if fields[j] ~= 'retry_of' and fields[j] ~= 'reason' and fields[j] ~= 'dead_ms' then
@@ -108,7 +111,7 @@ for i = 5, #ARGV, 15 do
   if acked then
     event[2] = outcome_names[kind] or kind
     event[#event + 1] = 'detail'; event[#event + 1] = reason
-    if kind == 'retry' then
+    if kind == KIND_RETRY then
       event[#event + 1] = 'retry_at'; event[#event + 1] = retry_at
     end
     journal.add(prefix, identity, now, event)

@@ -1,0 +1,84 @@
+#pragma once
+
+#include "queue/dispatcheroptions.h"
+#include "queue/rediskeys.h"
+
+#include <QByteArray>
+#include <QElapsedTimer>
+#include <QList>
+#include <QObject>
+#include <QSet>
+#include <QTimer>
+
+#include <functional>
+
+namespace sluice {
+
+class RedisClient;
+class RedisReply;
+
+/// One consumer of the dispatchers group on the leads stream: reads new entries (XREADGROUP
+/// BLOCK on a Redis client of its own, after first re-reading its own pending entries from a
+/// previous run), keeps what it holds from looking abandoned (XCLAIM heartbeat), takes over
+/// the entries of dead consumers (XAUTOCLAIM), promotes due retries and follows the fleet's
+/// pause flag. It hands each entry to its handler once, and reads no more while it holds
+/// maxInFlight entries; the handler's owner gives each back with forget() (settled) or
+/// handBack() (not sent, for anyone to take at once).
+class StreamConsumer : public QObject
+{
+    Q_OBJECT
+public:
+    /// `redis` (commands and scripts) must outlive the consumer. Options used: consumerName,
+    /// maxInFlight, maxBatch, blockTime, claimIdleTimeout, maintenanceInterval.
+    StreamConsumer(RedisClient *redis, RedisKeys keys, const DispatcherOptions &options,
+                   QObject *parent = nullptr);
+    ~StreamConsumer() override;
+
+    using Handler = std::function<void(const QByteArray &id, const QList<QByteArray> &fields)>;
+    void setHandler(Handler handler) { m_handler = std::move(handler); }
+
+    /// Creates the group when needed, reads the pause flag, then starts reading.
+    void start();
+    /// Stops reading and maintenance; a read under way finishes (its entries are handed back).
+    void stop();
+    bool isReading() const { return m_reading; }
+    bool isPaused() const { return m_paused; }
+    QString pausedReason() const { return m_pausedReason; }
+    int held() const { return int(m_held.size()); }
+
+    /// Reads again if there is room and it is not reading, paused or stopped.
+    void readMore();
+    /// The entry is settled (or settles itself): no longer held.
+    void forget(const QByteArray &id);
+    /// Entries not sent: made reclaimable at once, by any consumer.
+    void handBack(const QList<QByteArray> &ids);
+
+Q_SIGNALS:
+    void pausedChanged(bool paused, const QString &reason);
+    void errorNoted(const QString &message);
+    /// A read finished (with or without entries).
+    void readFinished();
+    void heldChanged(int held);
+
+private:
+    void onEntries(const RedisReply &entries);
+    void maintain();
+    void setPaused(bool paused, const QString &reason);
+
+    RedisClient *m_redis;
+    RedisKeys m_keys;
+    DispatcherOptions m_options;
+    RedisClient *m_blocking = nullptr; ///< child; XREADGROUP BLOCK only
+    Handler m_handler;
+    bool m_running = false;
+    bool m_reading = false;
+    bool m_readHistory = true; ///< first read "0": our own pending entries from a previous run
+    bool m_paused = false;
+    QString m_pausedReason;
+    QSet<QByteArray> m_held; ///< entry ids handed to the handler and not yet given back
+    QByteArray m_claimCursor = "0-0";
+    QTimer m_maintenance;
+    QElapsedTimer m_sinceHeartbeat;
+};
+
+} // namespace sluice
