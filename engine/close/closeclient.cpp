@@ -2,6 +2,8 @@
 
 #include <QRegularExpression>
 
+#include <nlohmann/json.hpp>
+
 namespace sluice {
 
 CloseClient::CloseClient(const CloseOptions &options, QObject *parent)
@@ -25,7 +27,7 @@ void CloseClient::getLead(const QString &leadId, ApiCallback<QByteArray> done)
         return;
     }
     m_transport->call(
-        { "GET", QStringLiteral("/api/v1/lead/") + leadId + QLatin1Char('/'), {}, {} },
+        { "GET", QStringLiteral("/api/v1/lead/") + leadId + QLatin1Char('/'), {}, {}, leadRoute() },
         [done = std::move(done)](const ApiResult &result) {
             if (!result.ok()) {
                 done(result);
@@ -54,6 +56,92 @@ void CloseClient::fetchLeads(const QString &leadId, ApiCallback<CloseLeadConvers
             return;
         }
         done(ApiReply<CloseLeadConversion>(std::move(converted).value(), body.call()));
+    });
+}
+
+QString CloseClient::leadRoute()
+{
+    return QStringLiteral("GET /api/v1/lead/{id}/");
+}
+
+QString CloseClient::searchRoute()
+{
+    return QStringLiteral("POST /api/v1/data/search/");
+}
+
+QByteArray CloseClient::searchBody(const QStringList &leadIds, int limit, const QString &cursor)
+{
+    using json = nlohmann::json;
+    json ids = json::array();
+    for (const QString &id : leadIds)
+        ids.push_back(id.toStdString());
+    json body = {
+        { "query",
+          { { "type", "and" },
+            { "queries",
+              json::array({ { { "type", "object_type" }, { "object_type", "lead" } },
+                            { { "type", "field_condition" },
+                              { "field",
+                                { { "type", "regular_field" },
+                                  { "object_type", "lead" },
+                                  { "field_name", "id" } } },
+                              { "condition",
+                                { { "type", "term" }, { "values", std::move(ids) } } } } }) } } },
+        // Only what convertCloseLead() reads.
+        { "_fields", { { "lead", { "id", "name", "display_name", "contacts" } } } },
+        { "_limit", limit },
+    };
+    if (!cursor.isEmpty())
+        body["cursor"] = cursor.toStdString();
+    return QByteArray::fromStdString(body.dump());
+}
+
+void CloseClient::searchLeads(const QStringList &leadIds, int limit, const QString &cursor,
+                              ApiCallback<CloseSearchPage> done)
+{
+    ApiRequest request { "POST",
+                         QStringLiteral("/api/v1/data/search/"),
+                         {},
+                         searchBody(leadIds, std::clamp(limit, 1, kSearchPageMax), cursor),
+                         searchRoute() };
+    m_transport->call(request, [done = std::move(done)](const ApiResult &result) {
+        if (!result.ok()) {
+            done(result);
+            return;
+        }
+        auto bad = [&result](const QString &why) {
+            ApiResult failed = result;
+            failed.outcome = CallOutcome::Permanent;
+            failed.message = QStringLiteral("the search answer is not a page of leads: ") + why;
+            return failed;
+        };
+        nlohmann::json page;
+        const IntakeLimits limits { 32, 1000, 4096 };
+        if (auto error = parseLimitedJson(result.body, limits, page)) {
+            done(bad(error->message()));
+            return;
+        }
+        const auto data = page.find("data");
+        if (!page.is_object() || data == page.end() || !data->is_array()) {
+            done(bad(QStringLiteral("no \"data\" array")));
+            return;
+        }
+        CloseSearchPage out;
+        for (const nlohmann::json &lead : *data) {
+            const auto id = lead.is_object() ? lead.find("id") : lead.end();
+            if (id == lead.end() || !id->is_string())
+                continue; // nothing to match it to
+            const QString leadId = QString::fromStdString(id->get<std::string>());
+            auto converted = convertCloseLead(lead);
+            if (converted.ok())
+                out.leads.push_back({ leadId, std::move(converted).value() });
+            else
+                out.leads.push_back({ leadId, converted.error().message() });
+        }
+        const auto next = page.find("cursor");
+        if (next != page.end() && next->is_string())
+            out.cursor = QString::fromStdString(next->get<std::string>());
+        done(ApiReply<CloseSearchPage>(std::move(out), result));
     });
 }
 

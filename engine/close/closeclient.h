@@ -16,7 +16,21 @@ struct CloseOptions
     std::chrono::milliseconds timeout { 15'000 };
 };
 
-/// The one Close API call Sluice makes: fetching a lead whose webhook did not carry it inline.
+/// One page of leads found by POST /api/v1/data/search/.
+struct CloseSearchPage
+{
+    struct Found
+    {
+        QString leadId;
+        /// The Instantly leads it yields, or why the lead is unusable.
+        Result<CloseLeadConversion, QString> conversion;
+    };
+    std::vector<Found> leads;
+    QString cursor; ///< for the next page; empty on the last one
+};
+
+/// The Close API calls Sluice makes: fetching leads whose webhooks did not carry them (Close's
+/// webhooks never do), one at a time or many in one search.
 class CloseClient : public QObject
 {
     Q_OBJECT
@@ -29,6 +43,21 @@ public:
     /// getLead() and convertCloseLeadBody(): the Instantly leads of a Close lead. An answer that
     /// is not a usable Close lead is a Permanent failure whose message says what is wrong.
     void fetchLeads(const QString &leadId, ApiCallback<CloseLeadConversion> done);
+    /// POST /api/v1/data/search/ for the leads with these ids, asking only for the fields
+    /// Sluice reads, `limit` per page (at most kSearchPageMax), from `cursor` (empty: the first
+    /// page). Ids Close does not know are simply absent. An answer that is not a search page
+    /// is a Permanent failure.
+    void searchLeads(const QStringList &leadIds, int limit, const QString &cursor,
+                     ApiCallback<CloseSearchPage> done);
+
+    /// The largest `_limit` Sluice asks the search for.
+    static constexpr int kSearchPageMax = 200;
+    /// The routes (method and path template) Close limits as endpoint groups.
+    static QString leadRoute();
+    static QString searchRoute();
+    /// The search body for these ids: the documented `and` of an `object_type` query for
+    /// leads and a `field_condition` on the lead's `id`, with `_fields`, `_limit` and `cursor`.
+    static QByteArray searchBody(const QStringList &leadIds, int limit, const QString &cursor);
 
     ApiTransport *transport() const { return m_transport; }
 

@@ -1,6 +1,9 @@
 target_sources(sluice_engine PRIVATE
   close/closeclient.cpp close/closeclient.h
+  close/closegate.cpp close/closegate.h
   close/closelead.cpp close/closelead.h
+  close/closelookup.cpp close/closelookup.h
+  close/closeratelimit.cpp close/closeratelimit.h
   close/jsontypename.cpp close/jsontypename.h
   close/closesignature.cpp close/closesignature.h
   close/closewebhook.cpp close/closewebhook.h)

@@ -1,6 +1,7 @@
 #include "deliveryengine.h"
 
 #include "breaker/sharedbreaker.h"
+#include "close/closegate.h"
 #include "instantly/instantlyclient.h"
 #include "intake/metrics.h"
 #include "limiter/sendaudit.h"
@@ -85,7 +86,6 @@ private:
     InstantlyClient *m_lookups = nullptr;
     CloseClient *m_close = nullptr;
     SharedRateLimiter *m_limiter = nullptr;
-    SharedRateLimiter *m_closeLimiter = nullptr;
     SharedBreaker *m_breaker = nullptr;
     SendAudit *m_audit = nullptr;
     std::vector<Dispatcher *> m_dispatchers;
@@ -115,13 +115,12 @@ std::optional<QString> DeliveryEngine::Core::start()
     m_limiter = new SharedRateLimiter(m_redis, keys.limiter(), m_settings.limiter, nullptr, this);
     LimiterOptions closeBudget = m_settings.limiter;
     closeBudget.caps = m_settings.closeCaps;
-    m_closeLimiter
-        = new SharedRateLimiter(m_redis, keys.closeLimiter(), closeBudget, nullptr, this);
     m_breaker = new SharedBreaker(m_redis, keys.breaker(), m_settings.breaker, nullptr, this);
     m_audit = new SendAudit(m_redis, keys.audit(), m_settings.instance, std::chrono::hours { 24 },
                             this);
     m_lookups->transport()->setGate(new UpstreamGate(m_limiter, m_breaker, m_audit, this));
-    m_close->transport()->setGate(new UpstreamGate(m_closeLimiter, nullptr, nullptr, this));
+    // Close limits per endpoint group: one shared limiter per route under --close-rate.
+    m_close->transport()->setGate(new CloseGate(m_redis, keys.closeLimiter(), closeBudget, this));
 
     connect(m_limiter, &SharedRateLimiter::degradedChanged, this,
             [this](bool degraded, const QString &why) {

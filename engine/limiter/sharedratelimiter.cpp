@@ -167,4 +167,14 @@ void SharedRateLimiter::report(const ApiResult &result, const LimiterGrant &gran
     });
 }
 
+void SharedRateLimiter::pace(std::chrono::milliseconds gap)
+{
+    if (m_degraded || gap.count() <= 0)
+        return;
+    m_redis->evalScript(kReport, { m_key },
+                        { QByteArray::number(nowMs()), QByteArrayLiteral("pace"), "0",
+                          QByteArray::number(gap.count()) },
+                        {});
+}
+
 } // namespace sluice

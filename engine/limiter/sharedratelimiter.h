@@ -52,6 +52,10 @@ public:
     /// Every upstream answer comes back here: a 429 penalises all instances, a success resets
     /// the back-off. Other outcomes are the breaker's business.
     void report(const ApiResult &result, const LimiterGrant &grant);
+    /// The upstream told its own pace (Close's RateLimit header): no instance is granted a
+    /// slot for `gap` from now. Not a failure: no penalty, no slow-down. Ignored while the
+    /// limiter runs on its local fallback.
+    void pace(std::chrono::milliseconds gap);
 
     bool degraded() const { return m_degraded; }
     const LimiterOptions &options() const { return m_options; }

@@ -201,6 +201,7 @@ ApiResult ApiTransport::classify(QNetworkReply *reply, bool timedOut) const
     ApiResult result;
     result.timedOut = timedOut;
     result.httpStatus = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    result.rateLimit = reply->rawHeader("RateLimit");
     if (reply->isOpen())
         result.body = reply->readAll();
 

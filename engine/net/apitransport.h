@@ -42,6 +42,9 @@ struct ApiResult
     std::chrono::milliseconds latency { 0 };
     QString endpoint; ///< "POST /api/v2/leads/add" (path only, no query, no host)
     bool timedOut = false;
+    /// The raw `RateLimit` header ("limit=20, remaining=19, reset=1"), as Close sends it on
+    /// every answer; empty when absent.
+    QByteArray rateLimit;
 
     bool ok() const { return outcome == CallOutcome::Success; }
     /// "POST /api/v2/leads/add: HTTP 429 rate limited: <message>"
@@ -84,6 +87,9 @@ struct ApiRequest
     QString path; ///< appended to the base URL's path
     QUrlQuery query;
     QByteArray jsonBody; ///< sent with Content-Type: application/json when not empty
+    /// The method and path template ("GET /api/v1/lead/{id}/"): what rate limits are keyed on
+    /// when the API limits per endpoint group. Empty: method and path.
+    QString route {};
 };
 
 /// Parses a Retry-After value: delta-seconds or an HTTP date. nullopt when absent or unreadable.

@@ -3,6 +3,7 @@
 #include "breaker/sharedbreaker.h"
 #include "campaignresolver.h"
 #include "close/closeclient.h"
+#include "close/closelookup.h"
 #include "core/clock.h"
 #include "instantly/instantlyclient.h"
 #include "journal/leadjournal.h"
@@ -31,6 +32,9 @@ using std::chrono::milliseconds;
 
 namespace {
 
+/// Expanded Close leads reach the stream reader within a read; a batch waits this long for
+/// them after the last expansion (and re-checks this often while lookups are under way).
+constexpr qint64 kExpandedGraceMs = 50;
 const QString kExpand = QStringLiteral("dispatch_expand");
 const QString kRetryDead = QStringLiteral("dispatch_retry_dead");
 
@@ -90,6 +94,13 @@ std::optional<QString> Dispatcher::start()
         return std::nullopt;
     RedisClient *redis = m_services.redis;
     Settler::loadScript(redis);
+    if (m_services.close && !m_closeLookup) {
+        CloseLookupOptions lookups;
+        lookups.batch = m_options.lookupBatch;
+        lookups.window = m_options.lookupWindow;
+        m_closeLookup = new CloseLookup(m_services.close, lookups, this);
+        connect(m_closeLookup, &CloseLookup::noticeRaised, this, &Dispatcher::warningRaised);
+    }
     for (const QString &name : { kExpand, kRetryDead })
         redis->loadScript(name, bundledLuaScript(name));
     if (!m_consumer) {
@@ -237,63 +248,83 @@ void Dispatcher::onEntry(const QByteArray &id, const QList<QByteArray> &fields)
 
 void Dispatcher::lookup(Work work)
 {
-    if (!m_services.close) {
+    if (!m_closeLookup) {
         settle({ outcome(
             work, Settlement::Dead,
             QStringLiteral("no Close client to look up lead %1").arg(work.lead.closeLeadId)) });
         return;
     }
+    // While its leads are being looked up, the campaign's batch stays open (see closeBatch()).
+    ++m_lookingUp[work.lead.campaignName];
     QPointer<Dispatcher> self(this);
-    m_services.close->fetchLeads(
-        work.lead.closeLeadId, [self, work](Result<CloseLeadConversion, ApiResult> r) {
+    m_closeLookup->lookUp(work.lead.closeLeadId, [self, work](const CloseLookupAnswer &a) {
+        if (!self)
+            return;
+        self->lookedUp(work, a);
+    });
+}
+
+void Dispatcher::lookedUp(const Work &work, const CloseLookupAnswer &answer)
+{
+    const QString campaign = work.lead.campaignName;
+    auto doneLookingUp = [this, campaign] {
+        if (--m_lookingUp[campaign] <= 0)
+            m_lookingUp.remove(campaign);
+    };
+    switch (answer.status) {
+    case CloseLookupAnswer::Status::NotFound:
+        doneLookingUp();
+        noteError(answer.reason);
+        settle({ outcome(work, Settlement::Dead, answer.reason) });
+        return;
+    case CloseLookupAnswer::Status::Failed:
+        doneLookingUp();
+        noteError(answer.reason);
+        if (answer.call.outcome == CallOutcome::Permanent)
+            settle({ outcome(work, Settlement::Dead, answer.reason) });
+        else
+            settle({ transientFailure(work, answer.reason) });
+        return;
+    case CloseLookupAnswer::Status::Found:
+        break;
+    }
+    QList<QByteArray> args { RedisKeys::dispatcherGroup(), work.entryId, num(wallClockMs()) };
+    QString reason
+        = QStringLiteral("Close lead %1 has no usable contact").arg(work.lead.closeLeadId);
+    if (!answer.leads.skipped.isEmpty())
+        reason += QStringLiteral(" (%1)").arg(answer.leads.skipped.join(QStringLiteral("; ")));
+    // No prefix: no journal (see DispatcherOptions::journal).
+    args << reason.toUtf8() << (m_options.journal ? m_keys.prefix : QByteArray())
+         << work.lead.closeLeadId.toUtf8() << work.lead.taskId.toUtf8() << campaign.toUtf8()
+         << m_options.consumerName.toUtf8();
+    for (const Lead &lead : answer.leads.leads) {
+        QueuedLead q = work.lead;
+        q.needsLookup = false;
+        q.closeLeadId.clear();
+        q.attempt = 0;
+        q.lead = lead;
+        nlohmann::json fields = nlohmann::json::array();
+        for (const QByteArray &f : q.toFields())
+            fields.push_back(f.toStdString());
+        args << QByteArray::fromStdString(fields.dump());
+    }
+    const QByteArray entryId = work.entryId;
+    QPointer<Dispatcher> self(this);
+    m_services.redis->evalScript(
+        kExpand, { m_keys.leads(), m_keys.task(work.lead.taskId) }, args,
+        [self, entryId, doneLookingUp](RedisResult done) {
             if (!self)
                 return;
-            if (!r.ok()) {
-                const ApiResult &e = r.error();
-                const QString reason = QStringLiteral("Close lookup of %1: %2")
-                                           .arg(work.lead.closeLeadId, e.describe());
-                self->noteError(reason);
-                if (e.outcome == CallOutcome::Permanent)
-                    self->settle({ self->outcome(work, Settlement::Dead, reason) });
-                else
-                    self->settle({ self->transientFailure(work, reason) });
-                return;
-            }
-            QList<QByteArray> args { RedisKeys::dispatcherGroup(), work.entryId,
-                                     num(wallClockMs()) };
-            QString reason
-                = QStringLiteral("Close lead %1 has no usable contact").arg(work.lead.closeLeadId);
-            if (!r->skipped.isEmpty())
-                reason += QStringLiteral(" (%1)").arg(r->skipped.join(QStringLiteral("; ")));
-            // No prefix: no journal (see DispatcherOptions::journal).
-            args << reason.toUtf8()
-                 << (self->m_options.journal ? self->m_keys.prefix : QByteArray())
-                 << work.lead.closeLeadId.toUtf8() << work.lead.taskId.toUtf8()
-                 << work.lead.campaignName.toUtf8() << self->m_options.consumerName.toUtf8();
-            for (const Lead &lead : r->leads) {
-                QueuedLead q = work.lead;
-                q.needsLookup = false;
-                q.closeLeadId.clear();
-                q.attempt = 0;
-                q.lead = lead;
-                nlohmann::json fields = nlohmann::json::array();
-                for (const QByteArray &f : q.toFields())
-                    fields.push_back(f.toStdString());
-                args << QByteArray::fromStdString(fields.dump());
-            }
-            const QByteArray entryId = work.entryId;
-            self->m_services.redis->evalScript(
-                kExpand, { self->m_keys.leads(), self->m_keys.task(work.lead.taskId) }, args,
-                [self, entryId](RedisResult done) {
-                    if (!self)
-                        return;
-                    if (!done.ok())
-                        self->noteError(QStringLiteral("expanding a Close lead failed: %1")
-                                            .arg(describe(done)));
-                    self->forget(entryId);
-                    self->changed();
-                    self->m_consumer->readMore();
-                });
+            // The expanded entries come back through the stream within a read: until then,
+            // the campaign's batch is still waiting for them.
+            doneLookingUp();
+            self->m_lastExpanded.start();
+            if (!done.ok())
+                self->noteError(
+                    QStringLiteral("expanding a Close lead failed: %1").arg(describe(done)));
+            self->forget(entryId);
+            self->changed();
+            self->m_consumer->readMore();
         });
 }
 
@@ -344,6 +375,7 @@ void Dispatcher::enqueue(Work work)
     if (!open) {
         open = std::make_shared<Batch>();
         open->campaignId = campaignId;
+        open->opened.start();
         auto *timer = new QTimer(this);
         timer->setSingleShot(true);
         connect(timer, &QTimer::timeout, this, [this, campaignId] { closeBatch(campaignId); });
@@ -357,11 +389,29 @@ void Dispatcher::enqueue(Work work)
 
 void Dispatcher::closeBatch(const QString &campaignId)
 {
+    BatchPtr batch = m_open.value(campaignId);
+    if (!batch || batch->items.empty()) {
+        if (QTimer *timer = m_openTimers.take(campaignId))
+            timer->deleteLater();
+        m_open.remove(campaignId);
+        return;
+    }
+    // Lead-less webhooks: the campaign's leads come back from Close lookups a page at a time.
+    // While some are still being looked up (or were just expanded and are on their way back
+    // through the stream), the batch stays open, up to lookupHold, so they leave together.
+    const bool full = int(batch->items.size()) >= m_options.maxBatch;
+    const QString name = batch->items.front().lead.campaignName;
+    const bool lookupsUnderway = m_lookingUp.value(name) > 0
+        || (m_lastExpanded.isValid() && m_lastExpanded.elapsed() < kExpandedGraceMs);
+    const qint64 held = batch->opened.elapsed();
+    if (!full && m_running && lookupsUnderway && held < m_options.lookupHold.count()) {
+        if (QTimer *timer = m_openTimers.value(campaignId))
+            timer->start(std::min<qint64>(kExpandedGraceMs, m_options.lookupHold.count() - held));
+        return;
+    }
     if (QTimer *timer = m_openTimers.take(campaignId))
         timer->deleteLater();
-    BatchPtr batch = m_open.take(campaignId);
-    if (!batch || batch->items.empty())
-        return;
+    m_open.remove(campaignId);
     m_queue.push_back(std::move(batch));
     pump();
 }

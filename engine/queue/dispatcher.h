@@ -10,6 +10,7 @@
 #include "settler.h"
 
 #include <QByteArray>
+#include <QElapsedTimer>
 #include <QHash>
 #include <QObject>
 #include <QTimer>
@@ -24,6 +25,8 @@ namespace sluice {
 
 class CampaignResolver;
 class CloseClient;
+class CloseLookup;
+struct CloseLookupAnswer;
 class InstantlyClient;
 class RedisClient;
 class SendAudit;
@@ -125,12 +128,14 @@ private:
         QString campaignId;
         std::vector<Work> items;
         qint64 limiterWaitMs = 0; ///< from asking the limiter to its grant
+        QElapsedTimer opened; ///< since the first lead joined it
     };
     using BatchPtr = std::shared_ptr<Batch>;
 
     void checkRedisConfig();
     void onEntry(const QByteArray &id, const QList<QByteArray> &fields);
     void lookup(Work work);
+    void lookedUp(const Work &work, const CloseLookupAnswer &answer);
     void resolveCampaign(Work work);
     void enqueue(Work work);
     void closeBatch(const QString &campaignId);
@@ -158,6 +163,9 @@ private:
     StreamConsumer *m_consumer = nullptr; ///< child
     CampaignResolver *m_campaigns = nullptr; ///< child
     Settler *m_settler = nullptr; ///< child
+    CloseLookup *m_closeLookup = nullptr; ///< child, when there is a Close client
+    QHash<QString, int> m_lookingUp; ///< Close lookups under way, by campaign name
+    QElapsedTimer m_lastExpanded; ///< since the last Close lead was expanded
     bool m_running = false;
     bool m_stopping = false;
     bool m_acquiring = false; ///< one batch at a time waits for breaker and limiter

@@ -12,6 +12,12 @@ std::optional<QString> DispatcherOptions::problem() const
         return QStringLiteral("the coalescing window must be 0..60000 ms");
     if (maxBatch < 1 || maxBatch > 1000)
         return QStringLiteral("the batch size must be 1..1000 leads (Instantly's bulk limit)");
+    if (lookupBatch < 1 || lookupBatch > 200)
+        return QStringLiteral("the lookup batch must be 1..200 Close leads (a search page)");
+    if (lookupWindow.count() < 0 || lookupWindow.count() > 10'000)
+        return QStringLiteral("the lookup window must be 0..10000 ms");
+    if (lookupHold.count() < 0 || lookupHold.count() > 60'000)
+        return QStringLiteral("the lookup hold must be 0..60000 ms");
     if (blockTime.count() < 1 || blockTime.count() > 60'000)
         return QStringLiteral("the block time must be 1..60000 ms");
     if (claimIdleTimeout.count() < 1)

@@ -27,6 +27,13 @@ struct DispatcherOptions
     /// Leads of one campaign arriving within this window after the first go out together.
     std::chrono::milliseconds coalescingWindow { 200 };
     int maxBatch = 1000; ///< 1..1000 (Instantly's bulk limit)
+    /// Close lookups (leads a webhook did not carry: every real one): ids per search request,
+    /// 1..200 (1 = one GET per lead), and how long ids asked for together are gathered.
+    int lookupBatch = 100;
+    std::chrono::milliseconds lookupWindow { 20 };
+    /// While lookups for a campaign's leads are under way, its open batch waits for them, at
+    /// most this long after its first lead (bulk mode).
+    std::chrono::milliseconds lookupHold { 2000 };
     /// XREADGROUP BLOCK time; also how quickly a stop or a pause is noticed by the reader.
     std::chrono::milliseconds blockTime { 1000 };
     /// Entries pending this long in a (presumably dead) consumer are reclaimed.

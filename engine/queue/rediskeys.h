@@ -38,7 +38,8 @@ struct RedisKeys
     /// Hash: exact campaign name -> Instantly campaign id (cache shared by all instances).
     QByteArray campaigns() const { return prefix + "campaigns"; }
     QByteArray limiter() const { return prefix + "limiter"; }
-    /// The Close API's own budget (lookups of leads a webhook did not carry inline).
+    /// Prefix of the Close API's budgets, one per endpoint group (CloseGate): lookups of
+    /// leads, which no real webhook carries.
     QByteArray closeLimiter() const { return prefix + "limiter:close"; }
     QByteArray breaker() const { return prefix + "breaker"; }
     /// Stream of every upstream request (SendAudit).

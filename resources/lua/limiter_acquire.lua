@@ -2,7 +2,8 @@
 -- The same arithmetic as sluice::Gcra + sluice::SlowDown (engine/limiter/gcra.cpp); keep the
 -- two in step.
 --
--- KEYS[1]  the limiter hash (fields: tat1..tatN, penalty_until, factor, factor_at, c429)
+-- KEYS[1]  the limiter hash (fields: tat1..tatN, penalty_until, factor, factor_at, c429,
+--          pace_until: the upstream's own pace, from its answers' headers; see limiter_report)
 -- ARGV[1]  now in ms; 0 = use Redis TIME, so every machine shares one clock
 -- ARGV[2]  AIMD recovery of the rate factor per second
 -- ARGV[3]  N, the number of rules; then N pairs: interval_ms, tolerance_ms
@@ -16,8 +17,8 @@ end
 local recovery = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
 
-local state = redis.call('HMGET', key, 'penalty_until', 'factor', 'factor_at')
-local penalty_until = tonumber(state[1]) or 0
+local state = redis.call('HMGET', key, 'penalty_until', 'factor', 'factor_at', 'pace_until')
+local penalty_until = math.max(tonumber(state[1]) or 0, tonumber(state[4]) or 0)
 local factor = tonumber(state[2]) or 1
 local factor_at = tonumber(state[3]) or now
 factor = math.min(1, factor + recovery * math.max(0, now - factor_at) / 1000)

@@ -4,12 +4,15 @@
 -- A 429 for a request sent before the current penalty began was already paid for: several
 -- instances hit by the same burst do not stack their back-offs.
 -- A success resets the consecutive count.
+-- 'pace' is no failure: the upstream said how much of its window is left (Close's RateLimit
+-- header), and nobody sends again for ARGV[4] ms. The longest wait wins: answers may come
+-- back out of order, and an older one must not cut short what a newer one asked for.
 --
 -- KEYS[1]  the limiter hash
 -- ARGV[1]  now in ms; 0 = Redis TIME
--- ARGV[2]  'rate_limited' or 'success'
+-- ARGV[2]  'rate_limited', 'success' or 'pace'
 -- ARGV[3]  when the request was sent (the now_ms its acquire returned)
--- ARGV[4]  Retry-After in ms, or -1
+-- ARGV[4]  Retry-After in ms, or -1; for 'pace' the gap in ms
 -- ARGV[5..9] penalty_base_ms, penalty_cap_ms, decrease_factor, min_factor, recovery_per_second
 -- Returns  {penalty_until_ms, factor x 1e6, consecutive_429s}
 local key = KEYS[1]
@@ -19,6 +22,13 @@ if not now or now <= 0 then
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local kind = ARGV[2]
+if kind == 'pace' then
+  local until_ms = now + math.max(0, tonumber(ARGV[4]) or 0)
+  local current = tonumber(redis.call('HGET', key, 'pace_until')) or 0
+  if until_ms > current then redis.call('HSET', key, 'pace_until', until_ms) end
+  redis.call('PEXPIRE', key, 86400000)
+  return {0, 0, 0}
+end
 local sent_at = tonumber(ARGV[3]) or now
 local retry_after = tonumber(ARGV[4]) or -1
 local base, cap = tonumber(ARGV[5]), tonumber(ARGV[6])
