@@ -40,6 +40,9 @@ log within the caps, 429s. Exit code 0 when the run passes, 1 when it fails.
 Without --live everything runs in this process against the embedded sandbox (the fake
 Instantly and Close, with the real limits) and a private Redis: no set-up needed.
 
+The webhooks are shaped as Close sends them: the task and its lead id, never the lead. The
+run's leads are put in the sandbox's Close first, so each one is looked up as in production.
+
 Options:
   --leads N             leads in the run (or give a numeric --stage)
   --stage NAME          stage label: 20, 200, 500, 1000, 2000 or any name
@@ -52,6 +55,9 @@ Options:
   --ack-p99 D           the p99 acknowledgement must stay under this (default 1s)
   --max-429 N           429s upstream may serve during the run (default 0)
   --fail-fast           stop sending at the first timeout or non-2xx answer
+  --inline-leads        put each lead in its webhook (a test convenience Close never
+                        does; implied by --live, whose Close holds no test leads, and
+                        needed with --target, whose Close this run cannot fill)
   --verify              afterwards, list the campaign in Instantly and check every lead
                         is there exactly once (through the same limiter and breaker)
   --cleanup             afterwards, delete the run's leads (and its campaign when the run
@@ -143,6 +149,8 @@ Result<LoadTestArgs, QString> parseArgs(const QStringList &args)
         }
         if (arg == QLatin1String("--fail-fast") && !hasValue) {
             a.definition.failFast = true;
+        } else if (arg == QLatin1String("--inline-leads") && !hasValue) {
+            a.definition.inlineLeads = true;
         } else if (arg == QLatin1String("--live") && !hasValue) {
             a.live = true;
         } else if (arg == QLatin1String("--verbose") && !hasValue) {
@@ -249,8 +257,21 @@ int runLoadTestCommand(const QStringList &args)
     }
     a.definition.mode = options.serve.mode == ServeOptions::Mode::Single ? QStringLiteral("single")
                                                                          : QStringLiteral("bulk");
+    if (a.live && !a.definition.inlineLeads) {
+        a.definition.inlineLeads = true;
+        out << "live: the webhooks carry their leads (--inline-leads): your Close does not hold "
+               "the run's test leads"
+            << Qt::endl;
+    }
+    LoadTestServices services = engine.loadTestServices();
+    if (!a.definition.target.isEmpty())
+        services.seedCloseLeads = nullptr; // the target's Close is not ours to fill
 
-    LoadTestRun run(a.definition, engine.loadTestServices());
+    LoadTestRun run(a.definition, services);
+    if (auto problem = run.problem()) {
+        err << "sluice loadtest: " << *problem << "\n";
+        return 2;
+    }
     const bool tty = ::isatty(STDOUT_FILENO) == 1;
     out << "run " << a.definition.id << ": " << a.definition.leads << " leads to '"
         << a.definition.campaign << "' via "

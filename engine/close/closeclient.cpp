@@ -85,8 +85,12 @@ QByteArray CloseClient::searchBody(const QStringList &leadIds, int limit, const 
                                 { { "type", "regular_field" },
                                   { "object_type", "lead" },
                                   { "field_name", "id" } } },
+                              // "For ... ID fields, use a reference condition with that ID
+                              // type as the reference_type" (Close, advanced filtering fields).
                               { "condition",
-                                { { "type", "term" }, { "values", std::move(ids) } } } } }) } } },
+                                { { "type", "reference" },
+                                  { "reference_type", "lead" },
+                                  { "object_ids", std::move(ids) } } } } }) } } },
         // Only what convertCloseLead() reads.
         { "_fields", { { "lead", { "id", "name", "display_name", "contacts" } } } },
         { "_limit", limit },

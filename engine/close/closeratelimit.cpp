@@ -52,8 +52,17 @@ std::optional<milliseconds> closeRateReset(const QByteArray &body)
     const auto parsed = nlohmann::json::parse(body.constBegin(), body.constEnd(), nullptr, false);
     if (!parsed.is_object())
         return std::nullopt;
-    const auto it = parsed.find("rate_reset");
-    if (it == parsed.end() || !it->is_number())
+    // {"error": {"message": ..., "rate_reset": 1.5, ...}}; a top-level rate_reset is read too.
+    auto it = parsed.find("rate_reset");
+    if (it == parsed.end()) {
+        const auto error = parsed.find("error");
+        if (error == parsed.end() || !error->is_object())
+            return std::nullopt;
+        it = error->find("rate_reset");
+        if (it == error->end())
+            return std::nullopt;
+    }
+    if (!it->is_number())
         return std::nullopt;
     const double seconds = it->get<double>();
     if (!std::isfinite(seconds) || seconds < 0)

@@ -24,8 +24,8 @@ std::optional<CloseRateLimit> parseCloseRateLimit(const QByteArray &value);
 /// window lasts until it resets: reset ÷ remaining, or the whole reset when nothing remains.
 std::chrono::milliseconds closePaceGap(const CloseRateLimit &limit);
 
-/// A 429 answer's `rate_reset` (seconds, may be fractional) from its JSON body, in ms;
-/// nullopt when the body has none.
+/// A 429 answer's `rate_reset` (seconds, may be fractional) from its JSON body
+/// (`{"error": {"rate_reset": …}}`, or top-level), in ms; nullopt when the body has none.
 std::optional<std::chrono::milliseconds> closeRateReset(const QByteArray &body);
 
 } // namespace sluice

@@ -54,7 +54,12 @@ const Flag kFlags[] = {
     { "breaker-failure-rate", "SLUICE_BREAKER_FAILURE_RATE", true, false,
       "open at this % of failed calls among the last 20, 1..100 (default 50)" },
     { "close-rate", "SLUICE_CLOSE_RATE", true, false,
-      "cap on Close API lookups, shared by all instances (default 10/s)" },
+      "cap on each Close endpoint group, shared by all instances (default 10/s)" },
+    { "lookup-batch", "SLUICE_LOOKUP_BATCH", true, false,
+      "Close leads looked up per search request, 1..200; 1 = one GET each (default 100)" },
+    { "lookup-hold", "SLUICE_LOOKUP_HOLD", true, false,
+      "bulk mode: hold a campaign's batch for its leads still being looked up, 0..60s "
+      "(default 2s)" },
     { "data-dir", "SLUICE_DATA_DIR", true, false,
       "spool and private Redis data (default: per-user data dir)" },
     { "log-format", "SLUICE_LOG_FORMAT", true, false, "text or json (default text)" },
@@ -300,6 +305,8 @@ Result<ServeOptions, QString> parseServeOptions(const QStringList &args,
         { "retry-cap", &o.retryCap, std::chrono::milliseconds { 1 }, std::chrono::hours { 24 } },
         { "coalesce", &o.coalescingWindow, std::chrono::milliseconds { 0 },
           std::chrono::seconds { 10 } },
+        { "lookup-hold", &o.lookupHold, std::chrono::milliseconds { 0 },
+          std::chrono::seconds { 60 } },
         { "breaker-open", &o.breaker.openWaitBase, std::chrono::milliseconds { 100 },
           std::chrono::minutes { 5 } },
     };
@@ -327,6 +334,7 @@ Result<ServeOptions, QString> parseServeOptions(const QStringList &args,
     } counts[] = {
         { "max-attempts", &o.maxAttempts, 1, 100 },
         { "batch-max", &o.maxBatch, 1, 1000 },
+        { "lookup-batch", &o.lookupBatch, 1, 200 },
     };
     for (const auto &c : counts) {
         if (!values.contains(QLatin1String(c.name)))

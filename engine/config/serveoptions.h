@@ -46,6 +46,8 @@ struct ServeOptions
     int maxAttempts = 12; ///< SLUICE_MAX_ATTEMPTS
     std::chrono::milliseconds coalescingWindow { 200 }; ///< SLUICE_COALESCE
     int maxBatch = 1000; ///< SLUICE_BATCH_MAX
+    int lookupBatch = 100; ///< SLUICE_LOOKUP_BATCH
+    std::chrono::milliseconds lookupHold { 2000 }; ///< SLUICE_LOOKUP_HOLD
     BreakerOptions breaker; ///< --breaker-open, --breaker-failure-rate
     /// --close-rate: Close lookups, shared by all instances like the Instantly budget.
     std::vector<RateRule> closeCaps { { 10, std::chrono::milliseconds { 1000 } } };

@@ -21,6 +21,8 @@
 #include <QPointer>
 #include <QRandomGenerator>
 
+#include <nlohmann/json.hpp>
+
 namespace sluice {
 
 Q_LOGGING_CATEGORY(lcLocal, "sluice.engine")
@@ -90,6 +92,8 @@ DeliverySettings deliverySettingsFor(const ServeOptions &o, const RedisOptions &
     s.dispatcher.maxAttempts = o.maxAttempts;
     s.dispatcher.coalescingWindow = o.coalescingWindow;
     s.dispatcher.maxBatch = o.maxBatch;
+    s.dispatcher.lookupBatch = o.lookupBatch;
+    s.dispatcher.lookupHold = o.lookupHold;
     s.dispatcher.journal = o.journal;
     return s;
 }
@@ -350,6 +354,32 @@ LoadTestServices LocalEngine::loadTestServices() const
     s.maxBatch = m_settings.dispatcher.maxBatch;
     s.coalescingWindow = m_settings.dispatcher.coalescingWindow;
     s.caps = m_settings.limiter.caps;
+    double closeRate = 1e9;
+    for (const RateRule &cap : m_settings.closeCaps)
+        closeRate = std::min(closeRate, cap.perSecond());
+    s.closePerSecond = closeRate * m_settings.limiter.safetyFactor;
+    s.lookupBatch = m_settings.dispatcher.lookupBatch;
+    if (m_sandbox) {
+        // The embedded sandbox's Close holds the run's leads, as Close would.
+        SandboxServer *sandbox = m_sandbox.get();
+        s.seedCloseLeads = [sandbox](const QByteArray &leads,
+                                     std::function<void(std::optional<QString>)> done) {
+            const auto parsed
+                = nlohmann::json::parse(leads.constBegin(), leads.constEnd(), nullptr, false);
+            if (!parsed.is_array()) {
+                done(QStringLiteral("the leads are not a JSON array"));
+                return;
+            }
+            for (const nlohmann::json &lead : parsed) {
+                const StoreReply r = sandbox->store().putCloseLead(lead);
+                if (r.status != 200) {
+                    done(QStringLiteral("the sandbox refused a lead (HTTP %1)").arg(r.status));
+                    return;
+                }
+            }
+            done(std::nullopt);
+        };
+    }
     return s;
 }
 

@@ -71,6 +71,13 @@ QString messageFromBody(const QByteArray &body)
                 if (j.contains(key) && j[key].is_string() && !j[key].get<std::string>().empty())
                     return QString::fromStdString(j[key].get<std::string>());
             }
+            // Close's 429: {"error": {"message": ..., "rate_reset": ...}}
+            const auto error = j.find("error");
+            if (error != j.end() && error->is_object()) {
+                const auto message = error->find("message");
+                if (message != error->end() && message->is_string())
+                    return QString::fromStdString(message->get<std::string>());
+            }
         }
     } catch (const nlohmann::json::exception &) { }
     QString text = QString::fromUtf8(body.left(200)).simplified();

@@ -56,45 +56,71 @@ std::optional<QString> LoadTestRun::problem() const
         return QStringLiteral("a load test needs Redis and an Instantly client");
     if (m_record.definition.target.isEmpty() && m_services.localTarget.isEmpty())
         return QStringLiteral("no target: give a URL, or run a local listener");
+    if (!m_record.definition.inlineLeads && !m_services.seedCloseLeads)
+        return QStringLiteral("lead-less webhooks (as Close sends them) need their leads in "
+                              "Close, and there is no sandbox here to put them in: add "
+                              "--inline-leads");
     return std::nullopt;
+}
+
+namespace {
+
+std::string closeLeadId(const RunDefinition &d, int i)
+{
+    return "lead_" + d.id.toStdString() + "_" + std::to_string(i);
+}
+
+json closeLeadJson(const RunDefinition &d, int i)
+{
+    const Lead lead = d.lead(i);
+    json custom = json::object();
+    for (auto it = lead.customVariables.cbegin(); it != lead.customVariables.cend(); ++it)
+        custom[it.key().toStdString()] = it.value().toString().toStdString();
+    return { { "id", closeLeadId(d, i) },
+             { "display_name", lead.companyName.toStdString() },
+             { "custom", custom },
+             { "contacts",
+               json::array(
+                   { { { "id", "cont_" + d.id.toStdString() + "_" + std::to_string(i) },
+                       { "name",
+                         QString(lead.firstName + QLatin1Char(' ') + lead.lastName).toStdString() },
+                       { "emails",
+                         json::array({ { { "email", lead.email.toStdString() },
+                                         { "type", "office" } } }) } } }) } };
+}
+
+} // namespace
+
+QByteArray LoadTestRun::closeLead(const RunDefinition &d, int i)
+{
+    return QByteArray::fromStdString(closeLeadJson(d, i).dump());
 }
 
 QByteArray LoadTestRun::webhookBody(const RunDefinition &d, int i)
 {
-    const Lead lead = d.lead(i);
     const std::string n = std::to_string(i);
-    const std::string leadId = "lead_" + d.id.toStdString() + "_" + n;
-    json custom = json::object();
-    for (auto it = lead.customVariables.cbegin(); it != lead.customVariables.cend(); ++it)
-        custom[it.key().toStdString()] = it.value().toString().toStdString();
-    const json body = {
+    const std::string leadId = closeLeadId(d, i);
+    json body = {
         { "subscription_id", "sluice_loadtest" },
         { "event",
           { { "id", "ev_" + d.id.toStdString() + "_" + n },
             { "object_type", "task.lead" },
             { "action", "created" },
             { "lead_id", leadId },
+            { "object_id", "task_" + d.id.toStdString() + "_" + n },
             { "date_created", QDateTime::currentDateTimeUtc().toString(Qt::ISODate).toStdString() },
             { "data",
               { { "text", "Instantly: " + d.campaign.toStdString() },
                 { "lead_id", leadId },
                 { "is_complete", false } } } } },
-        { "lead",
-          { { "id", leadId },
-            { "display_name", lead.companyName.toStdString() },
-            { "custom", custom },
-            { "contacts",
-              json::array(
-                  { { { "name",
-                        QString(lead.firstName + QLatin1Char(' ') + lead.lastName).toStdString() },
-                      { "emails",
-                        json::array({ { { "email", lead.email.toStdString() },
-                                        { "type", "office" } } }) } } }) } } },
     };
+    if (d.inlineLeads)
+        body["lead"] = closeLeadJson(d, i);
     return QByteArray::fromStdString(body.dump());
 }
 
-qint64 LoadTestRun::predictMs(int leads, qint64 queueDepth, const LoadTestServices &s)
+qint64 LoadTestRun::predictMs(int leads, qint64 queueDepth, const LoadTestServices &s,
+                              bool inlineLeads)
 {
     const double rate = std::max(0.1, s.effectivePerSecond);
     const qint64 ahead = std::max<qint64>(0, queueDepth) + leads;
@@ -103,7 +129,13 @@ qint64 LoadTestRun::predictMs(int leads, qint64 queueDepth, const LoadTestServic
     if (s.mode == DeliveryMode::Single)
         return qint64(std::ceil((double(ahead) + 1) / rate * 1000.0));
     const double requests = std::ceil(double(ahead) / std::max(1, s.maxBatch)) + 1;
-    return qint64(std::ceil(requests / rate * 1000.0)) + s.coalescingWindow.count();
+    qint64 ms = qint64(std::ceil(requests / rate * 1000.0)) + s.coalescingWindow.count();
+    // Lead-less: the leads come from Close lookups, a page at a time at Close's pace; bulk
+    // requests wait for them, so the lookups come first.
+    if (!inlineLeads)
+        ms += qint64(std::ceil(std::ceil(double(leads) / std::max(1, s.lookupBatch))
+                               / std::max(0.1, s.closePerSecond) * 1000.0));
+    return ms;
 }
 
 void LoadTestRun::start()
@@ -154,7 +186,7 @@ void LoadTestRun::ensureCampaign()
             return;
         }
         if (r.value()) {
-            self->predictAndFire();
+            self->seedCloseLeads();
             return;
         }
         self->m_services.instantly->createCampaign(name, [self, name](ApiReply<Campaign> made) {
@@ -167,8 +199,34 @@ void LoadTestRun::ensureCampaign()
             }
             self->m_record.campaignCreatedByRun = true;
             qCInfo(lcLoadTest).noquote() << "created campaign" << name << made.value().id;
-            self->predictAndFire();
+            self->seedCloseLeads();
         });
+    });
+}
+
+void LoadTestRun::seedCloseLeads()
+{
+    const RunDefinition &d = m_record.definition;
+    if (d.inlineLeads) {
+        predictAndFire();
+        return;
+    }
+    QByteArray leads = "[";
+    for (int i = 1; i <= d.leads; ++i) {
+        if (i > 1)
+            leads += ',';
+        leads += closeLead(d, i);
+    }
+    leads += ']';
+    QPointer<LoadTestRun> self(this);
+    m_services.seedCloseLeads(leads, [self](std::optional<QString> error) {
+        if (!self || self->m_done)
+            return;
+        if (error) {
+            self->abort(QStringLiteral("cannot put the run's leads in Close: %1").arg(*error));
+            return;
+        }
+        self->predictAndFire();
     });
 }
 
@@ -180,7 +238,8 @@ void LoadTestRun::predictAndFire()
             return;
         const qint64 depth = r.ok() ? r.value().integer() : 0;
         self->m_record.predictedMs
-            = predictMs(self->m_record.definition.leads, depth, self->m_services);
+            = predictMs(self->m_record.definition.leads, depth, self->m_services,
+                        self->m_record.definition.inlineLeads);
         self->fire();
     });
 }

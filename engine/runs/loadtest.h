@@ -11,6 +11,7 @@
 #include <QTimer>
 
 #include <deque>
+#include <functional>
 #include <memory>
 
 namespace sluice {
@@ -37,6 +38,14 @@ struct LoadTestServices
     int maxBatch = 1000;
     std::chrono::milliseconds coalescingWindow { 200 };
     std::vector<RateRule> caps; ///< the hard caps the send log is judged against
+    /// Puts the run's Close leads (a JSON array of Close lead objects) where the target's
+    /// Close lookups find them, then calls `done` with an error or nothing. Lead-less runs
+    /// need it: the embedded sandbox's Close store, say.
+    std::function<void(const QByteArray &leads, std::function<void(std::optional<QString>)> done)>
+        seedCloseLeads;
+    /// For the prediction of lead-less runs: Close lookups per second and leads per lookup.
+    double closePerSecond = 8;
+    int lookupBatch = 100;
 };
 
 /// A live view of a run, for a progress line or the console.
@@ -80,9 +89,13 @@ public:
     bool isDone() const { return m_done; }
     LoadTestProgress progress() const;
     /// Duration predicted from the queue depth, the mode and the effective rate.
-    static qint64 predictMs(int leads, qint64 queueDepth, const LoadTestServices &services);
-    /// The Close webhook for lead `i` of a run (task text "Instantly: <campaign>").
+    static qint64 predictMs(int leads, qint64 queueDepth, const LoadTestServices &services,
+                            bool inlineLeads = false);
+    /// The Close webhook for lead `i` of a run (task text "Instantly: <campaign>"): lead-less
+    /// as Close sends it, or with the lead inline when the definition says so.
     static QByteArray webhookBody(const RunDefinition &definition, int i);
+    /// Lead `i` as Close holds it (GET /api/v1/lead/{id}/ shape), as compact JSON.
+    static QByteArray closeLead(const RunDefinition &definition, int i);
 
     /// How long delivery may take after the last acknowledgement before the run gives up
     /// waiting: the prediction times this factor, at least a minute.
@@ -95,6 +108,7 @@ Q_SIGNALS:
 
 private:
     void ensureCampaign();
+    void seedCloseLeads();
     void predictAndFire();
     void fire();
     void firingDone();

@@ -161,6 +161,7 @@ json toJson(const RunRecord &r)
             { "concurrency", d.concurrency },
             { "fail_fast", d.failFast },
             { "signed", d.signedWebhooks },
+            { "inline_leads", d.inlineLeads },
             { "mode", ss(d.mode) },
             { "thresholds",
               { { "ack_timeout_ms", d.thresholds.ackTimeout.count() },
@@ -263,6 +264,7 @@ std::optional<RunRecord> runRecordFromJson(const json &j)
     d.concurrency = num<int>(dj, "concurrency", 50);
     d.failFast = flag(dj, "fail_fast");
     d.signedWebhooks = flag(dj, "signed");
+    d.inlineLeads = flag(dj, "inline_leads");
     d.mode = qs(dj, "mode");
     if (dj.contains("thresholds") && dj["thresholds"].is_object()) {
         const json &t = dj["thresholds"];

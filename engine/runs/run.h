@@ -58,6 +58,9 @@ struct RunDefinition
     int concurrency = 50;
     bool failFast = false;
     bool signedWebhooks = false; ///< a Close signature key was set when it was fired
+    /// The webhooks carry the lead (a test convenience). Off: as Close sends them, with only
+    /// the lead id, and the leads are put in the sandbox's Close first, as Close holds them.
+    bool inlineLeads = false;
     QString mode; ///< "bulk" or "single": how the engine delivered, for the record
     RunThresholds thresholds;
 

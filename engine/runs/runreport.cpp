@@ -163,7 +163,9 @@ QString definitionLine(const RunDefinition &d)
                                : d.mode + QStringLiteral(" mode"))
           << QStringLiteral("%1 concurrent webhooks").arg(d.concurrency)
           << (d.signedWebhooks ? QStringLiteral("signed") : QStringLiteral("unsigned"))
-          << (d.failFast ? QStringLiteral("fail-fast on") : QStringLiteral("fail-fast off"));
+          << (d.failFast ? QStringLiteral("fail-fast on") : QStringLiteral("fail-fast off"))
+          << (d.inlineLeads ? QStringLiteral("leads inline")
+                            : QStringLiteral("lead-less, looked up in Close"));
     return parts.join(QStringLiteral(", "));
 }
 

@@ -18,6 +18,19 @@ if redis.call('XACK', stream, group, id) == 0 then
   return -1
 end
 local n = #ARGV - 9
+-- Each contact's timeline starts where its webhook did: the Close lead's "received" event of
+-- this task is copied to it (a lead-less webhook names only the Close lead), then the lookup.
+local received = nil
+if prefix ~= '' and n > 0 then
+  local events = redis.call('LRANGE', prefix .. 'journal:close:' .. close_lead, 0, -1)
+  for _, raw in ipairs(events) do
+    local ok, event = pcall(cjson.decode, raw)
+    if ok and type(event) == 'table' and journal.field(event, 'kind') == 'received'
+        and journal.field(event, 'task') == task then
+      received = event
+    end
+  end
+end
 local contacts = {}
 for i = 10, #ARGV do
   local fields = cjson.decode(ARGV[i])
@@ -25,9 +38,13 @@ for i = 10, #ARGV do
   local identity = journal.identity_of(fields)
   if identity then
     contacts[#contacts + 1] = identity
+    if received then
+      journal.add(prefix, identity, journal.field(received, 'at'), received)
+    end
+    journal.add(prefix, identity, now, {'kind', 'looked_up', 'at', now, 'task', task,
+      'campaign', campaign, 'detail', 'contact of Close lead ' .. close_lead, 'instance', instance})
     journal.add(prefix, identity, now, {'kind', 'queued', 'at', now, 'task', task,
-      'campaign', campaign, 'detail', 'contact of Close lead ' .. close_lead .. ', stream entry ' ..
-      entry, 'instance', instance})
+      'campaign', campaign, 'detail', 'stream entry ' .. entry, 'instance', instance})
   end
 end
 local detail = reason

@@ -57,31 +57,57 @@ inline QSet<QString> webhookEmails(int first, int count)
     return emails;
 }
 
-/// A Close `task.lead` / `created` webhook for lead `i` (event id `ev_<i>`) whose task text
-/// names `campaign`, with the lead inline, so no Close lookup is needed.
-inline QByteArray closeWebhook(int i, const QString &campaign)
+/// Close lead `lead_<i>` as Close holds it: one contact with webhookEmail(i).
+inline nlohmann::json closeLeadJson(int i)
 {
     using json = nlohmann::json;
     const std::string n = std::to_string(i);
-    const json body = {
+    return { { "id", "lead_" + n },
+             { "display_name", "Company " + n },
+             { "contacts",
+               json::array(
+                   { { { "name", "Test Lead" + n },
+                       { "emails",
+                         json::array({ { { "email", webhookEmail(i).toStdString() } } }) } } }) } };
+}
+
+/// Puts Close leads `first` .. `first + count - 1` in the sandbox's Close, as Close would hold
+/// the leads its webhooks name; false if the sandbox refused one.
+inline bool seedCloseLeads(SandboxServer &sandbox, int first, int count)
+{
+    for (int i = first; i < first + count; ++i)
+        if (sandbox.store().putCloseLead(closeLeadJson(i)).status != 200)
+            return false;
+    return true;
+}
+
+enum class LeadShape {
+    LeadLess, ///< as Close sends it: the task and its lead id only (seed the lead first)
+    Inline, ///< with a top-level `lead`: a test convenience, no lookup needed
+};
+
+/// A Close `task.lead` / `created` webhook for lead `i` (event id `ev_<i>`) whose task text
+/// names `campaign`. Lead-less by default, as Close sends every webhook: the serve under test
+/// looks `lead_<i>` up in the sandbox's Close (seedCloseLeads()).
+inline QByteArray closeWebhook(int i, const QString &campaign,
+                               LeadShape shape = LeadShape::LeadLess)
+{
+    using json = nlohmann::json;
+    const std::string n = std::to_string(i);
+    json body = {
         { "subscription_id", "sub_test" },
         { "event",
           { { "id", "ev_" + n },
             { "object_type", "task.lead" },
             { "action", "created" },
             { "lead_id", "lead_" + n },
+            { "object_id", "task_" + n },
             { "data",
               { { "text", "Instantly: " + campaign.toStdString() },
                 { "lead_id", "lead_" + n } } } } },
-        { "lead",
-          { { "id", "lead_" + n },
-            { "display_name", "Company " + n },
-            { "contacts",
-              json::array({ { { "name", "Test Lead" + n },
-                              { "emails",
-                                json::array({ { { "email",
-                                                  webhookEmail(i).toStdString() } } }) } } }) } } },
     };
+    if (shape == LeadShape::Inline)
+        body["lead"] = closeLeadJson(i);
     return QByteArray::fromStdString(body.dump());
 }
 

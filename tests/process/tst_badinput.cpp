@@ -88,6 +88,7 @@ private Q_SLOTS:
         m_sandbox = std::make_unique<SandboxServer>();
         QVERIFY(m_sandbox->start() != 0);
         QVERIFY(createCampaign(*m_sandbox, kCampaign));
+        QVERIFY(seedCloseLeads(*m_sandbox, 800, 4));
         m_redis = std::make_unique<RedisServer>();
         QVERIFY2(m_redis->start(), qPrintable(m_redis->errorString()));
         ServeSetup setup(m_sandbox->baseUrl(), m_redis->url());

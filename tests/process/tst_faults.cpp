@@ -60,6 +60,7 @@ private Q_SLOTS:
         QVERIFY2(serve.start(), qPrintable(serve.error()));
 
         const int n = 100;
+        QVERIFY(seedCloseLeads(sandbox, 2000, n));
         const auto results = fireWebhooks(
             serve.addLeadUrl(), webhookRequests(2000, n, QStringLiteral("Fault Run")), 20);
         const QStringList refused = unacceptedAnswers(results);

@@ -256,15 +256,26 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const CliResult r = runSluice(
             { QStringLiteral("loadtest"), QStringLiteral("--leads"), QStringLiteral("10"),
-              QStringLiteral("--fail-fast"), QStringLiteral("--ack-timeout"),
-              QStringLiteral("500ms"), QStringLiteral("--concurrency"), QStringLiteral("1"),
-              QStringLiteral("--target"),
+              QStringLiteral("--fail-fast"), QStringLiteral("--inline-leads"),
+              QStringLiteral("--ack-timeout"), QStringLiteral("500ms"),
+              QStringLiteral("--concurrency"), QStringLiteral("1"), QStringLiteral("--target"),
               QStringLiteral("http://127.0.0.1:%1/instantly/add_lead").arg(silent.serverPort()),
               QStringLiteral("--data-dir"), dir.filePath(QStringLiteral("data")) });
         QCOMPARE(r.code, 1);
         QVERIFY2(
             r.out.contains(QStringLiteral("fail-fast: request 1 of 10: no answer within 500 ms")),
             qPrintable(r.describe()));
+
+        // Lead-less webhooks (the default) to a foreign target: this run cannot put the leads
+        // in that target's Close, and says so instead of firing webhooks nobody can resolve.
+        const CliResult leadless = runSluice(
+            { QStringLiteral("loadtest"), QStringLiteral("--leads"), QStringLiteral("10"),
+              QStringLiteral("--target"),
+              QStringLiteral("http://127.0.0.1:%1/instantly/add_lead").arg(silent.serverPort()),
+              QStringLiteral("--data-dir"), dir.filePath(QStringLiteral("data")) });
+        QCOMPARE(leadless.code, 2);
+        QVERIFY2(leadless.err.contains(QStringLiteral("--inline-leads")),
+                 qPrintable(leadless.describe()));
     }
 
     void badUsageSaysWhat()

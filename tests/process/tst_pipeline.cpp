@@ -61,6 +61,7 @@ private Q_SLOTS:
         QVERIFY2(serve.start(), qPrintable(serve.error()));
 
         const int n = 2000;
+        QVERIFY(seedCloseLeads(sandbox, 0, n));
         QElapsedTimer clock;
         clock.start();
         const auto results = fireWebhooks(serve.addLeadUrl(),
@@ -122,6 +123,7 @@ private Q_SLOTS:
         QVERIFY2(serve.start(), qPrintable(serve.error()));
 
         const int n = 200;
+        QVERIFY(seedCloseLeads(sandbox, 5000, n));
         QElapsedTimer clock;
         clock.start();
         const auto results = fireWebhooks(
@@ -180,6 +182,7 @@ private Q_SLOTS:
         }
 
         const int n = 240;
+        QVERIFY(seedCloseLeads(sandbox, 9000, n));
         const auto results
             = fireWebhooks(targets, webhookRequests(9000, n, QStringLiteral("Shared Run")), 16);
         const QStringList refused = unacceptedAnswers(results);

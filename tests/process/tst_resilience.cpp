@@ -63,6 +63,7 @@ private Q_SLOTS:
         QVERIFY2(serve.start(), qPrintable(serve.error()));
 
         const int n = 80;
+        QVERIFY(seedCloseLeads(sandbox, 100, n));
         const auto results = fireWebhooks(
             serve.addLeadUrl(), webhookRequests(100, n, QStringLiteral("Restart Run")), 20);
         const QStringList refused = unacceptedAnswers(results);
@@ -120,6 +121,7 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(redisConnected(serve), 0, 10'000);
 
         const int n = 50;
+        QVERIFY(seedCloseLeads(sandbox, 300, n));
         const auto results = fireWebhooks(serve.addLeadUrl(),
                                           webhookRequests(300, n, QStringLiteral("Spool Run")), 10);
         const QStringList refused = unacceptedAnswers(results);
@@ -168,6 +170,7 @@ private Q_SLOTS:
         QVERIFY2(serve.start(), qPrintable(serve.error()));
 
         const int n = 1500;
+        QVERIFY(seedCloseLeads(sandbox, 4000, n));
         FireOptions options;
         options.target = serve.addLeadUrl();
         options.concurrency = 50;

@@ -22,6 +22,7 @@ private Q_SLOTS:
         SandboxServer sandbox;
         QVERIFY(sandbox.start() != 0);
         QVERIFY(createCampaign(sandbox, QStringLiteral("Spring Outreach")));
+        QVERIFY(seedCloseLeads(sandbox, 0, 60));
 
         ServeProcess serve(ServeSetup(sandbox.baseUrl()));
         QVERIFY2(serve.start(), qPrintable(serve.error()));
@@ -75,6 +76,7 @@ private Q_SLOTS:
         SandboxServer sandbox(sandboxOptions);
         QVERIFY(sandbox.start() != 0);
         QVERIFY(createCampaign(sandbox, QStringLiteral("Crash Test")));
+        QVERIFY(seedCloseLeads(sandbox, 1000, 40));
         RedisServer redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
         QTemporaryDir dir;

@@ -153,7 +153,9 @@ private Q_SLOTS:
         QCOMPARE(record.taskIds.size(), 20);
         const QString email = d.emails().at(3);
 
-        // received -> queued -> attempt -> delivered, in that order, with the request's facts.
+        // As Close sends it, the webhook names only the Close lead: received (and queued for
+        // its lookup) -> looked up -> queued as a lead -> attempt -> delivered, in that order,
+        // with the request's facts.
         LeadJournal journal = m_engine->journal();
         Answer<QList<LeadTimeline>> found;
         journal.search(email.toUpper(), 10, found.callback());
@@ -166,12 +168,17 @@ private Q_SLOTS:
         QCOMPARE(t.campaign, d.campaign);
         QCOMPARE(kinds(t),
                  (QStringList { QStringLiteral("received"), QStringLiteral("queued"),
+                                QStringLiteral("looked_up"), QStringLiteral("queued"),
                                 QStringLiteral("attempt"), QStringLiteral("delivered") }));
         QVERIFY2(t.events[0].detail.contains(QStringLiteral("Close webhook")),
                  qPrintable(t.events[0].detail));
         QVERIFY(t.events[0].detail.contains(QStringLiteral("signature valid")));
         QVERIFY(t.events[1].detail.startsWith(QStringLiteral("stream entry ")));
-        const JournalEvent &attempt = t.events[2];
+        QVERIFY2(t.events[2].detail.startsWith(QStringLiteral("contact of Close lead lead_")),
+                 qPrintable(t.events[2].detail));
+        QVERIFY(t.events[3].detail.startsWith(QStringLiteral("stream entry ")));
+        QVERIFY(t.events[3].detail != t.events[1].detail); // the lead's own entry
+        const JournalEvent &attempt = t.events[4];
         QCOMPARE(attempt.attempt, 1);
         QCOMPARE(attempt.status, 200);
         QVERIFY(attempt.latencyMs >= 0);

@@ -97,7 +97,8 @@ private Q_SLOTS:
             QStringLiteral("200 (200 leads)"),
             QStringLiteral("TimeoutTest1764408972 (created by the run)"),
             QStringLiteral("the local listener"),
-            QStringLiteral("bulk mode, 50 concurrent webhooks, signed, fail-fast off"),
+            QStringLiteral("bulk mode, 50 concurrent webhooks, signed, fail-fast off, "
+                           "lead-less, looked up in Close"),
             QStringLiteral("acks under 30.0 s, p99 ack at most 1000 ms"),
             QStringLiteral("2025-11-29 09:36:12"),
             QStringLiteral("+120 ms"),
