@@ -1,5 +1,8 @@
 #pragma once
 
+// Private to engine/sandbox (included by sandboxstore.cpp only): it holds JSON by value, so it
+// needs the full nlohmann header, which public headers avoid.
+
 #include "sandboxoptions.h"
 
 #include <QHash>
