@@ -42,9 +42,11 @@ int runSandboxCommand(const QStringList &args)
     QTextStream err(stderr);
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(
-        "Fake Instantly v2 and Close APIs on loopback, with Instantly's workspace rate limit "
-        "and fault injection. Control API: /_sandbox/{stats,requests,leads,faults,limits,"
-        "outage,close/leads,reset} with the same bearer key."));
+        "Fake Instantly v2 and Close APIs on loopback, held to the vendors' documented rules "
+        "(docs/sandbox-rules.md): Instantly's workspace rate limit, Close's per-group limits, "
+        "fault injection. Control API: /_sandbox/{stats,requests,leads,faults,limits,outage,"
+        "blocklist,plan,behaviour,close/leads,close/limits,close/faults,reset} with the same "
+        "bearer key."));
     parser.addHelpOption();
     parser.addOptions({
         { QStringLiteral("host"), QStringLiteral("Address to bind (default 127.0.0.1)."),
@@ -56,12 +58,41 @@ int runSandboxCommand(const QStringList &args)
           QStringLiteral("Instantly bearer key to accept (default 'sandbox')."),
           QStringLiteral("key") },
         { QStringLiteral("close-api-key"),
-          QStringLiteral("Close API key to accept as the Basic-auth user (default 'sandbox')."),
+          QStringLiteral("Close API key to accept as the Basic-auth user (default 'sandbox'); "
+                         "repeat it for several keys of one organisation."),
           QStringLiteral("key") },
-        { QStringLiteral("per-second"), QStringLiteral("Workspace limit per second (default 10)."),
+        { QStringLiteral("preset"),
+          QStringLiteral("Instantly limits: 'plan' (this team's 10/s and 600/min, the default) "
+                         "or 'documented' (Instantly's documented 100/s and 6,000/min)."),
+          QStringLiteral("name") },
+        { QStringLiteral("per-second"),
+          QStringLiteral("Workspace limit per second (default 10; overrides --preset)."),
           QStringLiteral("n") },
-        { QStringLiteral("per-minute"), QStringLiteral("Workspace limit per minute (default 600)."),
+        { QStringLiteral("per-minute"),
+          QStringLiteral("Workspace limit per minute (default 600; overrides --preset)."),
           QStringLiteral("n") },
+        { QStringLiteral("blocklist"),
+          QStringLiteral("Workspace blocklist entry, an email or a domain; repeatable."),
+          QStringLiteral("entry") },
+        { QStringLiteral("remaining-in-plan"),
+          QStringLiteral("Leads the Instantly plan still allows (default 100000)."),
+          QStringLiteral("n") },
+        { QStringLiteral("same-campaign-duplicates"),
+          QStringLiteral("The same email sent again to one campaign with the skip flags off: "
+                         "'create' (default) or 'skip'."),
+          QStringLiteral("create|skip") },
+        { QStringLiteral("close-per-key"),
+          QStringLiteral("Close limit per API key and endpoint group, requests/s (default 20)."),
+          QStringLiteral("n") },
+        { QStringLiteral("close-per-org"),
+          QStringLiteral("Close limit per organisation and endpoint group, requests/s "
+                         "(default 60)."),
+          QStringLiteral("n") },
+        { QStringLiteral("close-latency-ms"), QStringLiteral("Latency added to Close answers."),
+          QStringLiteral("ms") },
+        { QStringLiteral("search-refused-status"),
+          QStringLiteral("Answer every Close search with this status: 400, 403 or 404."),
+          QStringLiteral("status") },
         { QStringLiteral("retry-after"),
           QStringLiteral("Send Retry-After with 429s (Instantly does not promise it).") },
         { QStringLiteral("latency-ms"), QStringLiteral("Latency added to every answer."),
@@ -75,6 +106,14 @@ int runSandboxCommand(const QStringList &args)
           QStringLiteral("ms") },
         { QStringLiteral("body-error-rate"),
           QStringLiteral("Probability of a 200 with an error body, 0..1."), QStringLiteral("p") },
+        { QStringLiteral("apply-drop-rate"),
+          QStringLiteral("Probability that a request takes effect and the connection is then "
+                         "closed without an answer, 0..1."),
+          QStringLiteral("p") },
+        { QStringLiteral("apply-hang-rate"),
+          QStringLiteral("Probability that a request takes effect and its answer is then held "
+                         "for --hang-ms, 0..1."),
+          QStringLiteral("p") },
         { QStringLiteral("outage"),
           QStringLiteral(
               "An outage window (503s): START_MS:DURATION_MS from start-up; repeatable."),
@@ -98,10 +137,31 @@ int runSandboxCommand(const QStringList &args)
     }
 
     SandboxOptions options;
+    const QString preset = parser.value(QStringLiteral("preset"));
+    if (preset == QLatin1String("documented")) {
+        options = SandboxOptions::documentedInstantlyLimits();
+    } else if (!preset.isEmpty() && preset != QLatin1String("plan")) {
+        err << "sluice sandbox: --preset expects 'plan' or 'documented', got '" << preset << "'\n";
+        return 2;
+    }
     if (parser.isSet(QStringLiteral("api-key")))
         options.apiKey = parser.value(QStringLiteral("api-key"));
-    if (parser.isSet(QStringLiteral("close-api-key")))
-        options.closeApiKey = parser.value(QStringLiteral("close-api-key"));
+    const QStringList closeKeys = parser.values(QStringLiteral("close-api-key"));
+    if (!closeKeys.isEmpty()) {
+        options.closeApiKey = closeKeys.first();
+        options.moreCloseApiKeys = closeKeys.mid(1);
+    }
+    options.blocklist = parser.values(QStringLiteral("blocklist"));
+    if (parser.isSet(QStringLiteral("same-campaign-duplicates"))) {
+        const QString text = parser.value(QStringLiteral("same-campaign-duplicates"));
+        const auto behaviour = sameCampaignDuplicatesFromString(text);
+        if (!behaviour) {
+            err << "sluice sandbox: --same-campaign-duplicates expects 'create' or 'skip', got '"
+                << text << "'\n";
+            return 2;
+        }
+        options.sameCampaignDuplicates = *behaviour;
+    }
     options.sendRetryAfter = parser.isSet(QStringLiteral("retry-after"));
     const auto port = number<int>(parser, QStringLiteral("port"), 18080, err);
     const auto perSecond
@@ -113,9 +173,21 @@ int runSandboxCommand(const QStringList &args)
     const auto hangRate = number<double>(parser, QStringLiteral("hang-rate"), 0.0, err);
     const auto hangMs = number<qint64>(parser, QStringLiteral("hang-ms"), 120'000, err);
     const auto bodyErrorRate = number<double>(parser, QStringLiteral("body-error-rate"), 0.0, err);
+    const auto applyDropRate = number<double>(parser, QStringLiteral("apply-drop-rate"), 0.0, err);
+    const auto applyHangRate = number<double>(parser, QStringLiteral("apply-hang-rate"), 0.0, err);
     const auto seed = number<qint64>(parser, QStringLiteral("seed"), 1, err);
+    const auto remainingInPlan
+        = number<qint64>(parser, QStringLiteral("remaining-in-plan"), options.remainingInPlan, err);
+    const CloseGroupLimit closeDefaults;
+    const auto closePerKey
+        = number<int>(parser, QStringLiteral("close-per-key"), closeDefaults.perKey, err);
+    const auto closePerOrg
+        = number<int>(parser, QStringLiteral("close-per-org"), closeDefaults.perOrg, err);
+    const auto closeLatency = number<qint64>(parser, QStringLiteral("close-latency-ms"), 0, err);
+    const auto searchRefused = number<int>(parser, QStringLiteral("search-refused-status"), 0, err);
     if (!port || !perSecond || !perMinute || !latency || !errorRate || !hangRate || !hangMs
-        || !bodyErrorRate || !seed)
+        || !bodyErrorRate || !applyDropRate || !applyHangRate || !seed || !remainingInPlan
+        || !closePerKey || !closePerOrg || !closeLatency || !searchRefused)
         return 2;
     if (*port < 0 || *port > 65535) {
         err << "sluice sandbox: --port must be between 0 and 65535\n";
@@ -128,7 +200,14 @@ int runSandboxCommand(const QStringList &args)
     options.faults.hangRate = *hangRate;
     options.faults.hangDuration = milliseconds { *hangMs };
     options.faults.bodyErrorRate = *bodyErrorRate;
+    options.faults.applyDropRate = *applyDropRate;
+    options.faults.applyHangRate = *applyHangRate;
     options.seed = quint32(*seed);
+    options.remainingInPlan = *remainingInPlan;
+    for (const QString &group : SandboxServer::closeEndpointGroups())
+        options.closeLimits[group] = CloseGroupLimit { *closePerKey, *closePerOrg };
+    options.closeFaults.latency = milliseconds { *closeLatency };
+    options.closeFaults.searchRefusedStatus = *searchRefused;
     if (auto problem = options.problem()) {
         err << "sluice sandbox: " << *problem << "\n";
         return 2;
@@ -170,11 +249,16 @@ int runSandboxCommand(const QStringList &args)
         = options.apiKey == QLatin1String("sandbox") ? options.apiKey : maskSecret(options.apiKey);
     out << "Sluice sandbox listening on " << sandbox.baseUrl().toString() << "\n"
         << "  Instantly v2 at /api/v2/..., bearer key: " << keyShown << "\n"
-        << "  Close at /api/v1/lead/{id}/, Basic-auth user: "
+        << "  Close at /api/v1/lead/{id}/ and /api/v1/data/search/, Basic-auth user: "
         << (options.closeApiKey == QLatin1String("sandbox") ? options.closeApiKey
                                                             : maskSecret(options.closeApiKey))
+        << (options.moreCloseApiKeys.isEmpty()
+                ? QString()
+                : QStringLiteral(" (+%1 more keys)").arg(options.moreCloseApiKeys.size()))
         << "\n"
         << "  workspace limit: " << options.perSecond << "/s and " << options.perMinute << "/min\n"
+        << "  Close limits per endpoint group: " << *closePerKey << "/s per key, " << *closePerOrg
+        << "/s per organisation\n"
         << "  control API: /_sandbox/stats, /_sandbox/requests, /_sandbox/faults, ...\n"
         << "Ctrl-C stops it." << Qt::endl;
 

@@ -25,27 +25,49 @@ QByteArray bodyBytes(const StoreReply &reply)
     return reply.body ? QByteArray::fromStdString(reply.body->dump()) : QByteArray("{}");
 }
 
-json faultsJson(const FaultOptions &f)
-{
-    return json {
-        { "latency_ms", f.latency.count() },
-        { "error_rate", f.errorRate },
-        { "hang_rate", f.hangRate },
-        { "hang_ms", f.hangDuration.count() },
-        { "body_error_rate", f.bodyErrorRate },
-    };
-}
-
 /// Reads a JSON request body; nullopt and a 400 reply when it is not JSON.
-std::optional<json> parseBody(const QByteArray &body, StoreReply *error)
+std::optional<json> parseBody(const QByteArray &body, StoreReply *error, bool close = false)
 {
     try {
         return json::parse(body.constBegin(), body.constEnd());
     } catch (const json::parse_error &e) {
-        *error = instantlyError(
-            400, QStringLiteral("body is not valid JSON: %1").arg(QString::fromUtf8(e.what())));
+        const QString message
+            = QStringLiteral("body is not valid JSON: %1").arg(QString::fromUtf8(e.what()));
+        *error = close ? closeError(400, message) : instantlyError(400, message);
         return std::nullopt;
     }
+}
+
+using Operation = std::function<StoreReply(SandboxStore &, const HttpRequest &, const json &)>;
+
+/// One Close endpoint group: its name, the method and path template it covers, and what it
+/// does. Adding a group (with its own limits, stats and RateLimit header) is one line here.
+struct CloseEndpoint
+{
+    const char *group;
+    QByteArray method;
+    QString pathPattern;
+    bool jsonBody;
+    Operation op;
+};
+
+QStringList fieldsParameter(const HttpRequest &r)
+{
+    const QString fields = r.query.queryItemValue(QStringLiteral("_fields"), QUrl::FullyDecoded);
+    return fields.isEmpty() ? QStringList() : fields.split(QLatin1Char(','), Qt::SkipEmptyParts);
+}
+
+const std::vector<CloseEndpoint> &closeEndpoints()
+{
+    static const std::vector<CloseEndpoint> endpoints = {
+        { "lead_get", "GET", QStringLiteral("/api/v1/lead/([^/]+)/?"), false,
+          [](SandboxStore &s, const HttpRequest &r, const json &) {
+              return s.close().getLead(r.captures.value(0), fieldsParameter(r));
+          } },
+        { "search", "POST", QStringLiteral("/api/v1/data/search/?"), true,
+          [](SandboxStore &s, const HttpRequest &, const json &b) { return s.close().search(b); } },
+    };
+    return endpoints;
 }
 
 } // namespace
@@ -57,9 +79,11 @@ SandboxServer::SandboxServer(SandboxOptions options, const Clock *clock, QObject
     , m_limiter({ { milliseconds { 1000 }, m_options.perSecond },
                   { milliseconds { 60'000 }, m_options.perMinute } })
     , m_random(m_options.seed)
+    , m_startOptions(m_options)
 {
     qRegisterMetaType<SandboxLogEntry>();
     setMaxBodyBytes(8 << 20);
+    applyStartRules();
 
     const QString id = QStringLiteral("([^/]+)");
     addInstantlyRoute("GET", QStringLiteral("/api/v2/campaigns"), BodyUse::None,
@@ -104,10 +128,7 @@ SandboxServer::SandboxServer(SandboxOptions options, const Clock *clock, QObject
                       [this](const HttpRequest &r, const json &) {
                           return m_store.deleteLead(r.captures.value(0));
                       });
-    addRoute("GET", QStringLiteral("/api/v1/lead/([^/]+)/?"),
-             [this](const HttpRequest &r, HttpResponder responder) {
-                 serveClose(r, std::move(responder));
-             });
+    addCloseRoutes();
     addControlRoutes();
 }
 
@@ -129,6 +150,34 @@ QUrl SandboxServer::baseUrl() const
     return url;
 }
 
+void SandboxServer::applyStartRules()
+{
+    m_store.setBlocklist(m_startOptions.blocklist);
+    m_store.setRemainingInPlan(m_startOptions.remainingInPlan);
+    m_store.setSameCampaignDuplicates(m_startOptions.sameCampaignDuplicates);
+    m_options.blocklist = m_startOptions.blocklist;
+    m_options.remainingInPlan = m_startOptions.remainingInPlan;
+    m_options.sameCampaignDuplicates = m_startOptions.sameCampaignDuplicates;
+    m_options.closeLimits.clear();
+    for (const QString &group : closeEndpointGroups()) {
+        const auto it = m_startOptions.closeLimits.find(group);
+        setCloseLimit(group,
+                      it == m_startOptions.closeLimits.end() ? CloseGroupLimit {} : it->second);
+    }
+    m_options.closeFaults = m_startOptions.closeFaults;
+}
+
+void SandboxServer::reset()
+{
+    m_store.clear();
+    m_log.clear();
+    m_outages.clear();
+    m_closeStats.clear();
+    m_limiter = SlidingWindowLimiter(m_limiter.rules()); // forgets the admissions
+    m_closeLimiter.clearHistory();
+    applyStartRules();
+}
+
 void SandboxServer::setFaults(const FaultOptions &faults)
 {
     m_options.faults = faults;
@@ -140,6 +189,30 @@ void SandboxServer::setLimits(int perSecond, int perMinute)
     m_options.perMinute = perMinute;
     m_limiter.setRules(
         { { milliseconds { 1000 }, perSecond }, { milliseconds { 60'000 }, perMinute } });
+}
+
+QStringList SandboxServer::closeEndpointGroups()
+{
+    QStringList groups;
+    for (const CloseEndpoint &e : closeEndpoints())
+        groups.append(QString::fromLatin1(e.group));
+    return groups;
+}
+
+void SandboxServer::setCloseLimit(const QString &group, CloseGroupLimit limit)
+{
+    m_options.closeLimits[group] = limit;
+    m_closeLimiter.setLimit(group, limit);
+}
+
+CloseGroupLimit SandboxServer::closeLimit(const QString &group) const
+{
+    return m_closeLimiter.limit(group);
+}
+
+void SandboxServer::setCloseFaults(const CloseFaultOptions &faults)
+{
+    m_options.closeFaults = faults;
 }
 
 void SandboxServer::addOutage(milliseconds startIn, milliseconds duration)
@@ -183,6 +256,22 @@ void SandboxServer::addInstantlyRoute(
              });
 }
 
+void SandboxServer::addCloseRoutes()
+{
+    for (const CloseEndpoint &e : closeEndpoints()) {
+        const QString group = QString::fromLatin1(e.group);
+        const BodyUse bodyUse = e.jsonBody ? BodyUse::Json : BodyUse::None;
+        Operation op = e.op;
+        addRoute(e.method, e.pathPattern,
+                 [this, group, bodyUse, op](const HttpRequest &r, HttpResponder responder) {
+                     serveClose(r, std::move(responder), group, bodyUse,
+                                [this, op](const HttpRequest &request, const json &body) {
+                                    return op(m_store, request, body);
+                                });
+                 });
+    }
+}
+
 SandboxLogEntry &SandboxServer::beginLog(const HttpRequest &request)
 {
     SandboxLogEntry entry;
@@ -202,12 +291,17 @@ SandboxLogEntry &SandboxServer::beginLog(const HttpRequest &request)
 void SandboxServer::finish(quint64 seq, HttpResponder responder, const StoreReply &reply,
                            const HttpHeaders &headers)
 {
-    const milliseconds latency = m_options.faults.latency;
-    if (latency.count() <= 0) {
+    finishAfter(m_options.faults.latency, seq, std::move(responder), reply, headers);
+}
+
+void SandboxServer::finishAfter(milliseconds delay, quint64 seq, HttpResponder responder,
+                                const StoreReply &reply, const HttpHeaders &headers)
+{
+    if (delay.count() <= 0) {
         finishNow(seq, std::move(responder), reply, headers);
         return;
     }
-    QTimer::singleShot(latency, this, [this, seq, responder, reply, headers]() mutable {
+    QTimer::singleShot(delay, this, [this, seq, responder, reply, headers]() mutable {
         finishNow(seq, std::move(responder), reply, headers);
     });
 }
@@ -221,6 +315,16 @@ void SandboxServer::finishNow(quint64 seq, HttpResponder responder, const StoreR
         return; // rotated out meanwhile
     SandboxLogEntry &entry = m_log[size_t(seq - m_log.front().seq)];
     entry.status = delivered ? reply.status : 0;
+    entry.latencyMs = (m_steadyClock.now() - entry.arrivedSteady).count();
+    Q_EMIT requestServed(entry);
+}
+
+void SandboxServer::logUnanswered(quint64 seq)
+{
+    if (m_log.empty() || seq < m_log.front().seq)
+        return;
+    SandboxLogEntry &entry = m_log[size_t(seq - m_log.front().seq)];
+    entry.status = 0;
     entry.latencyMs = (m_steadyClock.now() - entry.arrivedSteady).count();
     Q_EMIT requestServed(entry);
 }
@@ -263,19 +367,20 @@ void SandboxServer::serveInstantly(
 
     const FaultOptions &faults = m_options.faults;
     const double roll = std::uniform_real_distribution<double>(0.0, 1.0)(m_random);
-    if (roll < faults.hangRate) {
+    double edge = faults.hangRate;
+    if (roll < edge) {
         QTimer::singleShot(faults.hangDuration, this, [this, seq, responder]() mutable {
             finishNow(seq, std::move(responder),
                       instantlyError(504, QStringLiteral("Gateway timeout (sandbox hang)")), {});
         });
         return;
     }
-    if (roll < faults.hangRate + faults.errorRate) {
+    if (roll < (edge += faults.errorRate)) {
         finish(seq, std::move(responder),
                instantlyError(500, QStringLiteral("Internal server error (sandbox fault)")));
         return;
     }
-    if (roll < faults.hangRate + faults.errorRate + faults.bodyErrorRate) {
+    if (roll < (edge += faults.bodyErrorRate)) {
         finish(
             seq, std::move(responder),
             jsonReply(200,
@@ -284,6 +389,12 @@ void SandboxServer::serveInstantly(
                              { "message", "Internal error reported in a 200 (sandbox fault)" } }));
         return;
     }
+    enum class Loss { None, Drop, Hang };
+    Loss loss = Loss::None;
+    if (roll < (edge += faults.applyDropRate))
+        loss = Loss::Drop;
+    else if (roll < (edge += faults.applyHangRate))
+        loss = Loss::Hang;
 
     json body;
     if (bodyUse == BodyUse::Json) {
@@ -300,20 +411,82 @@ void SandboxServer::serveInstantly(
         }
         body = std::move(*parsed);
     }
-    finish(seq, std::move(responder), op(request, body));
+    const StoreReply reply = op(request, body);
+    switch (loss) {
+    case Loss::Drop:
+        // The work is done; the answer is lost with the connection.
+        responder.abortConnection();
+        logUnanswered(seq);
+        return;
+    case Loss::Hang:
+        QTimer::singleShot(faults.hangDuration, this, [this, seq, responder]() mutable {
+            finishNow(seq, std::move(responder),
+                      instantlyError(504,
+                                     QStringLiteral("Gateway timeout (sandbox hang after the "
+                                                    "request took effect)")),
+                      {});
+        });
+        return;
+    case Loss::None:
+        break;
+    }
+    finish(seq, std::move(responder), reply);
 }
 
-void SandboxServer::serveClose(const HttpRequest &request, HttpResponder responder)
+void SandboxServer::serveClose(
+    const HttpRequest &request, HttpResponder responder, const QString &group, BodyUse bodyUse,
+    const std::function<StoreReply(const HttpRequest &, const json &)> &op)
 {
-    const quint64 seq = beginLog(request).seq;
+    SandboxLogEntry &entry = beginLog(request);
+    entry.closeGroup = group;
+    const quint64 seq = entry.seq;
     const QByteArray auth = request.header("authorization");
-    const QByteArray user = QByteArray::fromBase64(auth.mid(6)).split(':').value(0);
-    if (!auth.startsWith("Basic ") || user.isEmpty() || user != m_options.closeApiKey.toUtf8()) {
+    const QString user = QString::fromUtf8(QByteArray::fromBase64(auth.mid(6)).split(':').value(0));
+    if (!auth.startsWith("Basic ") || user.isEmpty() || !m_options.closeApiKeys().contains(user)) {
         finishNow(seq, std::move(responder),
                   jsonReply(401, json { { "error", "The API key provided is not valid." } }), {});
         return;
     }
-    finish(seq, std::move(responder), m_store.getCloseLead(request.captures.value(0)));
+    CloseGroupStats &stats = m_closeStats[group];
+    ++stats.requests;
+    const milliseconds latency = m_options.closeFaults.latency;
+    const CloseRateDecision decision = m_closeLimiter.admit(group, user, m_clock->now());
+    const HttpHeaders headers { { "RateLimit", decision.headerValue() } };
+    if (!decision.admitted) {
+        ++stats.rateLimited;
+        const json body = {
+            { "error",
+              { { "message", "API call count exceeded for this period" },
+                { "rate_reset", decision.resetSeconds() },
+                { "rate_limit", decision.limit },
+                { "rate_window", double(CloseRateLimiter::kWindow.count()) / 1000.0 },
+                { "rate_limit_type", toString(decision.scope).toStdString() },
+                { "rate_endpoint_group", group.toStdString() } } },
+        };
+        finishAfter(latency, seq, std::move(responder), jsonReply(429, body), headers);
+        return;
+    }
+    const int refused = m_options.closeFaults.searchRefusedStatus;
+    if (refused != 0 && group == QLatin1String("search")) {
+        finishAfter(
+            latency, seq, std::move(responder),
+            closeError(refused, QStringLiteral("The search endpoint is refused (sandbox fault)")),
+            headers);
+        return;
+    }
+    json body;
+    if (bodyUse == BodyUse::Json) {
+        StoreReply error;
+        auto parsed = request.body.trimmed().isEmpty()
+            ? std::optional<json>(json())
+            : parseBody(request.body, &error, /*close=*/true);
+        if (!parsed) {
+            finishAfter(latency, seq, std::move(responder), error, headers);
+            return;
+        }
+        body = std::move(*parsed);
+    }
+    finishAfter(latency, seq, std::move(responder), op(request, body), headers);
 }
 
 bool SandboxServer::controlAuthorized(const HttpRequest &request, HttpResponder &responder) const
@@ -322,147 +495,6 @@ bool SandboxServer::controlAuthorized(const HttpRequest &request, HttpResponder 
         return true;
     responder.sendJson(401, errorBody(401, QStringLiteral("Invalid API key")));
     return false;
-}
-
-json SandboxServer::statsJson() const
-{
-    int admitted = 0, limited = 0, serverErrors = 0, unanswered = 0;
-    for (const SandboxLogEntry &e : m_log) {
-        admitted += e.admitted ? 1 : 0;
-        limited += e.status == 429 ? 1 : 0;
-        serverErrors += e.status >= 500 ? 1 : 0;
-        unanswered += e.status == 0 ? 1 : 0;
-    }
-    return json {
-        { "requests", m_log.size() },
-        { "admitted", admitted },
-        { "rate_limited", limited },
-        { "server_errors", serverErrors },
-        { "unanswered", unanswered },
-        { "worst_1s", worstWindow(milliseconds { 1000 }) },
-        { "worst_60s", worstWindow(milliseconds { 60'000 }) },
-        { "limits",
-          { { "per_second", m_options.perSecond }, { "per_minute", m_options.perMinute } } },
-        { "faults", faultsJson(m_options.faults) },
-        { "leads", m_store.leadCount() },
-        { "campaigns", m_store.campaignCount() },
-    };
-}
-
-void SandboxServer::addControlRoutes()
-{
-    auto control = [this](const QByteArray &method, const QString &path,
-                          std::function<StoreReply(const HttpRequest &, const json &)> op) {
-        addRoute(method, QStringLiteral("/_sandbox/") + path,
-                 [this, op = std::move(op)](const HttpRequest &r, HttpResponder responder) {
-                     if (!controlAuthorized(r, responder))
-                         return;
-                     json body = json::object();
-                     if (!r.body.trimmed().isEmpty()) {
-                         StoreReply error;
-                         auto parsed = parseBody(r.body, &error);
-                         if (!parsed) {
-                             responder.sendJson(error.status, bodyBytes(error));
-                             return;
-                         }
-                         body = std::move(*parsed);
-                     }
-                     const StoreReply reply = op(r, body);
-                     responder.sendJson(reply.status, bodyBytes(reply));
-                 });
-    };
-
-    control("GET", QStringLiteral("stats"),
-            [this](const HttpRequest &, const json &) { return jsonReply(200, statsJson()); });
-    control("GET", QStringLiteral("requests"), [this](const HttpRequest &r, const json &) {
-        const quint64 after = r.query.queryItemValue(QStringLiteral("after")).toULongLong();
-        json items = json::array();
-        for (const SandboxLogEntry &e : m_log) {
-            if (e.seq <= after)
-                continue;
-            items.push_back({ { "seq", e.seq },
-                              { "time_ms", e.wallTimeMs },
-                              { "method", e.method.toStdString() },
-                              { "path", e.path.toStdString() },
-                              { "user_agent", e.userAgent.toStdString() },
-                              { "status", e.status },
-                              { "latency_ms", e.latencyMs },
-                              { "admitted", e.admitted } });
-        }
-        return jsonReply(200, json { { "items", std::move(items) } });
-    });
-    control("GET", QStringLiteral("leads"), [this](const HttpRequest &r, const json &) {
-        return jsonReply(
-            200,
-            json { { "items",
-                     m_store.allLeads(r.query.queryItemValue(QStringLiteral("campaign"))) } });
-    });
-    control("GET", QStringLiteral("faults"), [this](const HttpRequest &, const json &) {
-        return jsonReply(200, faultsJson(m_options.faults));
-    });
-    control("PUT", QStringLiteral("faults"), [this](const HttpRequest &, const json &b) {
-        if (!b.is_object())
-            return instantlyError(400, QStringLiteral("body must be object"));
-        FaultOptions f = m_options.faults;
-        try {
-            if (b.contains("latency_ms"))
-                f.latency = milliseconds { b["latency_ms"].get<qint64>() };
-            if (b.contains("error_rate"))
-                f.errorRate = b["error_rate"].get<double>();
-            if (b.contains("hang_rate"))
-                f.hangRate = b["hang_rate"].get<double>();
-            if (b.contains("hang_ms"))
-                f.hangDuration = milliseconds { b["hang_ms"].get<qint64>() };
-            if (b.contains("body_error_rate"))
-                f.bodyErrorRate = b["body_error_rate"].get<double>();
-        } catch (const json::exception &e) {
-            return instantlyError(400,
-                                  QStringLiteral("faults: %1").arg(QString::fromUtf8(e.what())));
-        }
-        if (auto problem = f.problem())
-            return instantlyError(400, QStringLiteral("faults: ") + *problem);
-        setFaults(f);
-        return jsonReply(200, faultsJson(f));
-    });
-    control("PUT", QStringLiteral("limits"), [this](const HttpRequest &, const json &b) {
-        const json perSecond = b.value("per_second", json(m_options.perSecond));
-        const json perMinute = b.value("per_minute", json(m_options.perMinute));
-        if (!perSecond.is_number_integer() || !perMinute.is_number_integer()
-            || perSecond.get<int>() <= 0 || perMinute.get<int>() <= 0)
-            return instantlyError(400,
-                                  QStringLiteral("per_second and per_minute must be integers > 0"));
-        setLimits(perSecond.get<int>(), perMinute.get<int>());
-        return jsonReply(
-            200,
-            json { { "per_second", m_options.perSecond }, { "per_minute", m_options.perMinute } });
-    });
-    control("POST", QStringLiteral("outage"), [this](const HttpRequest &, const json &b) {
-        const json startIn = b.value("start_in_ms", json(0));
-        const json duration = b.value("duration_ms", json());
-        if (!startIn.is_number_integer() || startIn.get<qint64>() < 0
-            || !duration.is_number_integer() || duration.get<qint64>() <= 0)
-            return instantlyError(400,
-                                  QStringLiteral("outage needs integer duration_ms > 0 and "
-                                                 "start_in_ms >= 0"));
-        addOutage(milliseconds { startIn.get<qint64>() }, milliseconds { duration.get<qint64>() });
-        return jsonReply(200, json { { "start_in_ms", startIn }, { "duration_ms", duration } });
-    });
-    control("POST", QStringLiteral("close/leads"), [this](const HttpRequest &, const json &b) {
-        const json leads = b.is_array() ? b : json::array({ b });
-        for (const json &lead : leads) {
-            const StoreReply r = m_store.putCloseLead(lead);
-            if (r.status != 200)
-                return r;
-        }
-        return jsonReply(200, json { { "stored", leads.size() } });
-    });
-    control("POST", QStringLiteral("reset"), [this](const HttpRequest &, const json &) {
-        m_store.clear();
-        m_log.clear();
-        m_outages.clear();
-        setLimits(m_options.perSecond, m_options.perMinute);
-        return jsonReply(200, json { { "reset", true } });
-    });
 }
 
 } // namespace sluice

@@ -1,13 +1,17 @@
 #include "sandboxstore.h"
 
-#include "core/lead.h"
+#include "campaignschedule.h"
+#include "instantlyworkspace.h"
 #include "net/httpserver.h"
+#include "sandboxemail.h"
 
 #include <QDateTime>
 #include <QSet>
 #include <QUuid>
 
 #include <nlohmann/json.hpp>
+
+#include <map>
 
 namespace sluice {
 
@@ -68,16 +72,13 @@ std::optional<StoreReply> checkOptionalBool(const json &body, const char *key)
     return std::nullopt;
 }
 
-/// Validates a lead object of a create or bulk request; `path` prefixes error messages.
+/// Schema checks of one lead object (types only; a missing email is the caller's business):
+/// a failure rejects the whole request, as Instantly's body validation does.
 std::optional<StoreReply> checkLeadShape(const json &lead, const std::string &path)
 {
     if (!lead.is_object())
         return badField(path, "must be object");
-    if (!lead.contains("email"))
-        return badField(path, "must have required property 'email'");
-    if (!lead["email"].is_string())
-        return badField(subPath(path, "email"), "must be string");
-    for (const char *key : { "first_name", "last_name", "company_name" }) {
+    for (const char *key : { "email", "first_name", "last_name", "company_name" }) {
         if (lead.contains(key) && !lead[key].is_null() && !lead[key].is_string())
             return badField(subPath(path, key), "must be string");
     }
@@ -94,9 +95,28 @@ std::optional<StoreReply> checkLeadShape(const json &lead, const std::string &pa
     return std::nullopt;
 }
 
+/// A string member with something other than blanks in it.
+bool hasText(const json &lead, const char *key)
+{
+    return lead.contains(key) && lead[key].is_string()
+        && !qs(lead[key].get<std::string>()).trimmed().isEmpty();
+}
+
 bool containsCaseInsensitive(const json &value, const QString &needle)
 {
     return value.is_string() && qs(value.get<std::string>()).contains(needle, Qt::CaseInsensitive);
+}
+
+std::optional<StoreReply> readSkipFlags(const json &body, LeadSkipFlags *flags)
+{
+    for (const char *key : { "skip_if_in_campaign", "skip_if_in_workspace", "skip_if_in_list" }) {
+        if (auto bad = checkOptionalBool(body, key))
+            return bad;
+    }
+    flags->inWorkspace = body.value("skip_if_in_workspace", false);
+    flags->inCampaign = body.value("skip_if_in_campaign", false);
+    flags->inList = body.value("skip_if_in_list", false);
+    return std::nullopt;
 }
 
 } // namespace
@@ -109,81 +129,8 @@ StoreReply instantlyError(int status, const QString &message)
                         { "message", ss(message) } });
 }
 
-struct SandboxStore::Impl
-{
-    quint64 nextSeq = 1;
-    std::map<quint64, json> campaigns; ///< by creation order
-    QHash<QString, quint64> campaignSeq;
-    std::map<quint64, json> leads; ///< by creation order
-    QHash<QString, quint64> leadSeq;
-    QHash<QString, QList<quint64>> leadsByEmail; ///< normalized email -> leads
-    QHash<QString, json> closeLeads;
-
-    bool emailInCampaign(const QString &email, const std::string &campaignId) const
-    {
-        for (quint64 seq : leadsByEmail.value(normalizedEmail(email))) {
-            const json &lead = leads.at(seq);
-            if (lead["campaign"].is_string() && lead["campaign"].get<std::string>() == campaignId)
-                return true;
-        }
-        return false;
-    }
-
-    bool emailInWorkspace(const QString &email) const
-    {
-        return !leadsByEmail.value(normalizedEmail(email)).isEmpty();
-    }
-
-    json insertLead(const json &in, const std::string &campaignId)
-    {
-        const quint64 seq = nextSeq++;
-        const std::string stamp = nowIso();
-        json lead = {
-            { "id", newId() },
-            { "timestamp_created", stamp },
-            { "timestamp_updated", stamp },
-            { "campaign", campaignId.empty() ? json() : json(campaignId) },
-            { "email", in["email"] },
-            { "first_name", in.value("first_name", json()) },
-            { "last_name", in.value("last_name", json()) },
-            { "company_name", in.value("company_name", json()) },
-            { "payload", in.value("custom_variables", json::object()) },
-            { "status", 1 },
-        };
-        const QString id = qs(lead["id"].get<std::string>());
-        leadSeq.insert(id, seq);
-        leadsByEmail[normalizedEmail(qs(in["email"].get<std::string>()))].append(seq);
-        leads.emplace(seq, lead);
-        return lead;
-    }
-
-    void eraseLead(quint64 seq)
-    {
-        const json &lead = leads.at(seq);
-        leadSeq.remove(qs(lead["id"].get<std::string>()));
-        const QString email = normalizedEmail(qs(lead["email"].get<std::string>()));
-        auto it = leadsByEmail.find(email);
-        if (it != leadsByEmail.end()) {
-            it->removeAll(seq);
-            if (it->isEmpty())
-                leadsByEmail.erase(it);
-        }
-        leads.erase(seq);
-    }
-
-    std::optional<std::string> campaignIdIfExists(const json &value) const
-    {
-        if (!value.is_string())
-            return std::nullopt;
-        const std::string id = value.get<std::string>();
-        if (!campaignSeq.contains(qs(id)))
-            return std::nullopt;
-        return id;
-    }
-};
-
 SandboxStore::SandboxStore()
-    : d(std::make_unique<Impl>())
+    : d(std::make_unique<InstantlyWorkspace>())
 { }
 SandboxStore::~SandboxStore() = default;
 
@@ -199,7 +146,64 @@ int SandboxStore::campaignCount() const
 
 void SandboxStore::clear()
 {
-    d = std::make_unique<Impl>();
+    d->clearData();
+    m_close.clear();
+}
+
+void SandboxStore::setBlocklist(const QStringList &entries)
+{
+    d->blockedEmails.clear();
+    d->blockedDomains.clear();
+    for (const QString &entry : entries) {
+        const QString key = sandboxEmailKey(entry);
+        if (key.isEmpty())
+            continue;
+        if (key.contains(QLatin1Char('@')))
+            d->blockedEmails.insert(key);
+        else
+            d->blockedDomains.insert(key);
+    }
+}
+
+QStringList SandboxStore::blocklist() const
+{
+    QStringList out = d->blockedEmails.values();
+    out += d->blockedDomains.values();
+    out.sort();
+    return out;
+}
+
+void SandboxStore::setRemainingInPlan(qint64 remaining)
+{
+    d->remainingInPlan = remaining;
+}
+
+qint64 SandboxStore::remainingInPlan() const
+{
+    return d->remainingInPlan;
+}
+
+void SandboxStore::setSameCampaignDuplicates(SameCampaignDuplicates behaviour)
+{
+    d->sameCampaign = behaviour;
+}
+
+SameCampaignDuplicates SandboxStore::sameCampaignDuplicates() const
+{
+    return d->sameCampaign;
+}
+
+StoreReply SandboxStore::putCloseLead(const json &lead)
+{
+    if (!lead.is_object())
+        return closeError(400, QStringLiteral("a Close lead must be an object with a string 'id'"));
+    const StoreReply r = m_close.putLeads(lead);
+    return r.status == 200 ? reply(200, lead) : r;
+}
+
+StoreReply SandboxStore::getCloseLead(const QString &id) const
+{
+    return m_close.getLead(id);
 }
 
 template<typename Map, typename Pred>
@@ -264,9 +268,8 @@ StoreReply SandboxStore::createCampaign(const json &body)
     if (!body.contains("campaign_schedule"))
         return badField("", "must have required property 'campaign_schedule'");
     const json &schedule = body["campaign_schedule"];
-    if (!schedule.is_object() || !schedule.contains("schedules")
-        || !schedule["schedules"].is_array() || schedule["schedules"].empty())
-        return badField("campaign_schedule", "must have a non-empty 'schedules' array");
+    if (auto problem = campaignScheduleProblem(schedule))
+        return badField(problem->path, problem->problem);
     const quint64 seq = d->nextSeq++;
     const std::string stamp = nowIso();
     json campaign = {
@@ -305,38 +308,55 @@ StoreReply SandboxStore::deleteCampaign(const QString &id)
 
 StoreReply SandboxStore::createLead(const json &body)
 {
+    if (!body.is_object())
+        return instantlyError(400, QStringLiteral("body must be object"));
     if (auto bad = checkLeadShape(body, ""))
         return *bad;
     for (const char *key : { "campaign", "list_id" }) {
         if (auto bad = checkOptionalString(body, key))
             return *bad;
     }
-    for (const char *key : { "skip_if_in_campaign", "skip_if_in_workspace" }) {
-        if (auto bad = checkOptionalBool(body, key))
-            return *bad;
-    }
-    const QString email = qs(body["email"].get<std::string>());
-    if (auto problem = emailProblem(email))
+    LeadSkipFlags flags;
+    if (auto bad = readSkipFlags(body, &flags))
+        return *bad;
+    const bool hasCampaign = body.contains("campaign") && body["campaign"].is_string();
+    const bool hasList = body.contains("list_id") && body["list_id"].is_string();
+    if (hasCampaign && hasList)
+        return instantlyError(400,
+                              QStringLiteral("body must have at most one of 'campaign' or "
+                                             "'list_id'"));
+    const QString email = leadEmail(body);
+    if (!hasList && email.isEmpty())
+        return body.contains("email") && !body["email"].is_null()
+            ? badField("email", "must NOT be empty")
+            : badField("", "must have required property 'email'");
+    if (hasList && email.isEmpty() && !hasText(body, "first_name") && !hasText(body, "last_name"))
+        return badField("", "must have at least one of 'email', 'first_name' or 'last_name'");
+    if (!email.isEmpty() && !sandboxEmailValid(email))
         return badField("email", "must match format \"email\"");
-    std::string campaignId;
-    if (body.contains("campaign") && body["campaign"].is_string()) {
+    LeadTarget target;
+    if (hasCampaign) {
         const auto id = d->campaignIdIfExists(body["campaign"]);
         if (!id)
             return instantlyError(404, QStringLiteral("Campaign not found"));
-        campaignId = *id;
+        target.campaignId = *id;
+    } else if (hasList) {
+        target.listId = body["list_id"].get<std::string>();
     }
-    const bool skipInCampaign = body.value("skip_if_in_campaign", false);
-    const bool skipInWorkspace = body.value("skip_if_in_workspace", false);
-    if ((skipInWorkspace && d->emailInWorkspace(email))
-        || (skipInCampaign && !campaignId.empty() && d->emailInCampaign(email, campaignId))) {
-        // The existing lead comes back unchanged, as the real API does when it skips.
-        for (quint64 seq : d->leadsByEmail.value(normalizedEmail(email))) {
-            const json &lead = d->leads.at(seq);
-            if (skipInWorkspace || lead["campaign"] == json(campaignId))
-                return reply(200, lead);
-        }
+    switch (d->refusal(email, flags, target)) {
+    case LeadRefusal::Blocklisted:
+        return instantlyError(400, QStringLiteral("email is on the workspace blocklist"));
+    case LeadRefusal::Skipped:
+        // The existing lead comes back unchanged: nothing new was made.
+        return reply(200, *d->skippedBy(email, flags));
+    case LeadRefusal::AlreadyInTarget:
+        return reply(200, *d->inTarget(email, target));
+    case LeadRefusal::PlanExhausted:
+        return instantlyError(402, QStringLiteral("Lead upload limit of the plan reached"));
+    default:
+        break;
     }
-    return reply(200, d->insertLead(body, campaignId));
+    return reply(200, d->insertLead(body, target));
 }
 
 StoreReply SandboxStore::addLeads(const json &body)
@@ -348,12 +368,13 @@ StoreReply SandboxStore::addLeads(const json &body)
     if (hasCampaign == hasList)
         return instantlyError(
             400, QStringLiteral("body must have exactly one of 'campaign_id' or 'list_id'"));
-    if (auto bad = checkOptionalString(body, hasCampaign ? "campaign_id" : "list_id"))
-        return *bad;
-    for (const char *key : { "skip_if_in_campaign", "skip_if_in_workspace" }) {
-        if (auto bad = checkOptionalBool(body, key))
+    for (const char *key : { "campaign_id", "list_id", "blocklist_id" }) {
+        if (auto bad = checkOptionalString(body, key))
             return *bad;
     }
+    LeadSkipFlags flags;
+    if (auto bad = readSkipFlags(body, &flags))
+        return *bad;
     if (!body.contains("leads"))
         return badField("", "must have required property 'leads'");
     const json &leads = body["leads"];
@@ -367,63 +388,64 @@ StoreReply SandboxStore::addLeads(const json &body)
         if (auto bad = checkLeadShape(leads[i], "leads/" + std::to_string(i)))
             return *bad;
     }
-    std::string campaignId;
+    LeadTarget target;
     if (hasCampaign) {
         const auto id = d->campaignIdIfExists(body["campaign_id"]);
         if (!id)
             return instantlyError(404, QStringLiteral("Campaign not found"));
-        campaignId = *id;
+        target.campaignId = *id;
+    } else {
+        target.listId = body["list_id"].get<std::string>();
     }
-    const bool skipInCampaign = body.value("skip_if_in_campaign", false);
-    const bool skipInWorkspace = body.value("skip_if_in_workspace", false);
 
-    int uploaded = 0, invalid = 0, duplicates = 0, skipped = 0, alreadyInCampaign = 0;
+    std::map<LeadRefusal, int> refused;
     json created = json::array();
-    json duplicated = json::array();
     QSet<QString> seen;
     for (size_t i = 0; i < leads.size(); ++i) {
-        const QString email = qs(leads[i]["email"].get<std::string>());
-        if (emailProblem(email)) {
-            ++invalid;
+        const json &lead = leads[i];
+        const QString email = leadEmail(lead);
+        const bool incomplete = hasCampaign
+            ? email.isEmpty()
+            : email.isEmpty() && !hasText(lead, "first_name") && !hasText(lead, "last_name");
+        LeadRefusal why = LeadRefusal::None;
+        if (incomplete) {
+            why = LeadRefusal::Incomplete;
+        } else if (!email.isEmpty() && !sandboxEmailValid(email)) {
+            why = LeadRefusal::InvalidEmail;
+        } else if (!email.isEmpty() && seen.contains(sandboxEmailKey(email))) {
+            why = LeadRefusal::DuplicateInRequest;
+        } else {
+            if (!email.isEmpty())
+                seen.insert(sandboxEmailKey(email));
+            why = d->refusal(email, flags, target);
+        }
+        if (why != LeadRefusal::None) {
+            ++refused[why];
             continue;
         }
-        const QString key = normalizedEmail(email);
-        if (seen.contains(key)) {
-            ++duplicates;
-            duplicated.push_back(leads[i]["email"]);
-            continue;
-        }
-        seen.insert(key);
-        if (skipInWorkspace && d->emailInWorkspace(email)) {
-            ++skipped;
-            continue;
-        }
-        if (skipInCampaign && !campaignId.empty() && d->emailInCampaign(email, campaignId)) {
-            ++skipped;
-            ++alreadyInCampaign;
-            continue;
-        }
-        const json lead = d->insertLead(leads[i], campaignId);
-        ++uploaded;
-        created.push_back({ { "id", lead["id"] }, { "email", lead["email"] }, { "index", i } });
+        const json stored = d->insertLead(lead, target);
+        created.push_back({ { "id", stored["id"] }, { "email", stored["email"] }, { "index", i } });
     }
+    auto count = [&](LeadRefusal r) {
+        const auto it = refused.find(r);
+        return it == refused.end() ? 0 : it->second;
+    };
     return reply(200,
                  json {
                      { "status", "success" },
                      { "total_sent", leads.size() },
-                     { "leads_uploaded", uploaded },
-                     { "in_blocklist", 0 },
-                     { "blocklist_used", json() },
-                     { "already_in_campaign", alreadyInCampaign },
-                     { "skipped_count", skipped },
-                     { "invalid_email_count", invalid },
-                     { "duplicate_email_count", duplicates },
-                     { "duplicated_leads", duplicated },
-                     { "remaining_in_plan", 1'000'000 - int(d->leads.size()) },
-                     { "created_leads", created },
+                     { "leads_uploaded", created.size() },
+                     { "in_blocklist", count(LeadRefusal::Blocklisted) },
+                     { "blocklist_used", kDefaultBlocklistId },
+                     { "duplicated_leads", count(LeadRefusal::AlreadyInTarget) },
+                     { "skipped_count", count(LeadRefusal::Skipped) },
+                     { "invalid_email_count", count(LeadRefusal::InvalidEmail) },
+                     { "incomplete_count", count(LeadRefusal::Incomplete) },
+                     { "duplicate_email_count", count(LeadRefusal::DuplicateInRequest) },
+                     { "remaining_in_plan", std::max<qint64>(0, d->remainingInPlan) },
+                     { "created_leads", std::move(created) },
                  });
 }
-
 StoreReply SandboxStore::listLeads(const json &body) const
 {
     if (!body.is_object())
@@ -447,10 +469,11 @@ StoreReply SandboxStore::listLeads(const json &body) const
         for (const json &c : body["contacts"]) {
             if (!c.is_string())
                 return badField("contacts", "must be array of strings");
-            contacts.insert(normalizedEmail(qs(c.get<std::string>())));
+            contacts.insert(sandboxEmailKey(qs(c.get<std::string>())));
         }
     }
     const json campaign = body.value("campaign", json());
+    const json listId = body.value("list_id", json());
     const QString search = qs(body.value("search", std::string()));
     const QString startingAfter = qs(body.value("starting_after", std::string()));
     bool cursorValid = true;
@@ -459,8 +482,9 @@ StoreReply SandboxStore::listLeads(const json &body) const
         [&](const json &lead) {
             if (campaign.is_string() && lead["campaign"] != campaign)
                 return false;
-            if (!contacts.isEmpty()
-                && !contacts.contains(normalizedEmail(qs(lead["email"].get<std::string>()))))
+            if (listId.is_string() && lead["list_id"] != listId)
+                return false;
+            if (!contacts.isEmpty() && !contacts.contains(sandboxEmailKey(leadEmail(lead))))
                 return false;
             if (!search.isEmpty()
                 && !(containsCaseInsensitive(lead["email"], search)
@@ -544,23 +568,6 @@ json SandboxStore::allLeads(const QString &campaignId) const
             out.push_back(lead);
     }
     return out;
-}
-
-StoreReply SandboxStore::putCloseLead(const json &lead)
-{
-    if (!lead.is_object() || !lead.contains("id") || !lead["id"].is_string())
-        return instantlyError(400,
-                              QStringLiteral("a Close lead must be an object with a string 'id'"));
-    d->closeLeads.insert(qs(lead["id"].get<std::string>()), lead);
-    return reply(200, lead);
-}
-
-StoreReply SandboxStore::getCloseLead(const QString &id) const
-{
-    const auto it = d->closeLeads.constFind(id);
-    if (it == d->closeLeads.constEnd())
-        return reply(404, json { { "error", "Lead not found" } });
-    return reply(200, it.value());
 }
 
 } // namespace sluice

@@ -1,6 +1,11 @@
 #pragma once
 
+#include "closestore.h"
+#include "sandboxoptions.h"
+#include "storereply.h"
+
 #include <QString>
+#include <QStringList>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -8,19 +13,19 @@
 
 namespace sluice {
 
-/// What an Instantly endpoint answers: a status and a JSON body.
-struct StoreReply
-{
-    int status = 200;
-    std::shared_ptr<const nlohmann::json> body;
-};
+struct InstantlyWorkspace;
 
-/// The sandbox's in-memory workspace: campaigns, leads and Close leads, with the rules of the
-/// real Instantly v2 endpoints (field names, limits, skip flags, in-request dedupe, cursors).
+/// The sandbox's in-memory workspace: campaigns, leads (with the lists they were added to), the
+/// workspace blocklist and plan, and the fake Close organisation's leads, with the rules of the
+/// real Instantly v2 endpoints written in docs/sandbox-rules.md (field names, limits, skip
+/// flags, in-request dedupe, blocklist, plan cap, email validation, cursors).
 /// Pure logic, no HTTP: SandboxServer maps requests onto it.
 class SandboxStore
 {
 public:
+    /// The id the bulk answer gives as `blocklist_used`: the workspace default blocklist.
+    static constexpr const char *kDefaultBlocklistId = "0190b10c-5a4d-7b0c-8000-000000000001";
+
     SandboxStore();
     ~SandboxStore();
 
@@ -41,15 +46,28 @@ public:
     int leadCount() const;
     int campaignCount() const;
 
-    /// Close leads the fake Close API serves; each must carry a string "id".
+    // Workspace rules the docs leave to the sandbox (docs/sandbox-rules.md).
+    /// Emails and domains (an entry without '@'); compared case-insensitively.
+    void setBlocklist(const QStringList &entries);
+    QStringList blocklist() const;
+    void setRemainingInPlan(qint64 remaining);
+    qint64 remainingInPlan() const;
+    void setSameCampaignDuplicates(SameCampaignDuplicates behaviour);
+    SameCampaignDuplicates sameCampaignDuplicates() const;
+
+    /// The fake Close organisation's leads.
+    CloseStore &close() { return m_close; }
+    const CloseStore &close() const { return m_close; }
+    /// Stores one Close lead (an object with a string "id"); kept for existing callers.
     StoreReply putCloseLead(const nlohmann::json &lead);
     StoreReply getCloseLead(const QString &id) const;
 
+    /// Empties campaigns, leads and Close leads; the rules (blocklist, plan, duplicates) stay.
     void clear();
 
 private:
-    struct Impl;
-    std::unique_ptr<Impl> d;
+    std::unique_ptr<InstantlyWorkspace> d;
+    CloseStore m_close;
 };
 
 /// Instantly's error body: {"statusCode", "error", "message"}.

@@ -32,9 +32,8 @@ int SlidingWindowLimiter::admittedWithin(milliseconds now, milliseconds window) 
     return int(last - first);
 }
 
-std::optional<milliseconds> SlidingWindowLimiter::tryAdmit(milliseconds now)
+std::optional<milliseconds> SlidingWindowLimiter::waitAt(milliseconds now) const
 {
-    prune(now);
     milliseconds wait { 0 };
     for (const WindowRule &rule : m_rules) {
         if (rule.limit <= 0)
@@ -50,8 +49,31 @@ std::optional<milliseconds> SlidingWindowLimiter::tryAdmit(milliseconds now)
     }
     if (wait > milliseconds { 0 })
         return wait;
+    return std::nullopt;
+}
+
+void SlidingWindowLimiter::record(milliseconds now)
+{
+    prune(now);
+    m_admitted.push_back(now);
+}
+
+std::optional<milliseconds> SlidingWindowLimiter::tryAdmit(milliseconds now)
+{
+    prune(now);
+    if (auto wait = waitAt(now))
+        return wait;
     m_admitted.push_back(now);
     return std::nullopt;
+}
+
+std::optional<milliseconds> SlidingWindowLimiter::nextExpiry(milliseconds now,
+                                                             milliseconds window) const
+{
+    const auto first = std::upper_bound(m_admitted.begin(), m_admitted.end(), now - window);
+    if (first == m_admitted.end() || *first > now)
+        return std::nullopt;
+    return *first + window - now;
 }
 
 } // namespace sluice

@@ -29,6 +29,17 @@ public:
     /// how long until a request would be admitted.
     std::optional<std::chrono::milliseconds> tryAdmit(std::chrono::milliseconds now);
 
+    /// How long until a request at `now` would be admitted (nullopt: now), recording nothing:
+    /// for callers that must check several limiters before admitting into all of them.
+    std::optional<std::chrono::milliseconds> waitAt(std::chrono::milliseconds now) const;
+    /// Records an admission at `now` without checking (after waitAt() said yes).
+    void record(std::chrono::milliseconds now);
+
+    /// How long until the oldest admission in (now - window, now] leaves the window, or nullopt
+    /// when the window is empty.
+    std::optional<std::chrono::milliseconds> nextExpiry(std::chrono::milliseconds now,
+                                                        std::chrono::milliseconds window) const;
+
     /// Admissions in (now - window, now].
     int admittedWithin(std::chrono::milliseconds now, std::chrono::milliseconds window) const;
 

@@ -126,7 +126,7 @@ public:
                   json::array({ { { "name", "Bench" },
                                   { "timing", { { "from", "09:00" }, { "to", "17:00" } } },
                                   { "days", { { "1", true }, { "2", true } } },
-                                  { "timezone", "Etc/UTC" } } }) } } },
+                                  { "timezone", "America/Danmarkshavn" } } }) } } }, // UTC all year
         };
         return await(m_http->post(request(QStringLiteral("/api/v2/campaigns")),
                                   QByteArray::fromStdString(campaign.dump())))

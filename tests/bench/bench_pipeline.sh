@@ -360,7 +360,7 @@ run_wrk() {
     # The wrk script's webhooks name campaign "Bench": make it exist so the dispatcher
     # delivers them, as it would in production.
     curl -sf -H 'Authorization: Bearer sandbox' -H 'Content-Type: application/json' \
-        -d '{"name":"Bench","campaign_schedule":{"schedules":[{"name":"Bench"}]}}' \
+        -d '{"name":"Bench","campaign_schedule":{"schedules":[{"name":"Bench","timing":{"from":"09:00","to":"17:00"},"days":{"1":true,"2":true},"timezone":"America/Danmarkshavn"}]}}' \
         "$SANDBOX_URL/api/v2/campaigns" >/dev/null || die "cannot create the campaign 'Bench' in the sandbox"
     redis_cmd "$REDIS_PORT" CONFIG SET slowlog-log-slower-than 5000 >/dev/null
     redis_cmd "$REDIS_PORT" CONFIG SET slowlog-max-len 100000 >/dev/null

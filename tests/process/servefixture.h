@@ -4,6 +4,7 @@
 // the load generator, and questions to the sandbox ("which emails arrived?").
 
 #include "common/httpreply.h"
+#include "common/validschedule.h"
 #include "queue/rediskeys.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
@@ -114,10 +115,8 @@ inline QByteArray closeWebhook(int i, const QString &campaign,
 /// Creates a campaign in the sandbox's workspace; false if the sandbox refused.
 inline bool createCampaign(SandboxServer &sandbox, const QString &name)
 {
-    const nlohmann::json body
-        = { { "name", name.toStdString() },
-            { "campaign_schedule",
-              { { "schedules", nlohmann::json::array({ { { "name", "x" } } }) } } } };
+    const nlohmann::json body = { { "name", name.toStdString() },
+                                  { "campaign_schedule", sluice::test::validCampaignSchedule() } };
     return sandbox.store().createCampaign(body).status == 200;
 }
 

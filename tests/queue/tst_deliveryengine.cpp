@@ -2,6 +2,7 @@
 // redis-server and the sandbox: webhooks (inline leads and Close lookups) are delivered once,
 // the snapshot and /metrics count them, Close lookups go through their own gate, and stop()
 // ends the thread cleanly.
+#include "common/validschedule.h"
 #include "delivery/deliveryengine.h"
 #include "intake/intakeserver.h"
 #include "intake/metrics.h"
@@ -65,8 +66,7 @@ private Q_SLOTS:
         SandboxServer sandbox(sandboxOptions);
         QVERIFY(sandbox.start() != 0);
         json campaign = { { "name", "Engine Test" },
-                          { "campaign_schedule",
-                            { { "schedules", json::array({ { { "name", "x" } } }) } } } };
+                          { "campaign_schedule", sluice::test::validCampaignSchedule() } };
         QCOMPARE(sandbox.store().createCampaign(campaign).status, 200);
         // Five leads Close must be asked for (the webhook carries only the id).
         for (int i = 100; i < 105; ++i) {

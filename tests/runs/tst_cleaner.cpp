@@ -2,6 +2,7 @@
 // client: a dry run that deletes nothing, a 250-lead run deleted in bulk chunks with its
 // campaign, campaigns kept for someone else's leads or because the run did not make them,
 // lead-by-lead deletion when Instantly refuses the bulk call, and clear errors.
+#include "common/validschedule.h"
 #include "net/httpserver.h"
 #include "redis/redisserver.h"
 #include "runs/cleaner.h"
@@ -219,7 +220,7 @@ private Q_SLOTS:
         RunRecord record = made(12, QStringLiteral("Clean One By One"), true);
         const StoreReply campaign = server.store.createCampaign(
             { { "name", record.definition.campaign.toStdString() },
-              { "campaign_schedule", { { "schedules", json::array({ { { "name", "x" } } }) } } } });
+              { "campaign_schedule", sluice::test::validCampaignSchedule() } });
         QCOMPARE(campaign.status, 200);
         const std::string campaignId = (*campaign.body)["id"];
         json leads = json::array();

@@ -2,6 +2,7 @@
 
 #include "breaker/sharedbreaker.h"
 #include "common/apiwait.h"
+#include "common/validschedule.h"
 #include "core/jsonvariant.h"
 #include "instantly/instantlyclient.h"
 #include "limiter/sharedratelimiter.h"
@@ -82,8 +83,7 @@ public:
     {
         const nlohmann::json body = {
             { "name", name.toStdString() },
-            { "campaign_schedule",
-              { { "schedules", nlohmann::json::array({ { { "name", "x" } } }) } } },
+            { "campaign_schedule", sluice::test::validCampaignSchedule() },
         };
         const StoreReply r = sandbox->store().createCampaign(body);
         if (r.status != 200)

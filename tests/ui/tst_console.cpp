@@ -3,6 +3,7 @@
 // renders to a PNG under the build directory that a person can look at (and that is not
 // blank).
 #include "common/testrun.h"
+#include "common/validschedule.h"
 #include "consolesettings.h"
 #include "control/operatorcontrol.h"
 #include "core/clock.h"
@@ -332,8 +333,7 @@ private Q_SLOTS:
         SandboxServer *sandbox = m_engine->sandbox();
         nlohmann::json campaign
             = { { "name", "Dead Letter Campaign" },
-                { "campaign_schedule",
-                  { { "schedules", nlohmann::json::array({ { { "name", "x" } } }) } } } };
+                { "campaign_schedule", sluice::test::validCampaignSchedule() } };
         QCOMPARE(sandbox->store().createCampaign(campaign).status, 200);
         // A lead the dispatcher gave up on, as it writes them.
         QueuedLead lead;
