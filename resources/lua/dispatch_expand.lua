@@ -49,9 +49,10 @@ for i = 10, #ARGV do
 end
 local detail = reason
 if n > 0 then detail = n .. ' contact(s): ' .. table.concat(contacts, ', ') end
+-- In the recent list only when no contact stands for it (its contacts are listed instead).
 journal.add(prefix, 'close:' .. close_lead, now, {'kind', n > 0 and 'looked_up' or 'failed',
-  'at', now, 'task', task, 'campaign', campaign, 'detail', detail, 'instance', instance})
-if prefix ~= '' then journal.index_task(key, contacts) end
+  'at', now, 'task', task, 'campaign', campaign, 'detail', detail, 'instance', instance}, n == 0)
+if prefix ~= '' then journal.index_task(key, contacts, 'close:' .. close_lead) end
 journal.finish(prefix)
 if n == 0 then
   redis.call('HINCRBY', key, 'failed', 1)

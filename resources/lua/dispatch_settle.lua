@@ -38,6 +38,8 @@ end
 for i = 5, #ARGV, 15 do
   local id, kind, task, member = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local reason, retry_at, attempt = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+  -- A jittered delay of ~0 ms was computed before this call's now: due at once, not earlier.
+  if tonumber(retry_at) < tonumber(now) then retry_at = now end
   local identity, campaign, try = ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
   local event = {'kind', 'attempt', 'at', now, 'task', task, 'campaign', campaign,
                  'instance', instance}

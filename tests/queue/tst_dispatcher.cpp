@@ -338,8 +338,8 @@ private Q_SLOTS:
                  QStringList { QStringLiteral("failed") });
         const QList<JournalEvent> ann = journal(QStringLiteral("ann@two.io"));
         QCOMPARE(kinds(ann),
-                 (QStringList { QStringLiteral("queued"), QStringLiteral("attempt"),
-                                QStringLiteral("delivered") }));
+                 (QStringList { QStringLiteral("looked_up"), QStringLiteral("queued"),
+                                QStringLiteral("attempt"), QStringLiteral("delivered") }));
         QVERIFY(ann[0].detail.contains(QStringLiteral("lead_two")));
         QCOMPARE(ann[0].task, task);
         // Found by task id: the task's hash lists its contacts.

@@ -227,11 +227,12 @@ private Q_SLOTS:
         t = timeline(lost);
         QCOMPARE(kinds(t),
                  (QStringList { QStringLiteral("received"), QStringLiteral("queued"),
+                                QStringLiteral("looked_up"), QStringLiteral("queued"),
                                 QStringLiteral("attempt"), QStringLiteral("delivered"),
                                 QStringLiteral("missing"), QStringLiteral("requeued"),
                                 QStringLiteral("attempt"), QStringLiteral("delivered") }));
-        QVERIFY(t.events[4].detail.contains(d.id));
-        QCOMPARE(t.events[5].task, repairTask);
+        QVERIFY(t.events[6].detail.contains(d.id));
+        QCOMPARE(t.events[7].task, repairTask);
         QCOMPARE(t.tasks().size(), 2);
         QCOMPARE(timeline(email).events.constLast().kind, QStringLiteral("verified"));
 

@@ -64,14 +64,20 @@ function journal.add(prefix, identity, at, event, recent)
   end
 end
 
--- Adds identities to a task hash's "leads" list (new ones only, at most 1000 kept).
-function journal.index_task(hash, identities)
+-- Adds identities to a task hash's "leads" list (new ones only, at most 1000 kept). `drop`
+-- (optional) leaves the list: a Close lead whose contacts now stand for it, each timeline
+-- starting with its webhook.
+function journal.index_task(hash, identities, drop)
   if #identities == 0 then return end
   local known = {}
   local raw = redis.call('HGET', hash, 'leads')
   if raw then
     local ok, list = pcall(cjson.decode, raw)
-    if ok and type(list) == 'table' then known = list end
+    if ok and type(list) == 'table' then
+      for _, id in ipairs(list) do
+        if id ~= drop then known[#known + 1] = id end
+      end
+    end
   end
   local seen = {}
   for _, id in ipairs(known) do seen[id] = true end
