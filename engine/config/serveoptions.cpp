@@ -28,6 +28,9 @@ const Flag kFlags[] = {
     { "redis-ca-file", "REDIS_CA_FILE", true, false, "PEM CA file trusted for rediss://" },
     { "rate", "SLUICE_RATE", true, false, "workspace budget, e.g. 600/min (default 600/min)" },
     { "burst-rate", "SLUICE_BURST_RATE", true, false, "per-second cap, e.g. 10/s (default 10/s)" },
+    { "caps", "SLUICE_CAPS", true, false,
+      "Instantly caps preset: plan = 10/s + 600/min (this team's plan), documented = 100/s + "
+      "6000/min (Instantly's docs); --rate and --burst-rate override (default plan)" },
     { "safety-factor", "SLUICE_SAFETY_FACTOR", true, false,
       "pace at this share of each cap, (0, 1] (default 0.8)" },
     { "instances-hint", "SLUICE_INSTANCES_HINT", true, false,
@@ -249,13 +252,23 @@ Result<ServeOptions, QString> parseServeOptions(const QStringList &args,
     }
     o.redisUrl = values.value(QStringLiteral("redis"));
     o.redisCaFile = values.value(QStringLiteral("redis-ca-file"));
-    if (values.contains(QStringLiteral("rate")) || values.contains(QStringLiteral("burst-rate"))) {
+    QString presetRate = QStringLiteral("600/min"), presetBurst = QStringLiteral("10/s");
+    if (values.contains(QStringLiteral("caps"))) {
+        const QString preset = values.value(QStringLiteral("caps")).toLower();
+        if (preset == QLatin1String("documented")) {
+            presetRate = QStringLiteral("6000/min");
+            presetBurst = QStringLiteral("100/s");
+        } else if (preset != QLatin1String("plan")) {
+            return bad("caps", QStringLiteral("must be plan or documented"));
+        }
+    }
+    if (values.contains(QStringLiteral("rate")) || values.contains(QStringLiteral("burst-rate"))
+        || values.contains(QStringLiteral("caps"))) {
         o.caps.clear();
         for (const char *name : { "rate", "burst-rate" }) {
-            const QString text = values.value(QLatin1String(name),
-                                              QLatin1String(name) == QLatin1String("rate")
-                                                  ? QStringLiteral("600/min")
-                                                  : QStringLiteral("10/s"));
+            const QString text = values.value(
+                QLatin1String(name),
+                QLatin1String(name) == QLatin1String("rate") ? presetRate : presetBurst);
             auto rule = parseRateRule(text);
             if (!rule.ok())
                 return bad(name, rule.error());

@@ -113,17 +113,19 @@ template<> std::optional<BulkAddResult> parse<BulkAddResult>(const json &j)
         return v.is_number_integer() ? v.get<int>() : 0;
     };
     BulkAddResult r;
+    r.status = qs(j.value("status", json()));
     r.totalSent = count("total_sent");
     r.leadsUploaded = count("leads_uploaded");
+    r.inBlocklist = count("in_blocklist");
+    r.blocklistUsed = qs(j.value("blocklist_used", json()));
+    r.duplicatedLeads = count("duplicated_leads");
     r.skippedCount = count("skipped_count");
-    r.alreadyInCampaign = count("already_in_campaign");
     r.invalidEmailCount = count("invalid_email_count");
+    r.incompleteCount = count("incomplete_count");
     r.duplicateEmailCount = count("duplicate_email_count");
-    const json dups = j.value("duplicated_leads", json::array());
-    if (dups.is_array()) {
-        for (const json &d : dups)
-            r.duplicatedLeads.append(d.is_string() ? qs(d) : QString::fromStdString(d.dump()));
-    }
+    const json remaining = j.value("remaining_in_plan", json());
+    if (remaining.is_number_integer())
+        r.remainingInPlan = remaining.get<int>();
     for (const json &c : j["created_leads"]) {
         if (!c.is_object() || !c.contains("index") || !c["index"].is_number_integer())
             return std::nullopt;

@@ -48,13 +48,19 @@ struct BulkAddResult
         QString email;
         int index = 0; ///< position in the request's `leads`
     };
+    // Every field of Instantly's documented answer to POST /api/v2/leads/add. The counts say
+    // how many leads each reason stopped, not which: only `created` names leads.
+    QString status;
     int totalSent = 0;
     int leadsUploaded = 0;
+    int inBlocklist = 0;
+    QString blocklistUsed;
+    int duplicatedLeads = 0;
     int skippedCount = 0;
-    int alreadyInCampaign = 0;
     int invalidEmailCount = 0;
+    int incompleteCount = 0;
     int duplicateEmailCount = 0;
-    QStringList duplicatedLeads;
+    int remainingInPlan = -1; ///< -1 when the answer did not say
     std::vector<Created> created;
 };
 

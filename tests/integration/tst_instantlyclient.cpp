@@ -215,6 +215,13 @@ private Q_SLOTS:
         QCOMPARE(r.leadsUploaded, 3);
         QCOMPARE(r.invalidEmailCount, 1);
         QCOMPARE(r.duplicateEmailCount, 1);
+        // Every documented field of the answer is read, numbers as numbers.
+        QCOMPARE(r.status, QStringLiteral("success"));
+        QCOMPARE(r.inBlocklist, 0);
+        QVERIFY(!r.blocklistUsed.isEmpty());
+        QCOMPARE(r.duplicatedLeads, 0);
+        QCOMPARE(r.incompleteCount, 0);
+        QVERIFY2(r.remainingInPlan >= 0, qPrintable(QString::number(r.remainingInPlan)));
         QCOMPARE(int(r.created.size()), 3);
         QList<int> indexes;
         for (const auto &created : r.created) {

@@ -284,6 +284,54 @@ private Q_SLOTS:
         QCOMPARE(scalar({ "XLEN", m_keys.deadLetters() }), 0);
     }
 
+    void aLeadMissingInCloseIsDeadLetteredWithItsReason()
+    {
+        // Searched (with a lead that exists), then asked for singly: 404, so a dead letter
+        // an operator can read, never a silent drop.
+        QCOMPARE(
+            m_sandbox->store()
+                .putCloseLead(
+                    { { "id", "lead_here" },
+                      { "display_name", "Here Co" },
+                      { "contacts",
+                        json::array({ { { "name", "Cy Dee" },
+                                        { "emails",
+                                          json::array({ { { "email", "cy@here.io" } } }) } } }) } })
+                .status,
+            200);
+        const QString task = QStringLiteral("missing");
+        queueTask(task, 2, [&](int i) {
+            QueuedLead q;
+            q.taskId = task;
+            q.campaignName = kCampaign;
+            q.source = QStringLiteral("close");
+            q.receivedMs = wallClockMs();
+            q.needsLookup = true;
+            q.closeLeadId = i == 0 ? QStringLiteral("lead_here") : QStringLiteral("lead_gone");
+            return q;
+        });
+        startDispatcher();
+        waitFinished(task, 2);
+        const auto p = progress(task);
+        QCOMPARE(p.value("succeeded"), QByteArray("1"));
+        QCOMPARE(p.value("dead"), QByteArray("1"));
+        const RedisReply dead = command({ "XRANGE", m_keys.deadLetters(), "-", "+" });
+        QCOMPARE(dead.elements().size(), size_t(1));
+        QCOMPARE(field(dead.at(0).at(1), "reason"),
+                 QByteArray("lead lead_gone not found in Close"));
+        QCOMPARE(field(dead.at(0).at(1), "close_lead"), QByteArray("lead_gone"));
+        QCOMPARE(sandboxEmails(), QStringList { QStringLiteral("cy@here.io") });
+        int searches = 0, gets = 0;
+        for (const SandboxLogEntry &e : m_sandbox->requestLog()) {
+            searches += e.path == QLatin1String("/api/v1/data/search/") ? 1 : 0;
+            gets += e.path.startsWith(QLatin1String("/api/v1/lead/")) ? 1 : 0;
+        }
+        QCOMPARE(searches, 1); // both ids in one search
+        QCOMPARE(gets, 1); // the missing one, asked again singly
+        QCOMPARE(kinds(journal(QStringLiteral("close:lead_gone"))),
+                 QStringList { QStringLiteral("dead") });
+    }
+
     void closeLookupIsExpanded()
     {
         auto contact = [](const char *name, const char *email) {

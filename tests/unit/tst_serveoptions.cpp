@@ -24,6 +24,34 @@ private Q_SLOTS:
         QVERIFY(o->redisUrl.isEmpty());
     }
 
+    void capsPresets()
+    {
+        // Instantly's documented workspace limits, or this team's plan; explicit caps win.
+        const auto documented = parseServeOptions({ QStringLiteral("--caps=documented") }, {});
+        QVERIFY(documented.ok());
+        QCOMPARE(documented->caps[0].toString(), QStringLiteral("6000/min"));
+        QCOMPARE(documented->caps[1].toString(), QStringLiteral("100/s"));
+        QProcessEnvironment env;
+        env.insert(QStringLiteral("SLUICE_CAPS"), QStringLiteral("documented"));
+        const auto mixed = parseServeOptions({ QStringLiteral("--burst-rate=50/s") }, env);
+        QVERIFY(mixed.ok());
+        QCOMPARE(mixed->caps[0].toString(), QStringLiteral("6000/min"));
+        QCOMPARE(mixed->caps[1].toString(), QStringLiteral("50/s"));
+        const auto plan = parseServeOptions({ QStringLiteral("--caps=plan") }, {});
+        QCOMPARE(plan->caps[0].toString(), QStringLiteral("600/min"));
+        QCOMPARE(plan->caps[1].toString(), QStringLiteral("10/s"));
+    }
+
+    void lookupSettings()
+    {
+        const auto o = parseServeOptions(
+            { QStringLiteral("--lookup-batch=200"), QStringLiteral("--lookup-hold=500ms") }, {});
+        QVERIFY(o.ok());
+        QCOMPARE(o->lookupBatch, 200);
+        QCOMPARE(o->lookupHold, std::chrono::milliseconds { 500 });
+        QCOMPARE(parseServeOptions({}, {}).value().lookupBatch, 100);
+    }
+
     void journalCanBeTurnedOff()
     {
         QVERIFY(parseServeOptions({}, {}).value().journal);
@@ -150,6 +178,12 @@ private Q_SLOTS:
         QTest::newRow("bad log format")
             << QStringList { QStringLiteral("--log-format"), QStringLiteral("xml") } << none << none
             << false << QStringLiteral("text or json");
+        QTest::newRow("bad caps preset")
+            << QStringList { QStringLiteral("--caps=gold") } << none << none << false
+            << QStringLiteral("--caps: must be plan or documented");
+        QTest::newRow("lookup batch too big")
+            << QStringList { QStringLiteral("--lookup-batch=201") } << none << none << false
+            << QStringLiteral("from 1 to 200");
         QTest::newRow("bad journal")
             << QStringList {} << QStringLiteral("SLUICE_JOURNAL") << QStringLiteral("maybe")
             << false << QStringLiteral("SLUICE_JOURNAL: must be on or off");
