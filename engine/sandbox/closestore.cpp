@@ -16,11 +16,6 @@ using json = nlohmann::json;
 
 namespace {
 
-StoreReply reply(int status, json body)
-{
-    return StoreReply { status, std::make_shared<const json>(std::move(body)) };
-}
-
 QString qs(const std::string &s)
 {
     return QString::fromStdString(s);
@@ -173,10 +168,10 @@ StoreReply closeError(int status, const QString &message, const QString &field)
     json fieldErrors = json::object();
     if (!field.isEmpty())
         fieldErrors[field.toStdString()] = message.toStdString();
-    return reply(status,
-                 json { { "error", message.toStdString() },
-                        { "errors", json::array() },
-                        { "field-errors", std::move(fieldErrors) } });
+    return jsonReply(status,
+                     json { { "error", message.toStdString() },
+                            { "errors", json::array() },
+                            { "field-errors", std::move(fieldErrors) } });
 }
 
 struct CloseStore::Impl
@@ -212,7 +207,7 @@ StoreReply CloseStore::putLeads(const json &in)
         d->seqById.insert(id, seq);
         d->leads.emplace(seq, lead);
     }
-    return reply(200, json { { "stored", leads.size() } });
+    return jsonReply(200, json { { "stored", leads.size() } });
 }
 
 void CloseStore::clear()
@@ -232,14 +227,14 @@ StoreReply CloseStore::getLead(const QString &id, const QStringList &fields) con
         return closeError(404, QStringLiteral("Lead not found"));
     const json &lead = d->leads.at(it.value());
     if (fields.isEmpty())
-        return reply(200, lead);
+        return jsonReply(200, lead);
     json out = json::object();
     for (const QString &field : fields) {
         const std::string name = field.trimmed().toStdString();
         if (lead.contains(name))
             out[name] = lead[name];
     }
-    return reply(200, std::move(out));
+    return jsonReply(200, std::move(out));
 }
 
 StoreReply CloseStore::search(const json &body) const
@@ -314,7 +309,7 @@ StoreReply CloseStore::search(const json &body) const
                            : json { { "__object_type", "lead" }, { "id", lead["id"] } });
     }
     const json cursor = end < qsizetype(matches.size()) ? json(makeCursor(end, print)) : json();
-    return reply(200, json { { "data", std::move(data) }, { "cursor", cursor } });
+    return jsonReply(200, json { { "data", std::move(data) }, { "cursor", cursor } });
 }
 
 } // namespace sluice

@@ -10,16 +10,6 @@ using std::chrono::milliseconds;
 
 namespace {
 
-StoreReply jsonReply(int status, json body)
-{
-    return StoreReply { status, std::make_shared<const json>(std::move(body)) };
-}
-
-QByteArray bodyBytes(const StoreReply &reply)
-{
-    return reply.body ? QByteArray::fromStdString(reply.body->dump()) : QByteArray("{}");
-}
-
 StoreReply badControl(const QString &message)
 {
     return instantlyError(400, message);

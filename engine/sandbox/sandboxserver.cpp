@@ -15,16 +15,6 @@ using std::chrono::milliseconds;
 
 namespace {
 
-StoreReply jsonReply(int status, json body)
-{
-    return StoreReply { status, std::make_shared<const json>(std::move(body)) };
-}
-
-QByteArray bodyBytes(const StoreReply &reply)
-{
-    return reply.body ? QByteArray::fromStdString(reply.body->dump()) : QByteArray("{}");
-}
-
 /// Reads a JSON request body; nullopt and a 400 reply when it is not JSON.
 std::optional<json> parseBody(const QByteArray &body, StoreReply *error, bool close = false)
 {

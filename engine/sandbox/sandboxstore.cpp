@@ -32,11 +32,6 @@ std::string ss(const QString &s)
     return s.toStdString();
 }
 
-StoreReply reply(int status, json body)
-{
-    return StoreReply { status, std::make_shared<const json>(std::move(body)) };
-}
-
 std::string nowIso()
 {
     return ss(QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs));
@@ -123,10 +118,10 @@ std::optional<StoreReply> readSkipFlags(const json &body, LeadSkipFlags *flags)
 
 StoreReply instantlyError(int status, const QString &message)
 {
-    return reply(status,
-                 json { { "statusCode", status },
-                        { "error", httpReasonPhrase(status).toStdString() },
-                        { "message", ss(message) } });
+    return jsonReply(status,
+                     json { { "statusCode", status },
+                            { "error", httpReasonPhrase(status).toStdString() },
+                            { "message", ss(message) } });
 }
 
 SandboxStore::SandboxStore()
@@ -198,7 +193,7 @@ StoreReply SandboxStore::putCloseLead(const json &lead)
     if (!lead.is_object())
         return closeError(400, QStringLiteral("a Close lead must be an object with a string 'id'"));
     const StoreReply r = m_close.putLeads(lead);
-    return r.status == 200 ? reply(200, lead) : r;
+    return r.status == 200 ? jsonReply(200, lead) : r;
 }
 
 StoreReply SandboxStore::getCloseLead(const QString &id) const
@@ -246,7 +241,7 @@ StoreReply SandboxStore::listCampaigns(const QString &search, int limit,
         &cursorValid);
     if (!cursorValid)
         return instantlyError(400, QStringLiteral("querystring/starting_after is not a known id"));
-    return reply(200, std::move(out));
+    return jsonReply(200, std::move(out));
 }
 
 StoreReply SandboxStore::getCampaign(const QString &id) const
@@ -254,7 +249,7 @@ StoreReply SandboxStore::getCampaign(const QString &id) const
     const auto it = d->campaignSeq.constFind(id);
     if (it == d->campaignSeq.constEnd())
         return instantlyError(404, QStringLiteral("Campaign not found"));
-    return reply(200, d->campaigns.at(it.value()));
+    return jsonReply(200, d->campaigns.at(it.value()));
 }
 
 StoreReply SandboxStore::createCampaign(const json &body)
@@ -282,7 +277,7 @@ StoreReply SandboxStore::createCampaign(const json &body)
     };
     d->campaignSeq.insert(qs(campaign["id"].get<std::string>()), seq);
     d->campaigns.emplace(seq, campaign);
-    return reply(200, std::move(campaign));
+    return jsonReply(200, std::move(campaign));
 }
 
 StoreReply SandboxStore::deleteCampaign(const QString &id)
@@ -303,7 +298,7 @@ StoreReply SandboxStore::deleteCampaign(const QString &id)
         d->eraseLead(leadSeq);
     d->campaigns.erase(seq);
     d->campaignSeq.remove(id);
-    return reply(200, std::move(campaign));
+    return jsonReply(200, std::move(campaign));
 }
 
 StoreReply SandboxStore::createLead(const json &body)
@@ -348,15 +343,15 @@ StoreReply SandboxStore::createLead(const json &body)
         return instantlyError(400, QStringLiteral("email is on the workspace blocklist"));
     case LeadRefusal::Skipped:
         // The existing lead comes back unchanged: nothing new was made.
-        return reply(200, *d->skippedBy(email, flags));
+        return jsonReply(200, *d->skippedBy(email, flags));
     case LeadRefusal::AlreadyInTarget:
-        return reply(200, *d->inTarget(email, target));
+        return jsonReply(200, *d->inTarget(email, target));
     case LeadRefusal::PlanExhausted:
         return instantlyError(402, QStringLiteral("Lead upload limit of the plan reached"));
     default:
         break;
     }
-    return reply(200, d->insertLead(body, target));
+    return jsonReply(200, d->insertLead(body, target));
 }
 
 StoreReply SandboxStore::addLeads(const json &body)
@@ -430,21 +425,21 @@ StoreReply SandboxStore::addLeads(const json &body)
         const auto it = refused.find(r);
         return it == refused.end() ? 0 : it->second;
     };
-    return reply(200,
-                 json {
-                     { "status", "success" },
-                     { "total_sent", leads.size() },
-                     { "leads_uploaded", created.size() },
-                     { "in_blocklist", count(LeadRefusal::Blocklisted) },
-                     { "blocklist_used", kDefaultBlocklistId },
-                     { "duplicated_leads", count(LeadRefusal::AlreadyInTarget) },
-                     { "skipped_count", count(LeadRefusal::Skipped) },
-                     { "invalid_email_count", count(LeadRefusal::InvalidEmail) },
-                     { "incomplete_count", count(LeadRefusal::Incomplete) },
-                     { "duplicate_email_count", count(LeadRefusal::DuplicateInRequest) },
-                     { "remaining_in_plan", std::max<qint64>(0, d->remainingInPlan) },
-                     { "created_leads", std::move(created) },
-                 });
+    return jsonReply(200,
+                     json {
+                         { "status", "success" },
+                         { "total_sent", leads.size() },
+                         { "leads_uploaded", created.size() },
+                         { "in_blocklist", count(LeadRefusal::Blocklisted) },
+                         { "blocklist_used", kDefaultBlocklistId },
+                         { "duplicated_leads", count(LeadRefusal::AlreadyInTarget) },
+                         { "skipped_count", count(LeadRefusal::Skipped) },
+                         { "invalid_email_count", count(LeadRefusal::InvalidEmail) },
+                         { "incomplete_count", count(LeadRefusal::Incomplete) },
+                         { "duplicate_email_count", count(LeadRefusal::DuplicateInRequest) },
+                         { "remaining_in_plan", std::max<qint64>(0, d->remainingInPlan) },
+                         { "created_leads", std::move(created) },
+                     });
 }
 StoreReply SandboxStore::listLeads(const json &body) const
 {
@@ -497,7 +492,7 @@ StoreReply SandboxStore::listLeads(const json &body) const
         &cursorValid);
     if (!cursorValid)
         return badField("starting_after", "is not a known lead id");
-    return reply(200, std::move(out));
+    return jsonReply(200, std::move(out));
 }
 
 StoreReply SandboxStore::getLead(const QString &id) const
@@ -505,7 +500,7 @@ StoreReply SandboxStore::getLead(const QString &id) const
     const auto it = d->leadSeq.constFind(id);
     if (it == d->leadSeq.constEnd())
         return instantlyError(404, QStringLiteral("Lead not found"));
-    return reply(200, d->leads.at(it.value()));
+    return jsonReply(200, d->leads.at(it.value()));
 }
 
 StoreReply SandboxStore::deleteLead(const QString &id)
@@ -515,7 +510,7 @@ StoreReply SandboxStore::deleteLead(const QString &id)
         return instantlyError(404, QStringLiteral("Lead not found"));
     json lead = d->leads.at(it.value());
     d->eraseLead(it.value());
-    return reply(200, std::move(lead));
+    return jsonReply(200, std::move(lead));
 }
 
 StoreReply SandboxStore::deleteLeads(const json &body)
@@ -556,7 +551,7 @@ StoreReply SandboxStore::deleteLeads(const json &body)
     }
     for (quint64 seq : doomed)
         d->eraseLead(seq);
-    return reply(200, json { { "count", doomed.size() } });
+    return jsonReply(200, json { { "count", doomed.size() } });
 }
 
 json SandboxStore::allLeads(const QString &campaignId) const

@@ -9,4 +9,4 @@ target_sources(sluice_engine PRIVATE
   sandbox/sandboxserver.cpp sandbox/sandboxserver.h
   sandbox/sandboxstore.cpp sandbox/sandboxstore.h
   sandbox/slidingwindowlimiter.cpp sandbox/slidingwindowlimiter.h
-  sandbox/storereply.h)
+  sandbox/storereply.cpp sandbox/storereply.h)

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <QByteArray>
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <memory>
@@ -12,5 +14,10 @@ struct StoreReply
     int status = 200;
     std::shared_ptr<const nlohmann::json> body;
 };
+
+/// A reply with this status and body.
+StoreReply jsonReply(int status, nlohmann::json body);
+/// The reply's body as bytes to send ("{}" when it has none).
+QByteArray bodyBytes(const StoreReply &reply);
 
 } // namespace sluice

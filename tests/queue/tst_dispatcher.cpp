@@ -51,6 +51,19 @@ QueuedLead queued(const QString &task, const QString &campaign, const QString &e
     return q;
 }
 
+/// A lead-less webhook's entry, as the intake queues it: the Close lead to look up.
+QueuedLead lookupQueued(const QString &task, const QString &campaign, const QString &closeLeadId)
+{
+    QueuedLead q;
+    q.taskId = task;
+    q.campaignName = campaign;
+    q.source = QStringLiteral("close");
+    q.receivedMs = wallClockMs();
+    q.needsLookup = true;
+    q.closeLeadId = closeLeadId;
+    return q;
+}
+
 } // namespace
 
 class TestDispatcher : public QObject
@@ -301,14 +314,8 @@ private Q_SLOTS:
             200);
         const QString task = QStringLiteral("missing");
         queueTask(task, 2, [&](int i) {
-            QueuedLead q;
-            q.taskId = task;
-            q.campaignName = kCampaign;
-            q.source = QStringLiteral("close");
-            q.receivedMs = wallClockMs();
-            q.needsLookup = true;
-            q.closeLeadId = i == 0 ? QStringLiteral("lead_here") : QStringLiteral("lead_gone");
-            return q;
+            return lookupQueued(task, kCampaign,
+                                i == 0 ? QStringLiteral("lead_here") : QStringLiteral("lead_gone"));
         });
         startDispatcher();
         waitFinished(task, 2);
@@ -353,16 +360,10 @@ private Q_SLOTS:
                  200);
         const QString task = QStringLiteral("close");
         queueTask(task, 3, [&](int i) {
-            QueuedLead q;
             if (i == 2)
                 return queued(task, kCampaign, QStringLiteral("inline@three.io"));
-            q.taskId = task;
-            q.campaignName = kCampaign;
-            q.source = QStringLiteral("close");
-            q.receivedMs = wallClockMs();
-            q.needsLookup = true;
-            q.closeLeadId = i == 0 ? QStringLiteral("lead_two") : QStringLiteral("lead_none");
-            return q;
+            return lookupQueued(task, kCampaign,
+                                i == 0 ? QStringLiteral("lead_two") : QStringLiteral("lead_none"));
         });
         startDispatcher();
         waitFinished(task, 4); // 3 entries, the first one yields two leads
