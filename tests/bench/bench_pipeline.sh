@@ -134,7 +134,7 @@ if [[ " $RUNS " == *" wrk "* ]] && ! command -v wrk >/dev/null; then
 fi
 
 if [[ $BUILD_FIRST -eq 1 ]]; then
-    echo "Building the release preset (cmake --preset release; cmake --build --preset release -j2) ..." >&2
+    echo "Building the release preset (cmake --preset release; cmake --build --preset release -j2 --target sluice bench_pipeline) ..." >&2
     (cd "$ROOT" && cmake --preset release >/dev/null && cmake --build --preset release -j2 --target sluice bench_pipeline >&2) ||
         die "the release build failed"
 fi
