@@ -1,9 +1,14 @@
 // Benchmark driver (not part of the suite): posts N distinct Close webhooks at a running
 // `sluice serve` over C concurrent keep-alive connections, waits until every lead is in the
 // sandbox, and prints the pipeline's numbers as a Markdown table (and one JSON line).
+// The webhooks are lead-less, as Close sends them: the run's leads are put in the sandbox's
+// Close first, and serve looks each one up. --inline-leads sends the old test shape instead.
 // tests/bench/bench_pipeline.sh starts redis-server, the sandbox and serve around it; see there.
 #include "core/windowstats.h"
+#include "processusage.h"
 #include "runs/webhookfirer.h"
+#include "sandboxcontrol.h"
+#include "upstreamlog.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -19,13 +24,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <optional>
 #include <vector>
 
 using namespace sluice;
+using namespace sluice::bench;
 using json = nlohmann::json;
 using std::chrono::milliseconds;
 
@@ -53,6 +57,14 @@ struct Config
     qint64 redisPid = 0;
     qint64 sandboxPid = 0;
     int timeoutS = 0; ///< 0: derived from N and the paced rate
+    /// Each webhook carries its lead (a test convenience; no Close lookup). Otherwise the
+    /// webhooks are lead-less and the leads are seeded in the sandbox's Close first.
+    bool inlineLeads = false;
+    /// Targets to print as "TARGET" Markdown rows (0 / false: not a target of this run).
+    int targetSeconds = 0; ///< every lead in the sandbox within this many seconds
+    int targetInstantlyRequests = 0; ///< at most this many Instantly requests
+    int targetCloseRequests = 0; ///< at most this many Close requests
+    bool targetNo429 = false; ///< no 429 from Instantly, none from Close
     QString jsonFile;
     QString requestsFile; ///< the sandbox's whole request log, for a closer look
 
@@ -63,96 +75,27 @@ struct Config
     }
 };
 
-/// Waits for one reply on an event loop (QTest::qWaitFor would add up to 10 ms per call).
-/// Returns the HTTP status (0 when none) and fills `body`.
-int await(QNetworkReply *reply, QByteArray *body = nullptr, int timeoutMs = 10'000)
-{
-    if (!reply->isFinished()) {
-        QEventLoop loop;
-        QObject::connect(reply, &QNetworkReply::finished, &loop, &QEventLoop::quit);
-        QTimer::singleShot(timeoutMs, &loop, &QEventLoop::quit);
-        loop.exec();
-    }
-    if (!reply->isFinished())
-        reply->abort();
-    const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    if (body)
-        *body = reply->readAll();
-    reply->deleteLater();
-    return status;
-}
-
-class Sandbox
-{
-public:
-    Sandbox(QNetworkAccessManager *http, const Config &config)
-        : m_http(http)
-        , m_config(config)
-    { }
-
-    /// `pathAndQuery` like "/_sandbox/requests?after=3".
-    QNetworkRequest request(const QString &pathAndQuery) const
-    {
-        QNetworkRequest r(m_config.sandbox.resolved(QUrl(pathAndQuery)));
-        r.setRawHeader("Authorization", "Bearer " + m_config.apiKey);
-        r.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-        return r;
-    }
-
-    std::optional<json> get(const QString &path, int timeoutMs = 10'000) const
-    {
-        QByteArray body;
-        if (await(m_http->get(request(path)), &body, timeoutMs) != 200)
-            return std::nullopt;
-        return json::parse(body.constBegin(), body.constEnd(), nullptr, false);
-    }
-
-    /// Creates the campaign the webhooks name, as Instantly's API does (a draft with a
-    /// schedule), unless one by that name exists.
-    bool ensureCampaign() const
-    {
-        const auto found = get(QStringLiteral("/api/v2/campaigns?limit=100&search=")
-                               + QString::fromUtf8(QUrl::toPercentEncoding(m_config.campaign)));
-        if (found && found->contains("items")) {
-            for (const json &c : (*found)["items"]) {
-                if (c.value("name", "") == m_config.campaign.toStdString())
-                    return true;
-            }
-        }
-        const json campaign = {
-            { "name", m_config.campaign.toStdString() },
-            { "campaign_schedule",
-              { { "schedules",
-                  json::array({ { { "name", "Bench" },
-                                  { "timing", { { "from", "09:00" }, { "to", "17:00" } } },
-                                  { "days", { { "1", true }, { "2", true } } },
-                                  { "timezone", "America/Danmarkshavn" } } }) } } }, // UTC all year
-        };
-        return await(m_http->post(request(QStringLiteral("/api/v2/campaigns")),
-                                  QByteArray::fromStdString(campaign.dump())))
-            == 200;
-    }
-
-    /// The sandbox's request log after `afterSeq`.
-    std::optional<json> requests(quint64 afterSeq) const
-    {
-        auto log = get(QStringLiteral("/_sandbox/requests?after=%1").arg(afterSeq), 60'000);
-        if (!log || !log->contains("items"))
-            return std::nullopt;
-        return (*log)["items"];
-    }
-
-private:
-    QNetworkAccessManager *m_http;
-    const Config &m_config;
-};
-
-/// A Close "task.lead created" webhook carrying its lead inline (no Close lookup), distinct
-/// per index and per run so nothing is dropped as a duplicate.
-QByteArray webhook(const std::string &run, int i, const QString &campaign)
+/// Close lead `i` of a run as Close holds it: one contact, one email, distinct per run.
+json closeLead(const std::string &run, int i)
 {
     const std::string n = run + "_" + std::to_string(i);
-    const json body = {
+    return {
+        { "id", "lead_" + n },
+        { "display_name", "Bench Company " + n },
+        { "contacts",
+          json::array({ { { "name", "Bench Lead" + std::to_string(i) },
+                          { "emails",
+                            json::array({ { { "email", "bench" + n + "@example.com" } } }) } } }) },
+    };
+}
+
+/// A Close "task.lead created" webhook for lead `i`, distinct per index and per run so
+/// nothing is dropped as a duplicate. Lead-less as Close sends it (serve looks the lead up),
+/// or with the lead inline (`inlineLead`, the old test shape: no lookup).
+QByteArray webhook(const std::string &run, int i, const QString &campaign, bool inlineLead)
+{
+    const std::string n = run + "_" + std::to_string(i);
+    json body = {
         { "subscription_id", "sub_bench" },
         { "event",
           { { "id", "ev_" + n },
@@ -164,47 +107,10 @@ QByteArray webhook(const std::string &run, int i, const QString &campaign)
             { "data",
               { { "text", "Instantly: " + campaign.toStdString() },
                 { "lead_id", "lead_" + n } } } } },
-        { "lead",
-          { { "id", "lead_" + n },
-            { "display_name", "Bench Company " + n },
-            { "contacts",
-              json::array(
-                  { { { "name", "Bench Lead" + std::to_string(i) },
-                      { "emails",
-                        json::array({ { { "email", "bench" + n + "@example.com" } } }) } } }) } } },
     };
+    if (inlineLead)
+        body["lead"] = closeLead(run, i);
     return QByteArray::fromStdString(body.dump());
-}
-
-/// Peak resident set (VmHWM) and CPU seconds (utime + stime) of a process, from /proc.
-struct ProcessUsage
-{
-    bool ok = false;
-    double peakRssMiB = 0;
-    double cpuSeconds = 0;
-};
-
-ProcessUsage processUsage(qint64 pid)
-{
-    ProcessUsage usage;
-    if (pid <= 0)
-        return usage;
-    QFile status(QStringLiteral("/proc/%1/status").arg(pid));
-    QFile stat(QStringLiteral("/proc/%1/stat").arg(pid));
-    if (!status.open(QIODevice::ReadOnly) || !stat.open(QIODevice::ReadOnly))
-        return usage;
-    for (const QByteArray &line : status.readAll().split('\n')) {
-        if (line.startsWith("VmHWM:"))
-            usage.peakRssMiB = line.mid(6).trimmed().split(' ').value(0).toDouble() / 1024.0;
-    }
-    // Fields after the command name (which may hold spaces): state is field 3, utime 14,
-    // stime 15.
-    const QByteArray text = stat.readAll();
-    const QList<QByteArray> fields = text.mid(text.lastIndexOf(')') + 2).split(' ');
-    const double ticks = double(sysconf(_SC_CLK_TCK));
-    usage.cpuSeconds = (fields.value(11).toDouble() + fields.value(12).toDouble()) / ticks;
-    usage.ok = true;
-    return usage;
 }
 
 QString fixed(double value, int decimals = 1)
@@ -222,19 +128,14 @@ QString verdict(bool met)
     return met ? QStringLiteral("met") : QStringLiteral("**missed**");
 }
 
-bool isLeadWrite(const json &entry)
-{
-    const std::string path = entry.value("path", "");
-    return entry.value("method", "") == "POST"
-        && (path == "/api/v2/leads" || path == "/api/v2/leads/add");
-}
-
 std::optional<Config> parseArguments(const QCoreApplication &app)
 {
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(
         "Posts N distinct Close webhooks to a running `sluice serve`, waits until every lead "
-        "is in the sandbox and prints the pipeline's numbers. Normally run by "
+        "is in the sandbox and prints the pipeline's numbers. The webhooks are lead-less, as "
+        "Close sends them: the run's leads are put in the sandbox's Close first (before the "
+        "clock starts) and serve looks them up. Normally run by "
         "tests/bench/bench_pipeline.sh."));
     parser.addHelpOption();
     parser.addOptions({
@@ -266,6 +167,20 @@ std::optional<Config> parseArguments(const QCoreApplication &app)
         { QStringLiteral("timeout"),
           QStringLiteral("Seconds to wait for delivery (default: from N and the paced rate)."),
           QStringLiteral("s") },
+        { QStringLiteral("inline-leads"),
+          QStringLiteral("Put each lead in its webhook (the old test shape, no Close lookup) "
+                         "instead of seeding the sandbox's Close.") },
+        { QStringLiteral("target-seconds"),
+          QStringLiteral("Target: every lead in the sandbox within s seconds of the first "
+                         "webhook (printed as a TARGET row)."),
+          QStringLiteral("s") },
+        { QStringLiteral("target-instantly-requests"),
+          QStringLiteral("Target: at most n Instantly requests (TARGET row)."),
+          QStringLiteral("n") },
+        { QStringLiteral("target-close-requests"),
+          QStringLiteral("Target: at most n Close requests (TARGET row)."), QStringLiteral("n") },
+        { QStringLiteral("target-no-429"),
+          QStringLiteral("Target: no 429 from Instantly and none from Close (TARGET rows).") },
         { QStringLiteral("json"), QStringLiteral("Also write the results as JSON here."),
           QStringLiteral("file") },
         { QStringLiteral("requests-out"),
@@ -277,13 +192,13 @@ std::optional<Config> parseArguments(const QCoreApplication &app)
     c.sandbox = QUrl(parser.value(QStringLiteral("sandbox")));
     c.apiKey = parser.value(QStringLiteral("api-key")).toUtf8();
     c.mode = parser.value(QStringLiteral("mode"));
-    bool ok[8] = {};
+    bool ok[11] = {};
     c.leads = parser.value(QStringLiteral("leads")).toInt(&ok[0]);
     c.concurrency = parser.value(QStringLiteral("concurrency")).toInt(&ok[1]);
     c.perSecond = parser.value(QStringLiteral("per-second")).toInt(&ok[2]);
     c.perMinute = parser.value(QStringLiteral("per-minute")).toInt(&ok[3]);
     c.safetyFactor = parser.value(QStringLiteral("safety-factor")).toDouble(&ok[4]);
-    ok[5] = ok[6] = ok[7] = true;
+    ok[5] = ok[6] = ok[7] = ok[8] = ok[9] = ok[10] = true;
     if (parser.isSet(QStringLiteral("serve-pid")))
         c.servePid = parser.value(QStringLiteral("serve-pid")).toLongLong(&ok[5]);
     if (parser.isSet(QStringLiteral("redis-pid")))
@@ -292,10 +207,21 @@ std::optional<Config> parseArguments(const QCoreApplication &app)
         c.sandboxPid = parser.value(QStringLiteral("sandbox-pid")).toLongLong(&ok[7]);
     if (parser.isSet(QStringLiteral("timeout")))
         c.timeoutS = parser.value(QStringLiteral("timeout")).toInt();
+    c.inlineLeads = parser.isSet(QStringLiteral("inline-leads"));
+    if (parser.isSet(QStringLiteral("target-seconds")))
+        c.targetSeconds = parser.value(QStringLiteral("target-seconds")).toInt(&ok[8]);
+    if (parser.isSet(QStringLiteral("target-instantly-requests")))
+        c.targetInstantlyRequests
+            = parser.value(QStringLiteral("target-instantly-requests")).toInt(&ok[9]);
+    if (parser.isSet(QStringLiteral("target-close-requests")))
+        c.targetCloseRequests
+            = parser.value(QStringLiteral("target-close-requests")).toInt(&ok[10]);
+    c.targetNo429 = parser.isSet(QStringLiteral("target-no-429"));
     c.jsonFile = parser.value(QStringLiteral("json"));
     c.requestsFile = parser.value(QStringLiteral("requests-out"));
     if (!std::all_of(std::begin(ok), std::end(ok), [](bool b) { return b; }) || c.leads <= 0
-        || c.concurrency <= 0 || c.perSecond <= 0 || c.perMinute <= 0 || c.safetyFactor <= 0) {
+        || c.concurrency <= 0 || c.perSecond <= 0 || c.perMinute <= 0 || c.safetyFactor <= 0
+        || c.targetSeconds < 0 || c.targetInstantlyRequests < 0 || c.targetCloseRequests < 0) {
         err() << "bench_pipeline: a numeric option has a bad value (see --help)\n";
         return std::nullopt;
     }
@@ -319,7 +245,7 @@ bool waitHealthy(QNetworkAccessManager &http, const QUrl &intake)
     QElapsedTimer waited;
     waited.start();
     while (waited.elapsed() < 30'000) {
-        if (await(http.get(QNetworkRequest(url)), nullptr, 2000) == 200)
+        if (awaitReply(http.get(QNetworkRequest(url)), nullptr, 2000) == 200)
             return true;
         QEventLoop pause;
         QTimer::singleShot(100, &pause, &QEventLoop::quit);
@@ -339,17 +265,31 @@ int main(int argc, char *argv[])
     const Config &c = *parsed;
     QTextStream out(stdout);
     QNetworkAccessManager http;
-    Sandbox sandbox(&http, c);
+    SandboxControl sandbox(&http, c.sandbox, c.apiKey);
 
     if (!waitHealthy(http, c.intake)) {
         err() << "bench_pipeline: " << c.intake.toString()
               << "/healthz did not answer 200 within 30 s\n";
         return 1;
     }
-    if (!sandbox.ensureCampaign()) {
+    if (!sandbox.ensureCampaign(c.campaign)) {
         err() << "bench_pipeline: cannot create the campaign in the sandbox at "
               << c.sandbox.toString() << "\n";
         return 1;
+    }
+    const std::string run = std::to_string(QDateTime::currentMSecsSinceEpoch());
+    if (!c.inlineLeads) {
+        // Close holds the leads before it sends a webhook about them: seed them all before
+        // the clock starts.
+        json leads = json::array();
+        for (int i = 0; i < c.leads; ++i)
+            leads.push_back(closeLead(run, i));
+        QString error;
+        if (!sandbox.seedCloseLeads(leads, &error)) {
+            err() << "bench_pipeline: the sandbox's Close refused the run's leads: " << error
+                  << "\n";
+            return 1;
+        }
     }
     // The set-up requests count against the sandbox's workspace window like anyone's: let
     // its 1 s window pass, or they and Sluice's paced first second add up to an 11th request
@@ -370,11 +310,10 @@ int main(int argc, char *argv[])
     const int leadsBefore = statsBefore ? statsBefore->value("leads", 0) : 0;
     const ProcessUsage serveBefore = processUsage(c.servePid);
 
-    const std::string run = std::to_string(QDateTime::currentMSecsSinceEpoch());
     std::vector<FireRequest> requests;
     requests.reserve(size_t(c.leads));
     for (int i = 0; i < c.leads; ++i)
-        requests.push_back({ webhook(run, i, c.campaign), {} });
+        requests.push_back({ webhook(run, i, c.campaign, c.inlineLeads), {} });
     FireOptions fire;
     fire.target = c.intake;
     fire.target.setPath(QStringLiteral("/instantly/add_lead"));
@@ -455,48 +394,43 @@ int main(int argc, char *argv[])
         err() << "bench_pipeline: cannot read the sandbox's request log after the run\n";
         return 1;
     }
-    int upstream = 0, leadWrites = 0, limited = 0, failed = 0;
-    qint64 firstUpstreamMs = -1, lastLeadInMs = -1;
-    std::vector<milliseconds> admittedTimes;
-    std::map<std::string, int> byEndpoint;
-    for (const json &e : *log) {
-        if (e.value("path", "").rfind("/api/", 0) != 0)
-            continue;
-        ++upstream;
-        ++byEndpoint[e.value("method", "") + " " + e.value("path", "")];
-        const int status = e.value("status", 0);
-        const qint64 at = e.value("time_ms", qint64(0)) - startWallMs;
-        limited += status == 429 ? 1 : 0;
-        failed += (status >= 500 || status == 0) ? 1 : 0;
-        if (firstUpstreamMs < 0)
-            firstUpstreamMs = at;
-        if (e.value("admitted", false))
-            admittedTimes.push_back(milliseconds { e.value("time_ms", qint64(0)) });
-        if (isLeadWrite(e)) {
-            ++leadWrites;
-            if (status >= 200 && status < 300)
-                lastLeadInMs = std::max(lastLeadInMs, at + e.value("latency_ms", qint64(0)));
-        }
+    const UpstreamLog up = summarizeUpstream(*log, startWallMs);
+    const int worst1s = maxInAnyWindow(up.admitted, milliseconds { 1000 });
+    const int worst60s = maxInAnyWindow(up.admitted, milliseconds { 60'000 });
+    // Close's limits are per endpoint group and key (docs/sandbox-rules.md): the worst second
+    // of each group against the sandbox's limit for it.
+    const auto statsAfter = sandbox.get(QStringLiteral("/_sandbox/stats"));
+    const json closeGroups = statsAfter && statsAfter->contains("close")
+        ? (*statsAfter)["close"].value("groups", json::object())
+        : json::object();
+    QStringList closeWorst, closeLimits;
+    bool closeWithinLimits = true;
+    for (const auto &[group, times] : up.closeByGroup) {
+        const int worst = maxInAnyWindow(times, milliseconds { 1000 });
+        const int perKey = closeGroups.value(group, json::object()).value("per_key", 0);
+        closeWorst << QStringLiteral("%1 %2").arg(QString::fromStdString(group)).arg(worst);
+        closeLimits << QStringLiteral("%1 ≤ %2").arg(QString::fromStdString(group)).arg(perKey);
+        closeWithinLimits = closeWithinLimits && perKey > 0 && worst <= perKey;
     }
-    std::sort(admittedTimes.begin(), admittedTimes.end());
-    const int worst1s = maxInAnyWindow(admittedTimes, milliseconds { 1000 });
-    const int worst60s = maxInAnyWindow(admittedTimes, milliseconds { 60'000 });
 
-    // Every lead exactly once?
+    // Every lead exactly once? And how many each lead write brought (by creation time).
     int distinct = 0;
+    const std::string mark = "bench" + run + "_";
+    std::vector<int> created(up.leadWrites.size(), 0);
     if (const auto leads = sandbox.get(QStringLiteral("/_sandbox/leads"), 60'000)) {
+        const json items = leads->value("items", json::array());
         QSet<QString> emails;
-        const std::string mark = "bench" + run + "_";
-        for (const json &lead : leads->value("items", json::array())) {
+        for (const json &lead : items) {
             const std::string email = lead.value("email", "");
             if (email.rfind(mark, 0) == 0)
                 emails.insert(QString::fromStdString(email));
         }
         distinct = int(emails.size());
+        created = leadsPerWrite(items, mark, up.leadWrites, startWallMs);
     }
 
-    const bool allIn = leadsIn >= c.leads && lastLeadInMs >= 0;
-    const double allInS = allIn ? double(lastLeadInMs) / 1000.0 : -1;
+    const bool allIn = leadsIn >= c.leads && up.lastLeadInMs >= 0;
+    const double allInS = allIn ? double(up.lastLeadInMs) / 1000.0 : -1;
     const double cpuPer200 = serve.ok ? serve.cpuSeconds * 200.0 / c.leads : 0;
     const bool single = c.mode == QLatin1String("single");
     const double deviationPct = allIn ? (allInS - expectedS) / expectedS * 100.0 : 0;
@@ -508,15 +442,14 @@ int main(int argc, char *argv[])
         statusText += QStringLiteral("%1 × %2").arg(count).arg(
             status == 0 ? QStringLiteral("no answer") : QString::number(status));
     }
-    QString endpointText;
-    for (const auto &[endpoint, count] : byEndpoint) {
-        if (!endpointText.isEmpty())
-            endpointText += QStringLiteral(", ");
-        endpointText += QStringLiteral("%1 %2").arg(count).arg(QString::fromStdString(endpoint));
-    }
+    const QString allInText
+        = allIn ? fixed(allInS, 3) + QStringLiteral(" s") : QStringLiteral("not all in");
+    const QString shape = c.inlineLeads ? QStringLiteral("leads inline in the webhooks")
+                                        : QStringLiteral("lead-less webhooks (leads looked up "
+                                                         "in the sandbox's Close)");
 
     out << "\n### " << c.mode << " mode: " << c.leads << " leads, " << c.concurrency
-        << " concurrent clients\n\n";
+        << " concurrent clients, " << shape << "\n\n";
     out << "| measure | value | target |\n|---|---|---|\n";
     out << "| webhooks acknowledged (2xx) | " << acknowledged << " of " << c.leads << " ("
         << statusText << ") | all |\n";
@@ -524,16 +457,10 @@ int main(int argc, char *argv[])
         << " / " << ms(latency.p99) << " / " << ms(latency.max) << " ms | |\n";
     out << "| webhooks accepted per second | " << qRound(acceptedPerSecond) << " (all " << c.leads
         << " in " << fixed(fireSeconds, 3) << " s) | (wrk section) |\n";
-    out << "| first webhook → first upstream request | " << fixed(firstUpstreamMs / 1000.0, 3)
+    out << "| first webhook → first upstream request | " << fixed(up.firstUpstreamMs / 1000.0, 3)
         << " s | |\n";
-    if (!single) {
-        out << "| first webhook → all leads in the sandbox | "
-            << (allIn ? fixed(allInS, 3) + QStringLiteral(" s") : QStringLiteral("not all in"))
-            << " | ≤ 10 s: " << verdict(allIn && allInS <= 10.0) << " |\n";
-    } else {
-        out << "| first webhook → all leads in the sandbox | "
-            << (allIn ? fixed(allInS, 3) + QStringLiteral(" s") : QStringLiteral("not all in"))
-            << " | |\n";
+    if (single) {
+        out << "| first webhook → all leads in the sandbox | " << allInText << " | |\n";
         out << "| expected N ÷ rate | " << c.leads << " ÷ " << fixed(c.pacedRate(), 2)
             << "/s = " << fixed(expectedS, 3) << " s (cap " << c.perSecond << "/s × safety "
             << c.safetyFactor << "; at the raw cap: " << fixed(c.leads / double(c.perSecond), 1)
@@ -541,16 +468,38 @@ int main(int argc, char *argv[])
         out << "| deviation from N ÷ rate | " << (deviationPct >= 0 ? "+" : "")
             << fixed(deviationPct, 2)
             << " % | within ±3 %: " << verdict(allIn && std::abs(deviationPct) <= 3.0) << " |\n";
+    } else if (c.inlineLeads) {
+        // Issue 4's target, set for webhooks with the lead inline.
+        out << "| first webhook → all leads in the sandbox | " << allInText
+            << " | ≤ 10 s: " << verdict(allIn && allInS <= 10.0) << " |\n";
+    } else if (c.targetSeconds > 0) {
+        out << "| first webhook → all leads in the sandbox | " << allInText << " | ≤ "
+            << c.targetSeconds << " s: " << verdict(allIn && allInS <= c.targetSeconds) << " |\n";
+    } else {
+        out << "| first webhook → all leads in the sandbox | " << allInText << " | |\n";
     }
     out << "| leads in the sandbox (distinct emails) | " << leadsIn << " (" << distinct << ") | "
         << c.leads << ", none twice: " << verdict(leadsIn == c.leads && distinct == c.leads)
         << " |\n";
-    out << "| upstream requests used | " << upstream << " (" << endpointText << "; " << limited
-        << " × 429, " << failed << " failed) | |\n";
-    out << "| worst 1 s / 60 s window of the sandbox's log | " << worst1s << " / " << worst60s
-        << " | ≤ " << c.perSecond << " / ≤ " << c.perMinute << ": "
+    out << "| Instantly requests | " << requestsText(up.instantly) << " | |\n";
+    out << "| Instantly lead writes: bulk / single | " << up.bulkWrites << " / " << up.singleWrites
+        << " | |\n";
+    out << "| Close requests | " << requestsText(up.close) << " | |\n";
+    out << "| Close lookups: searches / single GETs | " << up.searches << " / " << up.leadGets
+        << " | |\n";
+    if (!up.closeByGroup.empty()) {
+        out << "| worst 1 s window of Close requests, per endpoint group | "
+            << closeWorst.join(QStringLiteral(", ")) << " | "
+            << closeLimits.join(QStringLiteral(", "))
+            << " (the sandbox's Close limits per key): " << verdict(closeWithinLimits) << " |\n";
+    }
+    out << "| worst 1 s / 60 s window of Instantly requests (sandbox's log) | " << worst1s << " / "
+        << worst60s << " | ≤ " << c.perSecond << " / ≤ " << c.perMinute << ": "
         << verdict(worst1s <= c.perSecond && worst60s <= c.perMinute) << " |\n";
-    out << "| 429s the sandbox served | " << limited << " | 0: " << verdict(limited == 0) << " |\n";
+    out << "| 429s the sandbox served: Instantly / Close | " << up.instantly.rateLimited << " / "
+        << up.close.rateLimited
+        << " | 0 / 0: " << verdict(up.instantly.rateLimited == 0 && up.close.rateLimited == 0)
+        << " |\n";
     if (serve.ok) {
         out << "| serve peak RSS (VmHWM) | " << fixed(serve.peakRssMiB)
             << " MiB | ≤ 60 MiB: " << verdict(serve.peakRssMiB <= 60.0) << " |\n";
@@ -564,10 +513,49 @@ int main(int argc, char *argv[])
         out << "| CPU of redis-server / sandbox (whole life) | " << fixed(redis.cpuSeconds, 2)
             << " s / " << fixed(sandboxUsage.cpuSeconds, 2) << " s | |\n";
     }
+    if (!single)
+        out << "\n" << timelineText(up, created, firer.elapsedMs());
+
+    // The run's targets as rows of the script's summary table (it strips "TARGET ").
+    const auto target = [&](const QString &what, const QString &value, bool met) {
+        out << "TARGET | " << what << " | " << value << " | " << verdict(met) << " |\n";
+    };
+    if (c.targetSeconds > 0)
+        target(QStringLiteral("%1 leads in Instantly within %2 s of the first webhook")
+                   .arg(c.leads)
+                   .arg(c.targetSeconds),
+               allIn ? allInText : QStringLiteral("%1 of %2 in").arg(leadsIn).arg(c.leads),
+               allIn && allInS <= c.targetSeconds);
+    if (c.targetInstantlyRequests > 0)
+        target(QStringLiteral("%1 leads: at most %2 Instantly requests")
+                   .arg(c.leads)
+                   .arg(c.targetInstantlyRequests),
+               QStringLiteral("%1 (%2 bulk + %3 single lead writes, %4 other)")
+                   .arg(up.instantly.requests)
+                   .arg(up.bulkWrites)
+                   .arg(up.singleWrites)
+                   .arg(up.instantly.requests - up.bulkWrites - up.singleWrites),
+               up.instantly.requests <= c.targetInstantlyRequests);
+    if (c.targetCloseRequests > 0)
+        target(QStringLiteral("%1 leads: at most %2 Close requests")
+                   .arg(c.leads)
+                   .arg(c.targetCloseRequests),
+               QStringLiteral("%1 (%2 searches, %3 single GETs)")
+                   .arg(up.close.requests)
+                   .arg(up.searches)
+                   .arg(up.leadGets),
+               up.close.requests <= c.targetCloseRequests);
+    if (c.targetNo429) {
+        target(QStringLiteral("%1 leads: no 429 from Instantly").arg(c.leads),
+               QString::number(up.instantly.rateLimited), up.instantly.rateLimited == 0);
+        target(QStringLiteral("%1 leads: no 429 from Close").arg(c.leads),
+               QString::number(up.close.rateLimited), up.close.rateLimited == 0);
+    }
     out.flush();
 
     const json result = {
         { "mode", c.mode.toStdString() },
+        { "inline_leads", c.inlineLeads },
         { "leads", c.leads },
         { "concurrency", c.concurrency },
         { "acknowledged", acknowledged },
@@ -576,16 +564,24 @@ int main(int argc, char *argv[])
         { "ack_p99_ms", latency.p99 / 1000.0 },
         { "ack_max_ms", latency.max / 1000.0 },
         { "accepted_per_s", acceptedPerSecond },
-        { "first_upstream_s", firstUpstreamMs / 1000.0 },
+        { "first_upstream_s", up.firstUpstreamMs / 1000.0 },
         { "all_in_s", allInS },
         { "observed_all_in_s", observedAllInMs / 1000.0 },
         { "expected_s", single ? expectedS : 0.0 },
         { "deviation_pct", single ? deviationPct : 0.0 },
         { "leads_in_sandbox", leadsIn },
         { "distinct_leads", distinct },
-        { "upstream_requests", upstream },
-        { "lead_write_requests", leadWrites },
-        { "rate_limited", limited },
+        { "upstream_requests", up.instantly.requests + up.close.requests },
+        { "instantly_requests", up.instantly.requests },
+        { "lead_write_requests", up.bulkWrites + up.singleWrites },
+        { "bulk_writes", up.bulkWrites },
+        { "single_writes", up.singleWrites },
+        { "instantly_429", up.instantly.rateLimited },
+        { "close_requests", up.close.requests },
+        { "close_searches", up.searches },
+        { "close_lead_gets", up.leadGets },
+        { "close_429", up.close.rateLimited },
+        { "rate_limited", up.instantly.rateLimited + up.close.rateLimited },
         { "worst_1s", worst1s },
         { "worst_60s", worst60s },
         { "serve_peak_rss_mib", serve.peakRssMiB },

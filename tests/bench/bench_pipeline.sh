@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# The pipeline benchmark of issue 4 (not part of the suite). For each run it starts its own
-# redis-server (AOF on, free port, temp dir), `sluice sandbox` (fake Instantly) and
-# `sluice serve`, all from the release build, then:
+# The pipeline benchmark of issues 4 and 15 (not part of the suite). For each run it starts
+# its own redis-server (AOF on, free port, temp dir), `sluice sandbox` (fake Instantly and
+# Close) and `sluice serve`, all from the release build, then:
+#   bulk200: 200 webhooks from 50 concurrent clients; target: all in Instantly within 3 s
 #   bulk   : N webhooks (default 2000) from 50 concurrent clients; ack latency, accepted/s,
-#            time until every lead is in the sandbox, upstream requests, worst 1 s / 60 s
-#            windows, peak RSS and CPU of serve  (tests/bench/bench_pipeline.cpp measures)
+#            time until every lead is in the sandbox, Instantly and Close requests and 429s,
+#            worst 1 s / 60 s windows, peak RSS and CPU of serve
+#            (tests/bench/bench_pipeline.cpp measures); targets for 2000: within 15 s,
+#            ≤ 40 Instantly requests, ≤ 60 Close requests, no 429 from either
 #   single : the same with `serve --single` and a smaller N (default 600), against N ÷ rate
 #   wrk    : ack rate and latency with wrk and tests/bench/wrk_webhooks.lua, 50 connections,
 #            twice: serve's dispatcher paused (the intake alone), then delivering meanwhile
+# The bulk200, bulk and single runs send lead-less webhooks, as Close does: the run's leads are
+# put in the sandbox's Close first and serve looks them up (--inline-leads: the old shape,
+# leads inside the webhooks). wrk's webhooks always carry their lead (and are unsigned).
 # Every child process and the temp dir are removed on exit, however it ends.
 #
-#   tests/bench/bench_pipeline.sh [--only bulk|single|wrk] [--leads N] [--single-leads N] ...
+#   tests/bench/bench_pipeline.sh [--only bulk200,bulk,single,wrk] [--inline-leads] ...
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -29,18 +35,35 @@ WRK_DURATION=10s
 WRK_CONNECTIONS=50
 WRK_THREADS=2
 BUILD_FIRST=1
-RUNS="bulk single wrk"
+RUNS="bulk200 bulk single wrk"
 KEEP_LOGS=""
+INLINE_LEADS=0
+# Issue 15's targets (lead-less webhooks, 50 clients, default caps): 200 leads within 3 s;
+# 2000 leads within 15 s with at most 40 Instantly and 60 Close requests and no 429.
+SMALL_LEADS=200
+SMALL_TARGET_S=3
+TARGET_LEADS=2000
+TARGET_S=15
+TARGET_INSTANTLY=40
+TARGET_CLOSE=60
 
 usage() {
     cat <<EOF
 Usage: tests/bench/bench_pipeline.sh [options]
 
-  --only LIST            runs to do, comma-separated: bulk,single,wrk (default all three)
-  --leads N              webhooks in the bulk run (default $LEADS)
+  --only LIST            runs to do, comma-separated: bulk200,bulk,single,wrk (default all)
+  --inline-leads         bulk200, bulk and single webhooks carry their lead (the old test
+                         shape, no Close lookup), for comparison; by default they are
+                         lead-less, as Close sends them, with the run's leads put in the
+                         sandbox's Close before the clock starts (wrk's are always inline)
+  --leads N              webhooks in the bulk run (default $LEADS). Issue 15's targets
+                         for it hold for $TARGET_LEADS: within $TARGET_S s, at most $TARGET_INSTANTLY Instantly and
+                         $TARGET_CLOSE Close requests, no 429 from either. (bulk200: always
+                         $SMALL_LEADS webhooks, target within $SMALL_TARGET_S s)
   --single-leads N       webhooks in the single run (default $SINGLE_LEADS; at 8/s that is
                          N ÷ 8 seconds)
-  --concurrency N        concurrent clients of the bulk and single runs (default $CONCURRENCY)
+  --concurrency N        concurrent clients of the bulk200, bulk and single runs
+                         (default $CONCURRENCY)
   --per-second N         sandbox cap and serve --burst-rate (default $PER_SECOND)
   --per-minute N         sandbox cap and serve --rate (default $PER_MINUTE)
   --safety-factor F      serve --safety-factor (default $SAFETY)
@@ -51,7 +74,12 @@ Usage: tests/bench/bench_pipeline.sh [options]
   --keep-logs DIR        copy the servers' logs there before cleaning up
   -h, --help             this text
 
-Builds the release preset first (cmake --preset release; cmake --build --preset release -j2).
+Each run prints a Markdown table (bulk runs add a timeline of the lookups and lead writes);
+the end prints issue 15's targets, met or missed, for the runs that have them. Every table
+comes with the load average.
+
+Builds the release preset first (cmake --preset release; cmake --build --preset release -j2
+--target sluice bench_pipeline).
 Needs redis-server, curl and, for the wrk run, wrk (Debian package 'wrk').
 EOF
 }
@@ -64,6 +92,7 @@ die() {
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --only) RUNS=${2//,/ }; shift 2 ;;
+    --inline-leads) INLINE_LEADS=1; shift ;;
     --leads) LEADS=$2; shift 2 ;;
     --single-leads) SINGLE_LEADS=$2; shift 2 ;;
     --concurrency) CONCURRENCY=$2; shift 2 ;;
@@ -80,7 +109,8 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 for run in $RUNS; do
-    [[ $run == bulk || $run == single || $run == wrk ]] || die "--only takes bulk, single, wrk; not '$run'"
+    [[ $run == bulk200 || $run == bulk || $run == single || $run == wrk ]] ||
+        die "--only takes bulk200, bulk, single, wrk; not '$run'"
 done
 for n in "$LEADS" "$SINGLE_LEADS" "$CONCURRENCY" "$PER_SECOND" "$PER_MINUTE" "$WRK_CONNECTIONS" "$WRK_THREADS"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive whole number"
@@ -104,7 +134,7 @@ if [[ " $RUNS " == *" wrk "* ]] && ! command -v wrk >/dev/null; then
 fi
 
 if [[ $BUILD_FIRST -eq 1 ]]; then
-    echo "Building the release preset (cmake --preset release; cmake --build --preset release -j2) ..." >&2
+    echo "Building the release preset (cmake --preset release; cmake --build --preset release -j2 --target sluice bench_pipeline) ..." >&2
     (cd "$ROOT" && cmake --preset release >/dev/null && cmake --build --preset release -j2 --target sluice bench_pipeline >&2) ||
         die "the release build failed"
 fi
@@ -263,26 +293,55 @@ load_average() {
 FAILED=0
 DRIVER_ARGS=(--concurrency "$CONCURRENCY" --per-second "$PER_SECOND" --per-minute "$PER_MINUTE"
     --safety-factor "$SAFETY")
+[[ $INLINE_LEADS -eq 1 ]] && DRIVER_ARGS+=(--inline-leads)
+TARGETS="$TMP/targets.md" # rows of the final targets table, from the drivers' TARGET lines
+TARGET_LOADS=()           # the load average after each run with targets
 
+# run_driver NAME MODE LEADS [driver flags...]: one driver run against a fresh stack; NAME
+# names the run (its directory and log lines), MODE is serve's (bulk or single).
 run_driver() {
-    local mode=$1 leads=$2 dir="$TMP/run-$1"
+    local name=$1 mode=$2 leads=$3 dir="$TMP/run-$1"
+    shift 3
     local flags=()
     [[ $mode == single ]] && flags=(--single)
     start_stack "$dir" "${flags[@]}"
-    echo "" && echo "Before the $mode run: $(load_average)"
+    echo "" && echo "Before the $name run: $(load_average)"
     local status=0
     run_waited "$dir/driver.out" "$DRIVER" --intake "$INTAKE_URL" --sandbox "$SANDBOX_URL" \
         --mode "$mode" --leads "$leads" --serve-pid "$SERVE_PID" --redis-pid "$REDIS_PID" \
         --sandbox-pid "$SANDBOX_PID" --json "$dir/result.json" \
-        --requests-out "$dir/requests.json" "${DRIVER_ARGS[@]}" || status=$?
-    grep -v '^RESULT ' "$dir/driver.out" | tee "$dir/table.md"
+        --requests-out "$dir/requests.json" "${DRIVER_ARGS[@]}" "$@" || status=$?
+    grep -v -e '^RESULT ' -e '^TARGET ' "$dir/driver.out" | tee "$dir/table.md"
     if [[ $status -ne 0 ]]; then
         FAILED=1
-        echo "bench_pipeline: the $mode run did not deliver everything; serve's log ends:" >&2
+        echo "bench_pipeline: the $name run did not deliver everything; serve's log ends:" >&2
         tail -n 30 "$dir/serve.log" >&2
     fi
-    echo "" && echo "After the $mode run: $(load_average)"
+    local after
+    after=$(load_average)
+    echo "" && echo "After the $name run: $after"
+    if grep -q '^TARGET ' "$dir/driver.out"; then
+        sed -n 's/^TARGET //p' "$dir/driver.out" >>"$TARGETS"
+        TARGET_LOADS+=("After the $name run: $after")
+    fi
     stop_all
+}
+
+print_targets() {
+    [[ -s $TARGETS ]] || return 0
+    local shape="lead-less webhooks, leads looked up in the sandbox's Close"
+    [[ $INLINE_LEADS -eq 1 ]] && shape="leads inline in the webhooks (--inline-leads: for comparison; the targets are set for lead-less webhooks)"
+    echo ""
+    echo "### Issue 15's targets: $CONCURRENCY concurrent clients, caps $PER_SECOND/s and $PER_MINUTE/min, safety factor $SAFETY, $shape"
+    echo ""
+    echo "| target | measured | verdict |"
+    echo "|---|---|---|"
+    cat "$TARGETS"
+    echo ""
+    local line
+    for line in "${TARGET_LOADS[@]}"; do
+        echo "$line"
+    done
 }
 
 # write_wrk_lua FILE: the request script plus a done() hook printing wrk's numbers in one line.
@@ -412,15 +471,27 @@ run_wrk() {
 echo "# Sluice pipeline benchmark"
 echo ""
 echo "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown) on $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC');" \
-    "caps $PER_SECOND/s and $PER_MINUTE/min, serve safety factor $SAFETY"
+    "caps $PER_SECOND/s and $PER_MINUTE/min, serve safety factor $SAFETY;" \
+    "$([[ $INLINE_LEADS -eq 1 ]] && echo "bulk and single webhooks carry their lead (--inline-leads)" ||
+        echo "bulk and single webhooks are lead-less (leads looked up in the sandbox's Close)")"
 for run in $RUNS; do
     case "$run" in
-    bulk) run_driver bulk "$LEADS" ;;
-    single) run_driver single "$SINGLE_LEADS" ;;
+    bulk200) run_driver bulk200 bulk "$SMALL_LEADS" --target-seconds "$SMALL_TARGET_S" ;;
+    bulk)
+        if [[ $LEADS -eq $TARGET_LEADS ]]; then
+            run_driver bulk bulk "$LEADS" --target-seconds "$TARGET_S" \
+                --target-instantly-requests "$TARGET_INSTANTLY" \
+                --target-close-requests "$TARGET_CLOSE" --target-no-429
+        else
+            run_driver bulk bulk "$LEADS" # issue 15's targets are for $TARGET_LEADS leads
+        fi
+        ;;
+    single) run_driver single single "$SINGLE_LEADS" ;;
     wrk)
         run_wrk alone
         run_wrk delivering
         ;;
     esac
 done
+print_targets
 exit "$FAILED"
