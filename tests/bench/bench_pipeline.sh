@@ -38,7 +38,7 @@ BUILD_FIRST=1
 RUNS="bulk200 bulk single wrk"
 KEEP_LOGS=""
 INLINE_LEADS=0
-# Issue 15's targets (lead-less webhooks, 50 clients, default caps): 200 leads within 3 s;
+# the real-traffic targets (issue 12) (lead-less webhooks, 50 clients, default caps): 200 leads within 3 s;
 # 2000 leads within 15 s with at most 40 Instantly and 60 Close requests and no 429.
 SMALL_LEADS=200
 SMALL_TARGET_S=3
@@ -56,7 +56,7 @@ Usage: tests/bench/bench_pipeline.sh [options]
                          shape, no Close lookup), for comparison; by default they are
                          lead-less, as Close sends them, with the run's leads put in the
                          sandbox's Close before the clock starts (wrk's are always inline)
-  --leads N              webhooks in the bulk run (default $LEADS). Issue 15's targets
+  --leads N              webhooks in the bulk run (default $LEADS). the real-traffic targets (issue 12)
                          for it hold for $TARGET_LEADS: within $TARGET_S s, at most $TARGET_INSTANTLY Instantly and
                          $TARGET_CLOSE Close requests, no 429 from either. (bulk200: always
                          $SMALL_LEADS webhooks, target within $SMALL_TARGET_S s)
@@ -75,7 +75,7 @@ Usage: tests/bench/bench_pipeline.sh [options]
   -h, --help             this text
 
 Each run prints a Markdown table (bulk runs add a timeline of the lookups and lead writes);
-the end prints issue 15's targets, met or missed, for the runs that have them. Every table
+the end prints the real-traffic targets (issue 12), met or missed, for the runs that have them. Every table
 comes with the load average.
 
 Builds the release preset first (cmake --preset release; cmake --build --preset release -j2
@@ -332,7 +332,7 @@ print_targets() {
     local shape="lead-less webhooks, leads looked up in the sandbox's Close"
     [[ $INLINE_LEADS -eq 1 ]] && shape="leads inline in the webhooks (--inline-leads: for comparison; the targets are set for lead-less webhooks)"
     echo ""
-    echo "### Issue 15's targets: $CONCURRENCY concurrent clients, caps $PER_SECOND/s and $PER_MINUTE/min, safety factor $SAFETY, $shape"
+    echo "### the real-traffic targets (issue 12): $CONCURRENCY concurrent clients, caps $PER_SECOND/s and $PER_MINUTE/min, safety factor $SAFETY, $shape"
     echo ""
     echo "| target | measured | verdict |"
     echo "|---|---|---|"
@@ -483,7 +483,7 @@ for run in $RUNS; do
                 --target-instantly-requests "$TARGET_INSTANTLY" \
                 --target-close-requests "$TARGET_CLOSE" --target-no-429
         else
-            run_driver bulk bulk "$LEADS" # issue 15's targets are for $TARGET_LEADS leads
+            run_driver bulk bulk "$LEADS" # the real-traffic targets (issue 12) are for $TARGET_LEADS leads
         fi
         ;;
     single) run_driver single single "$SINGLE_LEADS" ;;
