@@ -38,7 +38,7 @@ BUILD_FIRST=1
 RUNS="bulk200 bulk single wrk"
 KEEP_LOGS=""
 INLINE_LEADS=0
-# the real-traffic targets (issue 12) (lead-less webhooks, 50 clients, default caps): 200 leads within 3 s;
+# The real-traffic targets (issue 12; lead-less webhooks, 50 clients, default caps): 200 leads within 3 s;
 # 2000 leads within 15 s with at most 40 Instantly and 60 Close requests and no 429.
 SMALL_LEADS=200
 SMALL_TARGET_S=3
@@ -56,7 +56,7 @@ Usage: tests/bench/bench_pipeline.sh [options]
                          shape, no Close lookup), for comparison; by default they are
                          lead-less, as Close sends them, with the run's leads put in the
                          sandbox's Close before the clock starts (wrk's are always inline)
-  --leads N              webhooks in the bulk run (default $LEADS). the real-traffic targets (issue 12)
+  --leads N              webhooks in the bulk run (default $LEADS). The real-traffic targets (issue 12)
                          for it hold for $TARGET_LEADS: within $TARGET_S s, at most $TARGET_INSTANTLY Instantly and
                          $TARGET_CLOSE Close requests, no 429 from either. (bulk200: always
                          $SMALL_LEADS webhooks, target within $SMALL_TARGET_S s)
@@ -332,7 +332,7 @@ print_targets() {
     local shape="lead-less webhooks, leads looked up in the sandbox's Close"
     [[ $INLINE_LEADS -eq 1 ]] && shape="leads inline in the webhooks (--inline-leads: for comparison; the targets are set for lead-less webhooks)"
     echo ""
-    echo "### the real-traffic targets (issue 12): $CONCURRENCY concurrent clients, caps $PER_SECOND/s and $PER_MINUTE/min, safety factor $SAFETY, $shape"
+    echo "### The real-traffic targets (issue 12): $CONCURRENCY concurrent clients, caps $PER_SECOND/s and $PER_MINUTE/min, safety factor $SAFETY, $shape"
     echo ""
     echo "| target | measured | verdict |"
     echo "|---|---|---|"
