@@ -130,7 +130,7 @@ private:
         step<BulkAddResult>(
             QStringLiteral("bulk add %1 leads (POST /api/v2/leads/add)").arg(m_leadCount),
             [=, this](ApiCallback<BulkAddResult> cb) {
-                m_client->addLeads(m_campaign.id, m_leads, SkipFlags {}, cb);
+                m_client->addLeads(m_campaign.id, m_leads, SkipFlags { true, false }, cb);
             },
             [=, this](const BulkAddResult &r) {
                 expect(r.leadsUploaded == m_leadCount && int(r.created.size()) == m_leadCount,
@@ -146,7 +146,7 @@ private:
         step<BulkAddResult>(
             QStringLiteral("same batch again with skip_if_in_campaign"),
             [=, this](ApiCallback<BulkAddResult> cb) {
-                m_client->addLeads(m_campaign.id, m_leads, SkipFlags {}, cb);
+                m_client->addLeads(m_campaign.id, m_leads, SkipFlags { true, false }, cb);
             },
             [=, this](const BulkAddResult &r) {
                 expect(r.leadsUploaded == 0 && r.skippedCount == m_leadCount,
@@ -162,7 +162,7 @@ private:
         step<LeadRecord>(
             QStringLiteral("single create of an existing lead (POST /api/v2/leads)"),
             [=, this](ApiCallback<LeadRecord> cb) {
-                m_client->createLead(m_campaign.id, m_leads.front(), SkipFlags {}, cb);
+                m_client->createLead(m_campaign.id, m_leads.front(), SkipFlags { true, false }, cb);
             },
             [=, this](const LeadRecord &r) {
                 expect(r.email == m_leads.front().email,

@@ -11,6 +11,7 @@ CloseClient::CloseClient(const CloseOptions &options, QObject *parent)
     , m_transport(new ApiTransport(options.baseUrl,
                                    "Basic " + QByteArray(options.apiKey.toUtf8() + ':').toBase64(),
                                    options.timeout, this))
+    , m_hasKey(!options.apiKey.isEmpty())
 {
     connect(m_transport, &ApiTransport::requestFinished, this, &CloseClient::requestFinished);
 }

@@ -60,12 +60,15 @@ public:
     static QByteArray searchBody(const QStringList &leadIds, int limit, const QString &cursor);
 
     ApiTransport *transport() const { return m_transport; }
+    /// A Close API key was given (without one every request is refused with 401).
+    bool hasKey() const { return m_hasKey; }
 
 Q_SIGNALS:
     void requestFinished(const sluice::ApiResult &result);
 
 private:
     ApiTransport *m_transport;
+    bool m_hasKey;
 };
 
 } // namespace sluice

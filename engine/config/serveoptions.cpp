@@ -310,7 +310,8 @@ Result<ServeOptions, QString> parseServeOptions(const QStringList &args,
         std::chrono::milliseconds *target;
         std::chrono::milliseconds min, max;
     } durations[] = {
-        { "claim-idle", &o.claimIdle, std::chrono::milliseconds { 100 },
+        // At least 3 maintenance intervals (500 ms): a live worker renews what it holds.
+        { "claim-idle", &o.claimIdle, std::chrono::milliseconds { 1500 },
           std::chrono::hours { 24 } },
         { "request-timeout", &o.requestTimeout, std::chrono::milliseconds { 100 },
           std::chrono::minutes { 10 } },

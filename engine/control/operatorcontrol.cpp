@@ -1,7 +1,9 @@
 #include "operatorcontrol.h"
 
 #include "breaker/sharedbreaker.h"
+#include "core/clock.h"
 #include "queue/dispatcher.h"
+#include "queue/pausecause.h"
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
 
@@ -20,7 +22,9 @@ std::optional<QString> OperatorControl::pause(const QString &reason,
 {
     if (reason.trimmed().isEmpty())
         return QStringLiteral("say why dispatching is paused (the reason is shown everywhere)");
-    m_redis->command({ "HSET", m_keys.control(), "paused", reason.trimmed().toUtf8() },
+    m_redis->command({ "HSET", m_keys.control(), "paused", reason.trimmed().toUtf8(),
+                       "paused_cause", pauseCauseName(PauseCause::Operator), "paused_ms",
+                       QByteArray::number(wallClockMs()) },
                      [done](RedisResult r) {
                          if (done)
                              done(r.ok() ? std::nullopt : std::optional<RedisError>(r.error()));
@@ -30,10 +34,13 @@ std::optional<QString> OperatorControl::pause(const QString &reason,
 
 void OperatorControl::resume(std::function<void(std::optional<RedisError>)> done)
 {
-    m_redis->command({ "HDEL", m_keys.control(), "paused" }, [done](RedisResult r) {
-        if (done)
-            done(r.ok() ? std::nullopt : std::optional<RedisError>(r.error()));
-    });
+    // Any pause, the fleet's own too (an operator who fixed the key need not wait for the
+    // probe).
+    m_redis->command({ "HDEL", m_keys.control(), "paused", "paused_cause", "paused_ms" },
+                     [done](RedisResult r) {
+                         if (done)
+                             done(r.ok() ? std::nullopt : std::optional<RedisError>(r.error()));
+                     });
 }
 
 void OperatorControl::pausedReason(
@@ -85,6 +92,8 @@ void OperatorControl::deadLetters(
                 for (size_t i = 0; i + 1 < f.size(); i += 2) {
                     if (f[i].bytes() == "reason")
                         d.reason = QString::fromUtf8(f[i + 1].bytes());
+                    else if (f[i].bytes() == "code")
+                        d.code = leadReasonFromCode(f[i + 1].bytes());
                     else if (f[i].bytes() == "dead_ms")
                         d.deadMs = f[i + 1].bytes().toLongLong();
                     fields << f[i].bytes() << f[i + 1].bytes();

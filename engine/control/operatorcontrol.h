@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/result.h"
+#include "queue/leadreason.h"
 #include "queue/queuedlead.h"
 #include "queue/rediskeys.h"
 #include "redis/rediserror.h"
@@ -24,6 +25,7 @@ struct DeadLetter
     QByteArray entryId;
     QueuedLead lead;
     QString reason;
+    LeadReason code = LeadReason::Unknown;
     qint64 deadMs = 0;
 };
 

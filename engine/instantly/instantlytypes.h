@@ -64,11 +64,12 @@ struct BulkAddResult
     std::vector<Created> created;
 };
 
-/// Instantly's skip flags. Sluice always skips leads already in the campaign: that is what
-/// makes a retried or reclaimed delivery a no-op.
+/// Instantly's skip flags, all off unless asked for. `ifInCampaign` skips a lead that is in
+/// ANY campaign of the workspace, `ifInWorkspace` one in any campaign or list: they are never
+/// what makes a resend safe (see SkipIf).
 struct SkipFlags
 {
-    bool ifInCampaign = true;
+    bool ifInCampaign = false;
     bool ifInWorkspace = false;
 };
 

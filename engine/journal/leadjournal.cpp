@@ -173,6 +173,7 @@ QString JournalEvent::stepName() const
         { QStringLiteral("retry"), QStringLiteral("Retry scheduled") },
         { QStringLiteral("failed"), QStringLiteral("Failed") },
         { QStringLiteral("dead"), QStringLiteral("Dead letter") },
+        { QStringLiteral("parked"), QStringLiteral("Parked") },
         { QStringLiteral("requeued"), QStringLiteral("Queued again") },
         { QStringLiteral("verified"), QStringLiteral("Verified") },
         { QStringLiteral("missing"), QStringLiteral("Missing") },

@@ -21,7 +21,7 @@ class RedisClient;
 /// verify, clean-up).
 ///
 /// Kinds: received, queued, looked_up, attempt, delivered, skipped, retry, failed, dead,
-/// requeued, verified, missing, duplicated, deleted.
+/// parked, requeued, verified, missing, duplicated, deleted.
 struct JournalEvent
 {
     QString kind;

@@ -30,7 +30,8 @@ void CampaignResolver::resolve(const QString &name, Done done)
         return;
     }
     if (m_unknown.value(name) > wallClockMs()) {
-        done({ std::nullopt, QStringLiteral("campaign '%1' not found in Instantly").arg(name) });
+        done({ std::nullopt, QStringLiteral("campaign '%1' not found in Instantly").arg(name),
+               true });
         return;
     }
     auto &waiting = m_waiting[name];
@@ -60,6 +61,13 @@ void CampaignResolver::cancelAll()
             done({});
 }
 
+void CampaignResolver::forget(const QString &name)
+{
+    m_ids.remove(name);
+    m_unknown.remove(name);
+    m_redis->command({ "HDEL", m_keys.campaigns(), name.toUtf8() }, {});
+}
+
 void CampaignResolver::lookUp(const QString &name, int attempt)
 {
     QPointer<CampaignResolver> self(this);
@@ -75,7 +83,7 @@ void CampaignResolver::lookUp(const QString &name, int attempt)
                     self->resolved(
                         name,
                         { std::nullopt,
-                          QStringLiteral("campaign '%1' not found in Instantly").arg(name) });
+                          QStringLiteral("campaign '%1' not found in Instantly").arg(name), true });
                 return;
             }
             const ApiResult &result = r.error();
@@ -85,7 +93,8 @@ void CampaignResolver::lookUp(const QString &name, int attempt)
                 self->resolved(name,
                                { std::nullopt,
                                  QStringLiteral("looking up campaign '%1' failed: %2")
-                                     .arg(name, result.describe()) });
+                                     .arg(name, result.describe()),
+                                 false, result.httpStatus });
                 return;
             }
             const milliseconds delay = result.outcome == CallOutcome::RateLimited
@@ -111,7 +120,8 @@ void CampaignResolver::resolved(const QString &name, const CampaignAnswer &answe
         m_unknown.remove(name);
     } else {
         // Remembered briefly, so a flood of leads for a missing campaign costs one lookup.
-        m_unknown.insert(name, wallClockMs() + 10'000);
+        if (answer.missing)
+            m_unknown.insert(name, wallClockMs() + 10'000);
         Q_EMIT errorNoted(answer.reason);
     }
     for (const Done &done : waiting)

@@ -23,6 +23,9 @@ struct CampaignAnswer
     /// Why there is no id ("campaign 'X' not found in Instantly"); empty with no id means the
     /// resolver was cancelled (the dispatcher is stopping).
     QString reason;
+    /// No campaign of that name exists (yet), as opposed to a lookup that failed for good.
+    bool missing = false;
+    int httpStatus = 0; ///< of the lookup that failed for good (401/403: the key)
 };
 
 /// Campaign name -> Instantly campaign id, for a dispatcher: a cache in memory, then the
@@ -44,6 +47,10 @@ public:
     /// Every waiting caller gets an answer with no id and no reason; lookups under way end
     /// quietly.
     void cancelAll();
+    /// Forgets what it knows of `name`, here and in the fleet's shared hash (a send to its
+    /// cached id got a 404, or a parked campaign is looked for again): the next resolve()
+    /// asks Instantly.
+    void forget(const QString &name);
 
 Q_SIGNALS:
     void errorNoted(const QString &message);

@@ -1,6 +1,7 @@
 #include "dispatcher.h"
 
 #include "breaker/sharedbreaker.h"
+#include "campaigncheck.h"
 #include "campaignresolver.h"
 #include "close/closeclient.h"
 #include "close/closelookup.h"
@@ -9,6 +10,7 @@
 #include "journal/leadjournal.h"
 #include "limiter/sendaudit.h"
 #include "net/apitransport.h"
+#include "parkedcampaigns.h"
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
 #include "retrypolicy.h"
@@ -36,6 +38,7 @@ namespace {
 /// them after the last expansion (and re-checks this often while lookups are under way).
 constexpr qint64 kExpandedGraceMs = 50;
 const QString kExpand = QStringLiteral("dispatch_expand");
+const QString kResume = QStringLiteral("control_resume");
 const QString kRetryDead = QStringLiteral("dispatch_retry_dead");
 
 QByteArray num(qint64 n)
@@ -101,27 +104,39 @@ std::optional<QString> Dispatcher::start()
         m_closeLookup = new CloseLookup(m_services.close, lookups, this);
         connect(m_closeLookup, &CloseLookup::noticeRaised, this, &Dispatcher::warningRaised);
     }
-    for (const QString &name : { kExpand, kRetryDead })
+    for (const QString &name : { kExpand, kRetryDead, kResume })
         redis->loadScript(name, bundledLuaScript(name));
     if (!m_consumer) {
         m_consumer = new StreamConsumer(redis, m_keys, m_options, this);
-        m_consumer->setHandler(
-            [this](const QByteArray &id, const QList<QByteArray> &fields) { onEntry(id, fields); });
+        m_consumer->setHandler([this](const QByteArray &id, const QList<QByteArray> &fields,
+                                      bool reclaimed) { onEntry(id, fields, reclaimed); });
         connect(m_consumer, &StreamConsumer::errorNoted, this, &Dispatcher::noteError);
         connect(m_consumer, &StreamConsumer::pausedChanged, this, &Dispatcher::setPaused);
         connect(m_consumer, &StreamConsumer::readFinished, this, &Dispatcher::finishStopIfIdle);
+        connect(m_consumer, &StreamConsumer::entriesLost, this, &Dispatcher::dropLost);
         connect(m_consumer, &StreamConsumer::heldChanged, this,
                 [this](int held) { m_snapshot.inFlight = held; });
         InstantlyClient *lookups = m_services.lookups ? m_services.lookups : m_services.instantly;
         m_campaigns = new CampaignResolver(redis, m_keys, lookups, m_options, this);
         connect(m_campaigns, &CampaignResolver::errorNoted, this, &Dispatcher::noteError);
         m_settler = new Settler(redis, m_keys, m_options.consumerName.toUtf8(), this);
+        m_check = new CampaignCheck(lookups, this);
+        m_parked = new ParkedCampaigns(redis, m_keys, m_campaigns, m_options.consumerName.toUtf8(),
+                                       m_options.journal, this);
+        m_parkedTimer.setInterval(m_options.parkedRecheck);
+        connect(&m_parkedTimer, &QTimer::timeout, this,
+                [this] { m_parked->recheck(m_options.parkedRecheck); });
+        // Asked often; the shared lock makes it one probe per interval for the fleet.
+        m_probeTimer.setInterval(std::max(milliseconds { 100 }, m_options.probeInterval / 10));
+        connect(&m_probeTimer, &QTimer::timeout, this, &Dispatcher::probe);
     }
     m_running = true;
     m_stopping = false;
     m_snapshot.running = true;
     checkRedisConfig();
     m_consumer->start();
+    m_parkedTimer.start();
+    m_probeTimer.start();
     qCInfo(lcDispatcher).noquote() << "dispatcher" << m_options.consumerName << "started,"
                                    << deliveryModeName(m_options.mode) << "mode";
     changed();
@@ -170,7 +185,17 @@ void Dispatcher::stop()
     m_running = false;
     m_stopping = true;
     m_consumer->stop();
+    m_parkedTimer.stop();
+    m_probeTimer.stop();
     // Hand back what has not been sent: another instance may take it at once.
+    handBack(takeUnsent());
+    m_snapshot.running = false;
+    changed();
+    finishStopIfIdle();
+}
+
+std::vector<Dispatcher::Work> Dispatcher::takeUnsent()
+{
     std::vector<Work> unsent;
     for (auto &waiting : m_awaitingCampaign)
         for (Work &w : waiting)
@@ -187,10 +212,20 @@ void Dispatcher::stop()
         for (Work &w : b->items)
             unsent.push_back(std::move(w));
     m_queue.clear();
-    handBack(unsent);
-    m_snapshot.running = false;
-    changed();
-    finishStopIfIdle();
+    return unsent;
+}
+
+void Dispatcher::dropLost(const QList<QByteArray> &ids)
+{
+    // Another consumer took these over (this one looked dead): they are its to send now.
+    auto lost = [&ids](const Work &w) { return ids.contains(w.entryId); };
+    for (auto &waiting : m_awaitingCampaign)
+        std::erase_if(waiting, lost);
+    for (const BatchPtr &b : std::as_const(m_open))
+        std::erase_if(b->items, lost);
+    for (const BatchPtr &b : m_queue)
+        std::erase_if(b->items, lost);
+    noteError(QStringLiteral("%1 leads were taken over by another consumer").arg(ids.size()));
 }
 
 void Dispatcher::finishStopIfIdle()
@@ -221,14 +256,15 @@ DispatcherSnapshot Dispatcher::snapshot() const
     return m_snapshot;
 }
 
-void Dispatcher::onEntry(const QByteArray &id, const QList<QByteArray> &fields)
+void Dispatcher::onEntry(const QByteArray &id, const QList<QByteArray> &fields, bool reclaimed)
 {
     auto parsed = QueuedLead::fromFields(fields);
     if (!parsed.ok()) {
         // Not ours to repair: count it failed (when it names a task) and drop it.
         SettleRecord s;
         s.entryId = id;
-        s.kind = Settlement::Failed;
+        s.kind = Settlement::Dead;
+        s.code = LeadReason::UnreadableEntry;
         for (qsizetype i = 0; i + 1 < fields.size(); i += 2)
             if (fields[i] == "task")
                 s.taskId = QString::fromUtf8(fields[i + 1]);
@@ -240,6 +276,10 @@ void Dispatcher::onEntry(const QByteArray &id, const QList<QByteArray> &fields)
     Work work;
     work.entryId = id;
     work.lead = std::move(parsed).value();
+    // Taken over from a consumer that stopped mid-way: its request may have gone out, so the
+    // campaign is listed for the lead before it is sent (Instantly has no idempotency keys).
+    if (reclaimed)
+        work.lead.uncertain = true;
     if (work.lead.needsLookup)
         lookup(std::move(work));
     else
@@ -275,13 +315,25 @@ void Dispatcher::lookedUp(const Work &work, const CloseLookupAnswer &answer)
     case CloseLookupAnswer::Status::NotFound:
         doneLookingUp();
         noteError(answer.reason);
-        settle({ outcome(work, Settlement::Dead, answer.reason) });
+        settle({ outcome(work, Settlement::Dead, answer.reason, LeadReason::CloseLeadMissing) });
         return;
     case CloseLookupAnswer::Status::Failed:
         doneLookingUp();
         noteError(answer.reason);
+        if (answer.call.httpStatus == 401 || answer.call.httpStatus == 403) {
+            // The key, not the lead: the fleet pauses and the lead waits in the queue.
+            pauseFleet(PauseCause::CloseKeyRejected,
+                       QStringLiteral("Close API key rejected (HTTP %1)%2")
+                           .arg(answer.call.httpStatus)
+                           .arg(m_services.close && !m_services.close->hasKey()
+                                    ? QStringLiteral(": CLOSE_API_KEY is not set")
+                                    : QString()));
+            handBack({ work });
+            return;
+        }
         if (answer.call.outcome == CallOutcome::Permanent)
-            settle({ outcome(work, Settlement::Dead, answer.reason) });
+            settle(
+                { outcome(work, Settlement::Dead, answer.reason, LeadReason::CloseLeadUnusable) });
         else
             settle({ transientFailure(work, answer.reason) });
         return;
@@ -293,10 +345,15 @@ void Dispatcher::lookedUp(const Work &work, const CloseLookupAnswer &answer)
         = QStringLiteral("Close lead %1 has no usable contact").arg(work.lead.closeLeadId);
     if (!answer.leads.skipped.isEmpty())
         reason += QStringLiteral(" (%1)").arg(answer.leads.skipped.join(QStringLiteral("; ")));
+    const bool allUnsubscribed = !answer.leads.skipped.isEmpty()
+        && std::all_of(
+            answer.leads.skipped.cbegin(), answer.leads.skipped.cend(),
+            [](const QString &why) { return why.endsWith(QLatin1String(" is unsubscribed")); });
     // No prefix: no journal (see DispatcherOptions::journal).
     args << reason.toUtf8() << (m_options.journal ? m_keys.prefix : QByteArray())
          << work.lead.closeLeadId.toUtf8() << work.lead.taskId.toUtf8() << campaign.toUtf8()
-         << m_options.consumerName.toUtf8();
+         << m_options.consumerName.toUtf8()
+         << leadReasonCode(allUnsubscribed ? LeadReason::Unsubscribed : LeadReason::NoUsableEmail);
     for (const Lead &lead : answer.leads.leads) {
         QueuedLead q = work.lead;
         q.needsLookup = false;
@@ -311,7 +368,7 @@ void Dispatcher::lookedUp(const Work &work, const CloseLookupAnswer &answer)
     const QByteArray entryId = work.entryId;
     QPointer<Dispatcher> self(this);
     m_services.redis->evalScript(
-        kExpand, { m_keys.leads(), m_keys.task(work.lead.taskId) }, args,
+        kExpand, { m_keys.leads(), m_keys.task(work.lead.taskId), m_keys.deadLetters() }, args,
         [self, entryId, doneLookingUp](RedisResult done) {
             if (!self)
                 return;
@@ -348,9 +405,24 @@ void Dispatcher::resolveCampaign(Work work)
             finishStopIfIdle();
             return;
         }
+        if (answer.httpStatus == 401 || answer.httpStatus == 403) {
+            // The key, not the leads: the fleet pauses and they wait in the queue.
+            pauseFleet(PauseCause::InstantlyKeyRejected,
+                       QStringLiteral("Instantly API key rejected (HTTP %1) looking up campaign "
+                                      "'%2'")
+                           .arg(answer.httpStatus)
+                           .arg(name));
+            handBack(ready);
+            finishStopIfIdle();
+            return;
+        }
+        // A campaign that does not exist (yet): its leads wait for it, parked, and go out by
+        // themselves once it appears. A lookup that failed for good fails them.
         std::vector<SettleRecord> records;
         for (const Work &w : ready)
-            records.push_back(outcome(w, Settlement::Failed, answer.reason));
+            records.push_back(answer.missing ? outcome(w, Settlement::Park, answer.reason,
+                                                       LeadReason::CampaignMissing)
+                                             : outcome(w, Settlement::Failed, answer.reason));
         settle(std::move(records));
     });
 }
@@ -418,7 +490,7 @@ void Dispatcher::closeBatch(const QString &campaignId)
 
 void Dispatcher::pump()
 {
-    if (m_acquiring || m_queue.empty() || !m_running)
+    if (m_acquiring || m_queue.empty() || !m_running || m_snapshot.paused)
         return;
     BatchPtr batch = m_queue.front();
     m_queue.pop_front();
@@ -454,13 +526,174 @@ void Dispatcher::pump()
             self->pump();
             return;
         }
-        self->gate(batch);
+        self->checkUncertain(batch);
     });
+}
+
+void Dispatcher::checkUncertain(BatchPtr batch)
+{
+    // An earlier request for these may have been applied (a timeout, a 5xx, an unreadable
+    // 2xx): Instantly has no idempotency keys, so the campaign is listed for them first.
+    QStringList emails;
+    for (const Work &w : batch->items)
+        if (w.lead.uncertain)
+            emails << normalizedEmail(w.lead.lead.email);
+    if (emails.isEmpty()) {
+        gate(batch);
+        return;
+    }
+    QPointer<Dispatcher> self(this);
+    m_check->present(
+        batch->campaignId, emails, [self, batch](Result<QSet<QString>, ApiResult> found) {
+            if (!self)
+                return;
+            std::vector<SettleRecord> records;
+            std::vector<Work> send;
+            for (Work &w : batch->items) {
+                if (!w.lead.uncertain) {
+                    send.push_back(std::move(w));
+                } else if (!found.ok()) {
+                    records.push_back(self->transientFailure(
+                        w,
+                        QStringLiteral(
+                            "an earlier answer was uncertain, and the campaign could not "
+                            "be listed for it: %1")
+                            .arg(found.error().describe()),
+                        true));
+                } else if (found->contains(normalizedEmail(w.lead.lead.email))) {
+                    records.push_back(self->outcome(
+                        w, Settlement::Delivered,
+                        QStringLiteral("in the campaign after an uncertain answer (seen in its "
+                                       "listing): not sent again")));
+                } else {
+                    w.lead.uncertain = false; // not there: send it
+                    send.push_back(std::move(w));
+                }
+            }
+            batch->items = std::move(send);
+            self->settle(std::move(records));
+            if (batch->items.empty()) {
+                self->m_acquiring = false;
+                self->finishStopIfIdle();
+                self->pump();
+                return;
+            }
+            self->gate(batch);
+        });
+}
+
+void Dispatcher::probe()
+{
+    if (!m_running || !m_snapshot.paused)
+        return;
+    const PauseCause cause = m_consumer->pausedCause();
+    if (cause == PauseCause::Operator)
+        return; // an operator's pause ends by hand
+    QPointer<Dispatcher> self(this);
+    // One probe for the whole fleet per interval.
+    m_services.redis->command({ "SET", m_keys.probe(), m_options.consumerName.toUtf8(), "NX", "PX",
+                                QByteArray::number(qint64(m_options.probeInterval.count())) },
+                              [self, cause](RedisResult won) {
+                                  if (self && won.ok() && won.value().isStatus())
+                                      self->runProbe(cause);
+                              });
+}
+
+void Dispatcher::runProbe(PauseCause cause)
+{
+    QPointer<Dispatcher> self(this);
+    InstantlyClient *instantly = m_services.lookups ? m_services.lookups : m_services.instantly;
+    auto passed = [self, cause](const QString &why) {
+        if (self)
+            self->resumeFleet(cause, why);
+    };
+    switch (cause) {
+    case PauseCause::InstantlyKeyRejected:
+        instantly->listCampaigns({}, 1, {}, [passed](ApiReply<Page<Campaign>> r) {
+            if (r.ok())
+                passed(QStringLiteral("the Instantly API key is accepted again"));
+        });
+        return;
+    case PauseCause::CloseKeyRejected:
+        if (!m_services.close)
+            return;
+        // A lead that does not exist: 404 is an accepted key, 401/403 is not.
+        m_services.close->getLead(
+            QStringLiteral("lead_sluice_probe"), [passed](ApiReply<QByteArray> r) {
+                if (r.ok() || r.error().httpStatus == 404)
+                    passed(QStringLiteral("the Close API key is accepted again"));
+            });
+        return;
+    case PauseCause::PlanExhausted:
+        // A bulk add of one invalid address creates nothing, and the answer says what is left
+        // of the plan. It needs a campaign: any the fleet knows.
+        m_services.redis->command(
+            { "HRANDFIELD", m_keys.campaigns(), "1", "WITHVALUES" },
+            [self, instantly, passed](RedisResult r) {
+                if (!self)
+                    return;
+                if (!r.ok() || r.value().elements().size() < 2) {
+                    passed(QStringLiteral("no campaign to probe the plan with: trying again"));
+                    return;
+                }
+                Lead probe;
+                probe.email = QStringLiteral("sluice plan probe");
+                instantly->addLeads(
+                    QString::fromUtf8(r.value().at(1).bytes()), { probe }, SkipFlags {},
+                    [passed](ApiReply<BulkAddResult> answer) {
+                        if (answer.ok() && answer->remainingInPlan != 0)
+                            passed(QStringLiteral("the Instantly plan has leads left again"));
+                    });
+            });
+        return;
+    case PauseCause::Operator:
+        return;
+    }
+}
+
+void Dispatcher::resumeFleet(PauseCause cause, const QString &why)
+{
+    QPointer<Dispatcher> self(this);
+    m_services.redis->evalScript(kResume, { m_keys.control() }, { pauseCauseName(cause) },
+                                 [self, why](RedisResult r) {
+                                     if (self && r.ok() && r.value().integer() == 1)
+                                         qCInfo(lcDispatcher).noquote() << "resuming:" << why;
+                                 });
+}
+
+void Dispatcher::pauseFleet(PauseCause cause, const QString &reason)
+{
+    // The whole fleet stops sending, with the reason everywhere (console, /healthz, logs). An
+    // operator's pause already in force is left as it is.
+    qCWarning(lcDispatcher).noquote() << "pausing the fleet:" << reason;
+    QPointer<Dispatcher> self(this);
+    m_services.redis->command(
+        { "HSETNX", m_keys.control(), "paused", reason.toUtf8() }, [self, cause](RedisResult r) {
+            if (!self || !r.ok() || r.value().integer() != 1)
+                return;
+            self->m_services.redis->command({ "HSET", self->m_keys.control(), "paused_cause",
+                                              pauseCauseName(cause), "paused_ms",
+                                              QByteArray::number(wallClockMs()) },
+                                            {});
+        });
+    setPaused(true, reason);
+}
+
+void Dispatcher::noteRemainingInPlan(int remaining)
+{
+    if (remaining < 0)
+        return;
+    m_snapshot.remainingInPlan = remaining;
+    m_services.redis->command(
+        { "HSET", m_keys.control(), "remaining_in_plan", QByteArray::number(remaining) }, {});
+    if (remaining == 0 && !m_snapshot.paused)
+        pauseFleet(PauseCause::PlanExhausted,
+                   QStringLiteral("Instantly plan exhausted: remaining_in_plan is 0"));
 }
 
 void Dispatcher::gate(BatchPtr batch)
 {
-    if (!m_running) {
+    if (!m_running || m_snapshot.paused) {
         handBack(batch->items);
         m_acquiring = false;
         finishStopIfIdle();
@@ -483,8 +716,31 @@ void Dispatcher::gate(BatchPtr batch)
             return;
         batch->limiterWaitMs = waited.elapsed();
         self->m_acquiring = false;
-        self->send(batch, permit, grant);
-        self->pump();
+        // The fence, right before the request: only what this consumer still owns leaves.
+        QList<QByteArray> ids;
+        for (const Work &w : batch->items)
+            ids << w.entryId;
+        self->m_consumer->confirmOwned(
+            ids, [self, batch, permit, grant](std::optional<QList<QByteArray>> lost) {
+                if (!self)
+                    return;
+                if (lost && !lost->isEmpty())
+                    std::erase_if(batch->items,
+                                  [&](const Work &w) { return lost->contains(w.entryId); });
+                const bool mayGo = lost && self->m_running && !self->m_snapshot.paused;
+                if (!mayGo || batch->items.empty()) {
+                    // Not sent: the slot is spent, a half-open trial permit goes back.
+                    self->m_services.breaker->record(permit, CallOutcome::Permanent,
+                                                     milliseconds { 0 });
+                    if (!lost || !self->m_running || self->m_snapshot.paused)
+                        self->handBack(batch->items);
+                    self->finishStopIfIdle();
+                    self->pump();
+                    return;
+                }
+                self->send(batch, permit, grant);
+                self->pump();
+            });
     });
 }
 
@@ -493,20 +749,26 @@ void Dispatcher::send(BatchPtr batch, const BreakerDecision &permit, const Limit
     m_sending += int(batch->items.size());
     ++m_snapshot.requests;
     m_snapshot.sending = m_sending;
+    SkipFlags flags;
+    flags.ifInCampaign = m_options.skipIf == SkipIf::InCampaign;
+    flags.ifInWorkspace = m_options.skipIf == SkipIf::InWorkspace;
     QPointer<Dispatcher> self(this);
     if (m_options.mode == DeliveryMode::Single) {
-        // Instantly answers a skip (already in the campaign) with the existing lead: one made
-        // before this request is a skip, not a creation (see skipDetectionMargin).
+        // Instantly answers a skip with the existing lead: one made before this request was
+        // not created by it (see skipDetectionMargin), so it is delivered only once seen in
+        // the campaign.
         const qint64 existedBeforeMs = wallClockMs() - m_options.skipDetectionMargin.count();
         m_services.instantly->createLead(
-            batch->campaignId, batch->items.front().lead.lead, SkipFlags {},
+            batch->campaignId, batch->items.front().lead.lead, flags,
             [self, batch, permit, grant, existedBeforeMs](ApiReply<LeadRecord> r) {
                 if (!self)
                     return;
                 const bool existed
                     = r.ok() && r->createdAtMs > 0 && r->createdAtMs < existedBeforeMs;
-                self->onAnswer(batch, permit, grant, r.call(),
-                               existed ? std::vector<int> {} : std::vector<int> { 0 });
+                BulkLeadOutcome one;
+                one.kind
+                    = existed ? BulkLeadOutcome::Kind::Check : BulkLeadOutcome::Kind::Delivered;
+                self->onAnswer(batch, permit, grant, r.call(), { one }, {});
             });
         return;
     }
@@ -514,20 +776,24 @@ void Dispatcher::send(BatchPtr batch, const BreakerDecision &permit, const Limit
     leads.reserve(batch->items.size());
     for (const Work &w : batch->items)
         leads.push_back(w.lead.lead);
-    m_services.instantly->addLeads(batch->campaignId, leads, SkipFlags {},
+    m_services.instantly->addLeads(batch->campaignId, leads, flags,
                                    [self, batch, permit, grant](ApiReply<BulkAddResult> r) {
                                        if (!self)
                                            return;
-                                       std::vector<int> created;
-                                       if (r.ok())
-                                           for (const BulkAddResult::Created &c : r->created)
-                                               created.push_back(c.index);
-                                       self->onAnswer(batch, permit, grant, r.call(), created);
+                                       if (!r.ok()) {
+                                           self->onAnswer(batch, permit, grant, r.call(), {}, {});
+                                           return;
+                                       }
+                                       self->noteRemainingInPlan(r->remainingInPlan);
+                                       self->onAnswer(batch, permit, grant, r.call(),
+                                                      mapBulkAnswer(batch->items.size(), r.value()),
+                                                      bulkCountsText(r.value()));
                                    });
 }
 
 void Dispatcher::onAnswer(BatchPtr batch, const BreakerDecision &permit, const LimiterGrant &grant,
-                          const ApiResult &result, const std::vector<int> &createdIndices)
+                          const ApiResult &result, const std::vector<BulkLeadOutcome> &outcomes,
+                          const QString &counts)
 {
     m_sending -= int(batch->items.size());
     m_snapshot.sending = m_sending;
@@ -550,26 +816,33 @@ void Dispatcher::onAnswer(BatchPtr batch, const BreakerDecision &permit, const L
     std::vector<SettleRecord> records;
     switch (result.outcome) {
     case CallOutcome::Success: {
-        std::vector<bool> created(batch->items.size(), false);
-        for (int index : createdIndices)
-            if (index >= 0 && size_t(index) < created.size())
-                created[size_t(index)] = true;
+        // One outcome per lead (mapBulkAnswer): created is delivered; a reason the totals pin
+        // on every missing lead is a dead letter; the rest are looked for in the campaign.
+        std::vector<Work> check;
+        std::vector<LeadReason> ifAbsent;
         for (size_t i = 0; i < batch->items.size(); ++i) {
-            const Work &w = batch->items[i];
-            if (created[i])
+            Work &w = batch->items[i];
+            const BulkLeadOutcome o = i < outcomes.size() ? outcomes[i] : BulkLeadOutcome {};
+            switch (o.kind) {
+            case BulkLeadOutcome::Kind::Delivered:
                 records.push_back(sent(outcome(w, Settlement::Delivered), w));
-            else if (auto problem = emailProblem(w.lead.lead.email))
-                records.push_back(
-                    sent(outcome(w, Settlement::Dead,
-                                 QStringLiteral("Instantly rejected the email '%1': %2")
-                                     .arg(w.lead.lead.email, *problem)),
-                         w));
-            else
-                records.push_back(
-                    sent(outcome(w, Settlement::Skipped,
-                                 QStringLiteral("Instantly already had it: nothing created twice")),
-                         w));
+                break;
+            case BulkLeadOutcome::Kind::Dead:
+                records.push_back(sent(outcome(w, Settlement::Dead,
+                                               QStringLiteral("%1 (Instantly's answer: %2)")
+                                                   .arg(leadReasonTitle(o.reason), counts),
+                                               o.reason),
+                                       w));
+                break;
+            case BulkLeadOutcome::Kind::Check:
+                check.push_back(std::move(w));
+                ifAbsent.push_back(o.reason);
+                break;
+            }
         }
+        if (!check.empty())
+            confirmInCampaign(batch->campaignId, std::move(check), std::move(ifAbsent), request,
+                              counts);
         break;
     }
     case CallOutcome::RateLimited: {
@@ -597,25 +870,79 @@ void Dispatcher::onAnswer(BatchPtr batch, const BreakerDecision &permit, const L
     }
     case CallOutcome::Transient:
     case CallOutcome::ErrorInBody:
+        // The request may have been applied (a timeout, a 5xx, a dropped connection): the
+        // campaign is listed for these leads before they are sent again.
         noteError(result.describe());
         for (const Work &w : batch->items)
-            records.push_back(sent(transientFailure(w, result.describe()), w));
+            records.push_back(sent(transientFailure(w, result.describe(), true), w));
         break;
     case CallOutcome::Permanent:
         noteError(result.describe());
+        if (result.httpStatus >= 200 && result.httpStatus < 300) {
+            // A 2xx that cannot be read: the leads may well have been created.
+            for (const Work &w : batch->items)
+                records.push_back(sent(transientFailure(w, result.describe(), true), w));
+            break;
+        }
+        if (result.httpStatus == 401 || result.httpStatus == 403) {
+            // The key (or its scope), not the leads: the fleet pauses, nobody dead-letters,
+            // and the leads wait in the queue until a probe (or an operator) resumes.
+            pauseFleet(PauseCause::InstantlyKeyRejected,
+                       QStringLiteral("Instantly API key rejected (HTTP %1): %2")
+                           .arg(result.httpStatus)
+                           .arg(result.message.left(200)));
+            journalAttempt(*batch, request,
+                           QStringLiteral("API key rejected: the fleet pauses, the lead waits"));
+            handBack(batch->items);
+            changed();
+            finishStopIfIdle();
+            return;
+        }
+        if (result.httpStatus == 402) {
+            // Instantly's answer for a plan without leads left (single create).
+            pauseFleet(PauseCause::PlanExhausted,
+                       QStringLiteral("Instantly plan exhausted (HTTP 402): %1")
+                           .arg(result.message.left(200)));
+            for (const Work &w : batch->items)
+                records.push_back(sent(
+                    outcome(w, Settlement::Dead, result.describe(), LeadReason::PlanExhausted), w));
+            break;
+        }
+        if (result.httpStatus == 404 && !batch->items.front().campaignRechecked) {
+            // The cached campaign id is stale (deleted, or made again under the same name):
+            // every cache forgets it and the campaign is resolved again (parked if it is
+            // gone). No attempt is counted; a second 404 after that is the lead's.
+            const QString name = batch->items.front().lead.campaignName;
+            m_campaigns->forget(name);
+            journalAttempt(*batch, request,
+                           QStringLiteral("campaign id unknown to Instantly (404): looking up "
+                                          "campaign '%1' again")
+                               .arg(name));
+            for (Work &w : batch->items) {
+                w.campaignRechecked = true;
+                w.campaignId.clear();
+                resolveCampaign(std::move(w));
+            }
+            changed();
+            finishStopIfIdle();
+            return;
+        }
         for (const Work &w : batch->items)
-            records.push_back(sent(outcome(w, Settlement::Dead, result.describe()), w));
+            records.push_back(
+                sent(outcome(w, Settlement::Dead, result.describe(), LeadReason::Rejected), w));
         break;
     }
     settle(std::move(records));
     finishStopIfIdle();
 }
 
-SettleRecord Dispatcher::outcome(const Work &work, Settlement kind, const QString &reason) const
+SettleRecord Dispatcher::outcome(const Work &work, Settlement kind, const QString &reason,
+                                 LeadReason code) const
 {
     SettleRecord s;
     s.entryId = work.entryId;
     s.kind = kind;
+    s.code = code;
     s.taskId = work.lead.taskId;
     s.member = work.member;
     s.reason = reason;
@@ -652,19 +979,69 @@ void Dispatcher::journalAttempt(const Batch &batch, const SettledRequest &reques
     LeadJournal(m_services.redis, m_keys).append(entries, {});
 }
 
-SettleRecord Dispatcher::transientFailure(const Work &work, const QString &reason) const
+SettleRecord Dispatcher::transientFailure(const Work &work, const QString &reason,
+                                          bool uncertain) const
 {
     const int attempt = work.lead.attempt + 1;
     if (attempt >= m_options.maxAttempts)
         return outcome(work, Settlement::Dead,
-                       QStringLiteral("gave up after %1 attempts: %2").arg(attempt).arg(reason));
+                       QStringLiteral("gave up after %1 attempts: %2").arg(attempt).arg(reason),
+                       LeadReason::GaveUp);
     SettleRecord s = outcome(work, Settlement::Retry, reason);
     s.attempt = attempt;
+    s.uncertain = uncertain || work.lead.uncertain;
     s.retryAtMs = wallClockMs()
         + retryDelay(attempt, m_options.retryBase, m_options.retryCap,
                      QRandomGenerator::global()->generateDouble())
               .count();
     return s;
+}
+
+void Dispatcher::confirmInCampaign(const QString &campaignId, std::vector<Work> items,
+                                   std::vector<LeadReason> ifAbsent, const SettledRequest &request,
+                                   const QString &counts)
+{
+    QStringList emails;
+    for (const Work &w : items)
+        emails << normalizedEmail(w.lead.lead.email);
+    QPointer<Dispatcher> self(this);
+    auto shared = std::make_shared<std::vector<Work>>(std::move(items));
+    m_check->present(campaignId, emails,
+                     [self, shared, ifAbsent = std::move(ifAbsent), request,
+                      counts](Result<QSet<QString>, ApiResult> found) {
+                         if (!self)
+                             return;
+                         std::vector<SettleRecord> records;
+                         for (size_t i = 0; i < shared->size(); ++i) {
+                             const Work &w = (*shared)[i];
+                             SettleRecord s;
+                             if (!found.ok()) {
+                                 s = self->transientFailure(
+                                     w,
+                                     QStringLiteral("not created, and the campaign could not "
+                                                    "be listed for it: %1")
+                                         .arg(found.error().describe()),
+                                     true);
+                             } else if (found->contains(normalizedEmail(w.lead.lead.email))) {
+                                 s = self->outcome(
+                                     w, Settlement::Delivered,
+                                     QStringLiteral("already in this campaign (seen in its "
+                                                    "listing)"));
+                             } else {
+                                 const LeadReason why = ifAbsent[i];
+                                 s = self->outcome(w, Settlement::Dead,
+                                                   QStringLiteral("%1: not in the campaign "
+                                                                  "either (Instantly's answer: "
+                                                                  "%2)")
+                                                       .arg(leadReasonTitle(why), counts),
+                                                   why);
+                             }
+                             s.request = request;
+                             s.request.number = w.lead.attempt + 1;
+                             records.push_back(std::move(s));
+                         }
+                         self->settle(std::move(records));
+                     });
 }
 
 void Dispatcher::settle(std::vector<SettleRecord> records)
@@ -708,15 +1085,25 @@ void Dispatcher::count(Settlement kind)
     case Settlement::Retry:
         ++m_snapshot.retried;
         break;
+    case Settlement::Park:
+        ++m_snapshot.parked;
+        break;
     }
 }
 
 void Dispatcher::setPaused(bool paused, const QString &reason)
 {
+    const bool wasPaused = m_snapshot.paused;
     m_snapshot.paused = paused;
     m_snapshot.pausedReason = reason;
     qCInfo(lcDispatcher).noquote()
         << (paused ? QStringLiteral("paused: %1").arg(reason) : QStringLiteral("resumed"));
+    // Paused means no request leaves once the pause is seen: what waits in memory goes back
+    // to the stream (requests already on the wire finish and settle).
+    if (paused && !wasPaused && m_running)
+        handBack(takeUnsent());
+    if (!paused)
+        pump();
     changed();
 }
 
@@ -730,6 +1117,12 @@ void Dispatcher::noteError(const QString &message)
 void Dispatcher::changed()
 {
     Q_EMIT snapshotChanged(m_snapshot);
+}
+
+void Dispatcher::recheckParked()
+{
+    if (m_parked)
+        m_parked->recheck(m_options.parkedRecheck, true);
 }
 
 void Dispatcher::retryDead(int maxCount, std::function<void(Result<int, RedisError>)> done)

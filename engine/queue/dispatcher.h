@@ -1,9 +1,11 @@
 #pragma once
 
 #include "breaker/circuitbreaker.h"
+#include "bulkoutcome.h"
 #include "core/result.h"
 #include "dispatcheroptions.h"
 #include "limiter/sharedratelimiter.h"
+#include "pausecause.h"
 #include "queuedlead.h"
 #include "redis/rediserror.h"
 #include "rediskeys.h"
@@ -23,9 +25,11 @@
 
 namespace sluice {
 
+class CampaignCheck;
 class CampaignResolver;
 class CloseClient;
 class CloseLookup;
+class ParkedCampaigns;
 struct CloseLookupAnswer;
 class InstantlyClient;
 class RedisClient;
@@ -49,6 +53,8 @@ struct DispatcherSnapshot
     qint64 failed = 0;
     qint64 dead = 0;
     qint64 retried = 0;
+    qint64 parked = 0; ///< waiting for their campaign to appear
+    int remainingInPlan = -1; ///< Instantly's remaining_in_plan, last seen; -1 unknown
     qint64 rateLimited = 0; ///< 429 answers
     QString lastError;
     qint64 lastErrorMs = 0;
@@ -103,6 +109,10 @@ public:
     const RedisKeys &keys() const { return m_keys; }
     DispatcherSnapshot snapshot() const;
 
+    /// Looks for the campaigns parked leads wait for now, not at the next minute (an operator
+    /// created one); found ones have their leads queued again.
+    void recheckParked();
+
     /// Moves up to `maxCount` dead letters back into the stream (attempt reset, counters
     /// fixed). `done` gets how many were moved.
     void retryDead(int maxCount, std::function<void(Result<int, RedisError>)> done);
@@ -122,6 +132,7 @@ private:
         QueuedLead lead;
         QString campaignId;
         QByteArray member; ///< "<campaign id>|<lower-cased email>"
+        bool campaignRechecked = false; ///< resolved again after a 404 on its campaign id
     };
     struct Batch
     {
@@ -133,7 +144,7 @@ private:
     using BatchPtr = std::shared_ptr<Batch>;
 
     void checkRedisConfig();
-    void onEntry(const QByteArray &id, const QList<QByteArray> &fields);
+    void onEntry(const QByteArray &id, const QList<QByteArray> &fields, bool reclaimed);
     void lookup(Work work);
     void lookedUp(const Work &work, const CloseLookupAnswer &answer);
     void resolveCampaign(Work work);
@@ -143,14 +154,33 @@ private:
     void gate(BatchPtr batch);
     void send(BatchPtr batch, const BreakerDecision &permit, const LimiterGrant &grant);
     void onAnswer(BatchPtr batch, const BreakerDecision &permit, const LimiterGrant &grant,
-                  const ApiResult &result, const std::vector<int> &createdIndices);
-    SettleRecord transientFailure(const Work &work, const QString &reason) const;
-    SettleRecord outcome(const Work &work, Settlement kind, const QString &reason = {}) const;
+                  const ApiResult &result, const std::vector<BulkLeadOutcome> &outcomes,
+                  const QString &counts);
+    /// Lists the campaign for leads Instantly did not say it created: found is delivered,
+    /// absent is a dead letter with `ifAbsent`'s reason.
+    void confirmInCampaign(const QString &campaignId, std::vector<Work> items,
+                           std::vector<LeadReason> ifAbsent, const SettledRequest &request,
+                           const QString &counts);
+    void noteRemainingInPlan(int remaining);
+    void checkUncertain(BatchPtr batch);
+    void pauseFleet(PauseCause cause, const QString &reason);
+    void probe();
+    void runProbe(PauseCause cause);
+    void resumeFleet(PauseCause cause, const QString &why);
+    /// `uncertain`: the request may have been applied, so the lead is looked for in the
+    /// campaign before it is sent again.
+    SettleRecord transientFailure(const Work &work, const QString &reason,
+                                  bool uncertain = false) const;
+    SettleRecord outcome(const Work &work, Settlement kind, const QString &reason = {},
+                         LeadReason code = LeadReason::Unknown) const;
     void settle(std::vector<SettleRecord> records);
     void count(Settlement kind);
     /// Journals a request that settles nothing (a 429 puts its leads back in line).
     void journalAttempt(const Batch &batch, const SettledRequest &request, const QString &detail);
     void handBack(const std::vector<Work> &items);
+    /// Everything read and not yet sent (waiting for a campaign, coalescing, queued).
+    std::vector<Work> takeUnsent();
+    void dropLost(const QList<QByteArray> &ids);
     void forget(const QByteArray &entryId);
     void setPaused(bool paused, const QString &reason);
     void noteError(const QString &message);
@@ -163,7 +193,11 @@ private:
     StreamConsumer *m_consumer = nullptr; ///< child
     CampaignResolver *m_campaigns = nullptr; ///< child
     Settler *m_settler = nullptr; ///< child
+    ParkedCampaigns *m_parked = nullptr; ///< child
+    QTimer m_parkedTimer;
+    QTimer m_probeTimer;
     CloseLookup *m_closeLookup = nullptr; ///< child, when there is a Close client
+    CampaignCheck *m_check = nullptr; ///< child
     QHash<QString, int> m_lookingUp; ///< Close lookups under way, by campaign name
     QElapsedTimer m_lastExpanded; ///< since the last Close lead was expanded
     bool m_running = false;

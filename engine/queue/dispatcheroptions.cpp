@@ -22,6 +22,15 @@ std::optional<QString> DispatcherOptions::problem() const
         return QStringLiteral("the block time must be 1..60000 ms");
     if (claimIdleTimeout.count() < 1)
         return QStringLiteral("the claim idle timeout must be positive");
+    // The heartbeat renews held entries from maintenance, every claim-idle / 3 at best: an
+    // entry must not look abandoned between two renewals of a live consumer.
+    if (maintenanceInterval.count() > 0 && claimIdleTimeout < 3 * maintenanceInterval)
+        return QStringLiteral("the claim idle timeout (%1 ms) must be at least 3 maintenance "
+                              "intervals (%2 ms)")
+            .arg(claimIdleTimeout.count())
+            .arg(3 * maintenanceInterval.count());
+    if (parkedRecheck.count() < 100)
+        return QStringLiteral("the parked-campaign recheck must be at least 100 ms");
     if (maintenanceInterval.count() < 1)
         return QStringLiteral("the maintenance interval must be positive");
     if (maxInFlight < maxBatch)
@@ -30,6 +39,27 @@ std::optional<QString> DispatcherOptions::problem() const
         return QStringLiteral("the retry base must be positive and not above the cap");
     if (maxAttempts < 1)
         return QStringLiteral("the maximum number of attempts must be at least 1");
+    return std::nullopt;
+}
+
+QString skipIfName(SkipIf skip)
+{
+    switch (skip) {
+    case SkipIf::InCampaign:
+        return QStringLiteral("in-campaign");
+    case SkipIf::InWorkspace:
+        return QStringLiteral("in-workspace");
+    case SkipIf::None:
+        break;
+    }
+    return QStringLiteral("none");
+}
+
+std::optional<SkipIf> skipIfFromName(const QString &name)
+{
+    for (SkipIf s : { SkipIf::None, SkipIf::InCampaign, SkipIf::InWorkspace })
+        if (name.compare(skipIfName(s), Qt::CaseInsensitive) == 0)
+            return s;
     return std::nullopt;
 }
 

@@ -13,6 +13,20 @@ enum class DeliveryMode {
     Single, ///< POST /api/v2/leads, one request per lead
 };
 
+/// Which of Instantly's skip flags the sends carry (--skip-if). Never what makes a resend a
+/// no-op: that is the delivered set and, after an uncertain answer, listing the campaign.
+enum class SkipIf {
+    None, ///< no flag: a lead goes into this campaign whatever other campaigns hold it
+    InCampaign, ///< skip_if_in_campaign: Instantly skips a lead "that already exists in ANY
+                ///< campaign in your workspace"
+    InWorkspace, ///< skip_if_in_workspace: skips a lead "that already exists anywhere in your
+                 ///< workspace (in any campaign or list)"
+};
+
+/// "none", "in-campaign", "in-workspace"
+QString skipIfName(SkipIf skip);
+std::optional<SkipIf> skipIfFromName(const QString &name);
+
 /// Everything a Dispatcher is configured with. Validate with problem() at start.
 struct DispatcherOptions
 {
@@ -22,6 +36,7 @@ struct DispatcherOptions
     /// made from the host name, the process id and a random suffix.
     QString consumerName;
     DeliveryMode mode = DeliveryMode::Bulk;
+    SkipIf skipIf = SkipIf::None;
     bool journal = true; ///< write each lead's attempts and outcome to the lead journal
 
     /// Leads of one campaign arriving within this window after the first go out together.
@@ -38,6 +53,11 @@ struct DispatcherOptions
     std::chrono::milliseconds blockTime { 1000 };
     /// Entries pending this long in a (presumably dead) consumer are reclaimed.
     std::chrono::milliseconds claimIdleTimeout { 60'000 };
+    /// While paused by itself (a rejected key, an exhausted plan), how often the fleet (one
+    /// instance) probes with one cheap request whether the pause can end.
+    std::chrono::milliseconds probeInterval { 60'000 };
+    /// How often the fleet (one instance) looks for the campaigns that parked leads wait for.
+    std::chrono::milliseconds parkedRecheck { 60'000 };
     /// How often retries are promoted, pending entries reclaimed and the pause flag read.
     std::chrono::milliseconds maintenanceInterval { 500 };
     /// Leads read but not yet settled, at most (back-pressure on the reader).

@@ -54,6 +54,7 @@ Result<QueuedLead, QString> QueuedLead::fromFields(const QList<QByteArray> &fiel
     q.receivedMs = f.value("received_ms").toLongLong();
     q.attempt = f.value("attempt").toInt();
     q.eventId = QString::fromUtf8(f.value("event"));
+    q.uncertain = f.value("uncertain") == "1";
     if (f.contains("close_lead")) {
         q.needsLookup = true;
         q.closeLeadId = QString::fromUtf8(f.value("close_lead"));

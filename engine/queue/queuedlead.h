@@ -14,9 +14,9 @@ namespace sluice {
 /// entry per contact. The intake writes these; dispatchers read, retry and dead-letter them.
 ///
 /// Stream fields (all strings): task, campaign, source ("close" | "direct"), received_ms,
-/// attempt, event (Close event id, may be empty), and either `lead` (JSON object
-/// {email, first_name, last_name, company_name, custom_variables}) or `close_lead`
-/// (the Close lead id to look up).
+/// attempt, event (Close event id, may be empty), uncertain ("1" after an answer that may have
+/// been applied), and either `lead` (JSON object {email, first_name, last_name, company_name,
+/// custom_variables}) or `close_lead` (the Close lead id to look up).
 struct QueuedLead
 {
     QString taskId;
@@ -28,6 +28,9 @@ struct QueuedLead
     Lead lead; ///< when !needsLookup
     QString closeLeadId; ///< when needsLookup
     bool needsLookup = false;
+    /// An earlier request for it may have been applied (field `uncertain` = "1", written by the
+    /// settle script): the campaign is listed for it before it is sent again.
+    bool uncertain = false;
 
     /// The field/value list for XADD (after the entry id).
     QList<QByteArray> toFields() const;

@@ -35,6 +35,15 @@ struct RedisKeys
     }
     /// Set of "<campaign id>|<lower-cased email>" already delivered: replays become no-ops.
     QByteArray delivered() const { return prefix + "delivered"; }
+    /// Set of campaign names with parked leads (the campaign was not found in Instantly).
+    QByteArray parked() const { return prefix + "parked"; }
+    /// Stream of one campaign's parked QueuedLead entries (plus reason, code, parked_ms).
+    QByteArray parkedLeads(const QString &campaign) const
+    {
+        return prefix + "parked:" + campaign.toUtf8();
+    }
+    /// String with a TTL: the instance that looks for the parked campaigns this minute.
+    QByteArray parkedCheck() const { return prefix + "parked-check"; }
     /// Hash: exact campaign name -> Instantly campaign id (cache shared by all instances).
     QByteArray campaigns() const { return prefix + "campaigns"; }
     QByteArray limiter() const { return prefix + "limiter"; }
@@ -48,7 +57,10 @@ struct RedisKeys
     QByteArray run(const QString &runId) const { return prefix + "run:" + runId.toUtf8(); }
     /// Sorted set of run ids by creation time (Unix ms).
     QByteArray runs() const { return prefix + "runs"; }
-    /// Hash of dispatching controls shared by all instances (`paused` = reason).
+    /// String with a TTL: the instance that probes whether a self-made pause can end.
+    QByteArray probe() const { return prefix + "probe"; }
+    /// Hash of dispatching controls shared by all instances: `paused` (the reason),
+    /// `paused_cause` (PauseCause), `paused_ms`, `remaining_in_plan`.
     QByteArray control() const { return prefix + "control"; }
     /// Stream of one lead's journal events; identity = lower-cased email or "close:<id>".
     /// resources/lua/lib/journal.lua derives these names from `prefix` as well; a task's

@@ -36,6 +36,8 @@ QByteArray settlementToken(Settlement kind)
         return "dead";
     case Settlement::Retry:
         return "retry";
+    case Settlement::Park:
+        return "park";
     }
     return "fail";
 }
@@ -75,7 +77,10 @@ void Settler::settleChunk(std::vector<SettleRecord> records, Done done)
              << s.reason.toUtf8() << num(s.retryAtMs) << num(s.attempt) << s.identity.toUtf8()
              << s.campaign.toUtf8() << num(s.request.number) << num(s.request.status)
              << num(s.request.latencyMs) << num(s.request.waitMs) << s.request.breaker
-             << num(s.request.leads);
+             << num(s.request.leads)
+             << (s.kind == Settlement::Dead || s.kind == Settlement::Park ? leadReasonCode(s.code)
+                                                                          : QByteArray())
+             << (s.uncertain ? QByteArrayLiteral("u") : QByteArray());
     QPointer<Settler> self(this);
     m_redis->evalScript(
         kSettle, { m_keys.leads(), m_keys.retries(), m_keys.deadLetters(), m_keys.delivered() },

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "queue/leadreason.h"
 #include "queue/rediskeys.h"
 
 #include <QByteArray>
@@ -21,9 +22,10 @@ enum class Settlement {
     Failed, ///< failed for good, counted, no dead letter
     Dead, ///< dead letter, with the reason
     Retry, ///< back to the retries zset until its not-before time
+    Park, ///< waits for its campaign to appear (parked:<campaign name>)
 };
 
-/// The token dispatch_settle.lua reads: "ok", "skip", "fail", "dead", "retry".
+/// The token dispatch_settle.lua reads: "ok", "skip", "fail", "dead", "retry", "park".
 QByteArray settlementToken(Settlement kind);
 
 /// The upstream request an outcome came from, for the lead journal.
@@ -50,6 +52,10 @@ struct SettleRecord
     QString identity; ///< the journal's name for the lead; empty: not journalled
     QString campaign; ///< campaign name
     SettledRequest request;
+    LeadReason code = LeadReason::Unknown; ///< Dead and Park: why, as a code
+    /// Retry: the request may have been applied (a timeout, a 5xx, an unreadable 2xx), so the
+    /// campaign is listed for the lead before it is sent again.
+    bool uncertain = false;
 };
 
 /// Runs dispatch_settle.lua for a dispatcher: the bookkeeping of settled entries (delivered

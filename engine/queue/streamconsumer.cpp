@@ -18,6 +18,7 @@ using std::chrono::milliseconds;
 namespace {
 
 const QString kPromote = QStringLiteral("dispatch_promote");
+const QString kOwn = QStringLiteral("dispatch_own");
 
 QByteArray num(qint64 n)
 {
@@ -44,6 +45,7 @@ void StreamConsumer::start()
     if (m_running)
         return;
     m_redis->loadScript(kPromote, bundledLuaScript(kPromote));
+    m_redis->loadScript(kOwn, bundledLuaScript(kOwn));
     if (!m_blocking) {
         m_blocking = new RedisClient(m_redis->options(), this);
         m_blocking->connectToServer();
@@ -58,13 +60,14 @@ void StreamConsumer::start()
                 Q_EMIT self->errorNoted(QStringLiteral("cannot create the consumer group: %1")
                                             .arg(r.error().describe()));
         });
-    m_redis->command({ "HGET", m_keys.control(), "paused" }, [self](RedisResult r) {
-        if (!self)
-            return;
-        if (r.ok())
-            self->setPaused(r.value().isString(), QString::fromUtf8(r.value().bytes()));
-        self->readMore();
-    });
+    m_redis->command({ "HMGET", m_keys.control(), "paused", "paused_cause" },
+                     [self](RedisResult r) {
+                         if (!self)
+                             return;
+                         if (r.ok())
+                             self->onPauseFlag(r.value());
+                         self->readMore();
+                     });
     m_sinceHeartbeat.start();
     m_maintenance.start();
 }
@@ -81,7 +84,7 @@ void StreamConsumer::readMore()
     if (!m_running || m_reading || m_paused || room <= 0)
         return;
     m_reading = true;
-    const QByteArray from = m_readHistory ? QByteArray("0") : QByteArray(">");
+    const QByteArray from = m_readHistory ? m_historyCursor : QByteArray(">");
     QList<QByteArray> argv { "XREADGROUP",
                              "GROUP",
                              RedisKeys::dispatcherGroup(),
@@ -111,9 +114,13 @@ void StreamConsumer::readMore()
             }
             // [[stream, [[id, [f, v, ...]], ...]]] or nil when the block timed out
             const RedisReply &entries = r.value().at(0).at(1);
-            if (self->m_readHistory && entries.elements().empty())
+            const bool history = self->m_readHistory;
+            if (history && entries.elements().empty())
                 self->m_readHistory = false;
-            self->onEntries(entries);
+            else if (history) // the next history read starts after what this one returned
+                self->m_historyCursor = entries.elements().back().at(0).bytes();
+            // Our own pending entries from an earlier run may have been sent before it ended.
+            self->onEntries(entries, history);
             if (!self)
                 return;
             Q_EMIT self->readFinished();
@@ -122,7 +129,7 @@ void StreamConsumer::readMore()
         m_options.blockTime + milliseconds { 5000 });
 }
 
-void StreamConsumer::onEntries(const RedisReply &entries)
+void StreamConsumer::onEntries(const RedisReply &entries, bool reclaimed)
 {
     QPointer<StreamConsumer> self(this);
     for (const RedisReply &e : entries.elements()) {
@@ -137,7 +144,7 @@ void StreamConsumer::onEntries(const RedisReply &entries)
         QList<QByteArray> fields;
         for (const RedisReply &f : e.at(1).elements())
             fields << f.bytes();
-        m_handler(id, fields);
+        m_handler(id, fields, reclaimed);
         if (!self)
             return;
     }
@@ -165,28 +172,63 @@ void StreamConsumer::handBack(const QList<QByteArray> &ids)
     m_redis->command(argv, {});
 }
 
+void StreamConsumer::confirmOwned(const QList<QByteArray> &ids,
+                                  std::function<void(std::optional<QList<QByteArray>>)> done)
+{
+    if (ids.isEmpty()) {
+        if (done)
+            done(QList<QByteArray> {});
+        return;
+    }
+    QPointer<StreamConsumer> self(this);
+    m_redis->evalScript(
+        kOwn, { m_keys.leads() },
+        QList<QByteArray> { RedisKeys::dispatcherGroup(), m_options.consumerName.toUtf8() } + ids,
+        [self, done](RedisResult r) {
+            if (!self)
+                return;
+            if (!r.ok()) {
+                Q_EMIT self->errorNoted(
+                    QStringLiteral("checking which entries are still ours failed: %1")
+                        .arg(r.error().describe()));
+                if (done)
+                    done(std::nullopt);
+                return;
+            }
+            QList<QByteArray> lost;
+            for (const RedisReply &id : r.value().elements())
+                lost << id.bytes();
+            if (!lost.isEmpty()) {
+                for (const QByteArray &id : std::as_const(lost))
+                    self->m_held.remove(id);
+                qCWarning(lcConsumer).noquote()
+                    << lost.size() << "entries were taken over by another consumer";
+                Q_EMIT self->heldChanged(self->held());
+                Q_EMIT self->entriesLost(lost);
+            }
+            if (done)
+                done(lost);
+        });
+}
+
 void StreamConsumer::maintain()
 {
     if (!m_running)
         return;
     QPointer<StreamConsumer> self(this);
-    m_redis->command({ "HGET", m_keys.control(), "paused" }, [self](RedisResult r) {
-        if (self && r.ok())
-            self->setPaused(r.value().isString(), QString::fromUtf8(r.value().bytes()));
-    });
+    m_redis->command({ "HMGET", m_keys.control(), "paused", "paused_cause" },
+                     [self](RedisResult r) {
+                         if (self && r.ok())
+                             self->onPauseFlag(r.value());
+                     });
     if (m_paused)
         return;
     m_redis->evalScript(kPromote, { m_keys.retries(), m_keys.leads() },
                         { num(wallClockMs()), "500" }, {});
-    // Keep what we hold from looking abandoned.
+    // Keep what we hold from looking abandoned, and learn what was taken over meanwhile.
     if (!m_held.isEmpty() && m_sinceHeartbeat.elapsed() >= m_options.claimIdleTimeout.count() / 3) {
         m_sinceHeartbeat.restart();
-        QList<QByteArray> argv { "XCLAIM", m_keys.leads(), RedisKeys::dispatcherGroup(),
-                                 m_options.consumerName.toUtf8(), "0" };
-        for (const QByteArray &id : std::as_const(m_held))
-            argv << id;
-        argv << "JUSTID";
-        m_redis->command(argv, {});
+        confirmOwned(QList<QByteArray>(m_held.cbegin(), m_held.cend()), {});
     }
     const int room = m_options.maxInFlight - held();
     if (room <= 0)
@@ -205,8 +247,16 @@ void StreamConsumer::maintain()
                          if (!entries.elements().empty())
                              qCInfo(lcConsumer).noquote()
                                  << "reclaimed" << entries.elements().size() << "entries";
-                         self->onEntries(entries);
+                         // A dead consumer's entries may have been sent before it died.
+                         self->onEntries(entries, true);
                      });
+}
+
+void StreamConsumer::onPauseFlag(const RedisReply &fields)
+{
+    // [paused reason or nil, cause or nil]
+    m_pausedCause = pauseCauseFromName(fields.at(1).bytes());
+    setPaused(fields.at(0).isString(), QString::fromUtf8(fields.at(0).bytes()));
 }
 
 void StreamConsumer::setPaused(bool paused, const QString &reason)

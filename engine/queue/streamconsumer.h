@@ -1,6 +1,7 @@
 #pragma once
 
 #include "queue/dispatcheroptions.h"
+#include "queue/pausecause.h"
 #include "queue/rediskeys.h"
 
 #include <QByteArray>
@@ -11,6 +12,7 @@
 #include <QTimer>
 
 #include <functional>
+#include <optional>
 
 namespace sluice {
 
@@ -34,7 +36,10 @@ public:
                    QObject *parent = nullptr);
     ~StreamConsumer() override;
 
-    using Handler = std::function<void(const QByteArray &id, const QList<QByteArray> &fields)>;
+    /// `reclaimed`: taken over from a consumer that stopped (or from this one's earlier run),
+    /// so it may have been sent already.
+    using Handler = std::function<void(const QByteArray &id, const QList<QByteArray> &fields,
+                                       bool reclaimed)>;
     void setHandler(Handler handler) { m_handler = std::move(handler); }
 
     /// Creates the group when needed, reads the pause flag, then starts reading.
@@ -44,6 +49,7 @@ public:
     bool isReading() const { return m_reading; }
     bool isPaused() const { return m_paused; }
     QString pausedReason() const { return m_pausedReason; }
+    PauseCause pausedCause() const { return m_pausedCause; }
     int held() const { return int(m_held.size()); }
 
     /// Reads again if there is room and it is not reading, paused or stopped.
@@ -52,6 +58,11 @@ public:
     void forget(const QByteArray &id);
     /// Entries not sent: made reclaimable at once, by any consumer.
     void handBack(const QList<QByteArray> &ids);
+    /// The fence: which of `ids` this consumer still owns (the others were reclaimed by a
+    /// consumer that took it for dead); owned ones have their idle time reset. `done` gets the
+    /// lost ids (they are forgotten here already), or nullopt when Redis could not say.
+    void confirmOwned(const QList<QByteArray> &ids,
+                      std::function<void(std::optional<QList<QByteArray>>)> done);
 
 Q_SIGNALS:
     void pausedChanged(bool paused, const QString &reason);
@@ -59,10 +70,14 @@ Q_SIGNALS:
     /// A read finished (with or without entries).
     void readFinished();
     void heldChanged(int held);
+    /// Entries this consumer held were reclaimed by another (it looked dead): they must not
+    /// be sent from here.
+    void entriesLost(const QList<QByteArray> &ids);
 
 private:
-    void onEntries(const RedisReply &entries);
+    void onEntries(const RedisReply &entries, bool reclaimed);
     void maintain();
+    void onPauseFlag(const RedisReply &fields);
     void setPaused(bool paused, const QString &reason);
 
     RedisClient *m_redis;
@@ -73,8 +88,10 @@ private:
     bool m_running = false;
     bool m_reading = false;
     bool m_readHistory = true; ///< first read "0": our own pending entries from a previous run
+    QByteArray m_historyCursor = "0"; ///< where the next history read starts
     bool m_paused = false;
     QString m_pausedReason;
+    PauseCause m_pausedCause = PauseCause::Operator;
     QSet<QByteArray> m_held; ///< entry ids handed to the handler and not yet given back
     QByteArray m_claimCursor = "0-0";
     QTimer m_maintenance;

@@ -198,9 +198,13 @@ private Q_SLOTS:
         QCOMPARE(sandboxEmails(true).size(), 10);
     }
 
-    void singleModeCountsALeadAlreadyThereAsSkipped()
+    void singleModeConfirmsALeadAlreadyThere()
     {
-        // Put there behind Sluice's back (another tool, a previous run).
+        // Put there behind Sluice's back (another tool, a previous run), in a workspace where
+        // Instantly answers a repeat with the existing lead (the docs leave that open). With
+        // every skip flag off, the answer alone proves nothing: the lead is delivered once
+        // seen in the campaign's listing.
+        m_sandbox->store().setSameCampaignDuplicates(SameCampaignDuplicates::Skip);
         Lead existing;
         existing.email = QStringLiteral("already+1@example.com");
         Captured<LeadRecord> made;
@@ -224,9 +228,15 @@ private Q_SLOTS:
         startDispatcher(options);
         waitFinished(task, 3);
         const auto p = progress(task);
-        QCOMPARE(p.value("succeeded"), QByteArray("2"));
-        QCOMPARE(p.value("skipped"), QByteArray("1"));
+        QCOMPARE(p.value("succeeded"), QByteArray("3"));
+        QCOMPARE(p.value("dead"), QByteArray());
+        QCOMPARE(sandboxEmails().size(), 3);
         QCOMPARE(sandboxEmails(true).size(), 3);
+        QCOMPARE(requests(QStringLiteral("/api/v2/leads/list")), 1); // the one check
+        const QList<JournalEvent> events = journal(QStringLiteral("already+1@example.com"));
+        QCOMPARE(events.constLast().kind, QStringLiteral("delivered"));
+        QVERIFY2(events.constLast().detail.contains(QStringLiteral("seen in its listing")),
+                 qPrintable(events.constLast().detail));
     }
 
     void aTaskHashWithoutRetentionGetsItBack()
@@ -279,22 +289,48 @@ private Q_SLOTS:
         QCOMPARE(twin.last(), QStringLiteral("skipped"));
     }
 
-    void unknownCampaignFailsWithTheReason()
+    void aCampaignCreatedAfterItsLeadsArrivedGetsThemAll()
     {
+        // The Close task came before the Instantly campaign: the leads are parked with the
+        // reason, not failed, and go out by themselves once the campaign exists.
+        const QString name = QStringLiteral("Not Yet");
         const QString task = QStringLiteral("unknown");
         queueTask(task, 3, [&](int i) {
-            return queued(task, QStringLiteral("No Such Campaign"),
-                          QStringLiteral("nobody+%1@example.com").arg(i));
+            return queued(task, name, QStringLiteral("nobody+%1@example.com").arg(i));
         });
-        startDispatcher();
-        waitFinished(task, 3);
-        const auto p = progress(task);
-        QCOMPARE(p.value("state"), QByteArray("failed"));
-        QCOMPARE(p.value("failed"), QByteArray("3"));
-        QCOMPARE(p.value("last_error"),
-                 QByteArray("campaign 'No Such Campaign' not found in Instantly"));
-        QCOMPARE(sandboxEmails().size(), 0);
+        DispatcherOptions options = fastOptions();
+        options.parkedRecheck = milliseconds { 300 };
+        startDispatcher(options);
+        QTRY_COMPARE_WITH_TIMEOUT(progress(task).value("state"), QByteArray("parked"), 10'000);
+        auto p = progress(task);
+        QCOMPARE(p.value("parked"), QByteArray("3"));
+        QCOMPARE(p.value("processed"), QByteArray());
+        QCOMPARE(p.value("last_error"), QByteArray("campaign 'Not Yet' not found in Instantly"));
         QCOMPARE(scalar({ "XLEN", m_keys.deadLetters() }), 0);
+        QCOMPARE(scalar({ "XLEN", m_keys.parkedLeads(name) }), 3);
+        QCOMPARE(scalar({ "SISMEMBER", m_keys.parked(), name.toUtf8() }), 1);
+        const RedisReply parked = command({ "XRANGE", m_keys.parkedLeads(name), "-", "+" });
+        QCOMPARE(field(parked.at(0).at(1), "code"), QByteArray("campaign_missing"));
+        QCOMPARE(kinds(journal(QStringLiteral("nobody+1@example.com"))).constLast(),
+                 QStringLiteral("parked"));
+
+        Captured<Campaign> created;
+        m_instantly->createCampaign(name, created.callback());
+        QTRY_VERIFY(created.done());
+        QVERIFY2(created.ok(), qPrintable(created.describe()));
+        waitFinished(task, 3);
+        p = progress(task);
+        QCOMPARE(p.value("succeeded"), QByteArray("3"));
+        QCOMPARE(p.value("parked"), QByteArray("0"));
+        QCOMPARE(p.value("state"), QByteArray("done"));
+        QCOMPARE(scalar({ "EXISTS", m_keys.parkedLeads(name) }), 0);
+        QCOMPARE(scalar({ "SISMEMBER", m_keys.parked(), name.toUtf8() }), 0);
+        QCOMPARE(m_sandbox->store().allLeads(created.value().id).size(), size_t(3));
+        const QStringList steps = kinds(journal(QStringLiteral("nobody+1@example.com")));
+        QVERIFY2(steps.contains(QStringLiteral("parked"))
+                     && steps.contains(QStringLiteral("requeued"))
+                     && steps.constLast() == QStringLiteral("delivered"),
+                 qPrintable(steps.join(QLatin1Char(' '))));
     }
 
     void aLeadMissingInCloseIsDeadLetteredWithItsReason()
@@ -370,9 +406,15 @@ private Q_SLOTS:
         const auto p = progress(task);
         QCOMPARE(p.value("total"), QByteArray("4"));
         QCOMPARE(p.value("succeeded"), QByteArray("3"));
-        QCOMPARE(p.value("failed"), QByteArray("1"));
+        QCOMPARE(p.value("dead"), QByteArray("1"));
         QCOMPARE(p.value("state"), QByteArray("done"));
         QVERIFY(p.value("last_error").contains("lead_none"));
+        // A Close lead without a usable contact is a dead letter an operator can find by its
+        // Close lead id, with the reason as a code.
+        const RedisReply dead = command({ "XRANGE", m_keys.deadLetters(), "-", "+" });
+        QCOMPARE(dead.elements().size(), size_t(1));
+        QCOMPARE(field(dead.at(0).at(1), "code"), QByteArray("no_usable_email"));
+        QCOMPARE(field(dead.at(0).at(1), "close_lead"), QByteArray("lead_none"));
         QCOMPARE(sandboxEmails(true),
                  (QStringList { QStringLiteral("ann@two.io"), QStringLiteral("bo@two.io"),
                                 QStringLiteral("inline@three.io") }));
@@ -384,7 +426,7 @@ private Q_SLOTS:
                      && two[0].detail.contains(QStringLiteral("bo@two.io")),
                  qPrintable(two[0].detail));
         QCOMPARE(kinds(journal(QStringLiteral("close:lead_none"))),
-                 QStringList { QStringLiteral("failed") });
+                 QStringList { QStringLiteral("dead") });
         const QList<JournalEvent> ann = journal(QStringLiteral("ann@two.io"));
         QCOMPARE(kinds(ann),
                  (QStringList { QStringLiteral("looked_up"), QStringLiteral("queued"),
@@ -675,6 +717,7 @@ private:
     }
 
     /// Emails of the campaign's leads in the sandbox, lower-cased; sorted and unique if asked.
+    /// The emails in the test's campaign (kCampaign).
     QStringList sandboxEmails(bool unique = false)
     {
         QStringList emails;

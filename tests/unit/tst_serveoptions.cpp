@@ -158,10 +158,10 @@ private Q_SLOTS:
             << none << true << QStringLiteral("unknown option '--listen'");
         QTest::newRow("bad claim idle")
             << QStringList { QStringLiteral("--claim-idle"), QStringLiteral("5 minutes") } << none
-            << none << false << QStringLiteral("'5 minutes' is not a duration from 100ms to 24h");
+            << none << false << QStringLiteral("'5 minutes' is not a duration from 1500ms to 24h");
         QTest::newRow("claim idle too short")
-            << QStringList { QStringLiteral("--claim-idle=10ms") } << none << none << false
-            << QStringLiteral("'10ms' is not a duration from 100ms");
+            << QStringList { QStringLiteral("--claim-idle=300ms") } << none << none << false
+            << QStringLiteral("'300ms' is not a duration from 1500ms");
         QTest::newRow("retry cap below base")
             << QStringList { QStringLiteral("--retry-base=10s"), QStringLiteral("--retry-cap=5s") }
             << none << none << false
