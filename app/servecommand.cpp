@@ -63,6 +63,11 @@ int runServeCommand(const QStringList &args, ServeRole role)
     }
     QObject::connect(engine.delivery(), &DeliveryEngine::warningRaised, &engine,
                      [](const QString &w) { qWarning("%s", qPrintable(w)); });
+    QObject::connect(engine.delivery(), &DeliveryEngine::refused, &engine,
+                     [name](const QString &why) {
+                         QTextStream(stderr) << "sluice " << name << ": " << why << "\n";
+                         QCoreApplication::exit(1);
+                     });
     if (engine.intake()) {
         qInfo("listening for webhooks on %s%s", qPrintable(engine.listenerUrl().toString()),
               o.webhookSecret.isEmpty() ? ", WITHOUT signature checks (CLOSE_WEBHOOK_SECRET unset)"

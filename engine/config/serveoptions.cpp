@@ -63,6 +63,13 @@ const Flag kFlags[] = {
     { "lookup-hold", "SLUICE_LOOKUP_HOLD", true, false,
       "bulk mode: hold a campaign's batch for its leads still being looked up, 0..60s "
       "(default 2s)" },
+    { "skip-if", "SLUICE_SKIP_IF", true, false,
+      "Instantly's skip flag on each send: none = add the lead whatever other campaigns hold "
+      "it; in-campaign = skip_if_in_campaign, Instantly skips a lead that already exists in "
+      "any campaign of the workspace; in-workspace = skip_if_in_workspace, skips a lead that "
+      "exists anywhere in the workspace, in any campaign or list (default none)" },
+    { "delivered-retention", "SLUICE_DELIVERED_RETENTION", true, false,
+      "how long a delivered lead makes a replay of it a no-op, 1h..365d (default 30d)" },
     { "data-dir", "SLUICE_DATA_DIR", true, false,
       "spool and private Redis data (default: per-user data dir)" },
     { "log-format", "SLUICE_LOG_FORMAT", true, false, "text or json (default text)" },
@@ -74,6 +81,8 @@ const Flag kFlags[] = {
 QString durationText(std::chrono::milliseconds d)
 {
     const qint64 ms = d.count();
+    if (ms > 0 && ms % 86'400'000 == 0)
+        return QStringLiteral("%1d").arg(ms / 86'400'000);
     if (ms > 0 && ms % 3'600'000 == 0)
         return QStringLiteral("%1h").arg(ms / 3'600'000);
     if (ms > 0 && ms % 60'000 == 0)
@@ -97,13 +106,16 @@ QString flagList(bool workerOnly)
 
 std::optional<std::chrono::milliseconds> parseDuration(const QString &text)
 {
-    static const QRegularExpression re(QStringLiteral("^(\\d{1,7})(ms|s|m)$"));
+    static const QRegularExpression re(QStringLiteral("^(\\d{1,7})(ms|s|m|h|d)$"));
     const auto m = re.match(text.trimmed());
     if (!m.hasMatch())
         return std::nullopt;
-    const qint64 unit = m.captured(2) == QLatin1String("ms") ? 1
-        : m.captured(2) == QLatin1String("s")                ? 1000
-                                                             : 60'000;
+    const QString u = m.captured(2);
+    const qint64 unit = u == QLatin1String("ms") ? 1
+        : u == QLatin1String("s")                ? 1000
+        : u == QLatin1String("m")                ? 60'000
+        : u == QLatin1String("h")                ? 3'600'000
+                                                 : 86'400'000;
     return std::chrono::milliseconds { m.captured(1).toLongLong() * unit };
 }
 
@@ -321,6 +333,8 @@ Result<ServeOptions, QString> parseServeOptions(const QStringList &args,
           std::chrono::seconds { 10 } },
         { "lookup-hold", &o.lookupHold, std::chrono::milliseconds { 0 },
           std::chrono::seconds { 60 } },
+        { "delivered-retention", &o.deliveredRetention, std::chrono::hours { 1 },
+          std::chrono::hours { 24 * 365 } },
         { "breaker-open", &o.breaker.openWaitBase, std::chrono::milliseconds { 100 },
           std::chrono::minutes { 5 } },
     };
@@ -375,6 +389,12 @@ Result<ServeOptions, QString> parseServeOptions(const QStringList &args,
         if (!rule.ok())
             return bad("close-rate", rule.error());
         o.closeCaps = { rule.value() };
+    }
+    if (values.contains(QStringLiteral("skip-if"))) {
+        const auto skip = skipIfFromName(values.value(QStringLiteral("skip-if")));
+        if (!skip)
+            return bad("skip-if", QStringLiteral("must be none, in-campaign or in-workspace"));
+        o.skipIf = *skip;
     }
     o.dataDir = values.value(QStringLiteral("data-dir"));
     if (values.contains(QStringLiteral("log-format"))) {

@@ -3,6 +3,7 @@
 #include "breaker/breakeroptions.h"
 #include "core/result.h"
 #include "limiter/raterule.h"
+#include "queue/dispatcheroptions.h"
 
 #include <QHostAddress>
 #include <QProcessEnvironment>
@@ -48,6 +49,9 @@ struct ServeOptions
     int maxBatch = 1000; ///< SLUICE_BATCH_MAX
     int lookupBatch = 100; ///< SLUICE_LOOKUP_BATCH
     std::chrono::milliseconds lookupHold { 2000 }; ///< SLUICE_LOOKUP_HOLD
+    SkipIf skipIf = SkipIf::None; ///< SLUICE_SKIP_IF: Instantly's skip flag on each send
+    /// SLUICE_DELIVERED_RETENTION: a delivered lead stays a no-op for replays this long.
+    std::chrono::milliseconds deliveredRetention { std::chrono::hours { 24 * 30 } };
     BreakerOptions breaker; ///< --breaker-open, --breaker-failure-rate
     /// --close-rate: Close lookups, shared by all instances like the Instantly budget.
     std::vector<RateRule> closeCaps { { 10, std::chrono::milliseconds { 1000 } } };

@@ -157,6 +157,10 @@ std::optional<QString> DeliveryEngine::Core::start()
         connect(dispatcher, &Dispatcher::warningRaised, this,
                 [this](const QString &w) { Q_EMIT m_owner->warningRaised(w); });
         connect(dispatcher, &Dispatcher::snapshotChanged, this, [this] { publish(); });
+        connect(dispatcher, &Dispatcher::refused, this, [this](const QString &why) {
+            Q_EMIT m_owner->warningRaised(why);
+            Q_EMIT m_owner->refused(why);
+        });
         if (auto problem = dispatcher->start())
             return problem;
         m_dispatchers.push_back(dispatcher);

@@ -91,6 +91,9 @@ Q_SIGNALS:
     void snapshotChanged();
     /// Something a human should look at (unsafe Redis configuration, limiter fallback).
     void warningRaised(const QString &message);
+    /// A dispatcher refused to run on the data in Redis (newer schema) and stopped; headless
+    /// use exits on it.
+    void refused(const QString &why);
 
 private:
     class Core;

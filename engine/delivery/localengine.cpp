@@ -95,6 +95,8 @@ DeliverySettings deliverySettingsFor(const ServeOptions &o, const RedisOptions &
     s.dispatcher.lookupBatch = o.lookupBatch;
     s.dispatcher.lookupHold = o.lookupHold;
     s.dispatcher.journal = o.journal;
+    s.dispatcher.skipIf = o.skipIf;
+    s.dispatcher.deliveredRetention = o.deliveredRetention;
     return s;
 }
 

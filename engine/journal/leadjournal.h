@@ -120,6 +120,11 @@ public:
     /// The `limit` leads with the newest events, newest first.
     void recent(int limit, std::function<void(Result<QList<RecentLead>, RedisError>)> done) const;
 
+    /// The store the journal lives in, which also holds the delivered set (clean-up forgets
+    /// the leads it deletes there, journal on or off).
+    RedisClient *redis() const { return m_redis; }
+    const RedisKeys &keys() const { return m_keys; }
+
 private:
     void leadsOfTask(const QString &taskId, int maxLeads,
                      std::function<void(Result<QList<LeadTimeline>, RedisError>)> done) const;

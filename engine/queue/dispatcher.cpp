@@ -14,6 +14,7 @@
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
 #include "retrypolicy.h"
+#include "schemagate.h"
 #include "streamconsumer.h"
 
 #include <QCoreApplication>
@@ -39,6 +40,7 @@ namespace {
 constexpr qint64 kExpandedGraceMs = 50;
 const QString kExpand = QStringLiteral("dispatch_expand");
 const QString kResume = QStringLiteral("control_resume");
+const QString kDelivered = QStringLiteral("dispatch_delivered");
 const QString kRetryDead = QStringLiteral("dispatch_retry_dead");
 
 QByteArray num(qint64 n)
@@ -104,7 +106,7 @@ std::optional<QString> Dispatcher::start()
         m_closeLookup = new CloseLookup(m_services.close, lookups, this);
         connect(m_closeLookup, &CloseLookup::noticeRaised, this, &Dispatcher::warningRaised);
     }
-    for (const QString &name : { kExpand, kRetryDead, kResume })
+    for (const QString &name : { kExpand, kRetryDead, kResume, kDelivered })
         redis->loadScript(name, bundledLuaScript(name));
     if (!m_consumer) {
         m_consumer = new StreamConsumer(redis, m_keys, m_options, this);
@@ -119,7 +121,8 @@ std::optional<QString> Dispatcher::start()
         InstantlyClient *lookups = m_services.lookups ? m_services.lookups : m_services.instantly;
         m_campaigns = new CampaignResolver(redis, m_keys, lookups, m_options, this);
         connect(m_campaigns, &CampaignResolver::errorNoted, this, &Dispatcher::noteError);
-        m_settler = new Settler(redis, m_keys, m_options.consumerName.toUtf8(), this);
+        m_settler = new Settler(redis, m_keys, m_options.consumerName.toUtf8(),
+                                m_options.deliveredRetention, this);
         m_check = new CampaignCheck(lookups, this);
         m_parked = new ParkedCampaigns(redis, m_keys, m_campaigns, m_options.consumerName.toUtf8(),
                                        m_options.journal, this);
@@ -134,9 +137,25 @@ std::optional<QString> Dispatcher::start()
     m_stopping = false;
     m_snapshot.running = true;
     checkRedisConfig();
-    m_consumer->start();
-    m_parkedTimer.start();
-    m_probeTimer.start();
+    // No lead is read before the data is known to be of this build's schema (migrated once
+    // if older; refused if newer).
+    if (!m_schema)
+        m_schema = new SchemaGate(redis, m_keys, m_options.consumerName.toUtf8(), this);
+    QPointer<Dispatcher> self(this);
+    m_schema->ensure([self](std::optional<QString> refusal) {
+        if (!self || !self->m_running)
+            return;
+        if (refusal) {
+            qCCritical(lcDispatcher).noquote() << *refusal;
+            self->noteError(*refusal);
+            self->stop();
+            Q_EMIT self->refused(*refusal);
+            return;
+        }
+        self->m_consumer->start();
+        self->m_parkedTimer.start();
+        self->m_probeTimer.start();
+    });
     qCInfo(lcDispatcher).noquote() << "dispatcher" << m_options.consumerName << "started,"
                                    << deliveryModeName(m_options.mode) << "mode";
     changed();
@@ -497,37 +516,40 @@ void Dispatcher::pump()
     m_acquiring = true;
     // Leads already delivered (a replay, a reclaimed entry) and repeats inside the batch are
     // no-ops: settled as skipped without a request.
-    QList<QByteArray> argv { "SMISMEMBER", m_keys.delivered() };
+    QList<QByteArray> argv { QByteArray::number(wallClockMs()
+                                                - qint64(m_options.deliveredRetention.count())) };
     for (const Work &w : batch->items)
         argv << w.member;
     QPointer<Dispatcher> self(this);
-    m_services.redis->command(argv, [self, batch](RedisResult r) {
-        if (!self)
-            return;
-        std::vector<SettleRecord> skips;
-        std::vector<Work> keep;
-        QSet<QByteArray> seen;
-        for (size_t i = 0; i < batch->items.size(); ++i) {
-            Work &w = batch->items[i];
-            const bool delivered = r.ok() && r.value().at(i).integer() == 1;
-            if (delivered || seen.contains(w.member)) {
-                skips.push_back(self->outcome(w, Settlement::Skipped));
-                continue;
-            }
-            seen.insert(w.member);
-            keep.push_back(std::move(w));
-        }
-        batch->items = std::move(keep);
-        if (!skips.empty())
-            self->settle(std::move(skips));
-        if (batch->items.empty()) {
-            self->m_acquiring = false;
-            self->finishStopIfIdle();
-            self->pump();
-            return;
-        }
-        self->checkUncertain(batch);
-    });
+    m_services.redis->evalScript(kDelivered, { m_keys.delivered(), m_keys.legacyDelivered() }, argv,
+                                 [self, batch](RedisResult r) {
+                                     if (!self)
+                                         return;
+                                     std::vector<SettleRecord> skips;
+                                     std::vector<Work> keep;
+                                     QSet<QByteArray> seen;
+                                     for (size_t i = 0; i < batch->items.size(); ++i) {
+                                         Work &w = batch->items[i];
+                                         const bool delivered
+                                             = r.ok() && r.value().at(i).integer() == 1;
+                                         if (delivered || seen.contains(w.member)) {
+                                             skips.push_back(self->outcome(w, Settlement::Skipped));
+                                             continue;
+                                         }
+                                         seen.insert(w.member);
+                                         keep.push_back(std::move(w));
+                                     }
+                                     batch->items = std::move(keep);
+                                     if (!skips.empty())
+                                         self->settle(std::move(skips));
+                                     if (batch->items.empty()) {
+                                         self->m_acquiring = false;
+                                         self->finishStopIfIdle();
+                                         self->pump();
+                                         return;
+                                     }
+                                     self->checkUncertain(batch);
+                                 });
 }
 
 void Dispatcher::checkUncertain(BatchPtr batch)

@@ -30,6 +30,7 @@ class CampaignResolver;
 class CloseClient;
 class CloseLookup;
 class ParkedCampaigns;
+class SchemaGate;
 struct CloseLookupAnswer;
 class InstantlyClient;
 class RedisClient;
@@ -123,6 +124,8 @@ Q_SIGNALS:
     void snapshotChanged(const sluice::DispatcherSnapshot &snapshot);
     /// Redis is configured unsafely (eviction, no persistence): a human should look.
     void warningRaised(const QString &message);
+    /// This instance must not run on the data in Redis (SchemaGate): it has stopped.
+    void refused(const QString &why);
     void stopped();
 
 private:
@@ -194,6 +197,7 @@ private:
     CampaignResolver *m_campaigns = nullptr; ///< child
     Settler *m_settler = nullptr; ///< child
     ParkedCampaigns *m_parked = nullptr; ///< child
+    SchemaGate *m_schema = nullptr; ///< child
     QTimer m_parkedTimer;
     QTimer m_probeTimer;
     CloseLookup *m_closeLookup = nullptr; ///< child, when there is a Close client

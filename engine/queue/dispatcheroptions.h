@@ -38,6 +38,9 @@ struct DispatcherOptions
     DeliveryMode mode = DeliveryMode::Bulk;
     SkipIf skipIf = SkipIf::None;
     bool journal = true; ///< write each lead's attempts and outcome to the lead journal
+    /// A delivered lead makes a replay of it a no-op this long (the delivered sorted set is
+    /// trimmed past it), so a lead deleted in Instantly can be added again later.
+    std::chrono::milliseconds deliveredRetention { std::chrono::hours { 24 * 30 } };
 
     /// Leads of one campaign arriving within this window after the first go out together.
     std::chrono::milliseconds coalescingWindow { 200 };

@@ -33,8 +33,17 @@ struct RedisKeys
     {
         return prefix + "event:" + eventId.toUtf8();
     }
-    /// Set of "<campaign id>|<lower-cased email>" already delivered: replays become no-ops.
-    QByteArray delivered() const { return prefix + "delivered"; }
+    /// Sorted set of "<campaign id>|<lower-cased email>" already delivered, scored by the
+    /// Unix ms of the delivery: replays become no-ops for the retention
+    /// (DispatcherOptions::deliveredRetention), then the member is trimmed (schema 2).
+    QByteArray delivered() const { return prefix + "delivered-at"; }
+    /// Schema 1's delivered set (no expiry). Migrated into delivered() at start; still read,
+    /// so a lead an older instance delivers during a rolling upgrade stays a no-op.
+    QByteArray legacyDelivered() const { return prefix + "delivered"; }
+    /// String: the schema version of this namespace's data (SchemaGate). Absent: version 1.
+    QByteArray schema() const { return prefix + "schema"; }
+    /// String with a TTL: the instance migrating the data to the current schema.
+    QByteArray schemaLock() const { return prefix + "schema-lock"; }
     /// Set of campaign names with parked leads (the campaign was not found in Instantly).
     QByteArray parked() const { return prefix + "parked"; }
     /// Stream of one campaign's parked QueuedLead entries (plus reason, code, parked_ms).

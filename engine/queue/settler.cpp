@@ -42,11 +42,13 @@ QByteArray settlementToken(Settlement kind)
     return "fail";
 }
 
-Settler::Settler(RedisClient *redis, RedisKeys keys, QByteArray consumer, QObject *parent)
+Settler::Settler(RedisClient *redis, RedisKeys keys, QByteArray consumer,
+                 std::chrono::milliseconds retention, QObject *parent)
     : QObject(parent)
     , m_redis(redis)
     , m_keys(std::move(keys))
     , m_consumer(std::move(consumer))
+    , m_retention(retention)
 { }
 
 void Settler::loadScript(RedisClient *redis)
@@ -71,7 +73,7 @@ void Settler::settle(std::vector<SettleRecord> records, Done done)
 void Settler::settleChunk(std::vector<SettleRecord> records, Done done)
 {
     QList<QByteArray> args { RedisKeys::dispatcherGroup(), num(wallClockMs()), m_keys.prefix,
-                             m_consumer };
+                             m_consumer, num(m_retention.count()) };
     for (const SettleRecord &s : records)
         args << s.entryId << settlementToken(s.kind) << s.taskId.toUtf8() << s.member
              << s.reason.toUtf8() << num(s.retryAtMs) << num(s.attempt) << s.identity.toUtf8()

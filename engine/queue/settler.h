@@ -7,6 +7,7 @@
 #include <QObject>
 #include <QString>
 
+#include <chrono>
 #include <functional>
 #include <vector>
 
@@ -64,7 +65,9 @@ class Settler : public QObject
 {
     Q_OBJECT
 public:
-    Settler(RedisClient *redis, RedisKeys keys, QByteArray consumer, QObject *parent = nullptr);
+    /// `retention`: how long the delivered set keeps a member (DispatcherOptions).
+    Settler(RedisClient *redis, RedisKeys keys, QByteArray consumer,
+            std::chrono::milliseconds retention, QObject *parent = nullptr);
 
     /// Loads the script on `redis` (once per client).
     static void loadScript(RedisClient *redis);
@@ -80,6 +83,7 @@ private:
     RedisClient *m_redis;
     RedisKeys m_keys;
     QByteArray m_consumer;
+    std::chrono::milliseconds m_retention;
 };
 
 } // namespace sluice

@@ -10,5 +10,6 @@ target_sources(sluice_engine PRIVATE
   queue/queuedlead.cpp queue/queuedlead.h
   queue/rediskeys.h
   queue/retrypolicy.cpp queue/retrypolicy.h
+  queue/schemagate.cpp queue/schemagate.h
   queue/settler.cpp queue/settler.h
   queue/streamconsumer.cpp queue/streamconsumer.h)

@@ -3,6 +3,7 @@
 #include "campaignreader.h"
 #include "core/clock.h"
 #include "instantly/instantlyclient.h"
+#include "redis/redisclient.h"
 
 #include <QLoggingCategory>
 #include <QPointer>
@@ -268,6 +269,36 @@ void Cleaner::finish(const QString &error)
 {
     m_report.error = error;
     m_report.atMs = wallClockMs();
+    if (m_journal && m_mode == CleanupMode::Delete && !m_campaignId.isEmpty()) {
+        // A deleted lead is no longer delivered: sent again, it must go through.
+        QList<QByteArray> zrem { "ZREM", m_journal->keys().delivered() };
+        QList<QByteArray> srem { "SREM", m_journal->keys().legacyDelivered() };
+        for (auto it = m_emailOfId.cbegin(); it != m_emailOfId.cend(); ++it) {
+            if (m_lastListed.contains(it.key()))
+                continue;
+            const QByteArray member = m_campaignId.toUtf8() + '|' + it.value().toLower().toUtf8();
+            zrem << member;
+            srem << member;
+        }
+        if (zrem.size() > 2) {
+            m_journal->redis()->command(zrem, {});
+            // Same connection, so in order: finished() follows once both are applied.
+            m_journal->redis()->command(srem, [self = QPointer<Cleaner>(this)](RedisResult r) {
+                if (!self)
+                    return;
+                if (!r.ok())
+                    qCWarning(lcCleaner).noquote()
+                        << "the delivered set kept the deleted leads:" << r.error().describe();
+                self->journalAndFinish();
+            });
+            return;
+        }
+    }
+    journalAndFinish();
+}
+
+void Cleaner::journalAndFinish()
+{
     QList<LeadJournal::Entry> entries;
     if (m_journal && m_mode == CleanupMode::Delete) {
         for (auto it = m_emailOfId.cbegin(); it != m_emailOfId.cend(); ++it) {

@@ -85,6 +85,7 @@ private:
     void deleteFailed(const QString &what, const ApiResult &result);
     void settleCampaign();
     void finish(const QString &error = {});
+    void journalAndFinish();
     void noteProgress();
 
     CampaignReader *m_reader; ///< child

@@ -90,8 +90,10 @@ void requeueLeads(const RepairTarget &target, const RunDefinition &run, const QS
     }
     redis->loadScript(kRepairScript, bundledLuaScript(kRepairScript));
     redis->evalScript(
-        kRepairScript, { target.keys.leads(), target.keys.delivered(), target.keys.tasks() }, args,
-        [done = std::move(done), count = int(seen.size())](RedisResult r) {
+        kRepairScript,
+        { target.keys.leads(), target.keys.delivered(), target.keys.tasks(),
+          target.keys.legacyDelivered() },
+        args, [done = std::move(done), count = int(seen.size())](RedisResult r) {
             if (!r.ok()) {
                 const RedisError &e = r.error();
                 const bool maybe = e.kind == RedisError::Kind::ConnectionLost

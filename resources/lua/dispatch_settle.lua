@@ -6,12 +6,14 @@
 -- (which reclaimed it from a slow one) is left alone, and one no longer pending was settled
 -- already. An entry counts only when this call's XACK removed it from the pending list.
 --
--- KEYS[1] leads stream, KEYS[2] retries zset, KEYS[3] dead-letter stream, KEYS[4] delivered set
+-- KEYS[1] leads stream, KEYS[2] retries zset, KEYS[3] dead-letter stream, KEYS[4] delivered
+--   sorted set (member scored by the delivery's Unix ms; trimmed past the retention)
 -- ARGV[1] group, ARGV[2] now (Unix ms), ARGV[3] key prefix "sluice:<ns>:" (task hashes and
 -- parked streams are derived from it, so this script is not cluster-safe; neither is the rest
 -- of the design)
 -- ARGV[4] this consumer's name (the owner it checks, and the journal's instance)
--- ARGV[5..] records of 17: entry id, kind, task id, delivered member ('' = none), reason,
+-- ARGV[5] the delivered set's retention in ms
+-- ARGV[6..] records of 17: entry id, kind, task id, delivered member ('' = none), reason,
 --   retry not-before (Unix ms), attempt after this failure,
 --   then for the journal: identity (lower-cased email or close:<id>), campaign name, and the
 --   request this outcome came from: its number for this lead (0 = no request was made),
@@ -26,6 +28,7 @@
 -- Returns the number of records applied.
 local stream, retries, dead, delivered = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group, now, prefix, instance = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local retention = tonumber(ARGV[5])
 -- The kinds, as sluice::settlementToken() (engine/queue/settler.cpp) writes them.
 local KIND_DELIVERED, KIND_SKIPPED, KIND_FAILED = 'ok', 'skip', 'fail'
 local KIND_DEAD, KIND_RETRY, KIND_PARK = 'dead', 'retry', 'park'
@@ -42,7 +45,8 @@ local function fields_of(id)
   return nil
 end
 
-for i = 5, #ARGV, 17 do
+local delivered_any = false
+for i = 6, #ARGV, 17 do
   local id, kind, task, member = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local reason, retry_at, attempt = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
   -- A jittered delay of ~0 ms was computed before this call's now: due at once, not earlier.
@@ -74,7 +78,10 @@ for i = 5, #ARGV, 17 do
       if not fields then kind = KIND_FAILED; reason = 'the stream entry vanished: ' .. reason end
     end
     if kind == KIND_DELIVERED or kind == KIND_SKIPPED then
-      if member ~= '' then redis.call('SADD', delivered, member) end
+      if member ~= '' then
+        redis.call('ZADD', delivered, now, member)
+        delivered_any = true
+      end
       if key then
         redis.call('HINCRBY', key, kind == KIND_DELIVERED and 'succeeded' or 'skipped', 1)
         redis.call('HINCRBY', key, 'processed', 1)
@@ -149,6 +156,12 @@ for i = 5, #ARGV, 17 do
 end
 
 journal.finish(prefix)
+
+-- Retention: members older than it are no longer no-ops (a lead deleted in Instantly can
+-- be added again). Trimmed here, on the path that adds them: O(log n) when nothing is due.
+if delivered_any then
+  redis.call('ZREMRANGEBYSCORE', delivered, '-inf', '(' .. (tonumber(now) - retention))
+end
 
 for key in pairs(touched) do
   -- The intake gave the hash its retention. One that expired before its last lead settled

@@ -3,7 +3,8 @@
 -- crash never leaves a lead out of the delivered set but not queued (lost until the next
 -- verify) or queued with no task to count it.
 --
--- KEYS[1] leads stream, KEYS[2] delivered set, KEYS[3] tasks sorted set
+-- KEYS[1] leads stream, KEYS[2] delivered sorted set, KEYS[3] tasks sorted set, KEYS[4] schema 1's
+--   delivered set
 -- ARGV[1] key prefix "sluice:<ns>:" (the task hash is derived from it, as dispatch_settle.lua
 --   does, so this script is not cluster-safe either), ARGV[2] task id stem "repair:<run id>:",
 -- ARGV[3] campaign name, ARGV[4] created (Unix ms), ARGV[5] retention in seconds,
@@ -12,7 +13,7 @@
 -- The task id is the stem followed by the first n (1, 2, ...) that names neither a task hash
 -- nor an entry of the task index, so each repair of a run is a task of its own.
 -- Returns {task id, number of leads queued}.
-local stream, delivered, tasks = KEYS[1], KEYS[2], KEYS[3]
+local stream, delivered, tasks, legacy = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prefix, stem, campaign = ARGV[1], ARGV[2], ARGV[3]
 local created, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 journal.retention = ttl
@@ -40,7 +41,8 @@ while i <= #ARGV do
       fields[f + 1] = task
     end
   end
-  redis.call('SREM', delivered, member)
+  redis.call('ZREM', delivered, member)
+  redis.call('SREM', legacy, member)
   local entry = redis.call('XADD', stream, '*', unpack(fields))
   local now = string.match(entry, '^(%d+)') -- a string: cjson would print a number as 1.7e+12
   local identity = journal.identity_of(fields)

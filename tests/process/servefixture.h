@@ -319,7 +319,7 @@ public:
     }
     qint64 streamLength(const QByteArray &key) { return integer({ "XLEN", key }); }
     /// Members of the delivered set ("<campaign id>|<email>").
-    qint64 deliveredCount() { return integer({ "SCARD", m_keys.delivered() }); }
+    qint64 deliveredCount() { return integer({ "ZCARD", m_keys.delivered() }); }
     qint64 deadLetterCount() { return integer({ "XLEN", m_keys.deadLetters() }); }
     qint64 taskCount() { return integer({ "ZCARD", m_keys.tasks() }); }
     /// Nothing left to deliver: the stream is empty (settled entries are deleted from it) and

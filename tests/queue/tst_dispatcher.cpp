@@ -14,6 +14,7 @@
 #include "queue/queuedlead.h"
 #include "queue/rediskeys.h"
 #include "queue/retrypolicy.h"
+#include "queue/schemagate.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
@@ -172,7 +173,7 @@ private Q_SLOTS:
         const int bulkRequests = requests(QStringLiteral("/api/v2/leads/add"));
         QVERIFY2(bulkRequests >= 1 && bulkRequests <= 3, qPrintable(QString::number(bulkRequests)));
         QCOMPARE(requests(QStringLiteral("/api/v2/leads")), 0);
-        QCOMPARE(scalar({ "SCARD", m_keys.delivered() }), 50);
+        QCOMPARE(scalar({ "ZCARD", m_keys.delivered() }), 50);
         QTRY_COMPARE(scalar({ "XLEN", m_keys.leads() }), 0);
         QVERIFY(!snapshots.isEmpty());
         QCOMPARE(d->snapshot().succeeded, 50);
@@ -287,6 +288,47 @@ private Q_SLOTS:
         QCOMPARE(twin.count(QStringLiteral("delivered")), 1);
         QCOMPARE(twin.count(QStringLiteral("skipped")), 3);
         QCOMPARE(twin.last(), QStringLiteral("skipped"));
+    }
+
+    void schemaOneDataIsMigratedAndNewerDataIsRefused()
+    {
+        // Data as schema 1 left it (no schema key, the delivered set without scores), with
+        // leads in flight: one already delivered (a replay must stay a no-op), two not.
+        const QString task = QStringLiteral("upgrade");
+        command({ "SADD", m_keys.legacyDelivered(), m_campaignId.toUtf8() + "|old@example.com" });
+        for (int i = 0; i < 1500; ++i) // more than one migration chunk
+            command({ "SADD", m_keys.legacyDelivered(),
+                      "other|x" + QByteArray::number(i) + "@example.com" });
+        queueTask(task, 3, [&](int i) {
+            return queued(task, kCampaign,
+                          i == 0 ? QStringLiteral("old@example.com")
+                                 : QStringLiteral("new%1@example.com").arg(i));
+        });
+        Dispatcher *d = startDispatcher();
+        QSignalSpy refused(d, &Dispatcher::refused);
+        waitFinished(task, 3);
+        QCOMPARE(progress(task).value("succeeded"), QByteArray("2"));
+        QCOMPARE(progress(task).value("skipped"), QByteArray("1"));
+        QCOMPARE(sandboxEmails(true).size(), 2); // the delivered one was not sent again
+        QCOMPARE(command({ "GET", m_keys.schema() }).bytes(),
+                 QByteArray::number(SchemaGate::kVersion));
+        QCOMPARE(scalar({ "EXISTS", m_keys.legacyDelivered() }), 0);
+        QCOMPARE(scalar({ "ZCARD", m_keys.delivered() }), 1501 + 2);
+        QCOMPARE(refused.size(), 0);
+
+        // Data written by a newer Sluice: this one refuses, says why, and reads nothing.
+        command({ "SET", m_keys.schema(), QByteArray::number(SchemaGate::kVersion + 1) });
+        const QString later = QStringLiteral("later");
+        queueTask(later, 1,
+                  [&](int) { return queued(later, kCampaign, QStringLiteral("z@example.com")); });
+        DispatcherOptions second = fastOptions();
+        second.consumerName = QStringLiteral("newer-data");
+        Dispatcher *old = startDispatcher(second);
+        QSignalSpy oldRefused(old, &Dispatcher::refused);
+        QTRY_COMPARE(oldRefused.size(), 1);
+        QVERIFY2(oldRefused.first().first().toString().contains(QStringLiteral("schema version 3")),
+                 qPrintable(oldRefused.first().first().toString()));
+        QVERIFY(!old->isRunning());
     }
 
     void aCampaignCreatedAfterItsLeadsArrivedGetsThemAll()

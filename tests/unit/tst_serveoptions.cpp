@@ -158,7 +158,7 @@ private Q_SLOTS:
             << none << true << QStringLiteral("unknown option '--listen'");
         QTest::newRow("bad claim idle")
             << QStringList { QStringLiteral("--claim-idle"), QStringLiteral("5 minutes") } << none
-            << none << false << QStringLiteral("'5 minutes' is not a duration from 1500ms to 24h");
+            << none << false << QStringLiteral("'5 minutes' is not a duration from 1500ms to 1d");
         QTest::newRow("claim idle too short")
             << QStringList { QStringLiteral("--claim-idle=300ms") } << none << none << false
             << QStringLiteral("'300ms' is not a duration from 1500ms");
