@@ -19,7 +19,7 @@ using namespace sluice;
 
 namespace {
 
-const char kHelp[] = R"(Usage: sluice [gui] [--live] [serve options]
+const char kGuiHelp[] = R"(Usage: sluice [gui] [--live] [serve options]
 
 Opens the operator console with the engine embedded: the webhook listener, the
 dispatchers, the shared limiter and breaker, load tests.
@@ -97,7 +97,7 @@ int runGuiCommand(int &argc, char **argv, const QStringList &args)
     QTextStream out(stdout);
     QTextStream err(stderr);
     if (args.contains(QStringLiteral("--help")) || args.contains(QStringLiteral("-h"))) {
-        out << kHelp;
+        out << kGuiHelp;
         return 0;
     }
     QStringList rest = args.mid(1);

@@ -19,16 +19,17 @@ using namespace sluice;
 
 namespace {
 
-const char kHelp[] = "Usage: sluice lead QUERY [--json] [--limit N] [REDIS OPTIONS]\n\n"
-                     "Prints a lead's life from the lead journal that every Sluice sharing the\n"
-                     "Redis writes: received, queued, each attempt (HTTP status, latency, limiter\n"
-                     "wait, breaker state, leads in the request), delivered, retries, dead\n"
-                     "letters, verify and clean-up. One timeline per lead and campaign.\n"
-                     "QUERY is an email (any case), a Close lead id (lead_...), or a task id\n"
-                     "(then every lead of that task).\n\n"
-                     "Options:\n"
-                     "  --json                 print the timelines as JSON\n"
-                     "  --limit N              at most N leads of a task, 1..1000 (default 50)\n\n";
+const char kLeadHelp[]
+    = "Usage: sluice lead QUERY [--json] [--limit N] [REDIS OPTIONS]\n\n"
+      "Prints a lead's life from the lead journal that every Sluice sharing the\n"
+      "Redis writes: received, queued, each attempt (HTTP status, latency, limiter\n"
+      "wait, breaker state, leads in the request), delivered, retries, dead\n"
+      "letters, verify and clean-up. One timeline per lead and campaign.\n"
+      "QUERY is an email (any case), a Close lead id (lead_...), or a task id\n"
+      "(then every lead of that task).\n\n"
+      "Options:\n"
+      "  --json                 print the timelines as JSON\n"
+      "  --limit N              at most N leads of a task, 1..1000 (default 50)\n\n";
 
 struct LeadRequest
 {
@@ -150,7 +151,7 @@ int runLeadCommand(const QStringList &args)
     }
     const LeadRequest &request = parsed.value();
     if (request.help) {
-        out << kHelp << commandRedisHelp()
+        out << kLeadHelp << commandRedisHelp()
             << "Exit status: 0 found; 1 nothing in the journal, or Redis unreachable; 2 bad "
                "usage.\n";
         return 0;

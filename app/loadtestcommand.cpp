@@ -30,7 +30,7 @@ using std::chrono::milliseconds;
 
 namespace {
 
-const char kHelp[] = R"(Usage: sluice loadtest --leads N [options] [serve options]
+const char kLoadtestHelp[] = R"(Usage: sluice loadtest --leads N [options] [serve options]
 
 Fires N Close-format webhooks at a listener (50 at a time, 30 s client timeout, as
 Close and Heroku would), follows every lead until Instantly has it, and judges the run:
@@ -215,7 +215,7 @@ int runLoadTestCommand(const QStringList &args)
     QTextStream out(stdout);
     QTextStream err(stderr);
     if (args.contains(QStringLiteral("--help")) || args.contains(QStringLiteral("-h"))) {
-        out << kHelp;
+        out << kLoadtestHelp;
         return 0;
     }
     const auto parsed = parseArgs(args.mid(1));

@@ -81,7 +81,7 @@ std::optional<qint64> parseUnixSeconds(const QByteArray &text)
     return value;
 }
 
-SignatureCheck fail(SignatureStatus status, const QString &detail)
+SignatureCheck signatureFailure(SignatureStatus status, const QString &detail)
 {
     return SignatureCheck { status, detail };
 }
@@ -116,46 +116,51 @@ SignatureCheck verifyCloseSignature(const QByteArray &hexKey, const QByteArray &
     // Our own configuration first: with a bad key no request can be judged.
     const QByteArray keyHex = hexKey.trimmed();
     if (keyHex.isEmpty())
-        return fail(SignatureStatus::BadKey,
-                    QStringLiteral("no webhook signature key is configured"));
+        return signatureFailure(SignatureStatus::BadKey,
+                                QStringLiteral("no webhook signature key is configured"));
     if (const auto problem = hexProblem(keyHex))
-        return fail(SignatureStatus::BadKey,
-                    QStringLiteral("the configured webhook signature key is not hex: it ")
-                        + *problem);
+        return signatureFailure(
+            SignatureStatus::BadKey,
+            QStringLiteral("the configured webhook signature key is not hex: it ") + *problem);
 
     const QByteArray timestamp = timestampHeader.trimmed();
     const QByteArray hash = hashHeader.trimmed();
     if (timestamp.isEmpty() && hash.isEmpty())
-        return fail(SignatureStatus::MissingHeaders,
-                    QStringLiteral("headers close-sig-hash and close-sig-timestamp are missing"));
+        return signatureFailure(
+            SignatureStatus::MissingHeaders,
+            QStringLiteral("headers close-sig-hash and close-sig-timestamp are missing"));
     if (hash.isEmpty())
-        return fail(SignatureStatus::MissingHeaders,
-                    QStringLiteral("header close-sig-hash is missing or empty"));
+        return signatureFailure(SignatureStatus::MissingHeaders,
+                                QStringLiteral("header close-sig-hash is missing or empty"));
     if (timestamp.isEmpty())
-        return fail(SignatureStatus::MissingHeaders,
-                    QStringLiteral("header close-sig-timestamp is missing or empty"));
+        return signatureFailure(SignatureStatus::MissingHeaders,
+                                QStringLiteral("header close-sig-timestamp is missing or empty"));
 
     const std::optional<qint64> signedAt = parseUnixSeconds(timestamp);
     if (!signedAt)
-        return fail(SignatureStatus::BadTimestamp,
-                    QStringLiteral("header close-sig-timestamp must be Unix seconds (1 to %1 "
-                                   "decimal digits), got %2 bytes that are not")
-                        .arg(kMaxTimestampDigits)
-                        .arg(timestamp.size()));
+        return signatureFailure(
+            SignatureStatus::BadTimestamp,
+            QStringLiteral("header close-sig-timestamp must be Unix seconds (1 to %1 "
+                           "decimal digits), got %2 bytes that are not")
+                .arg(kMaxTimestampDigits)
+                .arg(timestamp.size()));
 
     if (hash.size() != kHashHexDigits)
-        return fail(SignatureStatus::BadHash,
-                    QStringLiteral("header close-sig-hash must be %1 hex digits, got %2 characters")
-                        .arg(kHashHexDigits)
-                        .arg(hash.size()));
+        return signatureFailure(
+            SignatureStatus::BadHash,
+            QStringLiteral("header close-sig-hash must be %1 hex digits, got %2 characters")
+                .arg(kHashHexDigits)
+                .arg(hash.size()));
     if (const auto problem = hexProblem(hash))
-        return fail(SignatureStatus::BadHash, QStringLiteral("header close-sig-hash ") + *problem);
+        return signatureFailure(SignatureStatus::BadHash,
+                                QStringLiteral("header close-sig-hash ") + *problem);
 
     const QByteArray expected = hmacSha256(decodeHex(keyHex), timestamp, body);
     if (!constantTimeEquals(expected, decodeHex(hash)))
-        return fail(SignatureStatus::Mismatch,
-                    QStringLiteral("close-sig-hash does not match the body and timestamp (wrong "
-                                   "signature key, or the body or timestamp was altered)"));
+        return signatureFailure(
+            SignatureStatus::Mismatch,
+            QStringLiteral("close-sig-hash does not match the body and timestamp (wrong "
+                           "signature key, or the body or timestamp was altered)"));
 
     // Clamped so an absurd clock value cannot overflow the subtraction.
     constexpr qint64 kClockLimit = 1'000'000'000'000'000'000;
@@ -163,17 +168,19 @@ SignatureCheck verifyCloseSignature(const QByteArray &hexKey, const QByteArray &
     const qint64 skew = now - *signedAt;
     const qint64 allowed = tolerance.count();
     if (skew > allowed)
-        return fail(SignatureStatus::Expired,
-                    QStringLiteral("signed %1 s ago; at most %2 s is accepted (a replay, a "
-                                   "delayed delivery, or a wrong clock)")
-                        .arg(skew)
-                        .arg(allowed));
+        return signatureFailure(
+            SignatureStatus::Expired,
+            QStringLiteral("signed %1 s ago; at most %2 s is accepted (a replay, a "
+                           "delayed delivery, or a wrong clock)")
+                .arg(skew)
+                .arg(allowed));
     if (-skew > allowed)
-        return fail(SignatureStatus::Expired,
-                    QStringLiteral("signed %1 s in the future; at most %2 s of clock skew is "
-                                   "accepted")
-                        .arg(-skew)
-                        .arg(allowed));
+        return signatureFailure(
+            SignatureStatus::Expired,
+            QStringLiteral("signed %1 s in the future; at most %2 s of clock skew is "
+                           "accepted")
+                .arg(-skew)
+                .arg(allowed));
     return SignatureCheck { SignatureStatus::Valid, QStringLiteral("signature valid") };
 }
 

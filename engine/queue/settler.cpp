@@ -16,7 +16,7 @@ const QString kSettle = QStringLiteral("dispatch_settle");
 /// Records per dispatch_settle call (see Settler::settle()).
 constexpr size_t kSettleChunk = 50;
 
-QByteArray num(qint64 n)
+QByteArray settleNum(qint64 n)
 {
     return QByteArray::number(n);
 }
@@ -72,14 +72,14 @@ void Settler::settle(std::vector<SettleRecord> records, Done done)
 
 void Settler::settleChunk(std::vector<SettleRecord> records, Done done)
 {
-    QList<QByteArray> args { RedisKeys::dispatcherGroup(), num(wallClockMs()), m_keys.prefix,
-                             m_consumer, num(m_retention.count()) };
+    QList<QByteArray> args { RedisKeys::dispatcherGroup(), settleNum(wallClockMs()), m_keys.prefix,
+                             m_consumer, settleNum(m_retention.count()) };
     for (const SettleRecord &s : records)
         args << s.entryId << settlementToken(s.kind) << s.taskId.toUtf8() << s.member
-             << s.reason.toUtf8() << num(s.retryAtMs) << num(s.attempt) << s.identity.toUtf8()
-             << s.campaign.toUtf8() << num(s.request.number) << num(s.request.status)
-             << num(s.request.latencyMs) << num(s.request.waitMs) << s.request.breaker
-             << num(s.request.leads)
+             << s.reason.toUtf8() << settleNum(s.retryAtMs) << settleNum(s.attempt)
+             << s.identity.toUtf8() << s.campaign.toUtf8() << settleNum(s.request.number)
+             << settleNum(s.request.status) << settleNum(s.request.latencyMs)
+             << settleNum(s.request.waitMs) << s.request.breaker << settleNum(s.request.leads)
              << (s.kind == Settlement::Dead || s.kind == Settlement::Park ? leadReasonCode(s.code)
                                                                           : QByteArray())
              << (s.uncertain ? QByteArrayLiteral("u") : QByteArray());

@@ -25,7 +25,9 @@ std::optional<QString> FireOptions::problem() const
     return std::nullopt;
 }
 
-namespace {
+// Named, not anonymous: WebhookFirer::Private holds one, and a unity build includes this file
+// (GCC warns about a member whose type has internal linkage in an included file).
+namespace webhookfirer {
 
 /// An HTTP/1.1 answer parsed incrementally out of a socket's bytes.
 struct ResponseParser
@@ -136,7 +138,9 @@ struct ResponseParser
     }
 };
 
-} // namespace
+} // namespace webhookfirer
+
+using webhookfirer::ResponseParser;
 
 struct WebhookFirer::Private
 {

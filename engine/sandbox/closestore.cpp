@@ -1,4 +1,5 @@
 #include "closestore.h"
+#include "stdstrings.h"
 
 #include <QCryptographicHash>
 #include <QHash>
@@ -16,10 +17,7 @@ using json = nlohmann::json;
 
 namespace {
 
-QString qs(const std::string &s)
-{
-    return QString::fromStdString(s);
-}
+using sandboxtext::qs;
 
 /// Only these keys, or a 400 naming the first stranger.
 std::optional<QString> onlyKeys(const json &object, std::initializer_list<const char *> allowed,

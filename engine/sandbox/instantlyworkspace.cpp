@@ -1,6 +1,7 @@
 #include "instantlyworkspace.h"
 
 #include "sandboxemail.h"
+#include "stdstrings.h"
 
 #include <QDateTime>
 #include <QUuid>
@@ -11,20 +12,9 @@ using json = nlohmann::json;
 
 namespace {
 
-QString qs(const std::string &s)
-{
-    return QString::fromStdString(s);
-}
-
-std::string nowIso()
-{
-    return QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs).toStdString();
-}
-
-std::string newId()
-{
-    return QUuid::createUuid().toString(QUuid::WithoutBraces).toStdString();
-}
+using sandboxtext::newId;
+using sandboxtext::nowIso;
+using sandboxtext::qs;
 
 bool inACampaign(const json &lead)
 {

@@ -4,6 +4,7 @@
 #include "instantlyworkspace.h"
 #include "net/httpserver.h"
 #include "sandboxemail.h"
+#include "stdstrings.h"
 
 #include <QDateTime>
 #include <QSet>
@@ -19,27 +20,16 @@ using json = nlohmann::json;
 
 namespace {
 
+using sandboxtext::newId;
+using sandboxtext::nowIso;
+using sandboxtext::qs;
+
 constexpr int kMaxBulkLeads = 1000;
 constexpr int kMaxPageLimit = 100;
-
-QString qs(const std::string &s)
-{
-    return QString::fromStdString(s);
-}
 
 std::string ss(const QString &s)
 {
     return s.toStdString();
-}
-
-std::string nowIso()
-{
-    return ss(QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs));
-}
-
-std::string newId()
-{
-    return ss(QUuid::createUuid().toString(QUuid::WithoutBraces));
 }
 
 /// Fastify-style validation message, as Instantly v2 answers them.

@@ -7,6 +7,7 @@ target_sources(sluice_engine PRIVATE
   sandbox/sandboxemail.cpp sandbox/sandboxemail.h
   sandbox/sandboxoptions.cpp sandbox/sandboxoptions.h
   sandbox/sandboxserver.cpp sandbox/sandboxserver.h
+  sandbox/stdstrings.h
   sandbox/sandboxstore.cpp sandbox/sandboxstore.h
   sandbox/slidingwindowlimiter.cpp sandbox/slidingwindowlimiter.h
   sandbox/storereply.cpp sandbox/storereply.h)
