@@ -53,11 +53,15 @@ Result<QString, IntakeError> optionalString(const json &obj, const char *key, co
 }
 
 /// The first usable address of one contact, or nullopt; reasons for the unusable ones go to
-/// `skipped`. `usedBy` maps normalized addresses already taken to the contact that took them.
-Result<std::optional<QString>, IntakeError>
-pickEmail(const json &emails, const QString &path, const QString &label,
-          const QHash<QString, QString> &usedBy, const IntakeLimits &limits, QStringList &skipped)
+/// `out.skipped`, their addresses to `out.unusableEmails`. `usedBy` maps normalized addresses
+/// already taken to the contact that took them.
+Result<std::optional<QString>, IntakeError> pickEmail(const json &emails, const QString &path,
+                                                      const QString &label,
+                                                      const QHash<QString, QString> &usedBy,
+                                                      const IntakeLimits &limits,
+                                                      CloseLeadConversion &out)
 {
+    QStringList &skipped = out.skipped;
     for (size_t j = 0; j < emails.size(); ++j) {
         const json &entry = emails[j];
         const QString entryPath = path + QLatin1Char('[') + QString::number(j) + QLatin1Char(']');
@@ -82,11 +86,14 @@ pickEmail(const json &emails, const QString &path, const QString &label,
         if (unsubscribed != entry.end() && unsubscribed->is_boolean()
             && unsubscribed->get<bool>()) {
             skipped << prefix + shortened(address) + QStringLiteral(" is unsubscribed");
+            out.unusableEmails << address;
+            ++out.unsubscribed;
             continue;
         }
         if (const auto problem = emailProblem(address)) {
             skipped << prefix + QLatin1Char('"') + shortened(address) + QStringLiteral("\" ")
                     + *problem;
+            out.unusableEmails << address;
             continue;
         }
         const auto owner = usedBy.constFind(normalizedEmail(address));
@@ -162,7 +169,7 @@ Result<CloseLeadConversion, IntakeError> convertCloseLead(const json &lead,
             continue;
         }
 
-        auto picked = pickEmail(*emails, emailsPath, label, usedBy, limits, out.skipped);
+        auto picked = pickEmail(*emails, emailsPath, label, usedBy, limits, out);
         if (!picked)
             return picked.error();
         if (!picked.value())
@@ -184,6 +191,14 @@ Result<CloseLeadConversion, IntakeError> convertCloseLead(const json &lead,
     }
 
     return out;
+}
+
+QString noUsableContactText(const QString &closeLeadId, const QStringList &skipped)
+{
+    QString text = QStringLiteral("Close lead %1 has no usable contact").arg(closeLeadId);
+    if (!skipped.isEmpty())
+        text += QStringLiteral(" (%1)").arg(skipped.join(QStringLiteral("; ")));
+    return text;
 }
 
 Result<CloseLeadConversion, IntakeError> convertCloseLeadBody(const QByteArray &body,

@@ -346,7 +346,9 @@ Result<IntakeRequest, IntakeError> parseCloseWebhook(const json &root, const Int
         return fail(prefixed(QStringLiteral("lead"), converted.error().field),
                     converted.error().reason);
     request.leads = std::move(converted.value().leads);
+    request.allUnsubscribed = converted.value().allUnsubscribed();
     request.skipped = std::move(converted.value().skipped);
+    request.unusableEmails = std::move(converted.value().unusableEmails);
     const QString leadIdKey = QStringLiteral("close_lead_id");
     for (Lead &lead : request.leads) {
         if (!lead.customVariables.contains(leadIdKey))

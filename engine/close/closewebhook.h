@@ -46,10 +46,21 @@ struct IntakeRequest
     std::vector<Lead> leads;
     /// Contacts or emails of an inline Close lead that gave no Instantly lead, one reason each.
     QStringList skipped;
+    /// The addresses of an inline Close lead that gave no lead (CloseLeadConversion).
+    QStringList unusableEmails;
+    /// Every entry of `skipped` is an unsubscribed address.
+    bool allUnsubscribed = false;
     /// Close webhook with no inline lead: fetch closeLeadId from the Close API.
     bool needsLeadLookup = false;
 
     bool ignored() const { return !ignoredReason.isEmpty(); }
+    /// A Close webhook for our campaign whose inline lead yields nothing to send: it becomes a
+    /// dead letter at once (no usable email, unsubscribed), findable by Close lead id and email.
+    bool unusable() const
+    {
+        return !ignored() && source == IntakeSource::CloseWebhook && !needsLeadLookup
+            && leads.empty() && !closeLeadId.isEmpty();
+    }
 };
 
 /// Bounds on what one intake body may hold; a body outside them is refused, not truncated.

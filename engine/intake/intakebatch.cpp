@@ -1,7 +1,9 @@
 #include "intakebatch.h"
 
+#include "close/closelead.h"
 #include "close/closewebhook.h"
 #include "journal/leadjournal.h"
+#include "queue/leadreason.h"
 #include "queue/queuedlead.h"
 #include "queue/rediskeys.h"
 
@@ -52,10 +54,24 @@ IntakeBatch IntakeBatch::fromRequest(const IntakeRequest &request, const QString
     queued.source = batch.source;
     queued.receivedMs = createdMs;
     queued.eventId = request.eventId;
-    if (request.needsLeadLookup) {
+    if (request.needsLeadLookup || request.unusable()) {
         queued.needsLookup = true;
         queued.closeLeadId = request.closeLeadId;
-        batch.entries.append(queued.toFields());
+        QList<QByteArray> fields = queued.toFields();
+        if (request.unusable()) {
+            // A dead letter from the start, shaped as a lookup: once the lead is fixed in
+            // Close, a retry looks it up again. intake_enqueue.lua stores an entry with a
+            // `code` in the dead letters, and journals it under each address it names.
+            json emails = json::array();
+            for (const QString &email : request.unusableEmails)
+                emails.push_back(journalIdentity(email).toStdString());
+            const LeadReason code
+                = request.allUnsubscribed ? LeadReason::Unsubscribed : LeadReason::NoUsableEmail;
+            fields << "reason" << noUsableContactText(request.closeLeadId, request.skipped).toUtf8()
+                   << "code" << leadReasonCode(code) << "dead_ms" << QByteArray::number(createdMs)
+                   << "seen_emails" << QByteArray::fromStdString(emails.dump());
+        }
+        batch.entries.append(std::move(fields));
         batch.identities.append("close:" + request.closeLeadId.toUtf8());
         return batch;
     }

@@ -79,6 +79,9 @@ struct IntakeServer::Counters
                                "dropped."))
         , ignored(m.counter("sluice_intake_ignored_total",
                             "Valid Close events that are not ours, answered 200, not stored."))
+        , deadOnArrival(m.counter("sluice_intake_dead_lettered_total",
+                                  "Close leads of our campaign with no usable email: stored "
+                                  "as dead letters at once (answered 202), not queued."))
         , spooled(m.counter("sluice_intake_spooled_total",
                             "Requests written to the local spool because Redis was unreachable."))
         , drained(m.counter("sluice_intake_spool_drained_total",
@@ -111,6 +114,7 @@ struct IntakeServer::Counters
     MetricCounter &accepted;
     MetricCounter &duplicates;
     MetricCounter &ignored;
+    MetricCounter &deadOnArrival;
     MetricCounter &spooled;
     MetricCounter &drained;
     MetricCounter &replayDuplicates;
@@ -326,7 +330,8 @@ void IntakeServer::addLead(const HttpRequest &request, HttpResponder responder)
         return;
     }
     const IntakeRequest &intake = parsed.value();
-    if (intake.ignored() || (!intake.needsLeadLookup && intake.leads.empty())) {
+    if (intake.ignored()
+        || (!intake.needsLeadLookup && intake.leads.empty() && !intake.unusable())) {
         const QString reason = intake.ignored()
             ? intake.ignoredReason
             : QStringLiteral("the lead has no usable contact: ") + intake.skipped.join(u"; ");
@@ -418,10 +423,16 @@ void IntakeServer::store(IntakeBatch batch, HttpResponder responder, QElapsedTim
                 return;
             }
             c.accepted.increment();
-            self->acknowledge(responder, 202,
-                              "{\"task_id\":\"" + taskId + "\",\"leads\":"
-                                  + QByteArray::number(reply.at(2).integer()) + '}',
-                              timer);
+            const qint64 dead = reply.at(3).integer();
+            if (dead > 0)
+                c.deadOnArrival.increment(dead);
+            self->acknowledge(
+                responder, 202,
+                "{\"task_id\":\"" + taskId
+                    + "\",\"leads\":" + QByteArray::number(reply.at(2).integer() - dead)
+                    + (dead > 0 ? ",\"dead_lettered\":" + QByteArray::number(dead) : QByteArray())
+                    + '}',
+                timer);
         });
 }
 

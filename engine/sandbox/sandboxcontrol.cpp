@@ -257,6 +257,16 @@ void SandboxServer::addControlRoutes()
         m_options.remainingInPlan = remaining.get<qint64>();
         return jsonReply(200, planJson());
     });
+    auto keyJson = [this] { return json { { "revoked", m_keyRevoked } }; };
+    control("GET", QStringLiteral("key"),
+            [keyJson](const HttpRequest &, const json &) { return jsonReply(200, keyJson()); });
+    control("PUT", QStringLiteral("key"), [this, keyJson](const HttpRequest &, const json &b) {
+        const json revoked = b.value("revoked", json());
+        if (!revoked.is_boolean())
+            return badControl(QStringLiteral("key needs {\"revoked\": true|false}"));
+        setInstantlyKeyRevoked(revoked.get<bool>());
+        return jsonReply(200, keyJson());
+    });
     auto behaviourJson = [this] {
         return json { { "same_campaign_duplicates",
                         toString(m_store.sameCampaignDuplicates()).toStdString() } };

@@ -165,12 +165,18 @@ void SandboxServer::reset()
     m_closeStats.clear();
     m_limiter = SlidingWindowLimiter(m_limiter.rules()); // forgets the admissions
     m_closeLimiter.clearHistory();
+    m_keyRevoked = false;
     applyStartRules();
 }
 
 void SandboxServer::setFaults(const FaultOptions &faults)
 {
     m_options.faults = faults;
+}
+
+void SandboxServer::setInstantlyKeyRevoked(bool revoked)
+{
+    m_keyRevoked = revoked;
 }
 
 void SandboxServer::setLimits(int perSecond, int perMinute)
@@ -326,7 +332,7 @@ void SandboxServer::serveInstantly(
     SandboxLogEntry &entry = beginLog(request);
     const quint64 seq = entry.seq;
     const QByteArray expected = "Bearer " + m_options.apiKey.toUtf8();
-    if (request.header("authorization") != expected) {
+    if (m_keyRevoked || request.header("authorization") != expected) {
         finishNow(seq, std::move(responder), instantlyError(401, QStringLiteral("Invalid API key")),
                   {});
         return;

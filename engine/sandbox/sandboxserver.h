@@ -58,6 +58,10 @@ public:
     const SandboxOptions &options() const { return m_options; }
     void setFaults(const FaultOptions &faults);
     void setLimits(int perSecond, int perMinute);
+    /// While revoked, Instantly's API answers every request with the key 401 (as Instantly
+    /// does for a deleted key); the control API still takes it, so a test can restore it.
+    void setInstantlyKeyRevoked(bool revoked);
+    bool instantlyKeyRevoked() const { return m_keyRevoked; }
 
     /// The Close endpoint groups the sandbox serves ("lead_get", "search").
     static QStringList closeEndpointGroups();
@@ -129,6 +133,7 @@ private:
     quint64 m_nextSeq = 1;
     quint16 m_port = 0;
     QHostAddress m_address;
+    bool m_keyRevoked = false;
 };
 
 } // namespace sluice

@@ -13,7 +13,8 @@ if ARGV[3] and ARGV[3] ~= '' then
 else
   entries = redis.call('XRANGE', dead, '-', '+', 'COUNT', tonumber(ARGV[2]))
 end
-local skip = { reason = true, code = true, dead_ms = true, entry = true, retry_of = true }
+local skip = { reason = true, code = true, dead_ms = true, entry = true, retry_of = true,
+  seen_emails = true }
 for _, e in ipairs(entries) do
   local fields, copy, task = e[2], {}, nil
   for j = 1, #fields, 2 do

@@ -13,7 +13,12 @@
 --   detail: "Close webhook ev_…, signature valid"),
 -- ARGV[8..] the entries, each as a field count k, the lead's journal identity ('' = none),
 --   then k field/value strings
--- Returns {task id, 1} for a duplicate (the task that holds it), else {task id, 0, entries}.
+-- An entry with a `code` field is a dead letter from the start (a Close lead with no usable
+-- email): it goes to the dead-letter stream (<prefix>dead) with its reason, and its journal
+-- says so under the Close lead and under each address in `seen_emails` (a JSON array), so an
+-- operator finds it by either. Close still gets its 2xx and does not retry.
+-- Returns {task id, 1} for a duplicate (the task that holds it), else
+-- {task id, 0, entries, dead-lettered entries}.
 local stream, hash, tasks, event = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local task, campaign, source = ARGV[1], ARGV[2], ARGV[3]
 local created, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -30,28 +35,60 @@ end
 
 local prefix, note = ARGV[6], ARGV[7]
 journal.retention = ttl
-local i, n = 8, 0
+local i, n, dead, last_reason = 8, 0, 0, ''
 local identities = {}
 while i <= #ARGV do
   local k, identity = tonumber(ARGV[i]), ARGV[i + 1]
-  local entry = redis.call('XADD', stream, '*', unpack(ARGV, i + 2, i + 1 + k))
-  if identity ~= '' then
-    identities[#identities + 1] = identity
-    journal.add(prefix, identity, created, {'kind', 'received', 'at', ARGV[4], 'task', task,
-      'campaign', campaign, 'detail', note, 'entry', entry}, false)
+  local fields = {unpack(ARGV, i + 2, i + 1 + k)}
+  local code = journal.field(fields, 'code')
+  if code == '' then
+    local entry = redis.call('XADD', stream, '*', unpack(fields))
+    if identity ~= '' then
+      identities[#identities + 1] = identity
+      journal.add(prefix, identity, created, {'kind', 'received', 'at', ARGV[4], 'task', task,
+        'campaign', campaign, 'detail', note, 'entry', entry}, false)
+    end
+  else
+    local entry = redis.call('XADD', prefix .. 'dead', '*', unpack(fields))
+    dead = dead + 1
+    local names = {}
+    if identity ~= '' then
+      names[1] = identity
+      local ok, emails = pcall(cjson.decode, journal.field(fields, 'seen_emails'))
+      if ok and type(emails) == 'table' then
+        for _, email in ipairs(emails) do
+          if type(email) == 'string' and email ~= '' then names[#names + 1] = email end
+        end
+      end
+    end
+    local reason = journal.field(fields, 'reason')
+    last_reason = reason
+    for _, name in ipairs(names) do
+      identities[#identities + 1] = name
+      journal.add(prefix, name, created, {'kind', 'received', 'at', ARGV[4], 'task', task,
+        'campaign', campaign, 'detail', note}, false)
+      -- In the recent list: nothing else will ever write to this lead's timeline.
+      journal.add(prefix, name, created, {'kind', 'dead', 'at', ARGV[4], 'task', task,
+        'campaign', campaign, 'detail', reason, 'code', code, 'entry', entry})
+    end
   end
   i = i + k + 2
   n = n + 1
 end
 
-redis.call('HSET', hash, 'total', n, 'processed', 0, 'succeeded', 0, 'skipped', 0,
-           'failed', 0, 'dead', 0, 'rate_limit_delays', 0, 'retries', 0, 'state', 'queued',
+redis.call('HSET', hash, 'total', n, 'processed', dead, 'succeeded', 0, 'skipped', 0,
+           'failed', 0, 'dead', dead, 'rate_limit_delays', 0, 'retries', 0, 'state', 'queued',
            'campaign', campaign, 'source', source, 'created_ms', created,
            'leads', cjson.encode(identities))
+if dead > 0 then
+  redis.call('HSET', hash, 'last_error', last_reason, 'last_error_ms', created)
+  if dead == n then redis.call('HSET', hash, 'state', 'failed', 'finished_ms', created) end
+  journal.finish(prefix)
+end
 redis.call('EXPIRE', hash, ttl)
 if event then
   redis.call('SET', event, task, 'EX', ttl)
 end
 redis.call('ZADD', tasks, created, task)
 redis.call('ZREMRANGEBYSCORE', tasks, '-inf', '(' .. (created - ttl * 1000))
-return {task, 0, n}
+return {task, 0, n, dead}

@@ -258,9 +258,6 @@ private Q_SLOTS:
         QTest::newRow("task text not for us")
             << closeWebhook(QStringLiteral("ev_i2"), {}, QStringLiteral("Call back on Monday"))
             << QStringLiteral("Instantly:");
-        QTest::newRow("lead without usable contact")
-            << closeWebhook(QStringLiteral("ev_i3"), { QStringLiteral("") })
-            << QStringLiteral("no usable contact");
     }
     void ignoredEventsStoreNothing()
     {
@@ -271,6 +268,80 @@ private Q_SLOTS:
         QCOMPARE(r.status, 200);
         QVERIFY2(r.text("ignored").contains(reasonPart), qPrintable(r.describe()));
         QCOMPARE(storedKeys(), 0);
+    }
+
+    // A Close lead of our campaign that yields nothing to send is not just counted: it is a
+    // dead letter with its reason code, Close gets a 2xx (no retries for days), and the
+    // journal finds it by Close lead id and by each address it had.
+    void unusableLeadIsDeadLetteredAndFindable_data()
+    {
+        QTest::addColumn<QByteArray>("body");
+        QTest::addColumn<QByteArray>("code");
+        QTest::addColumn<QList<QByteArray>>("identities");
+        QTest::newRow("empty email")
+            << closeWebhook(QStringLiteral("ev_u1"), { QStringLiteral("") })
+            << QByteArray("no_usable_email") << QList<QByteArray> { "close:lead_42" };
+        QTest::newRow("invalid email")
+            << closeWebhook(QStringLiteral("ev_u2"), { QStringLiteral("Bo.At@nowhere") })
+            << QByteArray("no_usable_email")
+            << QList<QByteArray> { "close:lead_42", "bo.at@nowhere" };
+        json body = json::parse(closeWebhook(QStringLiteral("ev_u3")).toStdString());
+        body["lead"]
+            = { { "id", "lead_42" },
+                { "contacts",
+                  json::array({ { { "name", "Ann Unsub" },
+                                  { "emails",
+                                    json::array({ { { "email", "Ann@Example.com" },
+                                                    { "is_unsubscribed", true } } }) } },
+                                { { "name", "Ben Unsub" },
+                                  { "emails",
+                                    json::array({ { { "email", "ben@example.com" },
+                                                    { "is_unsubscribed", true } } }) } } }) } };
+        QTest::newRow("every address unsubscribed")
+            << dump(body) << QByteArray("unsubscribed")
+            << QList<QByteArray> { "close:lead_42", "ann@example.com", "ben@example.com" };
+    }
+    void unusableLeadIsDeadLetteredAndFindable()
+    {
+        QFETCH(QByteArray, body);
+        QFETCH(QByteArray, code);
+        QFETCH(QList<QByteArray>, identities);
+        QVERIFY(startIntake());
+        const Reply r = post(body);
+        QCOMPARE(r.status, 202);
+        QVERIFY2(r.parsed()["dead_lettered"] == 1 && r.parsed()["leads"] == 0,
+                 qPrintable(r.describe()));
+        QCOMPARE(streamLength(), 0); // nothing to send
+
+        const RedisReply dead = redis({ "XRANGE", m_keys.deadLetters(), "-", "+" });
+        QCOMPARE(dead.elements().size(), qsizetype(1));
+        QHash<QByteArray, QByteArray> fields;
+        const auto flat = dead.at(0).at(1).elements();
+        for (qsizetype i = 0; i + 1 < flat.size(); i += 2)
+            fields.insert(flat[i].bytes(), flat[i + 1].bytes());
+        QCOMPARE(fields.value("code"), code);
+        QCOMPARE(fields.value("close_lead"), QByteArray("lead_42")); // a retry looks it up again
+        QVERIFY2(fields.value("reason").contains("lead_42 has no usable contact"),
+                 fields.value("reason").constData());
+
+        const auto task = taskHash(r.text("task_id"));
+        QCOMPARE(task.value("dead"), QByteArray("1"));
+        QCOMPARE(task.value("processed"), QByteArray("1"));
+        QCOMPARE(task.value("state"), QByteArray("failed"));
+
+        for (const QByteArray &identity : identities) {
+            const RedisReply events
+                = redis({ "LRANGE", m_keys.journal(QString::fromUtf8(identity)), "0", "-1" });
+            QCOMPARE(events.elements().size(), qsizetype(2)); // received, dead
+            const json last = json::parse(events.at(1).bytes().toStdString());
+            QCOMPARE(last[1].get<std::string>(), std::string("dead"));
+            QVERIFY(redis({ "ZSCORE", m_keys.journalRecent(), identity }).isString());
+        }
+        // Close repeats the event: still one dead letter.
+        QCOMPARE(post(body).status, 200);
+        QCOMPARE(redis({ "XLEN", m_keys.deadLetters() }).integer(), 1);
+        QVERIFY(
+            get(QStringLiteral("/metrics")).body.contains("sluice_intake_dead_lettered_total 1\n"));
     }
 
     // --- refusing --------------------------------------------------------------------------
