@@ -13,6 +13,7 @@ CloseClient::CloseClient(const CloseOptions &options, QObject *parent)
                                    options.timeout, this))
     , m_hasKey(!options.apiKey.isEmpty())
 {
+    m_transport->setMaxInFlight(options.maxInFlight);
     connect(m_transport, &ApiTransport::requestFinished, this, &CloseClient::requestFinished);
 }
 

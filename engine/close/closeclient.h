@@ -14,6 +14,8 @@ struct CloseOptions
     QUrl baseUrl = QUrl(QStringLiteral("https://api.close.com"));
     QString apiKey; ///< sent as the Basic-auth user with an empty password
     std::chrono::milliseconds timeout { 15'000 };
+    /// Requests on the wire at once (ApiTransport::setMaxInFlight, 1..6).
+    int maxInFlight = 4;
 };
 
 /// One page of leads found by POST /api/v1/data/search/.

@@ -63,6 +63,9 @@ const Flag kFlags[] = {
     { "lookup-hold", "SLUICE_LOOKUP_HOLD", true, false,
       "bulk mode: hold a campaign's batch for its leads still being looked up, 0..60s "
       "(default 2s)" },
+    { "upstream-concurrency", "SLUICE_UPSTREAM_CONCURRENCY", true, false,
+      "requests on the wire at once to Instantly or Close, per client, 1..6; a rate-limit slot "
+      "is taken only when one is free, so requests leave when the limiter says (default 4)" },
     { "skip-if", "SLUICE_SKIP_IF", true, false,
       "Instantly's skip flag on each send: none = add the lead whatever other campaigns hold "
       "it; in-campaign = skip_if_in_campaign, Instantly skips a lead that already exists in "
@@ -72,6 +75,9 @@ const Flag kFlags[] = {
       "how long a delivered lead makes a replay of it a no-op, 1h..365d (default 30d)" },
     { "data-dir", "SLUICE_DATA_DIR", true, false,
       "spool and private Redis data (default: per-user data dir)" },
+    { "instance", "SLUICE_INSTANCE", true, false,
+      "this process's name in the fleet; a restart under the same name takes back its "
+      "unsettled leads at once (default: a name kept in the data directory, one per process)" },
     { "log-format", "SLUICE_LOG_FORMAT", true, false, "text or json (default text)" },
     { "journal", "SLUICE_JOURNAL", true, false,
       "keep each lead's timeline in Redis, on or off (default on)" },
@@ -363,6 +369,7 @@ Result<ServeOptions, QString> parseServeOptions(const QStringList &args,
         { "max-attempts", &o.maxAttempts, 1, 100 },
         { "batch-max", &o.maxBatch, 1, 1000 },
         { "lookup-batch", &o.lookupBatch, 1, 200 },
+        { "upstream-concurrency", &o.upstreamConcurrency, 1, 6 },
     };
     for (const auto &c : counts) {
         if (!values.contains(QLatin1String(c.name)))
@@ -397,6 +404,10 @@ Result<ServeOptions, QString> parseServeOptions(const QStringList &args,
         o.skipIf = *skip;
     }
     o.dataDir = values.value(QStringLiteral("data-dir"));
+    o.instance = values.value(QStringLiteral("instance")).trimmed();
+    static const QRegularExpression instanceName(QStringLiteral("^[A-Za-z0-9._-]{1,64}$"));
+    if (values.contains(QStringLiteral("instance")) && !instanceName.match(o.instance).hasMatch())
+        return bad("instance", QStringLiteral("must be 1 to 64 letters, digits, '.', '_' or '-'"));
     if (values.contains(QStringLiteral("log-format"))) {
         const QString format = values.value(QStringLiteral("log-format")).toLower();
         if (format != QLatin1String("text") && format != QLatin1String("json"))

@@ -48,6 +48,8 @@ struct ServeOptions
     std::chrono::milliseconds coalescingWindow { 200 }; ///< SLUICE_COALESCE
     int maxBatch = 1000; ///< SLUICE_BATCH_MAX
     int lookupBatch = 100; ///< SLUICE_LOOKUP_BATCH
+    /// SLUICE_UPSTREAM_CONCURRENCY: requests on the wire to each upstream (per client), 1..6.
+    int upstreamConcurrency = 4;
     std::chrono::milliseconds lookupHold { 2000 }; ///< SLUICE_LOOKUP_HOLD
     SkipIf skipIf = SkipIf::None; ///< SLUICE_SKIP_IF: Instantly's skip flag on each send
     /// SLUICE_DELIVERED_RETENTION: a delivered lead stays a no-op for replays this long.
@@ -56,6 +58,9 @@ struct ServeOptions
     /// --close-rate: Close lookups, shared by all instances like the Instantly budget.
     std::vector<RateRule> closeCaps { { 10, std::chrono::milliseconds { 1000 } } };
     QString dataDir; ///< SLUICE_DATA_DIR; default: the per-user data location
+    /// SLUICE_INSTANCE: this process's name as a Redis consumer; empty: one kept in the data
+    /// directory (InstanceLease), so a restart is the same consumer.
+    QString instance;
     LogFormat logFormat = LogFormat::Text; ///< SLUICE_LOG_FORMAT
     /// SLUICE_JOURNAL: write the lead journal (each lead's timeline). It costs Redis work and
     /// memory on every webhook and every delivery: off for the last bit of throughput.

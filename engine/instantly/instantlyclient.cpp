@@ -149,6 +149,7 @@ InstantlyClient::InstantlyClient(const InstantlyOptions &options, QObject *paren
     , m_transport(new ApiTransport(options.baseUrl, "Bearer " + options.apiKey.toUtf8(),
                                    options.timeout, this))
 {
+    m_transport->setMaxInFlight(options.maxInFlight);
     connect(m_transport, &ApiTransport::requestFinished, this, &InstantlyClient::requestFinished);
 }
 

@@ -88,6 +88,8 @@ struct InstantlyOptions
     QUrl baseUrl = QUrl(QStringLiteral("https://api.instantly.ai"));
     QString apiKey;
     std::chrono::milliseconds timeout { 30'000 };
+    /// Requests on the wire at once (ApiTransport::setMaxInFlight, 1..6).
+    int maxInFlight = 4;
 };
 
 } // namespace sluice

@@ -38,8 +38,11 @@ SendAudit::SendAudit(RedisClient *redis, QByteArray streamKey, QString instance,
     , m_retention(retention)
 { }
 
-void SendAudit::record(const ApiResult &result, qint64 sentAtMs)
+void SendAudit::record(const ApiResult &result, qint64 grantedAtMs)
 {
+    // What counts against the cap is when a request left, not when its slot was granted: a
+    // request that waited for a connection leaves later, perhaps with others.
+    const qint64 sentAtMs = result.sentAtMs > 0 ? result.sentAtMs : grantedAtMs;
     // Stream ids are the Redis server's clock, so MINID trims by age across all instances.
     const qint64 oldest = std::max<qint64>(0, wallClockMs() - m_retention.count());
     m_redis->command({ "XADD", m_key, "MINID", "~", QByteArray::number(oldest), "*", "sent",

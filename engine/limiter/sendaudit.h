@@ -40,8 +40,9 @@ public:
               std::chrono::milliseconds retention = std::chrono::hours { 24 },
               QObject *parent = nullptr);
 
-    /// `sentAtMs` is the limiter grant's time (LimiterGrant::grantedAtMs).
-    void record(const ApiResult &result, qint64 sentAtMs);
+    /// Recorded at the time the request left (ApiResult::sentAtMs); `grantedAtMs` (the
+    /// limiter grant's time) stands in only for a result that has none.
+    void record(const ApiResult &result, qint64 grantedAtMs);
     /// Requests sent in [fromMs, toMs] (Unix ms).
     void summarize(qint64 fromMs, qint64 toMs,
                    std::function<void(Result<AuditSummary, RedisError>)> done);

@@ -11,6 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cstring>
+
 namespace sluice {
 
 using std::chrono::milliseconds;
@@ -59,6 +62,45 @@ std::optional<milliseconds> parseRetryAfter(const QByteArray &value, qint64 nowU
 }
 
 namespace {
+
+/// A request body that can be read once. Qt's HTTP/1 channel silently sends a request again
+/// when the connection closes before the answer (QHttpNetworkConnectionChannel's
+/// reconnectAttempts), which for a POST to Instantly means the same leads created twice and a
+/// request the limiter never counted. With a body Qt cannot rewind, it reports
+/// ContentReSendError instead, and the caller decides: a lead whose answer was lost is listed
+/// in its campaign before it is sent again.
+class OneShotBody final : public QIODevice
+{
+public:
+    OneShotBody(QByteArray body, QObject *parent)
+        : QIODevice(parent)
+        , m_body(std::move(body))
+    {
+        open(QIODevice::ReadOnly);
+    }
+    bool isSequential() const override { return true; }
+    bool reset() override { return false; }
+    qint64 bytesAvailable() const override
+    {
+        return qint64(m_body.size()) - m_read + QIODevice::bytesAvailable();
+    }
+
+protected:
+    qint64 readData(char *data, qint64 maxSize) override
+    {
+        const qint64 n = std::min<qint64>(maxSize, qint64(m_body.size()) - m_read);
+        if (n <= 0)
+            return m_read >= qint64(m_body.size()) ? -1 : 0;
+        std::memcpy(data, m_body.constData() + m_read, size_t(n));
+        m_read += n;
+        return n;
+    }
+    qint64 writeData(const char *, qint64) override { return -1; }
+
+private:
+    QByteArray m_body;
+    qint64 m_read = 0;
+};
 
 /// The most useful human text in an error body: Instantly's "message", Close's "error", or
 /// the start of the raw body.
@@ -127,20 +169,44 @@ RequestGate *ApiTransport::gate() const
     return m_gate;
 }
 
+void ApiTransport::setMaxInFlight(int max)
+{
+    m_maxInFlight = std::clamp(max, 1, kConnectionsPerHost);
+    startWaiting();
+}
+
 void ApiTransport::call(const ApiRequest &request, std::function<void(const ApiResult &)> done)
 {
+    m_waiting.push_back({ request, std::move(done) });
+    startWaiting();
+}
+
+void ApiTransport::startWaiting()
+{
+    while (!m_waiting.empty() && m_inFlight + m_admitting < m_maxInFlight) {
+        Waiting next = std::move(m_waiting.front());
+        m_waiting.pop_front();
+        admitAndSend(std::move(next));
+    }
+}
+
+void ApiTransport::admitAndSend(Waiting call)
+{
     if (!m_gate) {
-        send(request, std::move(done));
+        send(call.request, std::move(call.done));
         return;
     }
+    ++m_admitting;
     QPointer<ApiTransport> self(this);
     QPointer<RequestGate> gate(m_gate);
-    m_gate->admit(request, [self, gate, request, done = std::move(done)](quint64 ticket) {
+    const ApiRequest request = call.request;
+    m_gate->admit(request, [self, gate, request, done = std::move(call.done)](quint64 ticket) {
         if (!self) {
             if (gate)
                 gate->release(ticket);
             return;
         }
+        --self->m_admitting;
         self->send(request, [gate, ticket, done](const ApiResult &result) {
             if (gate)
                 gate->settle(ticket, result);
@@ -168,15 +234,28 @@ void ApiTransport::send(const ApiRequest &request, std::function<void(const ApiR
         req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
 
     QNetworkReply *reply = nullptr;
-    if (request.method == "GET")
+    if (request.method == "GET") {
         reply = m_manager->get(req);
-    else if (request.method == "POST")
-        reply = m_manager->post(req, request.jsonBody);
-    else if (request.method == "DELETE" && request.jsonBody.isEmpty())
+    } else if (request.method == "DELETE" && request.jsonBody.isEmpty()) {
         reply = m_manager->deleteResource(req); // no body, so no Content-Type either
-    else
-        reply = m_manager->sendCustomRequest(req, request.method, request.jsonBody);
+    } else {
+        // Not idempotent: never sent twice behind our back (see OneShotBody).
+        req.setHeader(QNetworkRequest::ContentLengthHeader, request.jsonBody.size());
+        req.setAttribute(QNetworkRequest::DoNotBufferUploadDataAttribute, true);
+        auto *body = new OneShotBody(request.jsonBody, nullptr);
+        reply = m_manager->sendCustomRequest(req, request.method, body);
+        body->setParent(reply);
+    }
     ++m_inFlight;
+    // When it left: Qt says when it wrote the request out; until then, the hand-over.
+    auto sentAtMs = std::make_shared<qint64>(QDateTime::currentMSecsSinceEpoch());
+    auto written = std::make_shared<bool>(false);
+    connect(reply, &QNetworkReply::requestSent, reply, [sentAtMs, written] {
+        if (!*written) {
+            *written = true;
+            *sentAtMs = QDateTime::currentMSecsSinceEpoch();
+        }
+    });
 
     const QString endpoint = QString::fromLatin1(request.method) + QLatin1Char(' ') + url.path();
     auto elapsed = std::make_shared<QElapsedTimer>();
@@ -192,14 +271,18 @@ void ApiTransport::send(const ApiRequest &request, std::function<void(const ApiR
     deadline->start(m_timeout);
 
     connect(reply, &QNetworkReply::finished, this,
-            [this, reply, endpoint, elapsed, timedOut, done = std::move(done)] {
+            [this, reply, endpoint, elapsed, timedOut, sentAtMs, done = std::move(done)] {
                 --m_inFlight;
                 ApiResult result = classify(reply, *timedOut);
                 result.endpoint = endpoint;
                 result.latency = milliseconds { elapsed->elapsed() };
+                result.sentAtMs = *sentAtMs;
                 reply->deleteLater();
+                QPointer<ApiTransport> self(this);
                 Q_EMIT requestFinished(result);
                 done(result);
+                if (self) // `done` may have destroyed it
+                    self->startWaiting();
             });
 }
 
@@ -225,7 +308,10 @@ ApiResult ApiTransport::classify(QNetworkReply *reply, bool timedOut) const
                           || error == QNetworkReply::ProtocolUnknownError)
             ? CallOutcome::Permanent
             : CallOutcome::Transient;
-        result.message = reply->errorString();
+        result.message = error == QNetworkReply::ContentReSendError
+            ? QStringLiteral("the connection closed before an answer; the request may have been "
+                             "applied and is not sent again blindly")
+            : reply->errorString();
         return result;
     }
     const int status = result.httpStatus;

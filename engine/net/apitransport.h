@@ -10,6 +10,7 @@
 #include <QUrlQuery>
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <optional>
 
@@ -40,6 +41,9 @@ struct ApiResult
     QString message; ///< the server's message, or what went wrong on the way
     std::optional<std::chrono::milliseconds> retryAfter; ///< from a Retry-After header
     std::chrono::milliseconds latency { 0 };
+    /// Unix ms when the request left: when Qt wrote it to the socket (QNetworkReply's
+    /// requestSent), else when it was handed to Qt. 0 for a result made without a request.
+    qint64 sentAtMs = 0;
     QString endpoint; ///< "POST /api/v2/leads/add" (path only, no query, no host)
     bool timedOut = false;
     /// The raw `RateLimit` header ("limit=20, remaining=19, reset=1"), as Close sends it on
@@ -106,7 +110,17 @@ public:
                  QObject *parent = nullptr);
     ~ApiTransport() override;
 
-    /// Sends the request once the gate (if any) admits it.
+    /// At most this many requests are on the wire at once (default kDefaultMaxInFlight). One
+    /// more waits here, before its gate is asked: a rate-limit slot is taken only when a
+    /// connection is free, so the request leaves at once and the cap holds at the wire (Qt
+    /// opens at most kConnectionsPerHost connections to a host and queues the rest, which
+    /// would leave together later).
+    static constexpr int kConnectionsPerHost = 6;
+    static constexpr int kDefaultMaxInFlight = 4;
+    void setMaxInFlight(int max);
+    int maxInFlight() const { return m_maxInFlight; }
+
+    /// Sends the request once a connection is free and the gate (if any) admits it.
     void call(const ApiRequest &request, std::function<void(const ApiResult &)> done);
     /// Every request through this transport waits for `gate` first and reports to it after;
     /// null for none. The gate must live on this thread.
@@ -116,13 +130,23 @@ public:
     void setTimeout(std::chrono::milliseconds timeout) { m_timeout = timeout; }
     std::chrono::milliseconds timeout() const { return m_timeout; }
     const QUrl &baseUrl() const { return m_baseUrl; }
+    /// Requests on the wire.
     int inFlight() const { return m_inFlight; }
+    /// Requests waiting for a connection or for their gate.
+    int waiting() const { return int(m_waiting.size()) + m_admitting; }
 
 Q_SIGNALS:
     /// Every finished request, for the send audit and the console.
     void requestFinished(const sluice::ApiResult &result);
 
 private:
+    struct Waiting
+    {
+        ApiRequest request;
+        std::function<void(const ApiResult &)> done;
+    };
+    void startWaiting();
+    void admitAndSend(Waiting call);
     void send(const ApiRequest &request, std::function<void(const ApiResult &)> done);
     ApiResult classify(QNetworkReply *reply, bool timedOut) const;
 
@@ -131,6 +155,9 @@ private:
     std::chrono::milliseconds m_timeout;
     QNetworkAccessManager *m_manager;
     int m_inFlight = 0;
+    int m_admitting = 0; ///< given a connection, waiting for the gate
+    int m_maxInFlight = kDefaultMaxInFlight;
+    std::deque<Waiting> m_waiting;
     QPointer<RequestGate> m_gate;
 };
 

@@ -29,10 +29,18 @@ std::optional<QString> DispatcherOptions::problem() const
                               "intervals (%2 ms)")
             .arg(claimIdleTimeout.count())
             .arg(3 * maintenanceInterval.count());
+    if (maintenanceInterval.count() > 0 && livenessTimeout < 3 * maintenanceInterval)
+        return QStringLiteral("the liveness timeout (%1 ms) must be at least 3 maintenance "
+                              "intervals (%2 ms)")
+            .arg(livenessTimeout.count())
+            .arg(3 * maintenanceInterval.count());
     if (parkedRecheck.count() < 100)
         return QStringLiteral("the parked-campaign recheck must be at least 100 ms");
     if (maintenanceInterval.count() < 1)
         return QStringLiteral("the maintenance interval must be positive");
+    if (maxRequestsInFlight < 1 || maxRequestsInFlight > 6)
+        return QStringLiteral("requests in flight must be 1 to 6 (Qt opens at most 6 "
+                              "connections to a host)");
     if (maxInFlight < maxBatch)
         return QStringLiteral("the in-flight limit must be at least the batch size");
     if (retryBase.count() < 1 || retryCap < retryBase)

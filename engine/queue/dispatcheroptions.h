@@ -56,6 +56,9 @@ struct DispatcherOptions
     std::chrono::milliseconds blockTime { 1000 };
     /// Entries pending this long in a (presumably dead) consumer are reclaimed.
     std::chrono::milliseconds claimIdleTimeout { 60'000 };
+    /// A consumer whose heartbeat (renewed every maintenance tick) is this old is dead: its
+    /// entries are taken over at once, not after claimIdleTimeout.
+    std::chrono::milliseconds livenessTimeout { 5000 };
     /// While paused by itself (a rejected key, an exhausted plan), how often the fleet (one
     /// instance) probes with one cheap request whether the pause can end.
     std::chrono::milliseconds probeInterval { 60'000 };
@@ -65,6 +68,10 @@ struct DispatcherOptions
     std::chrono::milliseconds maintenanceInterval { 500 };
     /// Leads read but not yet settled, at most (back-pressure on the reader).
     int maxInFlight = 2000;
+    /// Lead requests (bulk or single) on the wire at once, 1..6. The next one takes its
+    /// rate-limit slot only when one of these has its answer, so it leaves at once: Qt
+    /// queues requests beyond 6 per host, and a queue that drains at once breaks the cap.
+    int maxRequestsInFlight = 4;
 
     /// Transient failures are retried after a full-jitter exponential delay:
     /// random(0, min(retryCap, retryBase × 2^(attempt − 1))).

@@ -4,6 +4,7 @@
 // request's status and latency on success too.
 #include "breaker/sharedbreaker.h"
 #include "common/apiwait.h"
+#include "core/clock.h"
 #include "instantly/instantlyclient.h"
 #include "limiter/sendaudit.h"
 #include "limiter/sharedratelimiter.h"
@@ -15,6 +16,8 @@
 
 #include <QSignalSpy>
 #include <QTest>
+
+#include <memory>
 
 using namespace sluice;
 using sluice::test::Captured;
@@ -130,6 +133,65 @@ private Q_SLOTS:
         QVERIFY2(page.ok(), qPrintable(page.describe()));
         QCOMPARE(int(sandbox.requestLog().size()), 1);
         QCOMPARE(gate.waiting(), 0);
+    }
+
+    void aSlotIsTakenOnlyWhenAConnectionIsFree()
+    {
+        // A slow upstream: with 2 requests allowed on the wire, the third waits before its
+        // gate (no slot taken) until one answer is in, so no more than 2 are ever open at
+        // the sandbox, and each request's audit time is when it left, not when it was asked.
+        SandboxOptions sandboxOptions;
+        sandboxOptions.perSecond = 1000;
+        sandboxOptions.perMinute = 100'000;
+        sandboxOptions.faults.latency = milliseconds { 300 };
+        SandboxServer sandbox(sandboxOptions);
+        QVERIFY(sandbox.start() != 0);
+        InstantlyOptions options;
+        options.baseUrl = sandbox.baseUrl();
+        options.apiKey = sandboxOptions.apiKey;
+        options.maxInFlight = 2;
+        LimiterOptions limiterOptions;
+        limiterOptions.caps = { { 1000, milliseconds { 1000 } } };
+        SharedRateLimiter limiter(m_redis.get(), m_keys.limiter(), limiterOptions);
+        SendAudit audit(m_redis.get(), m_keys.audit(), QStringLiteral("wire-test"));
+        UpstreamGate gate(&limiter, nullptr, &audit);
+        InstantlyClient gated(options);
+        gated.transport()->setGate(&gate);
+        QCOMPARE(gated.transport()->maxInFlight(), 2);
+
+        const qint64 askedMs = wallClockMs();
+        std::vector<std::unique_ptr<Captured<Page<Campaign>>>> pages;
+        for (int i = 0; i < 6; ++i) {
+            pages.push_back(std::make_unique<Captured<Page<Campaign>>>());
+            gated.listCampaigns(QString(), 10, QString(), pages.back()->callback());
+        }
+        QCOMPARE(gated.transport()->waiting(), 4 + 2); // 4 wait for a connection, 2 for the gate
+        QVERIFY(gate.waiting() <= 2);
+        for (auto &page : pages) {
+            QTRY_VERIFY_WITH_TIMEOUT(page->done(), 10'000);
+            QVERIFY2(page->ok(), qPrintable(page->describe()));
+        }
+        // At most 2 open at any moment, as the sandbox saw them.
+        const auto &log = sandbox.requestLog();
+        QCOMPARE(int(log.size()), 6);
+        for (const SandboxLogEntry &e : log) {
+            int open = 0;
+            for (const SandboxLogEntry &other : log)
+                open += other.arrivedSteady <= e.arrivedSteady
+                        && other.arrivedSteady + milliseconds { other.latencyMs } > e.arrivedSteady
+                    ? 1
+                    : 0;
+            QVERIFY2(open <= 2, qPrintable(QStringLiteral("%1 open at once").arg(open)));
+        }
+        // The audit's times are the departures: the last two left after two answers.
+        std::optional<Result<AuditSummary, RedisError>> got;
+        audit.summarize(0, wallClockMs() + 1000,
+                        [&](Result<AuditSummary, RedisError> r) { got.emplace(std::move(r)); });
+        QTRY_VERIFY(got.has_value());
+        QVERIFY(got->ok());
+        QCOMPARE(got->value().requests, 6);
+        QVERIFY2(got->value().lastSentMs - askedMs >= 2 * 300 - 50,
+                 qPrintable(QString::number(got->value().lastSentMs - askedMs)));
     }
 
     void successCarriesTheRequest()

@@ -1,6 +1,7 @@
 // `sluice serve` / `sluice worker` options: flags over environment over defaults, and a clear
 // message naming the flag or variable for every bad value.
 #include "config/serveoptions.h"
+#include "redis/redisdurability.h"
 
 #include <QTest>
 
@@ -201,6 +202,57 @@ private Q_SLOTS:
         const auto o = parseServeOptions(args, env, workerOnly);
         QVERIFY(!o.ok());
         QVERIFY2(o.error().contains(messagePart), qPrintable(o.error()));
+    }
+
+    void upstreamConcurrencyIsBounded()
+    {
+        QCOMPARE(parseServeOptions({}, QProcessEnvironment()).value().upstreamConcurrency, 4);
+        QCOMPARE(
+            parseServeOptions({ QStringLiteral("--upstream-concurrency"), QStringLiteral("6") },
+                              QProcessEnvironment())
+                .value()
+                .upstreamConcurrency,
+            6);
+        for (const char *bad : { "0", "7", "four" }) {
+            const auto r = parseServeOptions(
+                { QStringLiteral("--upstream-concurrency"), QString::fromLatin1(bad) },
+                QProcessEnvironment());
+            QVERIFY2(!r.ok() && r.error().contains(QStringLiteral("1 to 6")), bad);
+        }
+    }
+
+    void redisDurabilityIsJudged_data()
+    {
+        QTest::addColumn<QByteArray>("appendonly");
+        QTest::addColumn<QByteArray>("appendfsync");
+        QTest::addColumn<QByteArray>("save");
+        QTest::addColumn<QString>("problemPart"); // empty: no problem
+        QTest::newRow("AOF everysec")
+            << QByteArray("yes") << QByteArray("everysec") << QByteArray("3600 1") << QString();
+        QTest::newRow("AOF always")
+            << QByteArray("yes") << QByteArray("always") << QByteArray() << QString();
+        QTest::newRow("AOF, fsync left to the OS")
+            << QByteArray("yes") << QByteArray("no") << QByteArray("3600 1")
+            << QStringLiteral("appendfsync is 'no'");
+        QTest::newRow("RDB only") << QByteArray("no") << QByteArray("everysec")
+                                  << QByteArray("3600 1 300 100") << QStringLiteral("only RDB");
+        QTest::newRow("nothing") << QByteArray("no") << QByteArray("everysec") << QByteArray("")
+                                 << QStringLiteral("persistence is off");
+    }
+    void redisDurabilityIsJudged()
+    {
+        QFETCH(QByteArray, appendonly);
+        QFETCH(QByteArray, appendfsync);
+        QFETCH(QByteArray, save);
+        QFETCH(QString, problemPart);
+        const auto problem = redisDurabilityProblem(appendonly, appendfsync, save);
+        if (problemPart.isEmpty()) {
+            QVERIFY2(!problem, qPrintable(problem.value_or(QString())));
+        } else {
+            QVERIFY(problem);
+            QVERIFY2(problem->contains(problemPart), qPrintable(*problem));
+            QVERIFY(problem->contains(QStringLiteral("everysec"))); // what to set
+        }
     }
 
     void helpListsEveryVariable()
