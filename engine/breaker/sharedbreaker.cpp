@@ -26,7 +26,7 @@ SharedBreaker::SharedBreaker(RedisClient *redis, QByteArray key, const BreakerOp
 
 milliseconds SharedBreaker::now() const
 {
-    return m_clock ? m_clock->now() : milliseconds { wallClockMs() };
+    return m_clock ? m_clock->now() : milliseconds { fleetClockMs() };
 }
 
 BreakerDecision SharedBreaker::allow()

@@ -24,7 +24,7 @@ std::optional<QString> OperatorControl::pause(const QString &reason,
         return QStringLiteral("say why dispatching is paused (the reason is shown everywhere)");
     m_redis->command({ "HSET", m_keys.control(), "paused", reason.trimmed().toUtf8(),
                        "paused_cause", pauseCauseName(PauseCause::Operator), "paused_ms",
-                       QByteArray::number(wallClockMs()) },
+                       QByteArray::number(fleetClockMs()) },
                      [done](RedisResult r) {
                          if (done)
                              done(r.ok() ? std::nullopt : std::optional<RedisError>(r.error()));

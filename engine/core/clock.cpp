@@ -2,6 +2,8 @@
 
 #include <QDateTime>
 
+#include <atomic>
+
 namespace sluice {
 
 Clock::Duration SteadyClock::now() const
@@ -13,6 +15,25 @@ Clock::Duration SteadyClock::now() const
 qint64 wallClockMs()
 {
     return QDateTime::currentMSecsSinceEpoch();
+}
+
+namespace {
+std::atomic<qint64> g_fleetOffsetMs { 0 };
+}
+
+qint64 fleetClockMs()
+{
+    return wallClockMs() + g_fleetOffsetMs.load(std::memory_order_relaxed);
+}
+
+qint64 fleetClockOffsetMs()
+{
+    return g_fleetOffsetMs.load(std::memory_order_relaxed);
+}
+
+void setFleetClockOffsetMs(qint64 offset)
+{
+    g_fleetOffsetMs.store(offset, std::memory_order_relaxed);
 }
 
 } // namespace sluice

@@ -41,4 +41,13 @@ private:
 /// Milliseconds since the Unix epoch, for timestamps that leave the process.
 qint64 wallClockMs();
 
+/// Milliseconds since the Unix epoch on the fleet's clock: Redis's (TIME), as measured by
+/// FleetClock, so that times stored in Redis and compared by another instance (a retry's
+/// not-before, the breaker's open-until, a pause's start, a delivery's age) mean the same to
+/// all of them whatever their own clocks say. The local clock until the first measurement.
+qint64 fleetClockMs();
+/// The measured offset, Redis minus local (FleetClock sets it; process-wide).
+qint64 fleetClockOffsetMs();
+void setFleetClockOffsetMs(qint64 offset);
+
 } // namespace sluice

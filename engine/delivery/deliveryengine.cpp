@@ -8,6 +8,7 @@
 #include "limiter/sharedratelimiter.h"
 #include "limiter/upstreamgate.h"
 #include "queue/rediskeys.h"
+#include "redis/fleetclock.h"
 #include "redis/redisclient.h"
 
 #include <QEventLoop>
@@ -82,7 +83,9 @@ private:
     DeliverySettings m_settings;
     Metrics *m_metrics;
     RedisClient *m_redis = nullptr;
-    InstantlyClient *m_sends = nullptr;
+    /// One sending client per dispatcher: each bounds its own requests on the wire
+    /// (DispatcherOptions::maxRequestsInFlight), so each needs its own connections.
+    std::vector<InstantlyClient *> m_sends;
     InstantlyClient *m_lookups = nullptr;
     CloseClient *m_close = nullptr;
     SharedRateLimiter *m_limiter = nullptr;
@@ -107,8 +110,9 @@ std::optional<QString> DeliveryEngine::Core::start()
     m_redis = new RedisClient(m_settings.redis, this);
     connect(m_redis, &RedisClient::stateChanged, this, [this] { publish(); });
     m_redis->connectToServer();
+    // Shared times (retries, the breaker, pauses) on Redis's clock, whatever ours says.
+    new FleetClock(m_redis, std::chrono::seconds { 60 }, {}, this);
 
-    m_sends = new InstantlyClient(m_settings.instantly, this);
     m_lookups = new InstantlyClient(m_settings.instantly, this);
     m_close = new CloseClient(m_settings.close, this);
 
@@ -135,15 +139,16 @@ std::optional<QString> DeliveryEngine::Core::start()
                     << "breaker" << breakerStateName(state) << "-" << reason;
             });
     connect(m_breaker, &SharedBreaker::stateChanged, this, [this] { publish(); });
-    for (InstantlyClient *client : { m_sends, m_lookups })
+    auto countInstantly = [this](InstantlyClient *client) {
         connect(client, &InstantlyClient::requestFinished, this,
                 [this](const ApiResult &r) { countRequest("instantly", r); });
+    };
+    countInstantly(m_lookups);
     connect(m_close, &CloseClient::requestFinished, this,
             [this](const ApiResult &r) { countRequest("close", r); });
 
     DispatcherServices services;
     services.redis = m_redis;
-    services.instantly = m_sends;
     services.lookups = m_lookups;
     services.close = m_close;
     services.limiter = m_limiter;
@@ -153,6 +158,9 @@ std::optional<QString> DeliveryEngine::Core::start()
         DispatcherOptions d = m_settings.dispatcher;
         d.keyNamespace = m_settings.ns;
         d.consumerName = m_settings.instance + QLatin1Char('-') + QString::number(i);
+        m_sends.push_back(new InstantlyClient(m_settings.instantly, this));
+        countInstantly(m_sends.back());
+        services.instantly = m_sends.back();
         auto *dispatcher = new Dispatcher(services, d, this);
         connect(dispatcher, &Dispatcher::warningRaised, this,
                 [this](const QString &w) { Q_EMIT m_owner->warningRaised(w); });

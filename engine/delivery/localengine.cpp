@@ -77,9 +77,11 @@ DeliverySettings deliverySettingsFor(const ServeOptions &o, const RedisOptions &
     s.instantly.baseUrl = o.instantlyUrl;
     s.instantly.apiKey = o.instantlyApiKey;
     s.instantly.timeout = o.requestTimeout;
+    s.instantly.maxInFlight = o.upstreamConcurrency;
     s.close.baseUrl = o.closeUrl;
     s.close.apiKey = o.closeApiKey;
     s.close.timeout = std::min(o.requestTimeout, s.close.timeout);
+    s.close.maxInFlight = o.upstreamConcurrency;
     s.limiter = limiterOptionsFor(o);
     s.closeCaps = o.closeCaps;
     s.breaker = o.breaker;
@@ -96,6 +98,7 @@ DeliverySettings deliverySettingsFor(const ServeOptions &o, const RedisOptions &
     s.dispatcher.lookupHold = o.lookupHold;
     s.dispatcher.journal = o.journal;
     s.dispatcher.skipIf = o.skipIf;
+    s.dispatcher.maxRequestsInFlight = o.upstreamConcurrency;
     s.dispatcher.deliveredRetention = o.deliveredRetention;
     return s;
 }
@@ -116,6 +119,10 @@ std::optional<QString> LocalEngine::start()
     ServeOptions &o = m_options.serve;
     if (m_options.dataDir.isEmpty() || !QDir().mkpath(m_options.dataDir))
         return QStringLiteral("cannot create the data directory '%1'").arg(m_options.dataDir);
+    auto lease = InstanceLease::take(m_options.dataDir, o.instance);
+    if (!lease.ok())
+        return lease.error();
+    m_lease = std::move(lease).value();
     if (m_options.sandbox) {
         // The sandbox enforces the caps the limiter is configured for, as Instantly would.
         if (!o.caps.empty()) {
@@ -161,6 +168,12 @@ std::optional<QString> LocalEngine::start()
     if (auto problem = redis.problem())
         return QStringLiteral("Redis: %1").arg(*problem);
     m_settings = deliverySettingsFor(o, redis);
+    m_settings.instance = m_lease->name();
+    qCInfo(lcLocal).noquote()
+        << "instance" << m_settings.instance
+        << (m_lease->slot() >= 0
+                ? QStringLiteral("(slot %1 of the data directory)").arg(m_lease->slot())
+                : QStringLiteral("(--instance)"));
     if (auto problem = m_settings.problem())
         return problem;
 
@@ -194,13 +207,11 @@ std::optional<QString> LocalEngine::start()
             return port.error();
         o.listenPort = port.value();
         if (m_options.recordWebhooks > 0) {
-            m_webhooks = RingBuffer<WebhookExchange>(m_options.recordWebhooks);
+            m_webhooks = WebhookLog(m_options.recordWebhooks);
             m_intake->setRecording(true);
-            connect(m_intake.get(), &IntakeServer::exchanged, this,
-                    [this](const WebhookExchange &e) {
-                        m_webhooks.push(e);
-                        Q_EMIT webhookRecorded(e);
-                    });
+            connect(
+                m_intake.get(), &IntakeServer::exchanged, this,
+                [this](const WebhookExchange &e) { Q_EMIT webhookRecorded(m_webhooks.push(e)); });
         }
     }
 
@@ -248,6 +259,7 @@ bool LocalEngine::stop(std::chrono::milliseconds timeout)
     m_redis.reset();
     m_privateRedis.reset(); // stops it if we started it
     m_sandbox.reset();
+    m_lease.reset(); // the name is free for the next process (or start()) again
     return clean;
 }
 

@@ -3,6 +3,7 @@
 #include "config/serveoptions.h"
 #include "core/ringbuffer.h"
 #include "delivery/deliveryengine.h"
+#include "delivery/instancelease.h"
 #include "intake/metrics.h"
 #include "intake/webhookexchange.h"
 #include "journal/leadjournal.h"
@@ -88,7 +89,7 @@ public:
     /// http://host:port/instantly/add_lead, or empty without a listener.
     QUrl listenerUrl() const;
     /// The newest recorded webhook exchanges, oldest first (empty unless recordWebhooks).
-    const RingBuffer<WebhookExchange> &webhooks() const { return m_webhooks; }
+    const WebhookLog &webhooks() const { return m_webhooks; }
     /// Sends a recorded webhook to the listener again, re-signed when a key is set, unless
     /// it is already stored (its Close event id or Idempotency-Key is known): then it is
     /// refused, because the listener would drop it as a duplicate anyway. `done` gets what
@@ -106,6 +107,7 @@ private:
     RedisKeys m_keys;
     std::unique_ptr<SandboxServer> m_sandbox;
     std::unique_ptr<PrivateRedis> m_privateRedis;
+    std::unique_ptr<InstanceLease> m_lease;
     std::unique_ptr<RedisClient> m_redis;
     Metrics m_metrics;
     std::unique_ptr<IntakeServer> m_intake;
@@ -117,7 +119,7 @@ private:
     std::unique_ptr<InstantlyClient> m_instantly;
     std::unique_ptr<OperatorControl> m_control;
     DeliverySettings m_settings;
-    RingBuffer<WebhookExchange> m_webhooks { 1 };
+    WebhookLog m_webhooks { 1 };
 };
 
 /// The delivery settings `serve` flags and environment amount to.

@@ -1,3 +1,4 @@
 target_sources(sluice_engine PRIVATE
   delivery/deliveryengine.cpp delivery/deliveryengine.h
+  delivery/instancelease.cpp delivery/instancelease.h
   delivery/localengine.cpp delivery/localengine.h)

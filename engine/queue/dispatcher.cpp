@@ -13,6 +13,7 @@
 #include "parkedcampaigns.h"
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
+#include "redis/redisdurability.h"
 #include "retrypolicy.h"
 #include "schemagate.h"
 #include "streamconsumer.h"
@@ -178,22 +179,28 @@ void Dispatcher::checkRedisConfig()
             Q_EMIT self->warningRaised(message);
         }
     });
+    // Three GETs: CONFIG GET with several patterns needs Redis 7.
     m_services.redis->command({ "CONFIG", "GET", "appendonly" }, [self](RedisResult aof) {
         if (!self || !aof.ok())
             return;
-        self->m_services.redis->command({ "CONFIG", "GET", "save" }, [self, aof](RedisResult rdb) {
-            if (!self || !rdb.ok())
-                return;
-            const bool aofOn = pairValue(aof.value(), "appendonly") == "yes";
-            const bool rdbOn = !pairValue(rdb.value(), "save").trimmed().isEmpty();
-            if (!aofOn && !rdbOn) {
-                const QString message = QStringLiteral(
-                    "Redis persistence is off (no AOF, no RDB): a Redis restart loses "
-                    "every queued lead");
-                qCWarning(lcDispatcher).noquote() << message;
-                Q_EMIT self->warningRaised(message);
-            }
-        });
+        self->m_services.redis->command(
+            { "CONFIG", "GET", "appendfsync" }, [self, aof](RedisResult fsync) {
+                if (!self || !fsync.ok())
+                    return;
+                self->m_services.redis->command(
+                    { "CONFIG", "GET", "save" }, [self, aof, fsync](RedisResult rdb) {
+                        if (!self || !rdb.ok())
+                            return;
+                        const auto problem
+                            = redisDurabilityProblem(pairValue(aof.value(), "appendonly"),
+                                                     pairValue(fsync.value(), "appendfsync"),
+                                                     pairValue(rdb.value(), "save"));
+                        if (problem) {
+                            qCWarning(lcDispatcher).noquote() << *problem;
+                            Q_EMIT self->warningRaised(*problem);
+                        }
+                    });
+            });
     });
 }
 
@@ -359,20 +366,14 @@ void Dispatcher::lookedUp(const Work &work, const CloseLookupAnswer &answer)
     case CloseLookupAnswer::Status::Found:
         break;
     }
-    QList<QByteArray> args { RedisKeys::dispatcherGroup(), work.entryId, num(wallClockMs()) };
-    QString reason
-        = QStringLiteral("Close lead %1 has no usable contact").arg(work.lead.closeLeadId);
-    if (!answer.leads.skipped.isEmpty())
-        reason += QStringLiteral(" (%1)").arg(answer.leads.skipped.join(QStringLiteral("; ")));
-    const bool allUnsubscribed = !answer.leads.skipped.isEmpty()
-        && std::all_of(
-            answer.leads.skipped.cbegin(), answer.leads.skipped.cend(),
-            [](const QString &why) { return why.endsWith(QLatin1String(" is unsubscribed")); });
+    QList<QByteArray> args { RedisKeys::dispatcherGroup(), work.entryId, num(fleetClockMs()) };
+    const QString reason = noUsableContactText(work.lead.closeLeadId, answer.leads.skipped);
     // No prefix: no journal (see DispatcherOptions::journal).
     args << reason.toUtf8() << (m_options.journal ? m_keys.prefix : QByteArray())
          << work.lead.closeLeadId.toUtf8() << work.lead.taskId.toUtf8() << campaign.toUtf8()
          << m_options.consumerName.toUtf8()
-         << leadReasonCode(allUnsubscribed ? LeadReason::Unsubscribed : LeadReason::NoUsableEmail);
+         << leadReasonCode(answer.leads.allUnsubscribed() ? LeadReason::Unsubscribed
+                                                          : LeadReason::NoUsableEmail);
     for (const Lead &lead : answer.leads.leads) {
         QueuedLead q = work.lead;
         q.needsLookup = false;
@@ -509,14 +510,17 @@ void Dispatcher::closeBatch(const QString &campaignId)
 
 void Dispatcher::pump()
 {
-    if (m_acquiring || m_queue.empty() || !m_running || m_snapshot.paused)
+    // One acquisition at a time, and a slot only while a connection is free (the cap holds
+    // at the wire; see DispatcherOptions::maxRequestsInFlight).
+    if (m_acquiring || m_queue.empty() || !m_running || m_snapshot.paused
+        || m_requestsOut >= m_options.maxRequestsInFlight)
         return;
     BatchPtr batch = m_queue.front();
     m_queue.pop_front();
     m_acquiring = true;
     // Leads already delivered (a replay, a reclaimed entry) and repeats inside the batch are
     // no-ops: settled as skipped without a request.
-    QList<QByteArray> argv { QByteArray::number(wallClockMs()
+    QList<QByteArray> argv { QByteArray::number(fleetClockMs()
                                                 - qint64(m_options.deliveredRetention.count())) };
     for (const Work &w : batch->items)
         argv << w.member;
@@ -695,10 +699,12 @@ void Dispatcher::pauseFleet(PauseCause cause, const QString &reason)
                 return;
             self->m_services.redis->command({ "HSET", self->m_keys.control(), "paused_cause",
                                               pauseCauseName(cause), "paused_ms",
-                                              QByteArray::number(wallClockMs()) },
+                                              QByteArray::number(fleetClockMs()) },
                                             {});
         });
-    setPaused(true, reason);
+    m_consumer->pauseNow(reason, cause); // and through pausedChanged, this dispatcher
+    if (!m_snapshot.paused)
+        setPaused(true, reason);
 }
 
 void Dispatcher::noteRemainingInPlan(int remaining)
@@ -769,6 +775,7 @@ void Dispatcher::gate(BatchPtr batch)
 void Dispatcher::send(BatchPtr batch, const BreakerDecision &permit, const LimiterGrant &grant)
 {
     m_sending += int(batch->items.size());
+    ++m_requestsOut;
     ++m_snapshot.requests;
     m_snapshot.sending = m_sending;
     SkipFlags flags;
@@ -819,6 +826,8 @@ void Dispatcher::onAnswer(BatchPtr batch, const BreakerDecision &permit, const L
 {
     m_sending -= int(batch->items.size());
     m_snapshot.sending = m_sending;
+    --m_requestsOut; // a connection is free: the next batch may take its slot
+    QMetaObject::invokeMethod(this, &Dispatcher::pump, Qt::QueuedConnection);
     m_services.limiter->report(result, grant);
     m_services.breaker->record(permit, result.outcome, result.latency);
     if (m_services.audit)
@@ -1012,7 +1021,7 @@ SettleRecord Dispatcher::transientFailure(const Work &work, const QString &reaso
     SettleRecord s = outcome(work, Settlement::Retry, reason);
     s.attempt = attempt;
     s.uncertain = uncertain || work.lead.uncertain;
-    s.retryAtMs = wallClockMs()
+    s.retryAtMs = fleetClockMs()
         + retryDelay(attempt, m_options.retryBase, m_options.retryCap,
                      QRandomGenerator::global()->generateDouble())
               .count();

@@ -208,6 +208,7 @@ private:
     bool m_stopping = false;
     bool m_acquiring = false; ///< one batch at a time waits for breaker and limiter
     int m_sending = 0;
+    int m_requestsOut = 0; ///< lead requests on the wire (DispatcherOptions::maxRequestsInFlight)
     /// Leads waiting for their campaign's id, by campaign name (handed back on stop).
     QHash<QString, std::vector<Work>> m_awaitingCampaign;
     QHash<QString, BatchPtr> m_open; ///< coalescing, by campaign id

@@ -66,6 +66,12 @@ struct RedisKeys
     QByteArray run(const QString &runId) const { return prefix + "run:" + runId.toUtf8(); }
     /// Sorted set of run ids by creation time (Unix ms).
     QByteArray runs() const { return prefix + "runs"; }
+    /// String with a short TTL, renewed by a live consumer on each maintenance tick: its
+    /// heartbeat (dispatch_takeover.lua takes over a consumer's entries once it is gone).
+    QByteArray alive(const QString &consumer) const
+    {
+        return prefix + "alive:" + consumer.toUtf8();
+    }
     /// String with a TTL: the instance that probes whether a self-made pause can end.
     QByteArray probe() const { return prefix + "probe"; }
     /// Hash of dispatching controls shared by all instances: `paused` (the reason),

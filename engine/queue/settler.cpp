@@ -72,7 +72,7 @@ void Settler::settle(std::vector<SettleRecord> records, Done done)
 
 void Settler::settleChunk(std::vector<SettleRecord> records, Done done)
 {
-    QList<QByteArray> args { RedisKeys::dispatcherGroup(), settleNum(wallClockMs()), m_keys.prefix,
+    QList<QByteArray> args { RedisKeys::dispatcherGroup(), settleNum(fleetClockMs()), m_keys.prefix,
                              m_consumer, settleNum(m_retention.count()) };
     for (const SettleRecord &s : records)
         args << s.entryId << settlementToken(s.kind) << s.taskId.toUtf8() << s.member

@@ -19,6 +19,7 @@ namespace {
 
 const QString kPromote = QStringLiteral("dispatch_promote");
 const QString kOwn = QStringLiteral("dispatch_own");
+const QString kTakeover = QStringLiteral("dispatch_takeover");
 
 QByteArray num(qint64 n)
 {
@@ -46,6 +47,8 @@ void StreamConsumer::start()
         return;
     m_redis->loadScript(kPromote, bundledLuaScript(kPromote));
     m_redis->loadScript(kOwn, bundledLuaScript(kOwn));
+    m_redis->loadScript(kTakeover, bundledLuaScript(kTakeover));
+    beat();
     if (!m_blocking) {
         m_blocking = new RedisClient(m_redis->options(), this);
         m_blocking->connectToServer();
@@ -76,6 +79,15 @@ void StreamConsumer::stop()
 {
     m_running = false;
     m_maintenance.stop();
+    // A clean stop hands back what it held; no heartbeat to wait out.
+    m_redis->command({ "DEL", m_keys.alive(m_options.consumerName) }, {});
+}
+
+void StreamConsumer::beat()
+{
+    m_redis->command({ "SET", m_keys.alive(m_options.consumerName), num(fleetClockMs()), "PX",
+                       num(m_options.livenessTimeout.count()) },
+                     {});
 }
 
 void StreamConsumer::readMore()
@@ -215,6 +227,7 @@ void StreamConsumer::maintain()
 {
     if (!m_running)
         return;
+    beat(); // paused or not, this consumer is alive
     QPointer<StreamConsumer> self(this);
     m_redis->command({ "HMGET", m_keys.control(), "paused", "paused_cause" },
                      [self](RedisResult r) {
@@ -224,7 +237,7 @@ void StreamConsumer::maintain()
     if (m_paused)
         return;
     m_redis->evalScript(kPromote, { m_keys.retries(), m_keys.leads() },
-                        { num(wallClockMs()), "500" }, {});
+                        { num(fleetClockMs()), "500" }, {});
     // Keep what we hold from looking abandoned, and learn what was taken over meanwhile.
     if (!m_held.isEmpty() && m_sinceHeartbeat.elapsed() >= m_options.claimIdleTimeout.count() / 3) {
         m_sinceHeartbeat.restart();
@@ -250,6 +263,18 @@ void StreamConsumer::maintain()
                          // A dead consumer's entries may have been sent before it died.
                          self->onEntries(entries, true);
                      });
+    // A dead consumer (no heartbeat) loses its entries within seconds, whatever claim-idle.
+    m_redis->evalScript(
+        kTakeover, { m_keys.leads() },
+        { RedisKeys::dispatcherGroup(), m_options.consumerName.toUtf8(), m_keys.prefix,
+          num(m_options.livenessTimeout.count()), num(std::min(room, m_options.maxBatch)) },
+        [self](RedisResult r) {
+            if (!self || !r.ok() || r.value().elements().empty())
+                return;
+            qCInfo(lcConsumer).noquote() << "took over" << r.value().elements().size()
+                                         << "entries of a consumer without a heartbeat";
+            self->onEntries(r.value(), true);
+        });
 }
 
 void StreamConsumer::onPauseFlag(const RedisReply &fields)
@@ -257,6 +282,12 @@ void StreamConsumer::onPauseFlag(const RedisReply &fields)
     // [paused reason or nil, cause or nil]
     m_pausedCause = pauseCauseFromName(fields.at(1).bytes());
     setPaused(fields.at(0).isString(), QString::fromUtf8(fields.at(0).bytes()));
+}
+
+void StreamConsumer::pauseNow(const QString &reason, PauseCause cause)
+{
+    m_pausedCause = cause;
+    setPaused(true, reason);
 }
 
 void StreamConsumer::setPaused(bool paused, const QString &reason)

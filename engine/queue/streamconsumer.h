@@ -50,6 +50,10 @@ public:
     bool isPaused() const { return m_paused; }
     QString pausedReason() const { return m_pausedReason; }
     PauseCause pausedCause() const { return m_pausedCause; }
+    /// This process paused the fleet (its flag is being written to Redis): paused at once, so
+    /// that the flag's removal, by an operator or a probe anywhere, is seen as a change even if
+    /// it comes before the next read of the flag.
+    void pauseNow(const QString &reason, PauseCause cause);
     int held() const { return int(m_held.size()); }
 
     /// Reads again if there is room and it is not reading, paused or stopped.
@@ -75,6 +79,8 @@ Q_SIGNALS:
     void entriesLost(const QList<QByteArray> &ids);
 
 private:
+    /// Renews this consumer's heartbeat key (RedisKeys::alive).
+    void beat();
     void onEntries(const RedisReply &entries, bool reclaimed);
     void maintain();
     void onPauseFlag(const RedisReply &fields);

@@ -1,7 +1,9 @@
 target_sources(sluice_engine PRIVATE
+  redis/fleetclock.cpp redis/fleetclock.h
   redis/luascripts.cpp redis/luascripts.h
   redis/privateredis.cpp redis/privateredis.h
   redis/redisclient.cpp redis/redisclient.h
+  redis/redisdurability.cpp redis/redisdurability.h
   redis/rediserror.cpp redis/rediserror.h
   redis/redisoptions.cpp redis/redisoptions.h
   redis/redisreply.cpp redis/redisreply.h

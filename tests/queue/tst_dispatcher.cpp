@@ -5,6 +5,7 @@
 #include "breaker/sharedbreaker.h"
 #include "close/closeclient.h"
 #include "common/apiwait.h"
+#include "control/operatorcontrol.h"
 #include "core/clock.h"
 #include "instantly/instantlyclient.h"
 #include "journal/leadjournal.h"
@@ -21,6 +22,7 @@
 #include "sandbox/sandboxserver.h"
 
 #include <QDateTime>
+#include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -612,6 +614,189 @@ private Q_SLOTS:
         QVERIFY(bad[2].detail.contains(QStringLiteral("dead letters")));
     }
 
+    void aLeadInAnotherCampaignIsDeliveredToThisOne()
+    {
+        // Instantly's skip_if_in_campaign skips a lead that is in ANY campaign: with the
+        // flags off (the default), a lead of campaign A still goes to campaign B.
+        Captured<Campaign> other;
+        m_instantly->createCampaign(QStringLiteral("Autumn Outreach"), other.callback());
+        QTRY_VERIFY(other.done());
+        QVERIFY2(other.ok(), qPrintable(other.describe()));
+        Lead there;
+        there.email = QStringLiteral("elsewhere+0@example.com");
+        Captured<LeadRecord> made;
+        m_instantly->createLead(other.value().id, there, SkipFlags {}, made.callback());
+        QTRY_VERIFY(made.done());
+        QVERIFY2(made.ok(), qPrintable(made.describe()));
+
+        const QString task = QStringLiteral("elsewhere");
+        queueTask(task, 2, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("elsewhere+%1@example.com").arg(i));
+        });
+        startDispatcher();
+        waitFinished(task, 2);
+        const auto p = progress(task);
+        QCOMPARE(p.value("succeeded"), QByteArray("2"));
+        QCOMPARE(p.value("dead"), QByteArray());
+        QCOMPARE(sandboxEmails(),
+                 (QStringList { QStringLiteral("elsewhere+0@example.com"),
+                                QStringLiteral("elsewhere+1@example.com") }));
+        QCOMPARE(m_sandbox->store().allLeads(other.value().id).size(), size_t(1)); // untouched
+        QCOMPARE(kinds(journal(QStringLiteral("elsewhere+0@example.com"))).constLast(),
+                 QStringLiteral("delivered"));
+    }
+
+    void leadsInstantlyRefusesAreDeadLetteredWithTheirReason_data()
+    {
+        QTest::addColumn<QString>("refused"); // the address Instantly will not take
+        QTest::addColumn<QString>("setup"); // "blocklist", "invalid", "plan"
+        QTest::addColumn<QByteArray>("code");
+        QTest::newRow("blocklisted")
+            << QStringLiteral("x@blocked.example") << "blocklist" << QByteArray("blocklisted");
+        // Valid to Sluice's own check, invalid to Instantly's (a one-letter top-level domain).
+        QTest::newRow("invalid to Instantly")
+            << QStringLiteral("x@example.c") << "invalid" << QByteArray("invalid_email");
+        QTest::newRow("plan exhausted")
+            << QStringLiteral("x@later.example") << "plan" << QByteArray("plan_exhausted");
+    }
+    void leadsInstantlyRefusesAreDeadLetteredWithTheirReason()
+    {
+        QFETCH(QString, refused);
+        QFETCH(QString, setup);
+        QFETCH(QByteArray, code);
+        if (setup == u"blocklist")
+            m_sandbox->store().setBlocklist({ QStringLiteral("blocked.example") });
+        if (setup == u"plan")
+            m_sandbox->store().setRemainingInPlan(2); // the two good ones, then nothing
+        const QString task = QStringLiteral("refused");
+        // One bulk request: two good leads first, then the refused one.
+        queueTask(task, 3, [&](int i) {
+            return queued(task, kCampaign,
+                          i < 2 ? QStringLiteral("good+%1@example.com").arg(i) : refused);
+        });
+        DispatcherOptions options = fastOptions();
+        options.coalescingWindow = milliseconds { 300 };
+        startDispatcher(options);
+        waitFinished(task, 3);
+        const auto p = progress(task);
+        QCOMPARE(p.value("succeeded"), QByteArray("2"));
+        QCOMPARE(p.value("dead"), QByteArray("1"));
+        QCOMPARE(requests(QStringLiteral("/api/v2/leads/add")), 1);
+        const RedisReply dead = command({ "XRANGE", m_keys.deadLetters(), "-", "+" });
+        QCOMPARE(dead.elements().size(), size_t(1));
+        QCOMPARE(field(dead.at(0).at(1), "code"), code);
+        QVERIFY2(!field(dead.at(0).at(1), "reason").contains(refused.toUtf8()),
+                 "a reason is typed words, never with an email in it");
+        QCOMPARE(kinds(journal(refused)).constLast(), QStringLiteral("dead"));
+        // Never counted as delivered.
+        QCOMPARE(scalar({ "ZCARD", m_keys.delivered() }), 2);
+        if (setup == u"plan") {
+            // The plan is spent: the fleet pauses, with the cause, until a probe passes.
+            QTRY_COMPARE(command({ "HGET", m_keys.control(), "paused_cause" }).bytes(),
+                         QByteArray("plan_exhausted"));
+            QCOMPARE(command({ "HGET", m_keys.control(), "remaining_in_plan" }).bytes(),
+                     QByteArray("0"));
+        }
+    }
+
+    void anAppliedButUnansweredRequestIsNeitherDuplicatedNorLost()
+    {
+        // The sandbox adds the leads, then closes the connection unanswered: Sluice cannot
+        // know, so it lists the campaign for those emails before sending anything again. A
+        // resend would make duplicates here (the workspace creates a repeat).
+        QVERIFY(m_sandbox->store().sameCampaignDuplicates() == SameCampaignDuplicates::Create);
+        // One lead first, answered, so the campaign id is known before answers are lost.
+        const QString warm = QStringLiteral("warm");
+        queueTask(warm, 1,
+                  [&](int) { return queued(warm, kCampaign, QStringLiteral("warm@example.com")); });
+        startDispatcher();
+        waitFinished(warm, 1);
+        FaultOptions drop;
+        drop.applyDropRate = 1.0;
+        m_sandbox->setFaults(drop);
+        const QString task = QStringLiteral("dropped");
+        queueTask(task, 5, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("dropped+%1@example.com").arg(i));
+        });
+        QTRY_COMPARE_WITH_TIMEOUT(sandboxEmails().size(), 6, 10'000); // applied...
+        // Once at the wire: Qt would send a POST again by itself when its connection closes
+        // unanswered; ApiTransport's one-shot body stops that.
+        QCOMPARE(requests(QStringLiteral("/api/v2/leads/add")), 2);
+        m_sandbox->setFaults({}); // ... and from now on answered
+        waitFinished(task, 5);
+        const auto p = progress(task);
+        QCOMPARE(p.value("succeeded"), QByteArray("5"));
+        QCOMPARE(p.value("dead"), QByteArray());
+        QCOMPARE(sandboxEmails().size(), 6);
+        QCOMPARE(sandboxEmails(true).size(), 6); // no duplicate
+        QVERIFY(requests(QStringLiteral("/api/v2/leads/list")) >= 1); // the check
+        QCOMPARE(kinds(journal(QStringLiteral("dropped+3@example.com"))).constLast(),
+                 QStringLiteral("delivered"));
+    }
+
+    void aRevokedKeyPausesAndEverythingIsDeliveredAfterTheFix_data()
+    {
+        QTest::addColumn<bool>("byProbe"); // resumed by the fleet's probe, or by an operator
+        QTest::newRow("the probe resumes") << true;
+        QTest::newRow("an operator resumes") << false;
+    }
+    void aRevokedKeyPausesAndEverythingIsDeliveredAfterTheFix()
+    {
+        QFETCH(bool, byProbe);
+        m_sandbox->setInstantlyKeyRevoked(true);
+        const QString task = QStringLiteral("revoked");
+        queueTask(task, 6, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("revoked+%1@example.com").arg(i));
+        });
+        DispatcherOptions options = fastOptions();
+        options.probeInterval = byProbe ? milliseconds { 300 } : milliseconds { 600'000 };
+        Dispatcher *d = startDispatcher(options);
+        QTRY_VERIFY_WITH_TIMEOUT(d->snapshot().paused, 10'000);
+        QTRY_COMPARE(command({ "HGET", m_keys.control(), "paused_cause" }).bytes(),
+                     QByteArray("instantly_key_rejected"));
+        QVERIFY2(d->snapshot().pausedReason.contains(QStringLiteral("Instantly API key rejected")),
+                 qPrintable(d->snapshot().pausedReason));
+        // Paused, not failed: nothing is dead-lettered, nothing counted processed.
+        QCOMPARE(scalar({ "XLEN", m_keys.deadLetters() }), 0);
+        QCOMPARE(progress(task).value("processed").toInt(), 0);
+        if (byProbe) {
+            // The probe keeps asking while the key is still refused, and stays paused.
+            const int before = int(m_sandbox->requestLog().size());
+            QTRY_VERIFY_WITH_TIMEOUT(int(m_sandbox->requestLog().size()) >= before + 2, 10'000);
+            QVERIFY(d->snapshot().paused);
+            QCOMPARE(scalar({ "XLEN", m_keys.deadLetters() }), 0);
+            m_sandbox->setInstantlyKeyRevoked(false); // fixed in Instantly
+        } else {
+            m_sandbox->setInstantlyKeyRevoked(false);
+            OperatorControl control(m_redis.get(), m_keys, m_breaker.get());
+            std::optional<std::optional<RedisError>> resumed;
+            control.resume([&](std::optional<RedisError> e) { resumed.emplace(e); });
+            QTRY_VERIFY(resumed.has_value());
+            QVERIFY(!resumed->has_value());
+        }
+        waitFinished(task, 6, 20'000);
+        QCOMPARE(progress(task).value("succeeded"), QByteArray("6"));
+        QCOMPARE(sandboxEmails(true).size(), 6);
+        QCOMPARE(sandboxEmails().size(), 6);
+        QVERIFY(!d->snapshot().paused);
+        QCOMPARE(command({ "HGET", m_keys.control(), "paused" }).isString(), false);
+    }
+
+    void weakRedisDurabilityIsWarnedAtStart()
+    {
+        // AOF on, but the OS decides when it reaches the disk: a machine crash may lose many
+        // acknowledged leads, so the dispatcher says so (the console and serve show it).
+        command({ "CONFIG", "SET", "appendonly", "yes" });
+        command({ "CONFIG", "SET", "appendfsync", "no" });
+        Dispatcher *d = startDispatcher();
+        QSignalSpy warnings(d, &Dispatcher::warningRaised);
+        QTRY_VERIFY(std::any_of(warnings.cbegin(), warnings.cend(), [](const QList<QVariant> &w) {
+            return w.at(0).toString().contains(QStringLiteral("appendfsync is 'no'"));
+        }));
+        command({ "CONFIG", "SET", "appendonly", "no" });
+        command({ "CONFIG", "SET", "appendfsync", "everysec" });
+    }
+
     void pauseHoldsNewWork()
     {
         command({ "HSET", m_keys.control(), "paused", "maintenance" });
@@ -661,6 +846,43 @@ private Q_SLOTS:
         QTRY_COMPARE(
             command({ "XPENDING", m_keys.leads(), RedisKeys::dispatcherGroup() }).at(0).integer(),
             0);
+    }
+
+    void aDeadConsumersLeadsAreTakenOverByHeartbeat()
+    {
+        // --claim-idle is 10 minutes, yet a consumer that stopped beating loses its entries
+        // within about its liveness timeout, and nothing is sent twice.
+        FaultOptions slow;
+        slow.latency = milliseconds { 600 };
+        m_sandbox->setFaults(slow);
+        const QString task = QStringLiteral("heartbeat");
+        queueTask(task, 30, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("beat+%1@example.com").arg(i));
+        });
+        DispatcherOptions options = fastOptions();
+        options.claimIdleTimeout = milliseconds { 600'000 };
+        options.livenessTimeout = milliseconds { 600 };
+        options.consumerName = QStringLiteral("gone");
+        Dispatcher *first = startDispatcher(options);
+        QTRY_VERIFY_WITH_TIMEOUT(first->snapshot().sending > 0, 10'000);
+        m_dispatchers.clear(); // dies with its request on the wire: no hand-back, no goodbye
+        command({ "SET", m_keys.alive(QStringLiteral("gone")), "1", "PX", "600" }); // as if it
+        // had just beaten: the heir must wait for the heartbeat to lapse, not take at once
+
+        options.consumerName = QStringLiteral("heir");
+        QElapsedTimer took;
+        took.start();
+        startDispatcher(options);
+        waitFinished(task, 30, 15'000);
+        QVERIFY2(took.elapsed() < 15'000, qPrintable(QString::number(took.elapsed())));
+        QCOMPARE(sandboxEmails().size(), 30);
+        QCOMPARE(sandboxEmails(true).size(), 30);
+        QTRY_COMPARE(
+            command({ "XPENDING", m_keys.leads(), RedisKeys::dispatcherGroup() }).at(0).integer(),
+            0);
+        // The heir beats; the dead one's key is gone.
+        QCOMPARE(scalar({ "EXISTS", m_keys.alive(QStringLiteral("heir")) }), 1);
+        QCOMPARE(scalar({ "EXISTS", m_keys.alive(QStringLiteral("gone")) }), 0);
     }
 
 private:

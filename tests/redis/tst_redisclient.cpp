@@ -3,6 +3,8 @@
 // recovery, the queue-or-fail-fast policy, command timeouts, re-entrant callbacks, and
 // protocol errors and connect timeouts (against a fake server).
 #include "capturedreply.h"
+#include "core/clock.h"
+#include "redis/fleetclock.h"
 #include "redis/redisclient.h"
 #include "redisserver.h"
 
@@ -16,6 +18,7 @@
 #include <QTcpSocket>
 #include <QTest>
 
+#include <cstdlib>
 #include <memory>
 #include <set>
 #include <vector>
@@ -119,6 +122,38 @@ private Q_SLOTS:
                 QVERIFY(execute(*m_admin, { "DEL", key.bytes() }).ok());
         }
         QVERIFY(execute(*m_admin, { "SELECT", "0" }).ok());
+    }
+
+    void fleetClockOffsetFromOneRoundTrip()
+    {
+        // Redis said 1000.250 s while we sent at 999,000 ms and heard back at 999,100 ms: the
+        // midpoint 999,050 ms, so Redis is 1,200 ms ahead.
+        QCOMPARE(fleetClockOffset(999'000, 999'100, 1000, 250'000), std::optional<qint64>(1200));
+        QCOMPARE(fleetClockOffset(5000, 5000, 5, 0), std::optional<qint64>(0));
+        QVERIFY(!fleetClockOffset(10, 5, 1000, 0)); // answered before asked
+        QVERIFY(!fleetClockOffset(0, 1, 0, 0)); // not a TIME reply
+        QVERIFY(!fleetClockOffset(0, 1, 1000, 1'000'000));
+    }
+
+    void fleetClockFollowsRedisNotTheLocalClock()
+    {
+        // A machine whose clock runs an hour ahead: the fleet's time is still Redis's.
+        const qint64 skew = 3'600'000;
+        FleetClock clock(m_client.get(), std::chrono::seconds { 60 },
+                         [skew] { return wallClockMs() + skew; });
+        QSignalSpy measured(&clock, &FleetClock::measured);
+        QTRY_VERIFY(!measured.isEmpty());
+        QVERIFY(clock.offsetMs().has_value());
+        QVERIFY2(std::llabs(*clock.offsetMs() + skew) < 250,
+                 qPrintable(QString::number(*clock.offsetMs())));
+        QCOMPARE(fleetClockOffsetMs(), *clock.offsetMs());
+        const RedisResult time = execute(*m_admin, { "TIME" });
+        QVERIFY(time.ok());
+        const qint64 redisMs
+            = time->at(0).bytes().toLongLong() * 1000 + time->at(1).bytes().toLongLong() / 1000;
+        // fleetClockMs() is the real wall clock plus the offset measured against the skewed one.
+        QVERIFY(std::llabs((fleetClockMs() + skew) - redisMs) < 250);
+        setFleetClockOffsetMs(0); // process-wide: leave it as found
     }
 
     void replyTypes_data()
