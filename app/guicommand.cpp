@@ -120,6 +120,9 @@ int runGuiCommand(int &argc, char **argv, const QStringList &args)
     QApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("io.github.sluice_app.Sluice")));
 
     installLogHandler(LogStyle::Text);
+    // SIGTERM and SIGINT close the window as the operator would: the engine stops and the
+    // private redis-server with it, never left running behind a killed console.
+    quitOnTerminationSignals();
     // The console runs one engine at a time; applying settings from the dialog stops it and
     // starts a new one (with a new window) from the saved settings, in this process.
     for (;;) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <QFile>
+#include <QFileInfo>
 #include <QRegularExpression>
 #include <QSettings>
 
@@ -46,6 +48,8 @@ ConsoleSettings ConsoleSettings::load(QSettings &settings)
     s.closeApiKey = settings.value(QStringLiteral("secrets/close_api_key")).toString();
     s.webhookSecret = settings.value(QStringLiteral("secrets/close_webhook_secret")).toString();
     s.live = settings.value(QStringLiteral("mode/live"), false).toBool();
+    if (!s.instantlyApiKey.isEmpty() || !s.closeApiKey.isEmpty() || !s.webhookSecret.isEmpty())
+        restrictToOwner(settings); // written by an older build, perhaps 0644
     return s;
 }
 
@@ -62,6 +66,19 @@ void ConsoleSettings::save(QSettings &settings) const
     settings.setValue(QStringLiteral("secrets/close_api_key"), closeApiKey);
     settings.setValue(QStringLiteral("secrets/close_webhook_secret"), webhookSecret);
     settings.setValue(QStringLiteral("mode/live"), live);
+    restrictToOwner(settings);
+}
+
+bool ConsoleSettings::restrictToOwner(QSettings &settings)
+{
+    // The file holds API keys: only its owner reads it. QSettings rewrites it through
+    // QSaveFile, which keeps the mode of the file it replaces, so once is enough; set again
+    // on every save all the same (a file copied in from elsewhere).
+    settings.sync();
+    const QString path = settings.fileName();
+    if (path.isEmpty() || !QFileInfo::exists(path))
+        return false;
+    return QFile::setPermissions(path, QFileDevice::ReadOwner | QFileDevice::WriteOwner);
 }
 
 QStringList ConsoleSettings::arguments(const QStringList &commandLine) const

@@ -25,7 +25,10 @@ struct ConsoleSettings
     bool live = false;
 
     static ConsoleSettings load(QSettings &settings);
+    /// Saves, and makes the file readable by its owner only (0600): it holds secrets.
     void save(QSettings &settings) const;
+    /// Makes the settings file 0600; false when there is no file or its mode cannot be set.
+    static bool restrictToOwner(QSettings &settings);
 
     /// Command-line flags first (they win), then these settings.
     QStringList arguments(const QStringList &commandLine = {}) const;

@@ -2,6 +2,7 @@
 
 #include "tones.h"
 
+#include "close/closewebhook.h"
 #include "delivery/localengine.h"
 
 #include <QComboBox>
@@ -25,6 +26,9 @@
 namespace sluice {
 
 namespace {
+
+/// The deepest body the inspector pretty-prints (Close's webhooks nest about 5 levels).
+constexpr int kPrettyDepth = 64;
 
 /// Shows only rows of one kind (accepted / rejected) and matching the search text.
 class WebhookFilter : public QSortFilterProxyModel
@@ -268,10 +272,17 @@ void WebhooksPage::showSelected()
         text += QString::fromLatin1(name) + QStringLiteral(": ")
             + (secret ? QStringLiteral("•••• (hidden)") : QString::fromLatin1(value)) + u'\n';
     }
-    const nlohmann::json body
-        = nlohmann::json::parse(e.body.constBegin(), e.body.constEnd(), nullptr, false);
+    // Pretty-printed only when it nests no deeper than kPrettyDepth: the printer recurses,
+    // and a hostile body nested 100,000 levels deep would take the console down. Anything
+    // else is shown as it came.
+    IntakeLimits limits;
+    limits.maxDepth = kPrettyDepth;
+    nlohmann::json body;
+    const auto unreadable = parseLimitedJson(e.body, limits, body);
     text += u'\n';
-    text += body.is_discarded() ? QString::fromUtf8(e.body) : QString::fromStdString(body.dump(2));
+    if (unreadable && !e.body.trimmed().isEmpty() && e.bodySize == e.body.size())
+        text += tr("(shown as received: %1)\n").arg(unreadable->message());
+    text += unreadable ? QString::fromUtf8(e.body) : QString::fromStdString(body.dump(2));
     if (e.bodySize > e.body.size())
         text += tr("\n… (%1 of %2 bytes kept)").arg(e.body.size()).arg(e.bodySize);
     text += tr("\n\nAnswer %1:\n").arg(e.status) + QString::fromUtf8(e.response);

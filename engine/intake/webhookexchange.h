@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/ringbuffer.h"
 #include "net/httpserver.h"
 
 #include <QByteArray>
@@ -31,6 +32,38 @@ struct WebhookExchange
     static constexpr qint64 kMaxBody = 256 * 1024;
     /// "accepted", "duplicate", "ignored", "spooled", or the error's detail.
     QString outcome() const;
+};
+
+/// The console's record of recent exchanges: the newest `capacity`, and at most `budget`
+/// bytes of bodies, headers and answers in all. Past the budget a new exchange keeps only
+/// kTrimmedBody bytes of its body (bodySize still says how much came), so a flood of large
+/// bodies costs memory by count, never by size.
+class WebhookLog
+{
+public:
+    static constexpr qint64 kDefaultBudget = 32 * 1024 * 1024;
+    static constexpr qint64 kTrimmedBody = 4096;
+
+    explicit WebhookLog(size_t capacity = 1, qint64 budget = kDefaultBudget);
+
+    /// Keeps `e` (trimmed if over budget), dropping the oldest when full; returns what was
+    /// kept.
+    const WebhookExchange &push(WebhookExchange e);
+    size_t size() const { return m_items.size(); }
+    size_t capacity() const { return m_items.capacity(); }
+    bool empty() const { return m_items.empty(); }
+    /// 0 is the oldest kept exchange.
+    const WebhookExchange &at(size_t i) const { return m_items.at(i); }
+    const WebhookExchange &back() const { return m_items.back(); }
+    /// What the kept exchanges hold, in bytes.
+    qint64 bytes() const { return m_bytes; }
+
+    static qint64 bytesOf(const WebhookExchange &e);
+
+private:
+    RingBuffer<WebhookExchange> m_items;
+    qint64 m_budget;
+    qint64 m_bytes = 0;
 };
 
 } // namespace sluice

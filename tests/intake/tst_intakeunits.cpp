@@ -6,6 +6,7 @@
 #include "intake/intakeoptions.h"
 #include "intake/metrics.h"
 #include "intake/spool.h"
+#include "intake/webhookexchange.h"
 #include "queue/queuedlead.h"
 
 #include <QFile>
@@ -177,6 +178,37 @@ private Q_SLOTS:
 
         QVERIFY(!IntakeBatch::fromJsonLine("{\"task\":\"x\"}").has_value());
         QVERIFY(!IntakeBatch::fromJsonLine("not json").has_value());
+    }
+
+    void theWebhookLogIsBoundedInBytes()
+    {
+        // 1000 exchanges of 256 KiB bodies would be 256 MiB: past its budget the log keeps
+        // only the head of each new body, and says how much came.
+        const qint64 budget = 8 * 1024 * 1024;
+        WebhookLog log(1000, budget);
+        for (int i = 0; i < 3000; ++i) {
+            WebhookExchange e;
+            e.seq = quint64(i);
+            e.body = QByteArray(WebhookExchange::kMaxBody, 'x');
+            e.bodySize = 1'000'000;
+            e.response = "{\"task_id\":\"t\"}";
+            log.push(std::move(e));
+            QVERIFY2(log.bytes() <= budget + 1000 * (WebhookLog::kTrimmedBody + 64),
+                     qPrintable(QString::number(log.bytes())));
+        }
+        QCOMPARE(log.size(), size_t(1000));
+        QCOMPARE(log.back().seq, quint64(2999));
+        QCOMPARE(log.back().body.size(), WebhookLog::kTrimmedBody);
+        QCOMPARE(log.back().bodySize, 1'000'000);
+        // The accounting follows what is kept: the sum over the entries.
+        qint64 sum = 0;
+        for (size_t i = 0; i < log.size(); ++i)
+            sum += WebhookLog::bytesOf(log.at(i));
+        QCOMPARE(log.bytes(), sum);
+        // Small bodies are never trimmed.
+        WebhookExchange small;
+        small.body = "{}";
+        QCOMPARE(log.push(small).body, QByteArray("{}"));
     }
 
     void taskIdsAreUrlSafeAndDistinct()

@@ -254,6 +254,19 @@ private Q_SLOTS:
         QTRY_COMPARE(replayed.size(), 2);
         QVERIFY2(page->replayResult().startsWith(QStringLiteral("replayed: 400: ")),
                  qPrintable(page->replayResult()));
+
+        // A body nested 100,000 levels deep is shown as it came, never pretty-printed (the
+        // printer recurses: the console would crash).
+        const QByteArray deep = QByteArray(100'000, '[') + QByteArray(100'000, ']');
+        WebhookFirer deepFirer(fire, { FireRequest { deep, {} } });
+        deepFirer.start();
+        QTRY_VERIFY(deepFirer.isFinished());
+        page->setSearch(QStringLiteral("[[[[[[[["));
+        QTRY_COMPARE(page->proxy()->rowCount(), 1);
+        page->view()->setCurrentIndex(page->proxy()->index(0, 0));
+        QVERIFY2(page->detailText().contains(QStringLiteral("shown as received")),
+                 qPrintable(page->detailText().left(300)));
+        QVERIFY(page->detailText().contains(QStringLiteral("[[[[[[[[")));
         page->setSearch(QString());
     }
 

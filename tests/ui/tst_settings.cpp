@@ -6,6 +6,8 @@
 #include "settingsdialog.h"
 
 #include <QDir>
+#include <QFile>
+#include <QFileInfo>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSettings>
@@ -105,6 +107,37 @@ private Q_SLOTS:
         cleared.flags.remove(QStringLiteral("coalesce"));
         cleared.save(store);
         QVERIFY(!ConsoleSettings::load(store).flags.contains(QStringLiteral("coalesce")));
+    }
+
+    void theSettingsFileIsTheOwnersAlone()
+    {
+        // It holds API keys: 0600, also after a later write by someone else's code path (the
+        // window state goes to the same file) and for a file an older build left at 0644.
+        QTemporaryDir dir;
+        const QString file = dir.filePath(QStringLiteral("sluice.ini"));
+        const auto ownerOnly = QFileDevice::ReadOwner | QFileDevice::WriteOwner;
+        const auto mode = [&] {
+            return QFileInfo(file).permissions()
+                & (QFileDevice::ReadGroup | QFileDevice::WriteGroup | QFileDevice::ReadOther
+                   | QFileDevice::WriteOther | QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+        };
+        ConsoleSettings s;
+        s.instantlyApiKey = QStringLiteral("secret-key");
+        {
+            QSettings store(file, QSettings::IniFormat);
+            s.save(store);
+        }
+        QCOMPARE(mode(), ownerOnly);
+        {
+            QSettings store(file, QSettings::IniFormat);
+            store.setValue(QStringLiteral("window/geometry"), QByteArray("xyz"));
+        }
+        QCOMPARE(mode(), ownerOnly);
+        QVERIFY(QFile::setPermissions(file,
+                                      ownerOnly | QFileDevice::ReadGroup | QFileDevice::ReadOther));
+        QSettings store(file, QSettings::IniFormat);
+        QCOMPARE(ConsoleSettings::load(store).instantlyApiKey, QStringLiteral("secret-key"));
+        QCOMPARE(mode(), ownerOnly);
     }
 
     void everyFieldShowsServesOwnDefault()
