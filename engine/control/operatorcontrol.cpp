@@ -9,6 +9,53 @@
 
 namespace sluice {
 
+namespace {
+
+const QString kRetryDeadScript = QStringLiteral("dispatch_retry_dead");
+const QString kDeadCountsScript = QStringLiteral("dead_counts");
+const QString kDeadListScript = QStringLiteral("dead_list");
+const QString kDeadDiscardScript = QStringLiteral("dead_discard");
+
+/// Dead letters from a reply shaped as XRANGE's: {{id, {field, value, ...}}, ...}.
+std::vector<DeadLetter> deadLettersOf(const RedisReply &reply)
+{
+    std::vector<DeadLetter> out;
+    for (const RedisReply &entry : reply.elements()) {
+        DeadLetter d;
+        d.entryId = entry.at(0).bytes();
+        QList<QByteArray> fields;
+        const auto &f = entry.at(1).elements();
+        for (size_t i = 0; i + 1 < f.size(); i += 2) {
+            if (f[i].bytes() == "reason")
+                d.reason = QString::fromUtf8(f[i + 1].bytes());
+            else if (f[i].bytes() == "code")
+                d.code = leadReasonFromCode(f[i + 1].bytes());
+            else if (f[i].bytes() == "dead_ms")
+                d.deadMs = f[i + 1].bytes().toLongLong();
+            fields << f[i].bytes() << f[i + 1].bytes();
+        }
+        auto lead = QueuedLead::fromFields(fields);
+        if (lead.ok())
+            d.lead = lead.value();
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+std::function<void(RedisResult)> countReply(std::function<void(Result<int, RedisError>)> done)
+{
+    return [done = std::move(done)](RedisResult r) {
+        if (!done)
+            return;
+        if (!r.ok())
+            done(r.error());
+        else
+            done(int(r.value().integer()));
+    };
+}
+
+} // namespace
+
 OperatorControl::OperatorControl(RedisClient *redis, RedisKeys keys, SharedBreaker *breaker,
                                  QObject *parent)
     : QObject(parent)
@@ -79,31 +126,10 @@ void OperatorControl::deadLetters(
     m_redis->command(
         { "XREVRANGE", m_keys.deadLetters(), "+", "-", "COUNT", QByteArray::number(count) },
         [done](RedisResult r) {
-            if (!r.ok()) {
+            if (!r.ok())
                 done(r.error());
-                return;
-            }
-            std::vector<DeadLetter> out;
-            for (const RedisReply &entry : r.value().elements()) {
-                DeadLetter d;
-                d.entryId = entry.at(0).bytes();
-                QList<QByteArray> fields;
-                const auto &f = entry.at(1).elements();
-                for (size_t i = 0; i + 1 < f.size(); i += 2) {
-                    if (f[i].bytes() == "reason")
-                        d.reason = QString::fromUtf8(f[i + 1].bytes());
-                    else if (f[i].bytes() == "code")
-                        d.code = leadReasonFromCode(f[i + 1].bytes());
-                    else if (f[i].bytes() == "dead_ms")
-                        d.deadMs = f[i + 1].bytes().toLongLong();
-                    fields << f[i].bytes() << f[i + 1].bytes();
-                }
-                auto lead = QueuedLead::fromFields(fields);
-                if (lead.ok())
-                    d.lead = lead.value();
-                out.push_back(std::move(d));
-            }
-            done(std::move(out));
+            else
+                done(deadLettersOf(r.value()));
         });
 }
 
@@ -115,15 +141,125 @@ void OperatorControl::retryDeadLetters(int max, std::function<void(Result<int, R
 void OperatorControl::retryDeadLetter(const QByteArray &entryId,
                                       std::function<void(Result<int, RedisError>)> done)
 {
-    const QString script = QStringLiteral("dispatch_retry_dead");
-    m_redis->loadScript(script, bundledLuaScript(script));
-    m_redis->evalScript(script, { m_keys.deadLetters(), m_keys.leads() },
-                        { m_keys.prefix, "1", entryId }, [done](RedisResult r) {
+    retryDeadLetters(std::vector<QByteArray> { entryId }, std::move(done));
+}
+
+void OperatorControl::pauseState(std::function<void(Result<PauseState, RedisError>)> done)
+{
+    m_redis->command(
+        { "HMGET", m_keys.control(), "paused", "paused_cause", "paused_ms", "remaining_in_plan" },
+        [done](RedisResult r) {
+            if (!r.ok()) {
+                done(r.error());
+                return;
+            }
+            const RedisReply &v = r.value();
+            PauseState state;
+            if (v.at(0).isString())
+                state.reason = QString::fromUtf8(v.at(0).bytes());
+            state.cause = pauseCauseFromName(v.at(1).bytes());
+            if (state.reason)
+                state.sinceMs = v.at(2).bytes().toLongLong();
+            bool known = false;
+            const qint64 remaining = v.at(3).bytes().toLongLong(&known);
+            state.remainingInPlan = known ? remaining : -1;
+            done(std::move(state));
+        });
+}
+
+void OperatorControl::deadLetterCounts(
+    std::function<void(Result<std::vector<DeadLetterCount>, RedisError>)> done)
+{
+    m_redis->loadScript(kDeadCountsScript, bundledLuaScript(kDeadCountsScript));
+    m_redis->evalScript(kDeadCountsScript, { m_keys.deadLetters(), m_keys.deadLetterCounts() }, {},
+                        [done](RedisResult r) {
+                            if (!r.ok()) {
+                                done(r.error());
+                                return;
+                            }
+                            // Codes this build does not know (a newer instance's) count as Unknown.
+                            std::vector<DeadLetterCount> byReason;
+                            for (LeadReason reason : allLeadReasons())
+                                byReason.push_back({ reason, 0, 0 });
+                            const auto &e = r.value().elements();
+                            for (size_t i = 0; i + 2 < e.size(); i += 3) {
+                                const LeadReason code = leadReasonFromCode(e[i].bytes());
+                                for (DeadLetterCount &c : byReason) {
+                                    if (c.code != code)
+                                        continue;
+                                    c.count += e[i + 1].integer();
+                                    c.newestMs = std::max(c.newestMs, e[i + 2].integer());
+                                }
+                            }
+                            std::vector<DeadLetterCount> out;
+                            for (const DeadLetterCount &c : byReason)
+                                if (c.count > 0)
+                                    out.push_back(c);
+                            done(std::move(out));
+                        });
+}
+
+void OperatorControl::deadLettersWithReason(
+    LeadReason code, int count,
+    std::function<void(Result<std::vector<DeadLetter>, RedisError>)> done)
+{
+    m_redis->loadScript(kDeadListScript, bundledLuaScript(kDeadListScript));
+    m_redis->evalScript(kDeadListScript, { m_keys.deadLetters() },
+                        { QByteArray::number(std::max(0, count)), leadReasonCode(code) },
+                        [done](RedisResult r) {
                             if (!r.ok())
                                 done(r.error());
                             else
-                                done(int(r.value().integer()));
+                                done(deadLettersOf(r.value()));
                         });
+}
+
+void OperatorControl::retryDeadLettersWithReason(LeadReason code, int max,
+                                                 std::function<void(Result<int, RedisError>)> done)
+{
+    m_redis->loadScript(kRetryDeadScript, bundledLuaScript(kRetryDeadScript));
+    m_redis->evalScript(
+        kRetryDeadScript, { m_keys.deadLetters(), m_keys.leads() },
+        { m_keys.prefix, QByteArray::number(std::max(1, max)), leadReasonCode(code) },
+        countReply(std::move(done)));
+}
+
+void OperatorControl::retryDeadLetters(const std::vector<QByteArray> &entryIds,
+                                       std::function<void(Result<int, RedisError>)> done)
+{
+    if (entryIds.empty()) {
+        // Nothing to move; still answered from the event loop, as every other outcome.
+        m_redis->command({ "PING" }, [done](RedisResult r) {
+            if (done)
+                r.ok() ? done(0) : done(r.error());
+        });
+        return;
+    }
+    QList<QByteArray> args { m_keys.prefix, QByteArray::number(qsizetype(entryIds.size())), "" };
+    for (const QByteArray &id : entryIds)
+        args << id;
+    m_redis->loadScript(kRetryDeadScript, bundledLuaScript(kRetryDeadScript));
+    m_redis->evalScript(kRetryDeadScript, { m_keys.deadLetters(), m_keys.leads() }, args,
+                        countReply(std::move(done)));
+}
+
+std::optional<QString>
+OperatorControl::discardDeadLetters(const std::vector<QByteArray> &entryIds, const QString &who,
+                                    const QString &why,
+                                    std::function<void(Result<int, RedisError>)> done)
+{
+    if (who.trimmed().isEmpty())
+        return QStringLiteral("say who discards (the name is kept with each discarded lead)");
+    if (why.trimmed().isEmpty())
+        return QStringLiteral("say why these leads are discarded (kept with each of them)");
+    QList<QByteArray> args { m_keys.prefix, who.trimmed().toUtf8(), why.trimmed().toUtf8(),
+                             QByteArray::number(kDiscardedKept) };
+    for (const QByteArray &id : entryIds)
+        args << id;
+    m_redis->loadScript(kDeadDiscardScript, bundledLuaScript(kDeadDiscardScript));
+    m_redis->evalScript(kDeadDiscardScript, { m_keys.deadLetters(), m_keys.discardedDeadLetters() },
+                        args, countReply(std::move(done)));
+    return std::nullopt;
 }
 
 } // namespace sluice

@@ -2,6 +2,7 @@
 
 #include "close/closesignature.h"
 #include "close/closewebhook.h"
+#include "control/fleetstatus.h"
 #include "core/jsonvariant.h"
 #include "intakebatch.h"
 #include "metrics.h"
@@ -144,8 +145,11 @@ IntakeServer::IntakeServer(IntakeOptions options, RedisClient *redis, Metrics *m
     m_drainRetry.setSingleShot(true);
     m_drainRetry.setInterval(1000);
     connect(&m_drainRetry, &QTimer::timeout, this, &IntakeServer::drainSpool);
-    if (m_redis)
+    if (m_redis) {
         m_redis->loadScript(kEnqueueScript, bundledLuaScript(kEnqueueScript));
+        m_fleet = std::make_unique<FleetStatus>(m_redis, m_keys);
+        m_fleet->registerMetrics(*m_metrics);
+    }
 
     addRoute("POST", QStringLiteral("/instantly/add_lead"),
              [this](const HttpRequest &r, HttpResponder responder) {
@@ -601,6 +605,54 @@ void IntakeServer::taskStatus(const HttpRequest &request, HttpResponder responde
 
 void IntakeServer::health(const HttpRequest &, HttpResponder responder)
 {
+    if (!m_fleet) {
+        answerHealth(std::move(responder), FleetSnapshot());
+        return;
+    }
+    m_fleet->withFresh([this, responder](const FleetSnapshot &fleet) mutable {
+        answerHealth(std::move(responder), fleet);
+    });
+}
+
+namespace {
+
+/// The fleet's part of /healthz: what dispatching waits for, and what waits for an operator.
+json fleetHealth(const FleetSnapshot &fleet)
+{
+    json dispatch = { { "paused", bool(fleet.pause.reason) } };
+    if (fleet.pause.reason) {
+        dispatch["cause"] = pauseCauseName(fleet.pause.cause).toStdString();
+        dispatch["reason"] = fleet.pause.reason->toStdString();
+        dispatch["since_ms"] = fleet.pause.sinceMs;
+    }
+    json parked = json::array();
+    for (const ParkedCampaign &p : fleet.parked)
+        parked.push_back({ { "name", p.name.toStdString() },
+                           { "leads", p.leads },
+                           { "since_ms", p.sinceMs },
+                           { "since",
+                             QDateTime::fromMSecsSinceEpoch(p.sinceMs, Qt::UTC)
+                                 .toString(Qt::ISODateWithMs)
+                                 .toStdString() } });
+    json byReason = json::object();
+    for (const DeadLetterCount &d : fleet.deadLetters)
+        byReason[leadReasonCode(d.code).toStdString()] = d.count;
+    return {
+        // False until Redis answered once: then the rest says nothing yet.
+        { "fleet_known", fleet.known },
+        { "dispatch", dispatch },
+        { "remaining_in_plan",
+          fleet.pause.remainingInPlan < 0 ? json(nullptr) : json(fleet.pause.remainingInPlan) },
+        { "parked_campaigns", parked },
+        { "parked_leads", fleet.parkedLeads() },
+        { "dead_letters", { { "total", fleet.deadLetterTotal() }, { "by_reason", byReason } } },
+    };
+}
+
+} // namespace
+
+void IntakeServer::answerHealth(HttpResponder responder, const FleetSnapshot &fleet)
+{
     const bool redisUp = redisConnected();
     const bool spoolUp = !m_options.spoolPath.isEmpty() && m_spool.isOpen();
     json spool
@@ -609,9 +661,11 @@ void IntakeServer::health(const HttpRequest &, HttpResponder responder)
         spool["error"] = m_spool.errorString().toStdString();
     bool deliveryHealthy = true;
     const QVariantMap delivery = m_healthSource ? m_healthSource(deliveryHealthy) : QVariantMap();
+    // Paused, nothing reaches Instantly: an operator (or a probe) must act, whoever paused.
+    const bool dispatching = !fleet.pause.reason;
     json body = {
         { "status",
-          redisUp ? (deliveryHealthy ? "ok" : "degraded")
+          redisUp ? (deliveryHealthy && dispatching ? "ok" : "degraded")
                   : (spoolUp ? "degraded" : "unavailable") },
         { "redis",
           { { "connected", redisUp },
@@ -620,6 +674,11 @@ void IntakeServer::health(const HttpRequest &, HttpResponder responder)
                   .toStdString() } } },
         { "spool", spool },
     };
+    if (m_fleet) {
+        const json f = fleetHealth(fleet);
+        for (auto it = f.begin(); it != f.end(); ++it)
+            body[it.key()] = it.value();
+    }
     for (auto it = delivery.cbegin(); it != delivery.cend(); ++it)
         body[it.key().toStdString()] = variantToJson(it.value());
     responder.sendJson(redisUp || spoolUp ? 200 : 503, dumpJson(body));
@@ -627,8 +686,16 @@ void IntakeServer::health(const HttpRequest &, HttpResponder responder)
 
 void IntakeServer::renderMetrics(const HttpRequest &, HttpResponder responder)
 {
-    responder.send(200, m_metrics->render(),
-                   QByteArrayLiteral("text/plain; version=0.0.4; charset=utf-8"));
+    const auto send = [this](HttpResponder &r) {
+        r.send(200, m_metrics->render(),
+               QByteArrayLiteral("text/plain; version=0.0.4; charset=utf-8"));
+    };
+    if (!m_fleet) {
+        send(responder);
+        return;
+    }
+    // The fleet's gauges read the snapshot: make it fresh (or give up waiting) first.
+    m_fleet->withFresh([send, responder](const FleetSnapshot &) mutable { send(responder); });
 }
 
 } // namespace sluice

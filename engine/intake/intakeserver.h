@@ -19,6 +19,8 @@
 
 namespace sluice {
 
+class FleetStatus;
+struct FleetSnapshot;
 class Metrics;
 class MetricCounter;
 class MetricHistogram;
@@ -27,6 +29,10 @@ struct IntakeBatch;
 
 /// The webhook listener: POST /instantly/add_lead (a Close webhook or a direct batch),
 /// GET /instantly/task/{id}/status, GET /healthz and GET /metrics.
+///
+/// /healthz and /metrics also show the fleet's state as Redis holds it (FleetStatus: the
+/// pause and its cause, parked campaigns, remaining_in_plan, dead letters per reason), so
+/// every instance reports the same thing; a paused fleet is "degraded".
 ///
 /// A request is checked in this order: body size (413), Content-Type (415), signature when a
 /// key is set (401), body (400). An accepted one is stored by one atomic Lua script (stream
@@ -83,6 +89,7 @@ private:
     void taskStatus(const HttpRequest &request, HttpResponder responder);
     void health(const HttpRequest &request, HttpResponder responder);
     void renderMetrics(const HttpRequest &request, HttpResponder responder);
+    void answerHealth(HttpResponder responder, const FleetSnapshot &fleet);
 
     void store(IntakeBatch batch, HttpResponder responder, QElapsedTimer timer);
     void spoolAndAnswer(const IntakeBatch &batch, HttpResponder &responder,
@@ -107,6 +114,7 @@ private:
     quint16 m_port = 0;
     bool m_draining = false;
     HealthSource m_healthSource;
+    std::unique_ptr<FleetStatus> m_fleet; ///< with a Redis client only
     bool m_recording = false;
     quint64 m_exchangeSeq = 0;
     QTimer m_drainRetry;

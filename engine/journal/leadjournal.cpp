@@ -159,7 +159,8 @@ QString JournalEvent::summary() const
 
 bool JournalEvent::isFinal() const
 {
-    return kind == u"delivered" || kind == u"skipped" || kind == u"failed" || kind == u"dead";
+    return kind == u"delivered" || kind == u"skipped" || kind == u"failed" || kind == u"dead"
+        || kind == u"discarded";
 }
 
 QString JournalEvent::stepName() const
@@ -175,6 +176,7 @@ QString JournalEvent::stepName() const
         { QStringLiteral("dead"), QStringLiteral("Dead letter") },
         { QStringLiteral("parked"), QStringLiteral("Parked") },
         { QStringLiteral("requeued"), QStringLiteral("Queued again") },
+        { QStringLiteral("discarded"), QStringLiteral("Discarded by an operator") },
         { QStringLiteral("verified"), QStringLiteral("Verified") },
         { QStringLiteral("missing"), QStringLiteral("Missing") },
         { QStringLiteral("duplicated"), QStringLiteral("Duplicated") },

@@ -21,7 +21,8 @@ class RedisClient;
 /// verify, clean-up).
 ///
 /// Kinds: received, queued, looked_up, attempt, delivered, skipped, retry, failed, dead,
-/// parked, requeued, verified, missing, duplicated, deleted.
+/// parked, requeued, discarded (by an operator: detail says who and why), verified, missing,
+/// duplicated, deleted.
 struct JournalEvent
 {
     QString kind;

@@ -22,6 +22,12 @@ struct RedisKeys
     QByteArray retries() const { return prefix + "retries"; }
     /// Stream of dead-lettered QueuedLead entries (plus `reason`, `dead_ms`).
     QByteArray deadLetters() const { return prefix + "dead"; }
+    /// Hash: the dead letters' counts per reason code, memoised with the stream's length and
+    /// last id (resources/lua/dead_counts.lua); rebuilt from deadLetters() whenever in doubt.
+    QByteArray deadLetterCounts() const { return prefix + "dead-counts"; }
+    /// Capped stream of discarded dead letters: each entry as it was, plus `dead_entry`,
+    /// `discarded_by`, `discarded_why`, `discarded_ms`. Nothing is deleted without a trace.
+    QByteArray discardedDeadLetters() const { return prefix + "dead-discarded"; }
     /// Hash of one batch's progress (see TaskProgress).
     QByteArray task(const QString &taskId) const { return prefix + "task:" + taskId.toUtf8(); }
     /// Sorted set of task ids by creation time, for listings and retention.

@@ -1,4 +1,6 @@
 -- include: journal
+-- include: reasons
+-- include: deadletters
 -- Sluice dispatcher: a parked campaign appeared; its leads go back into the leads stream
 -- (attempt kept), up to ARGV[4] at a time. The campaign leaves the parked set with its last
 -- lead. The caller calls again until it returns 0.
@@ -11,17 +13,9 @@
 local stream, prefix, name, why = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local parked = prefix .. 'parked:' .. name
 local entries = redis.call('XRANGE', parked, '-', '+', 'COUNT', tonumber(ARGV[4]))
-local drop = { reason = true, code = true, parked_ms = true, entry = true, retry_of = true }
 local journal_prefix = ARGV[5] == '1' and prefix or ''
 for _, e in ipairs(entries) do
-  local fields, copy, task = e[2], {}, nil
-  for j = 1, #fields, 2 do
-    local f, v = fields[j], fields[j + 1]
-    if f == 'task' then task = v end
-    if not drop[f] then
-      copy[#copy + 1] = f; copy[#copy + 1] = v
-    end
-  end
+  local copy, task = deadletters.lead_fields(e[2], false)
   local entry = redis.call('XADD', stream, '*', unpack(copy))
   local now = string.match(entry, '^(%d+)') -- a string: cjson would print a number as 1.7e+12
   journal.add(journal_prefix, journal.identity_of(copy), now, {'kind', 'requeued', 'at', now,

@@ -674,6 +674,65 @@ private Q_SLOTS:
         QVERIFY(text.contains("sluice_intake_ack_seconds_bucket{le=\"1\"} 4\n"));
     }
 
+    void healthAndMetricsShowTheFleetFromRedis()
+    {
+        QVERIFY(startIntake());
+        // What another instance (or the dispatchers) left in Redis: a pause with a cause, the
+        // plan's room, a parked campaign, dead letters of two reasons.
+        redis({ "HSET", m_keys.control(), "paused", "Instantly plan exhausted", "paused_cause",
+                "plan_exhausted", "paused_ms", "1700000000123", "remaining_in_plan", "0" });
+        for (int i = 0; i < 2; ++i)
+            redis({ "XADD", m_keys.parkedLeads(QStringLiteral("Spring Launch")), "*", "task", "t1",
+                    "campaign", "Spring Launch", "code", "campaign_missing", "reason", "missing" });
+        redis({ "SADD", m_keys.parked(), "Spring Launch" });
+        for (const char *code : { "blocklisted", "blocklisted", "gave_up" })
+            redis({ "XADD", m_keys.deadLetters(), "*", "task", "t1", "code", code, "reason", "x",
+                    "dead_ms", "1700000000000" });
+
+        json h;
+        QTRY_VERIFY_WITH_TIMEOUT((h = get(QStringLiteral("/healthz")).parsed(),
+                                  h.value("fleet_known", false) && h["dispatch"]["paused"] == true),
+                                 10'000);
+        QVERIFY2(h["status"] == "degraded", h.dump().c_str());
+        QVERIFY(h["dispatch"]["cause"] == "plan_exhausted");
+        QVERIFY(h["dispatch"]["reason"] == "Instantly plan exhausted");
+        QVERIFY(h["dispatch"]["since_ms"] == 1700000000123);
+        QVERIFY(h["remaining_in_plan"] == 0);
+        QCOMPARE(h["parked_campaigns"].size(), size_t(1));
+        QVERIFY(h["parked_campaigns"][0]["name"] == "Spring Launch");
+        QVERIFY(h["parked_campaigns"][0]["leads"] == 2);
+        QVERIFY(h["parked_campaigns"][0]["since_ms"].get<qint64>() > 1'700'000'000'000);
+        QVERIFY(h["parked_campaigns"][0]["since"].is_string());
+        QVERIFY(h["parked_leads"] == 2);
+        QVERIFY(h["dead_letters"]["total"] == 3);
+        QVERIFY(h["dead_letters"]["by_reason"]["blocklisted"] == 2);
+        QVERIFY(h["dead_letters"]["by_reason"]["gave_up"] == 1);
+        QVERIFY(!h["dead_letters"]["by_reason"].contains("rejected"));
+
+        const QByteArray text = get(QStringLiteral("/metrics")).body;
+        for (const char *line :
+             { "sluice_dispatch_paused{cause=\"plan_exhausted\"} 1\n",
+               "sluice_dispatch_paused{cause=\"operator\"} 0\n",
+               "sluice_instantly_remaining_in_plan 0\n", "sluice_parked_campaigns 1\n",
+               "sluice_parked_leads 2\n", "sluice_dead_letters{reason=\"blocklisted\"} 2\n",
+               "sluice_dead_letters{reason=\"gave_up\"} 1\n",
+               "sluice_dead_letters{reason=\"rejected\"} 0\n" })
+            QVERIFY2(text.contains(line),
+                     qPrintable(QString::fromLatin1(line) + QString::fromUtf8(text)));
+
+        // Resumed and dealt with: every instance reports it within about a second.
+        redis({ "HDEL", m_keys.control(), "paused", "paused_cause", "paused_ms" });
+        redis({ "DEL", m_keys.deadLetters() });
+        QTRY_VERIFY_WITH_TIMEOUT(
+            (h = get(QStringLiteral("/healthz")).parsed(), h["dispatch"]["paused"] == false),
+            10'000);
+        QVERIFY2(h["status"] == "ok", h.dump().c_str());
+        QVERIFY(h["dead_letters"]["total"] == 0);
+        QVERIFY(h["remaining_in_plan"] == 0);
+        QVERIFY(get(QStringLiteral("/metrics"))
+                    .body.contains("sluice_dispatch_paused{cause=\"plan_exhausted\"} 0\n"));
+    }
+
 private:
     RedisOptions fastRedisOptions() const
     {
