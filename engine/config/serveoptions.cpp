@@ -34,7 +34,8 @@ const Flag kFlags[] = {
     { "safety-factor", "SLUICE_SAFETY_FACTOR", true, false,
       "pace at this share of each cap, (0, 1] (default 0.8)" },
     { "instances-hint", "SLUICE_INSTANCES_HINT", true, false,
-      "expected instances; sizes the fallback when Redis is away (default 1)" },
+      "instances assumed until the fleet is counted in Redis; sizes the fallback when "
+      "Redis is away (default 1)" },
     { "workers", "SLUICE_WORKERS", true, false, "dispatchers in this process, 1..64 (default 1)" },
     { "bulk", nullptr, false, false, "one POST /api/v2/leads/add per campaign batch (default)" },
     { "single", nullptr, false, false, "one POST /api/v2/leads per lead" },

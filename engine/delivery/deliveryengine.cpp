@@ -117,6 +117,8 @@ std::optional<QString> DeliveryEngine::Core::start()
     m_close = new CloseClient(m_settings.close, this);
 
     m_limiter = new SharedRateLimiter(m_redis, keys.limiter(), m_settings.limiter, nullptr, this);
+    // Sizes the share each instance paces at when Redis is away by the fleet last seen alive.
+    m_limiter->announcePresence(keys.instances(), m_settings.instance);
     LimiterOptions closeBudget = m_settings.limiter;
     closeBudget.caps = m_settings.closeCaps;
     m_breaker = new SharedBreaker(m_redis, keys.breaker(), m_settings.breaker, nullptr, this);

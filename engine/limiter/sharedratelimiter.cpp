@@ -1,5 +1,6 @@
 #include "sharedratelimiter.h"
 
+#include "core/clock.h"
 #include "net/apitransport.h"
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
@@ -34,14 +35,59 @@ SharedRateLimiter::SharedRateLimiter(RedisClient *redis, QByteArray key,
     , m_options(options)
     , m_rules(pacedRules(options.caps, options.safetyFactor))
     , m_clock(clock)
-    , m_fallback(std::make_unique<LocalRateLimiter>(
-          options, options.fallbackShare / double(std::max(1, options.instancesHint))))
+    , m_fleetSize(std::max(1, options.instancesHint))
 {
+    m_fallback = std::make_unique<LocalRateLimiter>(options, fallbackShare());
     m_redis->loadScript(kAcquire, bundledLuaScript(kAcquire));
     m_redis->loadScript(kReport, bundledLuaScript(kReport));
 }
 
 SharedRateLimiter::~SharedRateLimiter() = default;
+
+double SharedRateLimiter::fallbackShare() const
+{
+    return m_options.fallbackShare / double(std::max(1, m_fleetSize));
+}
+
+void SharedRateLimiter::announcePresence(QByteArray key, const QString &instance,
+                                         milliseconds interval)
+{
+    m_presenceKey = std::move(key);
+    m_instance = instance.toUtf8();
+    m_presenceInterval = std::max(interval, milliseconds { 10 });
+    if (!m_presenceTimer) {
+        m_presenceTimer = new QTimer(this);
+        connect(m_presenceTimer, &QTimer::timeout, this, &SharedRateLimiter::announce);
+    }
+    m_presenceTimer->start(m_presenceInterval);
+    announce();
+}
+
+void SharedRateLimiter::announce()
+{
+    const qint64 now = fleetClockMs();
+    const qint64 window = 3 * qint64(m_presenceInterval.count());
+    m_redis->command({ "ZADD", m_presenceKey, QByteArray::number(now), m_instance }, {});
+    // Gone for a day: forgotten (the set stays small whatever the churn of instance names).
+    m_redis->command(
+        { "ZREMRANGEBYSCORE", m_presenceKey, "-inf", QByteArray::number(now - 86'400'000) }, {});
+    QPointer<SharedRateLimiter> self(this);
+    m_redis->command({ "ZCOUNT", m_presenceKey, QByteArray::number(now - window), "+inf" },
+                     [self](RedisResult r) {
+                         if (self && r.ok() && r.value().integer() > 0)
+                             self->setFleetSize(int(r.value().integer()));
+                     });
+}
+
+void SharedRateLimiter::setFleetSize(int n)
+{
+    // Kept while degraded: the fallback's pacing state must not reset mid-outage, and the
+    // count it started with is the last one seen alive.
+    if (n == m_fleetSize || m_degraded)
+        return;
+    m_fleetSize = n;
+    m_fallback = std::make_unique<LocalRateLimiter>(m_options, fallbackShare());
+}
 
 double SharedRateLimiter::configuredPerSecond() const
 {
@@ -104,8 +150,7 @@ void SharedRateLimiter::tryAcquire(std::function<void(const LimiterGrant &)> don
             self->setDegraded(true,
                               QStringLiteral("Redis unreachable, pacing locally at %1% of "
                                              "the budget: %2")
-                                  .arg(qRound(100 * self->m_options.fallbackShare
-                                              / self->m_options.instancesHint))
+                                  .arg(qRound(100 * self->fallbackShare()))
                                   .arg(why));
             done(self->decideLocally());
             return;

@@ -6,6 +6,7 @@
 
 #include <QByteArray>
 #include <QObject>
+#include <QTimer>
 
 #include <functional>
 #include <memory>
@@ -33,8 +34,9 @@ struct LimiterGrant
 /// immediately before the HTTP request, never when a job is fetched.
 ///
 /// When Redis cannot be reached, decisions fall back to an in-process LocalRateLimiter at
-/// budget / instancesHint × fallbackShare, degradedChanged() says so, and the next successful
-/// Redis decision ends the fallback.
+/// budget / instances × fallbackShare, degradedChanged() says so, and the next successful
+/// Redis decision ends the fallback. "instances" is the number last seen alive in Redis
+/// (announcePresence), instancesHint until then.
 class SharedRateLimiter : public QObject
 {
     Q_OBJECT
@@ -57,6 +59,17 @@ public:
     /// limiter runs on its local fallback.
     void pace(std::chrono::milliseconds gap);
 
+    /// Keeps `instance` in the fleet's presence set `key` (instance -> last seen, Redis time)
+    /// every `interval`, and counts the instances seen within three intervals: that count
+    /// sizes the fallback share, so N instances cut off from Redis together stay within the
+    /// budget without anyone setting --instances-hint.
+    void announcePresence(QByteArray key, const QString &instance,
+                          std::chrono::milliseconds interval = std::chrono::seconds { 5 });
+    /// Instances last seen alive (instancesHint until the first count).
+    int fleetSize() const { return m_fleetSize; }
+    /// The share of the budget this instance paces at while Redis is away.
+    double fallbackShare() const;
+
     bool degraded() const { return m_degraded; }
     const LimiterOptions &options() const { return m_options; }
     /// The safe rate the caps allow, per second (the tightest cap × safety factor).
@@ -73,6 +86,8 @@ private:
     LimiterGrant decideLocally();
     void setDegraded(bool degraded, const QString &reason);
     void setFactor(double factor);
+    void announce();
+    void setFleetSize(int n);
 
     RedisClient *m_redis;
     QByteArray m_key;
@@ -83,6 +98,11 @@ private:
     std::unique_ptr<LocalRateLimiter> m_fallback;
     bool m_degraded = false;
     double m_lastFactor = 1.0;
+    int m_fleetSize = 1;
+    QByteArray m_presenceKey;
+    QByteArray m_instance;
+    std::chrono::milliseconds m_presenceInterval { 5'000 };
+    QTimer *m_presenceTimer = nullptr;
 };
 
 } // namespace sluice

@@ -78,6 +78,9 @@ struct RedisKeys
     {
         return prefix + "alive:" + consumer.toUtf8();
     }
+    /// Sorted set: instance name -> when it last said it was alive (Redis time, Unix ms). Its
+    /// count sizes each instance's share of the budget while Redis is away.
+    QByteArray instances() const { return prefix + "instances"; }
     /// String with a TTL: the instance that probes whether a self-made pause can end.
     QByteArray probe() const { return prefix + "probe"; }
     /// Hash of dispatching controls shared by all instances: `paused` (the reason),

@@ -192,6 +192,38 @@ private Q_SLOTS:
         QCOMPARE(degraded.count(), 2);
     }
 
+    void theFallbackShareFollowsTheInstancesSeenAlive()
+    {
+        // No --instances-hint: two instances announce themselves, so each paces at half the
+        // fallback share when Redis goes away; one of them gone, the other takes it all.
+        auto redis = connect();
+        LimiterOptions options; // fallbackShare 0.5
+        const QByteArray presence = m_key + ":instances";
+        SharedRateLimiter one(redis.get(), m_key, options);
+        auto two = std::make_unique<SharedRateLimiter>(redis.get(), m_key, options);
+        QCOMPARE(one.fleetSize(), 1);
+        one.announcePresence(presence, QStringLiteral("one"), milliseconds { 100 });
+        two->announcePresence(presence, QStringLiteral("two"), milliseconds { 100 });
+        QTRY_COMPARE(one.fleetSize(), 2);
+        QTRY_COMPARE(two->fleetSize(), 2);
+        QCOMPARE(one.fallbackShare(), 0.25);
+        two.reset(); // stops announcing: out of the count after three intervals
+        QTRY_COMPARE(one.fleetSize(), 1);
+        QCOMPARE(one.fallbackShare(), 0.5);
+
+        SharedRateLimiter three(redis.get(), m_key, options);
+        three.announcePresence(presence, QStringLiteral("three"), milliseconds { 100 });
+        QTRY_COMPARE(one.fleetSize(), 2);
+        QSignalSpy degraded(&one, &SharedRateLimiter::degradedChanged);
+        m_server.kill();
+        QTRY_VERIFY(grant(one).degraded);
+        QVERIFY2(degraded.at(0).at(1).toString().contains(QStringLiteral("at 25% of the budget")),
+                 qPrintable(degraded.at(0).at(1).toString()));
+        QCOMPARE(one.fleetSize(), 2); // the last count seen, kept while Redis is away
+        QVERIFY2(m_server.start(), qPrintable(m_server.errorString()));
+        QTRY_VERIFY_WITH_TIMEOUT(redis->state() == RedisClient::State::Connected, 15'000);
+    }
+
     /// The proof: four separate processes acquiring as fast as they can for 20 s
     /// against 10/s and 600/min never exceed 10 in any second, and use >= 95% of the safe rate.
     void fourProcessesShareOneBudget()
