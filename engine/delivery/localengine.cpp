@@ -257,7 +257,7 @@ bool LocalEngine::stop(std::chrono::milliseconds timeout)
     if (m_redis)
         m_redis->disconnectFromServer();
     m_redis.reset();
-    m_privateRedis.reset(); // stops it if we started it
+    m_privateRedis.reset(); // stops it if no other Sluice process uses it
     m_sandbox.reset();
     m_lease.reset(); // the name is free for the next process (or start()) again
     return clean;

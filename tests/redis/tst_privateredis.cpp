@@ -5,8 +5,12 @@
 #include "redis/privateredis.h"
 #include "redis/redisclient.h"
 
+#include <QDir>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <csignal>
+#include <memory>
 
 using namespace sluice;
 using std::chrono::milliseconds;
@@ -52,6 +56,51 @@ private Q_SLOTS:
         RedisClient client(options(again.url()));
         client.connectToServer();
         QCOMPARE(command(client, { "GET", "sluice:test" }).bytes(), QByteArray("kept"));
+    }
+
+    void theLastUserStopsIt()
+    {
+        // The process that started the server leaves first: the server stays for the other.
+        QTemporaryDir dir(QDir::tempPath() + QStringLiteral("/sluice-pr-XXXXXX"));
+        const QString dataDir = dir.filePath(QStringLiteral("d"));
+        auto starter = std::make_unique<PrivateRedis>(dataDir);
+        QVERIFY(!starter->start());
+        QVERIFY(starter->owned());
+        const qint64 pid = starter->serverPid();
+        QVERIFY(pid > 0);
+        PrivateRedis user(dataDir);
+        QVERIFY(!user.start());
+        QVERIFY(!user.owned());
+        starter.reset();
+        QVERIFY(redisAnswersOnSocket(user.socketPath(), milliseconds { 1000 }));
+        QCOMPARE(user.serverPid(), pid);
+        user.stop(); // the last one: the server goes
+        QVERIFY(!redisAnswersOnSocket(user.socketPath(), milliseconds { 200 }));
+        QVERIFY(::kill(pid_t(pid), 0) != 0);
+    }
+
+    void aSlowServerIsWaitedForNeverReplaced()
+    {
+        // A server that runs but does not answer (busy, or loading a large AOF; here stopped
+        // with SIGSTOP) must not get a second server on the same append-only file.
+        QTemporaryDir dir(QDir::tempPath() + QStringLiteral("/sluice-pr-XXXXXX"));
+        const QString dataDir = dir.filePath(QStringLiteral("d"));
+        PrivateRedis first(dataDir);
+        QVERIFY(!first.start());
+        const qint64 pid = first.serverPid();
+        QVERIFY(::kill(pid_t(pid), SIGSTOP) == 0);
+        PrivateRedis second(dataDir);
+        const auto problem = second.start(milliseconds { 400 });
+        ::kill(pid_t(pid), SIGCONT);
+        QVERIFY(problem);
+        QVERIFY2(problem->contains(QStringLiteral("never replaced")), qPrintable(*problem));
+        QVERIFY(!second.owned());
+        QCOMPARE(second.serverPid(), pid); // the same server, still running
+        QVERIFY(redisAnswersOnSocket(first.socketPath(), milliseconds { 2000 }));
+        // Once it answers, the second process shares it.
+        QVERIFY(!second.start());
+        QVERIFY(!second.owned());
+        QCOMPARE(second.serverPid(), pid);
     }
 
     void clearErrors()
