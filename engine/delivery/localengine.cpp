@@ -190,7 +190,11 @@ std::optional<QString> LocalEngine::start()
         intake.port = o.listenPort;
         intake.allowRemote = o.allowRemote;
         intake.webhookSecret = o.webhookSecret.toUtf8();
-        intake.spoolPath = QDir(m_options.dataDir).filePath(QStringLiteral("intake-spool.jsonl"));
+        // One spool per process (its lock is its own); those of processes that are gone are
+        // adopted and drained by whichever process runs.
+        intake.spoolPath
+            = QDir(m_options.dataDir)
+                  .filePath(QStringLiteral("intake-spool-%1.jsonl").arg(m_settings.instance));
         intake.ns = o.ns;
         intake.journal = o.journal;
         if (auto problem = intake.problem())

@@ -11,6 +11,8 @@
 #include "webhookexchange.h"
 
 #include <QDateTime>
+#include <QDir>
+#include <QFileInfo>
 #include <QHttpServerRequest>
 #include <QLoggingCategory>
 
@@ -186,6 +188,7 @@ Result<quint16, QString> IntakeServer::start()
             if (const auto batch = IntakeBatch::fromJsonLine(line))
                 rememberSpooled(*batch);
         }
+        adoptOrphanSpools();
         if (!m_spool.isEmpty())
             qCInfo(lcIntake).noquote()
                 << m_spool.depth() << "spooled request(s) wait in" << m_spool.path();
@@ -213,6 +216,10 @@ Result<quint16, QString> IntakeServer::start()
             drainSpool();
     });
     drainSpool();
+    m_adoptTimer.setInterval(30'000);
+    connect(&m_adoptTimer, &QTimer::timeout, this, &IntakeServer::drainSpool);
+    if (m_spool.isOpen())
+        m_adoptTimer.start();
     return port;
 }
 
@@ -483,8 +490,49 @@ void IntakeServer::forgetSpooled(const QByteArray &line)
         m_spooledDedupe.erase(it);
 }
 
+void IntakeServer::adoptOrphanSpools()
+{
+    if (!m_spool.isOpen())
+        return;
+    const QFileInfo own(m_spool.path());
+    const QDir dir = own.absoluteDir();
+    // intake-spool-<instance>.jsonl, and intake-spool.jsonl of versions with one per directory.
+    for (const QString &name :
+         dir.entryList({ QStringLiteral("intake-spool*.jsonl") }, QDir::Files)) {
+        if (name == own.fileName())
+            continue;
+        Spool orphan(dir.filePath(name));
+        if (!orphan.open())
+            continue; // a live process's spool (or unusable): left alone
+        qsizetype adopted = 0;
+        bool complete = true;
+        for (const QByteArray &line : orphan.pending()) {
+            // Appended here first: a crash before the orphan is removed replays its lines
+            // twice, and the enqueue script refuses the repeat.
+            if (!m_spool.append(line)) {
+                complete = false;
+                break;
+            }
+            if (const auto batch = IntakeBatch::fromJsonLine(line))
+                rememberSpooled(*batch);
+            ++adopted;
+        }
+        if (!complete) {
+            qCWarning(lcIntake).noquote()
+                << "cannot adopt the spool" << orphan.path() << ":" << m_spool.errorString();
+            continue;
+        }
+        if (adopted > 0)
+            qCInfo(lcIntake).noquote() << "adopted" << adopted << "spooled request(s) of"
+                                       << orphan.path() << "(its process is gone)";
+        orphan.remove();
+    }
+    m_counters->spoolDepth.set(double(m_spool.depth()));
+}
+
 void IntakeServer::drainSpool()
 {
+    adoptOrphanSpools(); // a process that died meanwhile leaves its spool to us
     if (m_draining || m_spool.isEmpty() || !redisConnected())
         return;
     qCInfo(lcIntake) << "replaying" << m_spool.depth() << "spooled request(s) into Redis";

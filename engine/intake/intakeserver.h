@@ -102,6 +102,9 @@ private:
 
     void drainSpool();
     void drainNext();
+    /// Moves the lines of spools in the same directory whose process is gone (their lock is
+    /// free) into this one, then removes them: whichever process runs drains them all.
+    void adoptOrphanSpools();
     void forgetSpooled(const QByteArray &line);
     void rememberSpooled(const IntakeBatch &batch);
 
@@ -118,6 +121,7 @@ private:
     bool m_recording = false;
     quint64 m_exchangeSeq = 0;
     QTimer m_drainRetry;
+    QTimer m_adoptTimer; ///< looks for spools left by processes that died meanwhile
     /// Pending spool lines by dedupe id and by task id (task -> entries), so a duplicate
     /// delivery while Redis is down is recognised and a spooled task has a status.
     QHash<QString, QString> m_spooledDedupe;

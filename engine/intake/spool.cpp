@@ -45,6 +45,13 @@ bool Spool::open()
     const QString dir = info.absolutePath();
     if (!QDir().mkpath(dir))
         return fail(QStringLiteral("cannot create the spool directory %1").arg(dir));
+    if (!m_lock) {
+        auto lock = std::make_unique<QLockFile>(m_path + QStringLiteral(".lock"));
+        lock->setStaleLockTime(0); // stale only when its process is gone
+        if (!lock->tryLock(0))
+            return fail(QStringLiteral("the spool %1 is in use by another process").arg(m_path));
+        m_lock = std::move(lock);
+    }
     const bool existed = info.exists();
     m_file.setFileName(m_path);
     if (!m_file.open(QIODevice::ReadWrite | QIODevice::Append | QIODevice::Unbuffered))
@@ -112,6 +119,16 @@ bool Spool::writeOffset(qint64 offset)
     if (!file.commit())
         return fail(QStringLiteral("cannot write %1: %2").arg(offsetPath(), file.errorString()));
     return true;
+}
+
+void Spool::remove()
+{
+    m_file.close();
+    QFile::remove(m_path);
+    QFile::remove(offsetPath());
+    m_lines.clear();
+    m_offset = 0;
+    m_lock.reset(); // unlocks, deleting the lock file
 }
 
 bool Spool::popFront()

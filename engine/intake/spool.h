@@ -2,9 +2,11 @@
 
 #include <QByteArray>
 #include <QFile>
+#include <QLockFile>
 #include <QString>
 
 #include <deque>
+#include <memory>
 
 namespace sluice {
 
@@ -18,6 +20,11 @@ namespace sluice {
 ///
 /// A line torn by a crash in the middle of append() (no final newline) was never
 /// acknowledged: open() cuts it off. Lines must not contain '\n'. One thread; not thread-safe.
+///
+/// One writer per file: open() takes `<path>.lock` (a QLockFile, freed when the process exits
+/// or dies) and fails while another process holds it. So processes sharing a data directory
+/// each keep their own spool, and a spool whose lock is free belongs to nobody alive: any
+/// process may adopt its lines (IntakeServer does) and then remove() it.
 class Spool
 {
 public:
@@ -44,6 +51,9 @@ public:
     /// written: the line is gone from memory but comes back after a restart.
     bool popFront();
 
+    /// Deletes the file and its offset (after its lines were adopted elsewhere) and closes.
+    void remove();
+
     QString path() const { return m_path; }
     QString offsetPath() const { return m_path + QStringLiteral(".offset"); }
     QString errorString() const { return m_error; }
@@ -54,6 +64,7 @@ private:
 
     QString m_path;
     QFile m_file;
+    std::unique_ptr<QLockFile> m_lock;
     std::deque<QByteArray> m_lines;
     qint64 m_offset = 0; ///< file position of the first pending line
     QString m_error;

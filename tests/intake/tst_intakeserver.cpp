@@ -314,10 +314,10 @@ private Q_SLOTS:
         QCOMPARE(streamLength(), 0); // nothing to send
 
         const RedisReply dead = redis({ "XRANGE", m_keys.deadLetters(), "-", "+" });
-        QCOMPARE(dead.elements().size(), qsizetype(1));
+        QCOMPARE(dead.elements().size(), size_t(1));
         QHash<QByteArray, QByteArray> fields;
         const auto flat = dead.at(0).at(1).elements();
-        for (qsizetype i = 0; i + 1 < flat.size(); i += 2)
+        for (size_t i = 0; i + 1 < flat.size(); i += 2)
             fields.insert(flat[i].bytes(), flat[i + 1].bytes());
         QCOMPARE(fields.value("code"), code);
         QCOMPARE(fields.value("close_lead"), QByteArray("lead_42")); // a retry looks it up again
@@ -605,6 +605,46 @@ private Q_SLOTS:
         QCOMPARE(redis({ "ZCARD", m_keys.tasks() }).integer(), 2);
         QVERIFY(m_intake->metrics().render().contains(
             "sluice_intake_spool_replay_duplicates_total 1\n"));
+    }
+
+    void aSpoolWhoseProcessIsGoneIsAdoptedAndDrained()
+    {
+        // Two processes share a data directory, each with its own spool. One died with a
+        // request spooled: the other adopts it and drains it. A spool whose process lives (its
+        // lock held) is left alone.
+        m_spoolPath = m_dir.filePath(QStringLiteral("round%1/intake-spool-b.jsonl").arg(m_round));
+        const QString dead
+            = m_dir.filePath(QStringLiteral("round%1/intake-spool-a.jsonl").arg(m_round));
+        const QString live
+            = m_dir.filePath(QStringLiteral("round%1/intake-spool-c.jsonl").arg(m_round));
+        const auto orphanRequest = parseIntakeBody(directBatch(2, QStringLiteral("Orphan")));
+        QVERIFY(orphanRequest.ok());
+        const IntakeBatch orphan
+            = IntakeBatch::fromRequest(orphanRequest.value(), newTaskId(), {}, 42);
+        {
+            Spool spool(dead);
+            QVERIFY2(spool.open(), qPrintable(spool.errorString()));
+            QVERIFY(spool.append(orphan.toJsonLine()));
+        } // its process is gone: the lock is free
+        Spool living(live);
+        QVERIFY2(living.open(), qPrintable(living.errorString()));
+        const auto liveRequest = parseIntakeBody(directBatch(1, QStringLiteral("Living")));
+        QVERIFY(living.append(
+            IntakeBatch::fromRequest(liveRequest.value(), newTaskId(), {}, 43).toJsonLine()));
+
+        QVERIFY(startIntake());
+        QTRY_COMPARE(taskHash(orphan.taskId).value("campaign"), QByteArray("Orphan"));
+        QCOMPARE(taskHash(orphan.taskId).value("total"), QByteArray("2"));
+        QTRY_VERIFY(m_intake->spool().isEmpty());
+        QVERIFY(!QFileInfo::exists(dead));
+        QVERIFY(QFileInfo::exists(live)); // its owner still runs and drains it itself
+        QCOMPARE(living.depth(), 1);
+        QCOMPARE(redis({ "ZCARD", m_keys.tasks() }).integer(), 1);
+        // And a spool cannot be opened twice while its owner holds it.
+        Spool second(live);
+        QVERIFY(!second.open());
+        QVERIFY2(second.errorString().contains(QStringLiteral("in use")),
+                 qPrintable(second.errorString()));
     }
 
     void unwritableSpoolAndRedisDownIs503()

@@ -528,10 +528,15 @@ public:
     QUrl addLeadUrl() const { return url(QStringLiteral("/instantly/add_lead")); }
     quint16 port() const { return m_setup.port; }
     const ServeSetup &setup() const { return m_setup; }
-    /// The spool file the intake writes while Redis is unreachable.
+    /// The spool file the intake writes while Redis is unreachable (one per process:
+    /// intake-spool-<instance>.jsonl; this serve is the only process in its data directory).
     QString spoolPath() const
     {
-        return QDir(m_setup.dataDir).filePath(QStringLiteral("intake-spool.jsonl"));
+        const QDir dir(m_setup.dataDir);
+        const QStringList spools
+            = dir.entryList({ QStringLiteral("intake-spool-*.jsonl") }, QDir::Files);
+        return dir.filePath(spools.isEmpty() ? QStringLiteral("intake-spool-(none).jsonl")
+                                             : spools.constFirst());
     }
 
     /// Everything the process printed so far.
