@@ -4,6 +4,7 @@
 #include "redis/privateredis.h"
 #include "redis/redisclient.h"
 
+#include <QCommandLineParser>
 #include <QDir>
 #include <QLoggingCategory>
 #include <QStandardPaths>
@@ -32,6 +33,25 @@ bool isCommandRedisFlag(const QString &name)
         if (name == QLatin1String(f.name))
             return true;
     return false;
+}
+
+void addCommandRedisOptions(QCommandLineParser &parser)
+{
+    for (const RedisFlag &f : commandRedisFlags())
+        parser.addOption(
+            { QLatin1String(f.name),
+              QStringLiteral("%1 [%2]").arg(QLatin1String(f.help), QLatin1String(f.env)),
+              QStringLiteral("value") });
+}
+
+QStringList commandRedisArgs(const QCommandLineParser &parser)
+{
+    QStringList args;
+    for (const RedisFlag &f : commandRedisFlags())
+        if (parser.isSet(QLatin1String(f.name)))
+            args << QStringLiteral("--%1").arg(QLatin1String(f.name))
+                 << parser.value(QLatin1String(f.name));
+    return args;
 }
 
 QProcessEnvironment commandRedisEnvironment(const QProcessEnvironment &env)
@@ -75,6 +95,11 @@ std::variant<QString, int> openCommandRedis(CommandRedis &redis, const QStringLi
     connectRedis(redis);
     return o.ns;
 }
+
+const char kRedisHelpNote[]
+    = "The Redis options are those of `sluice serve`, each also an environment variable.\n"
+      "With no Redis configured, the private redis-server in the data directory is used.\n"
+      "Exit status: 0 done, 1 Redis failed (or nothing was done), 2 bad input.\n";
 
 QString defaultDataDir()
 {

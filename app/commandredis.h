@@ -4,6 +4,7 @@
 
 #include <QProcessEnvironment>
 #include <QString>
+#include <QStringList>
 
 #include <memory>
 #include <variant>
@@ -41,11 +42,18 @@ struct RedisFlag
 };
 const std::vector<RedisFlag> &commandRedisFlags();
 bool isCommandRedisFlag(const QString &name);
+class QCommandLineParser;
+/// Adds those flags to a command's parser, and reads back the ones given as arguments for
+/// openCommandRedis().
+void addCommandRedisOptions(QCommandLineParser &parser);
+QStringList commandRedisArgs(const QCommandLineParser &parser);
 /// Only the variables of those flags: a serve-only variable with a bad value (SLUICE_RATE,
 /// ...) must not stop an operator from reading what is stored.
 QProcessEnvironment commandRedisEnvironment(const QProcessEnvironment &env);
 /// The "Redis options" part of a command's --help, with the exit-status line.
 QString commandRedisHelp();
+/// For commands whose QCommandLineParser lists the Redis flags itself: what their help adds.
+extern const char kRedisHelpNote[];
 
 /// For the read-only commands: parses their Redis flags (and only those variables), quiets
 /// the connection chatter, and connects to the Redis they name (or the private one). Returns

@@ -15,8 +15,13 @@ int runLoadTestCommand(const QStringList &args);
 int runGuiCommand(int &argc, char **argv, const QStringList &args);
 /// `sluice verify --run ID [--repair]` or `sluice cleanup --run ID [--dry-run]`.
 int runRunCheckCommand(const QStringList &args, const QString &command);
-/// `sluice retry --dead`
+/// `sluice retry --dead [--reason CODE | --id ENTRY...]`
 int runRetryCommand(const QStringList &args);
+/// `sluice dead list|discard`: the dead letters by reason, and discarding them with a trace.
+int runDeadCommand(const QStringList &args);
+/// `sluice pause --why TEXT` and `sluice resume`: the fleet's dispatching.
+int runPauseCommand(const QStringList &args);
+int runResumeCommand(const QStringList &args);
 /// `sluice runs [show|export|compare|delete]`: the load-test run ledger.
 int runRunsCommand(const QStringList &args);
 

@@ -19,7 +19,13 @@ Commands:
               one at --instantly-url) and print what each call did.
   serve       Headless: the webhook listener and the dispatchers.
   worker      Headless: dispatchers only (scale out against one Redis).
-  retry       `sluice retry --dead`: requeue dead-lettered leads.
+  dead        `sluice dead list [--reason CODE]`: dead letters per reason, with
+              what to do about each; `sluice dead discard ... --why TEXT --yes`
+              drops some for good (kept in a trace, with who and why).
+  retry       `sluice retry --dead [--reason CODE | --id ENTRY]`: requeue
+              dead-lettered leads.
+  pause       `sluice pause --why TEXT`: stop the fleet's dispatching.
+  resume      `sluice resume`: let the fleet dispatch again.
   loadtest    Fire N webhooks, follow every lead into Instantly, judge the run
               (in-process against the sandbox unless --live).
   verify      `sluice verify --run ID [--repair]`: check a run's leads in Instantly.
@@ -53,7 +59,9 @@ int main(int argc, char *argv[])
                                               QStringLiteral("serve"),   QStringLiteral("worker"),
                                               QStringLiteral("retry"),   QStringLiteral("loadtest"),
                                               QStringLiteral("runs"),    QStringLiteral("verify"),
-                                              QStringLiteral("cleanup"), QStringLiteral("lead") };
+                                              QStringLiteral("cleanup"), QStringLiteral("lead"),
+                                              QStringLiteral("dead"),    QStringLiteral("pause"),
+                                              QStringLiteral("resume") };
     if (engineCommands.contains(command)) {
         QCoreApplication app(argc, argv);
         QCoreApplication::setApplicationName(QStringLiteral("sluice"));
@@ -64,6 +72,12 @@ int main(int argc, char *argv[])
             return runDemoCommand(rest);
         if (command == QLatin1String("retry"))
             return runRetryCommand(rest);
+        if (command == QLatin1String("dead"))
+            return runDeadCommand(rest);
+        if (command == QLatin1String("pause"))
+            return runPauseCommand(rest);
+        if (command == QLatin1String("resume"))
+            return runResumeCommand(rest);
         if (command == QLatin1String("loadtest"))
             return runLoadTestCommand(rest);
         if (command == QLatin1String("runs"))

@@ -5,10 +5,6 @@
 #include "config/serveoptions.h"
 #include "core/secret.h"
 #include "delivery/localengine.h"
-#include "queue/dispatcher.h"
-#include "queue/rediskeys.h"
-#include "redis/privateredis.h"
-#include "redis/redisclient.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -46,6 +42,10 @@ int runServeCommand(const QStringList &args, ServeRole role)
         err << "sluice " << name << ": INSTANTLY_API_KEY is not set\n";
         return 2;
     }
+    if (o.closeApiKey.isEmpty())
+        qWarning("CLOSE_API_KEY is not set: webhooks that carry a Close lead id but no inline "
+                 "lead will pause dispatching for the whole fleet (cause close_key_rejected) at "
+                 "their first lookup; set it to let Sluice look leads up in Close");
     const QString dataDir = o.dataDir.isEmpty() ? defaultDataDir() : o.dataDir;
     if (!QDir().mkpath(dataDir)) {
         err << "sluice " << name << ": cannot create the data directory " << dataDir << "\n";
@@ -89,43 +89,5 @@ int runServeCommand(const QStringList &args, ServeRole role)
     if (!engine.stop(std::chrono::seconds { 15 }))
         qWarning("the dispatchers did not stop within 15 s; their leads will be reclaimed");
     qInfo("stopped");
-    return code;
-}
-
-int runRetryCommand(const QStringList &args)
-{
-    QTextStream out(stdout);
-    QTextStream err(stderr);
-    if (args.contains(QStringLiteral("--help")) || args.size() < 2
-        || args.at(1) != QLatin1String("--dead")) {
-        (args.contains(QStringLiteral("--help")) ? out : err)
-            << "Usage: sluice retry --dead [--redis URL] [--namespace NS] [--data-dir DIR]\n"
-               "Moves every dead-lettered lead back into the queue.\n";
-        return args.contains(QStringLiteral("--help")) ? 0 : 2;
-    }
-    QStringList rest = args.mid(2);
-    const auto parsed = parseServeOptions(rest, QProcessEnvironment::systemEnvironment(), true);
-    if (!parsed.ok()) {
-        err << "sluice retry: " << parsed.error() << "\n";
-        return 2;
-    }
-    const ServeOptions &o = parsed.value();
-    const QString dataDir = o.dataDir.isEmpty() ? defaultDataDir() : o.dataDir;
-    CommandRedis redis;
-    if (!chooseRedis(redis, o, dataDir))
-        return 1;
-    connectRedis(redis);
-    int code = 1;
-    Dispatcher::retryDead(
-        redis.client.get(), RedisKeys(o.ns), 1'000'000, [&](Result<int, RedisError> r) {
-            if (r.ok()) {
-                out << "moved " << r.value() << " dead-lettered lead(s) back into the queue\n";
-                code = 0;
-            } else {
-                err << "sluice retry: " << r.error().describe() << "\n";
-            }
-            QCoreApplication::quit();
-        });
-    QCoreApplication::exec();
     return code;
 }

@@ -43,6 +43,10 @@ for form in show export compare delete; do
     helps+=("$(help_of runs "$form")")
     names+=("sluice runs $form")
 done
+for form in list discard; do
+    helps+=("$(help_of dead "$form")")
+    names+=("sluice dead $form")
+done
 
 checked=0
 for i in "${!helps[@]}"; do

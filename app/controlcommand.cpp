@@ -1,0 +1,114 @@
+// `sluice pause --why TEXT` and `sluice resume`: the fleet's dispatching, by hand, through
+// Redis (every instance, and every console, sees it at once).
+#include "await.h"
+#include "commandredis.h"
+#include "commands.h"
+
+#include "control/operatorcontrol.h"
+#include "queue/rediskeys.h"
+#include "redis/redisclient.h"
+
+#include <QCommandLineParser>
+#include <QTextStream>
+
+using namespace sluice;
+
+namespace {
+
+/// Parses a control command's arguments. Returns the exit code when the command ends here
+/// (help, bad input).
+std::optional<int> parseControlArgs(QCommandLineParser &parser, const QStringList &args,
+                                    const QString &command, const QString &description)
+{
+    parser.setApplicationDescription(description);
+    parser.addHelpOption();
+    addCommandRedisOptions(parser);
+    if (!parser.parse(args)) {
+        QTextStream(stderr) << "sluice " << command << ": " << parser.errorText() << "\n";
+        return 2;
+    }
+    if (parser.isSet(QStringLiteral("help"))) {
+        QTextStream(stdout) << commandHelpText(parser.helpText(), command) << "\n"
+                            << kRedisHelpNote;
+        return 0;
+    }
+    if (!parser.positionalArguments().isEmpty()) {
+        QTextStream(stderr) << "sluice " << command << ": unexpected argument '"
+                            << parser.positionalArguments().first() << "'\n";
+        return 2;
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+int runPauseCommand(const QStringList &args)
+{
+    QCommandLineParser parser;
+    parser.addOption({ QStringLiteral("why"),
+                       QStringLiteral("Why dispatching stops (shown in the console, /healthz "
+                                      "and the logs of every instance). Required."),
+                       QStringLiteral("text") });
+    if (auto code = parseControlArgs(
+            parser, args, QStringLiteral("pause"),
+            QStringLiteral("Pauses the fleet's dispatching: every instance stops taking new "
+                           "leads (those in flight finish) until `sluice resume`. Webhooks are "
+                           "still accepted and queued.")))
+        return *code;
+    const QString why = parser.value(QStringLiteral("why")).trimmed();
+    if (why.isEmpty()) {
+        QTextStream(stderr) << "sluice pause: say why with --why TEXT (it is shown everywhere "
+                               "the pause is)\n";
+        return 2;
+    }
+    CommandRedis redis;
+    const auto ns = openCommandRedis(redis, commandRedisArgs(parser), QStringLiteral("pause"));
+    if (const int *code = std::get_if<int>(&ns))
+        return *code;
+    OperatorControl control(redis.client.get(), RedisKeys(std::get<QString>(ns)), nullptr);
+    const auto error = await<std::optional<RedisError>>([&](auto done) {
+        if (auto refused = control.pause(why, done))
+            done(RedisError { RedisError::Kind::Usage, *refused, {} });
+    });
+    if (error) {
+        QTextStream(stderr) << "sluice pause: " << error->describe() << "\n";
+        return 1;
+    }
+    QTextStream(stdout) << "dispatching paused for the whole fleet: " << why << "\n";
+    return 0;
+}
+
+int runResumeCommand(const QStringList &args)
+{
+    QCommandLineParser parser;
+    if (auto code = parseControlArgs(
+            parser, args, QStringLiteral("resume"),
+            QStringLiteral("Ends the fleet's pause, whatever its cause (an operator's, a "
+                           "rejected key, an exhausted plan: fix that first, or the fleet "
+                           "pauses itself again at its next request).")))
+        return *code;
+    CommandRedis redis;
+    const auto ns = openCommandRedis(redis, commandRedisArgs(parser), QStringLiteral("resume"));
+    if (const int *code = std::get_if<int>(&ns))
+        return *code;
+    OperatorControl control(redis.client.get(), RedisKeys(std::get<QString>(ns)), nullptr);
+    const auto before = await<Result<PauseState, RedisError>>(
+        [&](auto done) { control.pauseState(std::move(done)); });
+    if (!before.ok()) {
+        QTextStream(stderr) << "sluice resume: " << before.error().describe() << "\n";
+        return 1;
+    }
+    const auto error
+        = await<std::optional<RedisError>>([&](auto done) { control.resume(std::move(done)); });
+    if (error) {
+        QTextStream(stderr) << "sluice resume: " << error->describe() << "\n";
+        return 1;
+    }
+    if (before.value().reason)
+        QTextStream(stdout) << "dispatching resumed (it was paused, "
+                            << pauseCauseName(before.value().cause) << ": "
+                            << *before.value().reason << ")\n";
+    else
+        QTextStream(stdout) << "dispatching was not paused; nothing to resume\n";
+    return 0;
+}
