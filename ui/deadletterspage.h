@@ -1,6 +1,10 @@
 #pragma once
 
+#include "control/operatorcontrol.h"
+
 #include <QWidget>
+
+#include <vector>
 
 class QLabel;
 class QPushButton;
@@ -9,30 +13,50 @@ class QTimer;
 
 namespace sluice {
 
-class OperatorControl;
-
-/// The dead letters: leads that failed for good (a bad address, a 4xx from Instantly, too
-/// many attempts), with the reason, and a button that queues them all again once the cause
-/// is fixed. Refreshed every few seconds while shown.
+/// The dead letters, grouped by why: the reasons with their counts on the left; for the
+/// selected one, what to do about it (in large print, since that is what the operator came
+/// for) and its leads (email, campaign, age, detail). Retry the selected leads, or every lead
+/// of the reason once its cause is fixed; discard the ones that should never go (with why,
+/// and who: kept, not deleted). Every Redis call is asynchronous; the page reads again every
+/// few seconds while shown, one read at a time.
 class DeadLettersPage : public QWidget
 {
     Q_OBJECT
 public:
     DeadLettersPage(OperatorControl *control, QWidget *parent = nullptr);
 
-    QTableWidget *table() const { return m_table; }
-    /// Queues every dead letter again (what "Retry all" does, without asking).
-    void retryAll();
-    /// Queues the selected dead letter again.
+    /// Reasons: title, code, leads, newest. The row's reason is Qt::UserRole of column 0.
+    QTableWidget *reasonsTable() const { return m_reasons; }
+    /// The selected reason's leads: email, campaign, age, attempts, detail.
+    QTableWidget *entriesTable() const { return m_entries; }
+    /// The "what to do" text of the selected reason.
+    QString actionText() const;
+    QString summaryText() const;
+    /// What the last action did (or why it was refused); empty before any.
+    QString statusText() const;
+    /// The reason selected on the left (Unknown with none).
+    LeadReason selectedReason() const;
+    /// Selects `reason` on the left; false when it has no dead letters.
+    bool selectReason(LeadReason reason);
+    /// Queues the selected leads again.
     void retrySelected();
+    /// Queues every dead letter of the selected reason again (Retry all of this reason,
+    /// without asking).
+    void retryReason();
+    /// Discards the selected leads, saying `why`; who is the operating system's user.
+    void discardSelected(const QString &why);
+    /// Who a discard is recorded as: the OS user name, or "console".
+    static QString operatorName();
 
 public Q_SLOTS:
     void refresh();
 
 Q_SIGNALS:
-    void refreshed(int count);
+    /// A read finished: dead letters in all.
+    void refreshed(qint64 total);
     void retried(int moved);
-    /// A row was double-clicked: its lead's timeline (email, or the Close lead id).
+    void discarded(int removed);
+    /// A lead was double-clicked: its timeline (email, or "close:" and the Close lead id).
     void timelineRequested(const QString &lead);
 
 protected:
@@ -40,14 +64,31 @@ protected:
     void hideEvent(QHideEvent *event) override;
 
 private:
+    /// The reasons table from `counts`, keeping the selected reason (else the first).
+    void showCounts(std::vector<DeadLetterCount> counts);
+    /// The selected reason's "what to do".
+    void showAction();
+    /// The selected reason's leads, keeping the selected ones.
+    void showEntries(const std::vector<DeadLetter> &letters);
+    void loaded();
+    void updateButtons();
+    std::vector<QByteArray> selectedIds() const;
+    void report(const QString &text, bool bad);
+
     OperatorControl *m_control;
-    QTableWidget *m_table;
+    QTableWidget *m_reasons;
+    QTableWidget *m_entries;
+    QLabel *m_action;
     QLabel *m_summary;
-    QPushButton *m_retryAll;
+    QLabel *m_status;
     QPushButton *m_retryOne;
-    QList<QByteArray> m_ids; ///< entry id per row
+    QPushButton *m_retryReason;
+    QPushButton *m_discard;
     QTimer *m_timer;
+    std::vector<DeadLetterCount> m_counts;
+    qint64 m_total = 0;
     bool m_loading = false;
+    bool m_again = false; ///< a refresh was asked for during a read
 };
 
 } // namespace sluice

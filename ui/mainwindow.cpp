@@ -1,5 +1,6 @@
 #include "mainwindow.h"
 
+#include "agetext.h"
 #include "consolesettings.h"
 #include "control/operatorcontrol.h"
 #include "deadletterspage.h"
@@ -7,6 +8,8 @@
 #include "leadspage.h"
 #include "limiter/raterule.h"
 #include "overviewpage.h"
+#include "parkedpage.h"
+#include "queue/pausecause.h"
 #include "runspage.h"
 #include "settingsdialog.h"
 #include "telemetry/telemetry.h"
@@ -24,6 +27,7 @@
 #include <QListWidget>
 #include <QMessageBox>
 #include <QPainter>
+#include <QPointer>
 #include <QPushButton>
 #include <QSettings>
 #include <QShortcut>
@@ -31,10 +35,33 @@
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QSystemTrayIcon>
+#include <QTimer>
 #include <QToolBar>
 #include <QVBoxLayout>
 
+#include <utility>
+
 namespace sluice {
+
+namespace {
+
+/// What stopped the fleet, in words for the status bar.
+QString pauseCauseTitle(PauseCause cause)
+{
+    switch (cause) {
+    case PauseCause::InstantlyKeyRejected:
+        return MainWindow::tr("Instantly API key rejected");
+    case PauseCause::CloseKeyRejected:
+        return MainWindow::tr("Close API key rejected");
+    case PauseCause::PlanExhausted:
+        return MainWindow::tr("Instantly plan exhausted");
+    case PauseCause::Operator:
+        break;
+    }
+    return MainWindow::tr("paused by an operator");
+}
+
+} // namespace
 
 MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
     : QMainWindow(parent)
@@ -107,6 +134,8 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
     addPage(tr("Leads"), m_leads, QStringLiteral("Ctrl+4"));
     m_deadLetters = new DeadLettersPage(engine->control(), m_pages);
     addPage(tr("Dead letters"), m_deadLetters, QStringLiteral("Ctrl+5"));
+    m_parked = new ParkedPage(engine, live, m_pages);
+    addPage(tr("Parked"), m_parked, QStringLiteral("Ctrl+6"));
     connect(m_webhooks, &WebhooksPage::timelineRequested, this, &MainWindow::showLead);
     connect(m_deadLetters, &DeadLettersPage::timelineRequested, this, &MainWindow::showLead);
     auto *find = new QShortcut(QKeySequence::Find, this);
@@ -119,13 +148,35 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
     connect(m_nav, &QListWidget::currentRowChanged, m_pages, &QStackedWidget::setCurrentIndex);
     m_nav->setCurrentRow(0);
 
-    for (const char *name : { "mode", "paused", "redis", "listener", "breaker", "rate" }) {
+    // A paused fleet is the first thing in the status bar, with its cause and a way out.
+    m_pausedBox = new QWidget(this);
+    m_pausedBox->setObjectName(QStringLiteral("pausedBox"));
+    auto *pausedLayout = new QHBoxLayout(m_pausedBox);
+    pausedLayout->setContentsMargins(6, 0, 6, 0);
+    auto *pausedLabel = new QLabel(m_pausedBox);
+    pausedLabel->setObjectName(QStringLiteral("pausedIndicator"));
+    pausedLayout->addWidget(pausedLabel);
+    m_resume = new QPushButton(tr("Resume"), m_pausedBox);
+    m_resume->setToolTip(tr("Let every instance take leads again"));
+    connect(m_resume, &QPushButton::clicked, this, &MainWindow::resumeDispatching);
+    pausedLayout->addWidget(m_resume);
+    m_pausedBox->hide();
+    statusBar()->addPermanentWidget(m_pausedBox); // run notices must not hide these
+    m_status.insert(QStringLiteral("paused"), pausedLabel);
+    for (const char *name : { "mode", "redis", "listener", "breaker", "rate" }) {
         auto *label = new QLabel(this);
         label->setContentsMargins(6, 0, 6, 0);
-        statusBar()->addPermanentWidget(label); // run notices must not hide these
+        statusBar()->addPermanentWidget(label);
         m_status.insert(QLatin1String(name), label);
     }
     connect(m_telemetry, &Telemetry::sampled, this, &MainWindow::refreshStatus);
+    // The pause lives in Redis (any instance or console may pause or resume the fleet): read
+    // every two seconds, one read at a time.
+    m_pauseTimer = new QTimer(this);
+    m_pauseTimer->setInterval(2000);
+    connect(m_pauseTimer, &QTimer::timeout, this, &MainWindow::readPauseState);
+    m_pauseTimer->start();
+    readPauseState();
     if (QSystemTrayIcon::isSystemTrayAvailable()) {
         QPixmap icon(32, 32);
         icon.fill(Qt::transparent);
@@ -196,7 +247,7 @@ void MainWindow::buildToolBar()
                                   .arg(m_pauseAction->shortcut().toString()));
     connect(m_pauseAction, &QAction::triggered, this, [this] {
         if (m_paused) {
-            m_engine->control()->resume();
+            resumeDispatching();
             return;
         }
         bool ok = false;
@@ -206,7 +257,11 @@ void MainWindow::buildToolBar()
             QLineEdit::Normal, QString(), &ok);
         if (!ok)
             return;
-        if (auto problem = m_engine->control()->pause(reason))
+        QPointer<MainWindow> self(this);
+        if (auto problem = m_engine->control()->pause(reason, [self](auto) {
+                if (self)
+                    self->readPauseState();
+            }))
             QMessageBox::warning(this, tr("Not paused"), *problem);
     });
     bar->addSeparator();
@@ -307,20 +362,6 @@ void MainWindow::refreshStatus()
     const DeliverySnapshot s
         = m_engine->delivery() ? m_engine->delivery()->snapshot() : DeliverySnapshot {};
     m_status[QStringLiteral("mode")]->setText(m_live ? tr("LIVE") : tr("SANDBOX"));
-    QString pausedReason;
-    for (const DispatcherSnapshot &d : s.dispatchers) {
-        if (d.paused)
-            pausedReason = d.pausedReason;
-    }
-    m_paused = !s.dispatchers.empty()
-        && std::any_of(s.dispatchers.begin(), s.dispatchers.end(),
-                       [](const DispatcherSnapshot &d) { return d.paused; });
-    QLabel *paused = m_status[QStringLiteral("paused")];
-    paused->setText(m_paused ? tr("PAUSED: %1").arg(pausedReason) : QString());
-    paused->setStyleSheet(m_paused ? QStringLiteral("color:%1;font-weight:bold")
-                                         .arg(toneColor(Tone::Bad, palette()).name())
-                                   : QString());
-    m_pauseAction->setText(m_paused ? tr("Resume dispatching") : tr("Pause dispatching…"));
     QString redis = tr("Redis %1: %2").arg(m_engine->redisDisplay(), s.redisState);
     if (m_engine->usesPrivateRedis())
         redis += tr(" (private)");
@@ -344,6 +385,75 @@ void MainWindow::refreshStatus()
     m_status[QStringLiteral("rate")]->setText(tr("%1 of %2 requests/s")
                                                   .arg(s.effectivePerSecond, 0, 'f', 1)
                                                   .arg(s.configuredPerSecond, 0, 'f', 1));
+}
+
+void MainWindow::readPauseState()
+{
+    if (m_readingPause) {
+        m_readPauseAgain = true;
+        return;
+    }
+    m_readingPause = true;
+    QPointer<MainWindow> self(this);
+    m_engine->control()->pauseState([self](Result<PauseState, RedisError> r) {
+        if (!self)
+            return;
+        self->m_readingPause = false;
+        // Unreadable: the Redis label says so; the indicator keeps what was last known.
+        if (r.ok())
+            self->showPauseState(r.value());
+        if (std::exchange(self->m_readPauseAgain, false))
+            self->readPauseState();
+    });
+}
+
+void MainWindow::showPauseState(const PauseState &state)
+{
+    m_overview->setRemainingInPlan(state.remainingInPlan);
+    m_paused = state.reason.has_value();
+    m_pauseAction->setText(m_paused ? tr("Resume dispatching") : tr("Pause dispatching…"));
+    QLabel *paused = m_status[QStringLiteral("paused")];
+    if (!m_paused) {
+        paused->clear();
+        m_pausedBox->hide();
+        return;
+    }
+    const QString reason = state.reason->trimmed();
+    const QString cause = pauseCauseTitle(state.cause);
+    QString text;
+    if (state.cause == PauseCause::Operator)
+        text = tr("PAUSED by an operator: %1").arg(reason);
+    else if (reason.isEmpty() || reason.startsWith(cause, Qt::CaseInsensitive))
+        text = tr("PAUSED: %1").arg(reason.isEmpty() ? cause : reason);
+    else
+        text = tr("PAUSED: %1 — %2").arg(cause, reason);
+    paused->setText(text);
+    paused->setStyleSheet(
+        QStringLiteral("color:%1;font-weight:bold").arg(toneColor(Tone::Bad, palette()).name()));
+    QString tip
+        = state.sinceMs > 0 ? tr("Paused since %1.").arg(timestampText(state.sinceMs)) : QString();
+    tip += QLatin1Char(' ')
+        + (state.cause == PauseCause::Operator
+               ? tr("An operator's pause ends only when someone resumes.")
+               : tr("No instance takes new leads; one checks about every minute whether the "
+                    "cause is gone and resumes by itself. Fix the cause, then Resume to go on "
+                    "at once."));
+    m_pausedBox->setToolTip(tip.trimmed());
+    m_pausedBox->show();
+}
+
+void MainWindow::resumeDispatching()
+{
+    m_resume->setEnabled(false);
+    QPointer<MainWindow> self(this);
+    m_engine->control()->resume([self](std::optional<RedisError> error) {
+        if (!self)
+            return;
+        self->m_resume->setEnabled(true);
+        if (error)
+            self->statusBar()->showMessage(tr("Not resumed: %1").arg(error->describe()), 15'000);
+        self->readPauseState();
+    });
 }
 
 void MainWindow::closeEvent(QCloseEvent *event)

@@ -7,15 +7,19 @@ class QFrame;
 class QLabel;
 class QSystemTrayIcon;
 class QListWidget;
+class QPushButton;
 class QStackedWidget;
+class QTimer;
 
 namespace sluice {
 
 class LocalEngine;
 struct ConsoleSettings;
+struct PauseState;
 class DeadLettersPage;
 class LeadsPage;
 class OverviewPage;
+class ParkedPage;
 class RunsPage;
 class Telemetry;
 class WebhooksPage;
@@ -37,6 +41,7 @@ public:
     DeadLettersPage *deadLetters() const { return m_deadLetters; }
     WebhooksPage *webhooks() const { return m_webhooks; }
     LeadsPage *leads() const { return m_leads; }
+    ParkedPage *parked() const { return m_parked; }
     /// Opens the Leads page on the timelines for `query` (email, Close lead id, task id).
     void showLead(const QString &query);
     /// The in-window notice (a finished run), empty when none is shown.
@@ -50,6 +55,11 @@ public:
     void showPage(int index);
     /// Status bar texts, for tests: "mode", "paused", "redis", "listener", "breaker", "rate".
     QString statusText(const QString &name) const;
+    /// The status bar's Resume button (shown only while dispatching is paused).
+    QPushButton *resumeButton() const { return m_resume; }
+    /// Reads the fleet's pause state (and Instantly's remaining_in_plan) now instead of at the
+    /// next tick.
+    void readPauseState();
 
 Q_SIGNALS:
     /// Settings were saved to apply now: whoever made the engine stops it and starts a new one
@@ -65,6 +75,8 @@ private:
 private:
     void addPage(const QString &title, QWidget *page, const QString &shortcut);
     void refreshStatus();
+    void showPauseState(const PauseState &state);
+    void resumeDispatching();
     void buildToolBar();
     void notify(const QString &title, const QString &text, bool good);
 
@@ -78,11 +90,17 @@ private:
     DeadLettersPage *m_deadLetters;
     WebhooksPage *m_webhooks;
     LeadsPage *m_leads;
+    ParkedPage *m_parked;
     QFrame *m_notice;
     QLabel *m_noticeText;
     QSystemTrayIcon *m_tray = nullptr;
     QAction *m_pauseAction = nullptr;
     bool m_paused = false;
+    QWidget *m_pausedBox = nullptr; ///< the PAUSED indicator and its Resume button
+    QPushButton *m_resume = nullptr;
+    QTimer *m_pauseTimer = nullptr;
+    bool m_readingPause = false;
+    bool m_readPauseAgain = false;
     QHash<QString, QLabel *> m_status;
 };
 

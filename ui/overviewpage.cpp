@@ -14,6 +14,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineSeries>
+#include <QLocale>
 #include <QProgressBar>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -39,6 +40,10 @@ OverviewPage::OverviewPage(Telemetry *telemetry, int perSecondCap, int perMinute
     addTile(QStringLiteral("delivered"), tr("Delivered since start"), tiles);
     addTile(QStringLiteral("breaker"), tr("Breaker"), tiles);
     addTile(QStringLiteral("instances"), tr("Instances sending (1 min)"), tiles);
+    addTile(QStringLiteral("plan"), tr("Instantly plan: leads left"), tiles)
+        ->setToolTip(tr("remaining_in_plan from Instantly's last bulk answer to any instance; "
+                        "at 0 the fleet pauses until the plan has room again"));
+    setRemainingInPlan(-1);
     layout->addWidget(tiles);
 
     auto *rangeRow = new QHBoxLayout;
@@ -123,6 +128,23 @@ QString OverviewPage::tileText(const QString &name) const
 {
     const QLabel *label = m_tiles.value(name);
     return label ? label->text() : QString();
+}
+
+QColor OverviewPage::tileColor(const QString &name) const
+{
+    const QLabel *label = m_tiles.value(name);
+    return label ? label->palette().color(QPalette::WindowText) : QColor();
+}
+
+void OverviewPage::setRemainingInPlan(qint64 remaining)
+{
+    QLabel *plan = m_tiles[QStringLiteral("plan")];
+    plan->setText(remaining < 0 ? QStringLiteral("—") : QLocale().toString(remaining));
+    QPalette pal = plan->palette();
+    pal.setColor(QPalette::WindowText,
+                 remaining == 0 ? toneColor(Tone::Warning, palette())
+                                : palette().color(QPalette::WindowText));
+    plan->setPalette(pal);
 }
 
 void OverviewPage::setRangeSeconds(int seconds)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QColor>
 #include <QWidget>
 
 class QComboBox;
@@ -34,8 +35,13 @@ public:
     RateChart *rateChart() const { return m_rate; }
     BreakerBand *breakerBand() const { return m_band; }
     QTableWidget *batchTable() const { return m_batches; }
-    /// The tile texts, for tests: "sent60", "rate", "queue", "delivered", "breaker".
+    /// The tile texts, for tests: "sent60", "rate", "queue", "delivered", "breaker",
+    /// "instances", "plan".
     QString tileText(const QString &name) const;
+    /// The tile's text colour (the tone it is drawn in).
+    QColor tileColor(const QString &name) const;
+    /// Instantly's remaining_in_plan as last seen by any instance; negative when unknown.
+    void setRemainingInPlan(qint64 remaining);
 
 public Q_SLOTS:
     void refresh();

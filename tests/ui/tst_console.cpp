@@ -9,11 +9,14 @@
 #include "core/clock.h"
 #include "deadletterspage.h"
 #include "delivery/localengine.h"
+#include "journal/leadjournal.h"
 #include "leadspage.h"
 #include "limiter/sendaudit.h"
 #include "mainwindow.h"
 #include "net/apitransport.h"
 #include "overviewpage.h"
+#include "parkedpage.h"
+#include "queue/leadreason.h"
 #include "queue/queuedlead.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
@@ -44,7 +47,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
+#include <optional>
 
 using namespace sluice;
 using std::chrono::milliseconds;
@@ -58,6 +64,23 @@ int distinctColours(const QImage &image)
         for (int x = 0; x < image.width(); x += 3)
             colours.insert(image.pixel(x, y));
     return int(colours.size());
+}
+
+/// The fields the dispatcher writes for a lead it dead-letters (or parks, with `parked`).
+QList<QByteArray> settledLeadFields(const QString &email, const QString &campaign, int attempt,
+                                    LeadReason reason, const QString &detail, bool parked = false)
+{
+    QueuedLead lead;
+    lead.taskId = QStringLiteral("task-console-") + email.section(QLatin1Char('@'), 0, 0);
+    lead.campaignName = campaign;
+    lead.source = QStringLiteral("direct");
+    lead.receivedMs = wallClockMs();
+    lead.attempt = attempt;
+    lead.lead.email = email;
+    QList<QByteArray> fields = lead.toFields();
+    fields << "reason" << detail.toUtf8() << "code" << leadReasonCode(reason)
+           << (parked ? "parked_ms" : "dead_ms") << QByteArray::number(wallClockMs());
+    return fields;
 }
 
 } // namespace
@@ -339,65 +362,282 @@ private Q_SLOTS:
             m_engine->control()->pause(QStringLiteral("   ")).has_value()); // a reason is required
         QVERIFY(!m_engine->control()->pause(QStringLiteral("maintenance window")));
         QTRY_COMPARE_WITH_TIMEOUT(m_window->statusText(QStringLiteral("paused")),
-                                  QStringLiteral("PAUSED: maintenance window"), 10'000);
+                                  QStringLiteral("PAUSED by an operator: maintenance window"),
+                                  10'000);
         QCOMPARE(m_window->pauseAction()->text(), QStringLiteral("Resume dispatching"));
         m_window->pauseAction()->trigger(); // resumes, no question asked
         QTRY_COMPARE_WITH_TIMEOUT(m_window->statusText(QStringLiteral("paused")), QString(),
                                   10'000);
     }
 
-    void deadLettersAreListedAndRetried()
+    void aFleetPauseShowsItsCauseAndResumeClearsIt()
+    {
+        // A pause the dispatcher made itself (Instantly refused the key). The test holds the
+        // fleet's probe lock, so no instance ends it by itself while the test looks.
+        RedisClient *redis = m_engine->redis();
+        const RedisKeys &keys = m_engine->keys();
+        QVERIFY(test::execute(*redis, { "SET", keys.probe(), "tst_console", "PX", "600000" }).ok());
+        QVERIFY(
+            test::execute(*redis,
+                          { "HSET", keys.control(), "paused", "HTTP 401 on GET /api/v2/campaigns",
+                            "paused_cause", "instantly_key_rejected", "paused_ms",
+                            QByteArray::number(wallClockMs()) })
+                .ok());
+        QTRY_COMPARE_WITH_TIMEOUT(
+            m_window->statusText(QStringLiteral("paused")),
+            QStringLiteral(
+                "PAUSED: Instantly API key rejected — HTTP 401 on GET /api/v2/campaigns"),
+            10'000);
+        QPushButton *resume = m_window->resumeButton();
+        QVERIFY(resume->isVisible());
+        QCOMPARE(m_window->pauseAction()->text(), QStringLiteral("Resume dispatching"));
+        QTest::mouseClick(resume, Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(m_window->statusText(QStringLiteral("paused")), QString(),
+                                  10'000);
+        QVERIFY(!resume->isVisible());
+        QCOMPARE(m_window->pauseAction()->text(), QStringLiteral("Pause dispatching…"));
+        QVERIFY(!test::execute(*redis, { "HEXISTS", keys.control(), "paused" }).value().integer());
+        QVERIFY(test::execute(*redis, { "DEL", keys.probe() }).ok());
+    }
+
+    void theOverviewShowsWhatIsLeftOfThePlan()
+    {
+        // The 20-lead run's bulk answers carried remaining_in_plan; any instance's last one
+        // is shown.
+        OverviewPage *overview = m_window->overview();
+        QTRY_VERIFY_WITH_TIMEOUT(overview->tileText(QStringLiteral("plan")) != QStringLiteral("—"),
+                                 10'000);
+        const QColor normal = overview->tileColor(QStringLiteral("plan"));
+        const QByteArray seen
+            = test::execute(*m_engine->redis(),
+                            { "HGET", m_engine->keys().control(), "remaining_in_plan" })
+                  .value()
+                  .bytes();
+        QVERIFY(seen.toLongLong() > 0);
+        QVERIFY(test::execute(*m_engine->redis(),
+                              { "HSET", m_engine->keys().control(), "remaining_in_plan", "0" })
+                    .ok());
+        QTRY_COMPARE_WITH_TIMEOUT(overview->tileText(QStringLiteral("plan")), QStringLiteral("0"),
+                                  10'000);
+        QCOMPARE(overview->tileColor(QStringLiteral("plan")),
+                 toneColor(Tone::Warning, overview->palette()));
+        QVERIFY(test::execute(*m_engine->redis(),
+                              { "HDEL", m_engine->keys().control(), "remaining_in_plan" })
+                    .ok());
+        QTRY_COMPARE_WITH_TIMEOUT(overview->tileText(QStringLiteral("plan")), QStringLiteral("—"),
+                                  10'000);
+        QCOMPARE(overview->tileColor(QStringLiteral("plan")), normal);
+        QVERIFY(test::execute(*m_engine->redis(),
+                              { "HSET", m_engine->keys().control(), "remaining_in_plan", seen })
+                    .ok());
+    }
+
+    void deadLettersAreGroupedByReasonAndRetriedByReason()
     {
         SandboxServer *sandbox = m_engine->sandbox();
         nlohmann::json campaign
             = { { "name", "Dead Letter Campaign" },
                 { "campaign_schedule", sluice::test::validCampaignSchedule() } };
         QCOMPARE(sandbox->store().createCampaign(campaign).status, 200);
-        // A lead the dispatcher gave up on, as it writes them.
-        QueuedLead lead;
-        lead.taskId = QStringLiteral("task-dead-1");
-        lead.campaignName = QStringLiteral("Dead Letter Campaign");
-        lead.source = QStringLiteral("direct");
-        lead.receivedMs = wallClockMs();
-        lead.attempt = 12;
-        lead.lead.email = QStringLiteral("revived@example.com");
-        QList<QByteArray> argv { "XADD", m_engine->keys().deadLetters(), "*" };
-        argv << lead.toFields() << "reason"
-             << "HTTP 503 twelve times"
-             << "dead_ms" << QByteArray::number(wallClockMs());
-        QVERIFY(test::execute(*m_engine->redis(), argv).ok());
-        lead.lead.email = QStringLiteral("second@example.com");
-        QList<QByteArray> second { "XADD", m_engine->keys().deadLetters(), "*" };
-        second << lead.toFields() << "reason"
-               << "HTTP 400: bad lead"
-               << "dead_ms" << QByteArray::number(wallClockMs());
-        QVERIFY(test::execute(*m_engine->redis(), second).ok());
+        // Leads the dispatcher gave up on, as it writes them: two for a passing cause, one
+        // Instantly found invalid.
+        const QString dead = QStringLiteral("Dead Letter Campaign");
+        addDeadLetter(settledLeadFields(QStringLiteral("revived@example.com"), dead, 12,
+                                        LeadReason::GaveUp,
+                                        QStringLiteral("HTTP 503 twelve times")));
+        addDeadLetter(settledLeadFields(QStringLiteral("second@example.com"), dead, 12,
+                                        LeadReason::GaveUp,
+                                        QStringLiteral("timed out twelve times")));
+        addDeadLetter(settledLeadFields(QStringLiteral("typo@exmaple.con"), dead, 1,
+                                        LeadReason::InvalidEmail,
+                                        QStringLiteral("invalid_email_count 1 of 1")));
 
         m_window->showPage(m_window->pages()->indexOf(m_window->deadLetters()));
         DeadLettersPage *page = m_window->deadLetters();
         QSignalSpy refreshed(page, &DeadLettersPage::refreshed);
         page->refresh();
-        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toInt() == 2);
-        // Newest first.
-        QCOMPARE(page->table()->item(1, 1)->text(), QStringLiteral("revived@example.com"));
-        QCOMPARE(page->table()->item(1, 5)->text(), QStringLiteral("HTTP 503 twelve times"));
-        QCOMPARE(page->table()->item(1, 4)->text(), QStringLiteral("12"));
+        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toLongLong() == 3);
+        // One row per reason, in the engine's order of reasons: title, code, count.
+        QTableWidget *reasons = page->reasonsTable();
+        QCOMPARE(reasons->rowCount(), 2);
+        QCOMPARE(reasons->item(0, 0)->text(), leadReasonTitle(LeadReason::InvalidEmail));
+        QCOMPARE(reasons->item(0, 1)->text(), QStringLiteral("invalid_email"));
+        QCOMPARE(reasons->item(0, 2)->text(), QStringLiteral("1"));
+        QCOMPARE(reasons->item(1, 0)->text(), leadReasonTitle(LeadReason::GaveUp));
+        QCOMPARE(reasons->item(1, 1)->text(), QStringLiteral("gave_up"));
+        QCOMPARE(reasons->item(1, 2)->text(), QStringLiteral("2"));
 
-        // One, then the rest.
+        // The selected reason: what to do, then its leads, newest first.
+        QVERIFY(page->selectReason(LeadReason::GaveUp));
+        QVERIFY2(page->actionText().contains(leadReasonAction(LeadReason::GaveUp).toHtmlEscaped()),
+                 qPrintable(page->actionText()));
+        QTableWidget *entries = page->entriesTable();
+        QTRY_COMPARE(entries->rowCount(), 2);
+        QCOMPARE(entries->item(0, 0)->text(), QStringLiteral("second@example.com"));
+        QCOMPARE(entries->item(1, 0)->text(), QStringLiteral("revived@example.com"));
+        QCOMPARE(entries->item(1, 1)->text(), dead);
+        QCOMPARE(entries->item(1, 3)->text(), QStringLiteral("12"));
+        QCOMPARE(entries->item(1, 4)->text(), QStringLiteral("HTTP 503 twelve times"));
+
+        // Retry all of this reason: its two go back and are delivered; the other stays.
         const int before = sandbox->store().leadCount();
         QSignalSpy retried(page, &DeadLettersPage::retried);
-        page->table()->selectRow(1);
-        page->retrySelected();
+        page->retryReason();
         QTRY_COMPARE(retried.size(), 1);
-        QCOMPARE(retried.front().front().toInt(), 1);
-        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toInt() == 1);
-        QCOMPARE(page->table()->item(0, 1)->text(), QStringLiteral("second@example.com"));
-        QTRY_COMPARE_WITH_TIMEOUT(sandbox->store().leadCount(), before + 1, 15'000);
-        page->retryAll();
-        QTRY_COMPARE(retried.size(), 2);
-        QCOMPARE(retried.at(1).front().toInt(), 1);
+        QCOMPARE(retried.front().front().toInt(), 2);
+        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toLongLong() == 1);
+        QCOMPARE(reasons->rowCount(), 1);
+        QCOMPARE(reasons->item(0, 1)->text(), QStringLiteral("invalid_email"));
+        QCOMPARE(page->selectedReason(), LeadReason::InvalidEmail);
+        QCOMPARE(entries->rowCount(), 1);
         QTRY_COMPARE_WITH_TIMEOUT(sandbox->store().leadCount(), before + 2, 15'000);
-        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toInt() == 0);
+        QCOMPARE(sandbox->store().leadCount(), before + 2); // not the invalid one
+    }
+
+    void aDiscardedDeadLetterLeavesThePageAndItsTimelineSaysWhy()
+    {
+        DeadLettersPage *page = m_window->deadLetters();
+        QTableWidget *entries = page->entriesTable();
+        QCOMPARE(entries->rowCount(), 1);
+        QCOMPARE(entries->item(0, 0)->text(), QStringLiteral("typo@exmaple.con"));
+        entries->selectRow(0);
+        QSignalSpy discarded(page, &DeadLettersPage::discarded);
+        QSignalSpy refreshed(page, &DeadLettersPage::refreshed);
+        page->discardSelected(QStringLiteral("  ")); // a reason is required
+        QVERIFY(page->statusText().startsWith(QStringLiteral("Not discarded")));
+        page->discardSelected(QStringLiteral("a typo; the contact was re-sent from Close"));
+        QTRY_COMPARE(discarded.size(), 1);
+        QCOMPARE(discarded.front().front().toInt(), 1);
+        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toLongLong() == 0);
+        QCOMPARE(page->reasonsTable()->rowCount(), 0);
+        QCOMPARE(entries->rowCount(), 0);
+        QVERIFY(page->actionText().isEmpty());
+
+        // The lead's journal has the discard, with why and who.
+        auto events = std::make_shared<std::optional<QList<JournalEvent>>>();
+        m_engine->journal().events(journalIdentity(QStringLiteral("typo@exmaple.con")),
+                                   [events](Result<QList<JournalEvent>, RedisError> r) {
+                                       *events = r.ok() ? r.value() : QList<JournalEvent> {};
+                                   });
+        QTRY_VERIFY(events->has_value());
+        const auto discard
+            = std::find_if((*events)->begin(), (*events)->end(), [](const JournalEvent &e) {
+                  return e.kind == QStringLiteral("discarded");
+              });
+        QVERIFY((*events)->size() >= 1);
+        QVERIFY2(discard != (*events)->end(), qPrintable((*events)->back().kind));
+        QVERIFY2(discard->detail.contains(QStringLiteral("a typo")), qPrintable(discard->detail));
+        QVERIFY2(discard->detail.contains(DeadLettersPage::operatorName()),
+                 qPrintable(discard->detail));
+
+        // Left with a few reasons, for the screenshot.
+        const QString webinar = QStringLiteral("Webinar Follow-up");
+        addDeadLetter(settledLeadFields(QStringLiteral("jane.doe@blocked.io"), webinar, 1,
+                                        LeadReason::Blocklisted,
+                                        QStringLiteral("in_blocklist 1: blocked.io is on the "
+                                                       "workspace blocklist")));
+        addDeadLetter(settledLeadFields(QStringLiteral("sam@blocked.io"), webinar, 1,
+                                        LeadReason::Blocklisted,
+                                        QStringLiteral("in_blocklist 1: blocked.io is on the "
+                                                       "workspace blocklist")));
+        addDeadLetter(settledLeadFields(QStringLiteral("lee@northwind.example"), webinar, 12,
+                                        LeadReason::GaveUp,
+                                        QStringLiteral("HTTP 503 twelve times; last: Service "
+                                                       "Unavailable")));
+        addDeadLetter(settledLeadFields(QStringLiteral("kim@contoso.example"),
+                                        QStringLiteral("Q1 Outreach"), 1, LeadReason::Rejected,
+                                        QStringLiteral("HTTP 400: custom_variables must be flat")));
+        page->refresh();
+        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toLongLong() == 4);
+        QVERIFY(page->selectReason(LeadReason::Blocklisted));
+        QTRY_COMPARE(entries->rowCount(), 2);
+        entries->selectRow(0);
+    }
+
+    void parkedCampaignsAreListedAndRetriedOnceTheyExist()
+    {
+        // The test holds the fleet's recheck lock: only the page's Retry moves parked leads.
+        RedisClient *redis = m_engine->redis();
+        const RedisKeys &keys = m_engine->keys();
+        QVERIFY(test::execute(*redis, { "SET", keys.parkedCheck(), "tst_console", "PX", "600000" })
+                    .ok());
+        const QString later = QStringLiteral("Spring Launch");
+        const QString created = QStringLiteral("Partners EMEA");
+        const QString waiting = QStringLiteral("Webinar Follow-up 2027");
+        auto park = [&](const QString &email, const QString &campaign) {
+            QList<QByteArray> argv { "XADD", keys.parkedLeads(campaign), "*" };
+            argv << settledLeadFields(
+                email, campaign, 0, LeadReason::CampaignMissing,
+                QStringLiteral("campaign '%1' not found in Instantly").arg(campaign), true);
+            QVERIFY(test::execute(*redis, argv).ok());
+            QVERIFY(test::execute(*redis, { "SADD", keys.parked(), campaign.toUtf8() }).ok());
+        };
+        park(QStringLiteral("ana@spring.example"), later);
+        park(QStringLiteral("bo@spring.example"), later);
+        park(QStringLiteral("cy@partners.example"), created);
+        for (int i = 1; i <= 3; ++i)
+            park(QStringLiteral("guest%1@webinar.example").arg(i), waiting);
+
+        ParkedPage *page = m_window->parked();
+        m_window->showPage(m_window->pages()->indexOf(page));
+        QCOMPARE(m_window->pages()->currentWidget(), page);
+        QSignalSpy refreshed(page, &ParkedPage::refreshed);
+        page->refresh();
+        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toInt() == 3);
+        auto rowOf = [page](const QString &name) {
+            for (int row = 0; row < page->table()->rowCount(); ++row)
+                if (page->table()->item(row, 0)->text() == name)
+                    return row;
+            return -1;
+        };
+        const int row = rowOf(later);
+        QVERIFY(row >= 0);
+        QCOMPARE(page->table()->item(row, 1)->text(), QStringLiteral("2"));
+        QVERIFY(page->table()->item(row, 3)->text().contains(QStringLiteral("not found")));
+        page->table()->selectRow(row);
+        QCOMPARE(page->selectedCampaign(), later);
+        QVERIFY(page->retryButton()->isEnabled());
+        QVERIFY(page->createButton()->isEnabled()); // sandbox: through the sandbox's API
+
+        // Still missing: Retry says so and the leads stay parked.
+        QSignalSpy retried(page, &ParkedPage::retried);
+        QTest::mouseClick(page->retryButton(), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(retried.size(), 1, 10'000);
+        QCOMPARE(retried.at(0).at(1).toLongLong(), 0);
+        QVERIFY2(page->statusText().contains(QStringLiteral("still not in Instantly")),
+                 qPrintable(page->statusText()));
+        QCOMPARE(test::execute(*redis, { "XLEN", keys.parkedLeads(later) }).value().integer(), 2);
+
+        // Someone creates it in Instantly: Retry sends both, and they are delivered.
+        SandboxServer *sandbox = m_engine->sandbox();
+        QCOMPARE(
+            sandbox->store()
+                .createCampaign({ { "name", later.toStdString() },
+                                  { "campaign_schedule", sluice::test::validCampaignSchedule() } })
+                .status,
+            200);
+        const int before = sandbox->store().leadCount();
+        page->table()->selectRow(rowOf(later));
+        QTest::mouseClick(page->retryButton(), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(retried.size(), 2, 10'000);
+        QCOMPARE(retried.at(1).at(0).toString(), later);
+        QCOMPARE(retried.at(1).at(1).toLongLong(), 2);
+        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toInt() == 2);
+        QCOMPARE(rowOf(later), -1);
+        QTRY_COMPARE_WITH_TIMEOUT(sandbox->store().leadCount(), before + 2, 15'000);
+
+        // Create campaign: made in the sandbox's Instantly, and its lead goes at once.
+        QSignalSpy creation(page, &ParkedPage::creationFinished);
+        page->createCampaign(created);
+        QTRY_COMPARE_WITH_TIMEOUT(creation.size(), 1, 10'000);
+        QVERIFY(creation.front().at(1).toBool());
+        QTRY_COMPARE_WITH_TIMEOUT(retried.size(), 3, 10'000);
+        QCOMPARE(retried.at(2).at(1).toLongLong(), 1);
+        QTRY_COMPARE_WITH_TIMEOUT(sandbox->store().leadCount(), before + 3, 15'000);
+        QTRY_VERIFY(!refreshed.isEmpty() && refreshed.last().front().toInt() == 1);
+        QCOMPARE(page->table()->item(0, 0)->text(), waiting); // left for the screenshot
+        QCOMPARE(page->table()->item(0, 1)->text(), QStringLiteral("3"));
+        QVERIFY(test::execute(*redis, { "DEL", keys.parkedCheck() }).ok());
     }
 
     void theOverviewCountsEveryInstanceSharingRedis()
@@ -450,9 +690,9 @@ private Q_SLOTS:
         QCOMPARE(m_window->width(), 1280);
         const QString dir = QDir(QStringLiteral(SCREENSHOT_DIR)).absolutePath();
         QVERIFY(QDir().mkpath(dir));
-        const QStringList names { QStringLiteral("overview"), QStringLiteral("runs"),
-                                  QStringLiteral("webhooks"), QStringLiteral("leads"),
-                                  QStringLiteral("deadletters") };
+        const QStringList names { QStringLiteral("overview"),     QStringLiteral("runs"),
+                                  QStringLiteral("webhooks"),     QStringLiteral("leads"),
+                                  QStringLiteral("dead-letters"), QStringLiteral("parked") };
         for (int i = 0; i < m_window->pages()->count(); ++i) {
             m_window->showPage(i);
             QCoreApplication::processEvents();
@@ -564,6 +804,13 @@ private Q_SLOTS:
     }
 
 private:
+    void addDeadLetter(const QList<QByteArray> &fields)
+    {
+        QList<QByteArray> argv { "XADD", m_engine->keys().deadLetters(), "*" };
+        argv << fields;
+        QVERIFY(test::execute(*m_engine->redis(), argv).ok());
+    }
+
     test::RedisServer m_redis;
     QTemporaryDir m_dir;
     std::unique_ptr<LocalEngine> m_engine;
