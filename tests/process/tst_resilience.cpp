@@ -4,7 +4,9 @@
 #include "redis/redisserver.h"
 #include "servefixture.h"
 
+#include <QDir>
 #include <QFileInfo>
+#include <QTemporaryDir>
 #include <QTest>
 
 using namespace sluice;
@@ -153,6 +155,53 @@ private Q_SLOTS:
         QCOMPARE(sandboxAnswers(sandbox, 429), 0);
         QVERIFY2(serve.terminate(), qPrintable(serve.exitSummary()));
     }
+    /// Two serves on one data directory with Redis down: each spools to its own file. One is
+    /// killed before Redis returns; the other drains its own spool and adopts the dead one's.
+    void twoServesOnOneDataDirectorySpoolApartAndAllDrains()
+    {
+        SandboxServer sandbox;
+        QVERIFY(sandbox.start() != 0);
+        QVERIFY(createCampaign(sandbox, QStringLiteral("Shared Dir")));
+        RedisServer redis(persistent());
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        ServeSetup setup(sandbox.baseUrl(), redis.url());
+        setup.dataDir = dir.filePath(QStringLiteral("data"));
+        ServeProcess a(setup);
+        ServeProcess b(setup);
+        QVERIFY2(a.start(), qPrintable(a.error()));
+        QVERIFY2(b.start(), qPrintable(b.error()));
+
+        redis.kill();
+        QTRY_COMPARE_WITH_TIMEOUT(redisConnected(a), 0, 10'000);
+        QTRY_COMPARE_WITH_TIMEOUT(redisConnected(b), 0, 10'000);
+        const int n = 20;
+        QVERIFY(seedCloseLeads(sandbox, 500, 2 * n));
+        for (ServeProcess *serve : { &a, &b }) {
+            const int first = serve == &a ? 500 : 500 + n;
+            const auto results = fireWebhooks(
+                serve->addLeadUrl(), webhookRequests(first, n, QStringLiteral("Shared Dir")), 5);
+            const QStringList refused = unacceptedAnswers(results);
+            QVERIFY2(refused.isEmpty(), qPrintable(refused.mid(0, 5).join(QLatin1Char('\n'))));
+            QCOMPARE(spoolDepth(*serve), n);
+        }
+        const QDir data(setup.dataDir);
+        const auto spools = [&] {
+            return data.entryList({ QStringLiteral("intake-spool-*.jsonl") }, QDir::Files);
+        };
+        QCOMPARE(spools().size(), 2); // one each, never one file written by two
+
+        b.kill(); // gone with its spool full
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        QTRY_COMPARE_WITH_TIMEOUT(spoolDepth(a), 0, 30'000);
+        QTRY_COMPARE_WITH_TIMEOUT(sandbox.store().leadCount(), 2 * n, 60'000);
+        QCOMPARE(spools().size(), 1); // b's adopted, drained and removed
+        const QString problem = exactlyOnceProblem(sandbox, webhookEmails(500, 2 * n));
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+        QVERIFY2(a.terminate(), qPrintable(a.exitSummary()));
+    }
+
     /// Redis killed while webhooks pour in: requests whose write may or may not have reached
     /// Redis are spooled, replayed after the restart, and the replay of one that did reach it
     /// is refused by its event id. Every webhook is acknowledged, every lead delivered once.
