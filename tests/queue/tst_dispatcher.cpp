@@ -815,6 +815,40 @@ private Q_SLOTS:
         QCOMPARE(d->snapshot().pausedReason, QString());
     }
 
+    void aPauseStopsWorkAlreadyInMemory()
+    {
+        // Leads read and waiting in memory when an operator pauses: once the pause is seen, at
+        // most one request leaves (one gated just before); the rest go back to the stream and
+        // are delivered, once each, after the resume.
+        FaultOptions slow;
+        slow.latency = milliseconds { 200 };
+        m_sandbox->setFaults(slow);
+        const QString task = QStringLiteral("inmemory");
+        queueTask(task, 30, [&](int i) {
+            return queued(task, kCampaign, QStringLiteral("mem+%1@example.com").arg(i));
+        });
+        DispatcherOptions options = fastOptions();
+        options.mode = DeliveryMode::Single;
+        options.maxRequestsInFlight = 2;
+        Dispatcher *d = startDispatcher(options);
+        const QString path = QStringLiteral("/api/v2/leads");
+        QTRY_VERIFY_WITH_TIMEOUT(requests(path) >= 3, 10'000);
+        command({ "HSET", m_keys.control(), "paused", "maintenance" });
+        QTRY_VERIFY(d->snapshot().paused);
+        const int atPause = requests(path);
+        QTRY_COMPARE(d->snapshot().sending, 0);
+        QTest::qWait(500); // nothing may leave while paused: there is no condition to wait for
+        const int after = requests(path) - atPause;
+        QVERIFY2(after <= 1,
+                 qPrintable(QStringLiteral("%1 request(s) after the pause").arg(after)));
+        QVERIFY(progress(task).value("processed").toInt() < 30);
+        m_sandbox->setFaults({});
+        command({ "HDEL", m_keys.control(), "paused" });
+        waitFinished(task, 30, 30'000);
+        QCOMPARE(progress(task).value("succeeded"), QByteArray("30"));
+        QCOMPARE(sandboxEmails(true).size(), 30); // none twice
+    }
+
     void crashedConsumerIsReclaimedWithoutDuplicates()
     {
         FaultOptions slow;
