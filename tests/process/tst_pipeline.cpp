@@ -158,6 +158,44 @@ private Q_SLOTS:
 
     /// Three serves on one Redis, webhooks spread across them: one shared limiter keeps their
     /// combined sends under the workspace caps, and the consumer group hands each lead to one.
+    /// Two serves with the shortest --claim-idle allowed and an upstream slower than it: a
+    /// lead held by one (its request on the wire) is never sent by the other as well.
+    void twoWorkersWithAShortClaimIdleSendEachLeadOnce()
+    {
+        SandboxServer sandbox;
+        QVERIFY(sandbox.start() != 0);
+        QVERIFY(createCampaign(sandbox, QStringLiteral("Slow Run")));
+        FaultOptions slow;
+        slow.latency = std::chrono::milliseconds { 2'000 };
+        sandbox.setFaults(slow);
+        RedisServer redis;
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        const QStringList flags { QStringLiteral("--single"), QStringLiteral("--claim-idle"),
+                                  QStringLiteral("1500ms") };
+        ServeProcess a(ServeSetup(sandbox.baseUrl(), redis.url(), flags));
+        ServeProcess b(ServeSetup(sandbox.baseUrl(), redis.url(), flags));
+        QVERIFY2(a.start(), qPrintable(a.error()));
+        QVERIFY2(b.start(), qPrintable(b.error()));
+
+        const int n = 40;
+        QVERIFY(seedCloseLeads(sandbox, 7000, n));
+        const auto results = fireWebhooks(QList<QUrl> { a.addLeadUrl(), b.addLeadUrl() },
+                                          webhookRequests(7000, n, QStringLiteral("Slow Run")), 8);
+        const QStringList refused = unacceptedAnswers(results);
+        QVERIFY2(refused.isEmpty(), qPrintable(refused.mid(0, 10).join(QLatin1Char('\n'))));
+        QTRY_COMPARE_WITH_TIMEOUT(sandbox.store().leadCount(), n, 90'000);
+        RedisProbe probe(redis.url());
+        QTRY_VERIFY_WITH_TIMEOUT(probe.queueEmpty(), 30'000);
+        const QString problem = exactlyOnceProblem(sandbox, webhookEmails(7000, n));
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+        QCOMPARE(sandboxRequests(sandbox, QStringLiteral("/api/v2/leads")), n); // one create each
+        const TaskTotals totals = probe.taskTotals();
+        QVERIFY2(totals.error.isEmpty(), qPrintable(totals.error));
+        QCOMPARE(totals.succeeded, qint64(n));
+        QVERIFY2(a.terminate(), qPrintable(a.exitSummary()));
+        QVERIFY2(b.terminate(), qPrintable(b.exitSummary()));
+    }
+
     void threeInstancesShareTheLimitAndDeliverOnce()
     {
         SandboxOptions limits;
