@@ -133,6 +133,7 @@ void SandboxStore::clear()
 {
     d->clearData();
     m_close.clear();
+    m_closeTasks.clear();
 }
 
 void SandboxStore::setBlocklist(const QStringList &entries)
@@ -553,6 +554,20 @@ json SandboxStore::allLeads(const QString &campaignId) const
             out.push_back(lead);
     }
     return out;
+}
+
+std::optional<QString> SandboxStore::closeLeadName(const QString &leadId) const
+{
+    const StoreReply r
+        = m_close.getLead(leadId, { QStringLiteral("display_name"), QStringLiteral("name") });
+    if (r.status != 200 || !r.body)
+        return std::nullopt;
+    for (const char *key : { "display_name", "name" }) {
+        const auto it = r.body->find(key);
+        if (it != r.body->end() && it->is_string())
+            return QString::fromStdString(it->get<std::string>());
+    }
+    return QString();
 }
 
 } // namespace sluice
