@@ -203,6 +203,27 @@ std::optional<QString> campaignProblem(const QString &name)
     return std::nullopt;
 }
 
+} // namespace
+
+bool isCloseTaskId(const QString &id)
+{
+    static const QRegularExpression pattern(QStringLiteral("^task_[A-Za-z0-9_-]{1,123}$"));
+    return pattern.match(id).hasMatch();
+}
+
+Result<std::optional<QString>, QString> campaignOfTaskText(const QString &text)
+{
+    const QString taskText = text.trimmed();
+    if (!taskText.startsWith(kTaskPrefix, Qt::CaseInsensitive))
+        return std::optional<QString>();
+    const QString campaign = taskText.mid(kTaskPrefix.size()).trimmed();
+    if (const auto problem = campaignProblem(campaign))
+        return QString(*problem + QStringLiteral(": expected \"Instantly: <campaign name>\""));
+    return std::optional<QString>(campaign);
+}
+
+namespace {
+
 /// The lead id of a Close event: event.data.lead_id, else event.lead_id.
 Result<QString, IntakeError> readLeadId(const json &event, const IntakeLimits &limits)
 {
@@ -305,16 +326,26 @@ Result<IntakeRequest, IntakeError> parseCloseWebhook(const json &root, const Int
         = readString(data, "text", QStringLiteral("event.data.text"), Presence::Required, limits);
     if (!text)
         return text.error();
-    const QString taskText = text.value()->trimmed();
-    if (!taskText.startsWith(kTaskPrefix, Qt::CaseInsensitive)) {
+    const auto campaign = campaignOfTaskText(*text.value());
+    if (!campaign)
+        return fail(QStringLiteral("event.data.text"), campaign.error());
+    if (!campaign.value()) {
         request.ignoredReason = QStringLiteral("task text %1 does not start with \"Instantly:\"")
-                                    .arg(quoted(taskText));
+                                    .arg(quoted(text.value()->trimmed()));
         return request;
     }
-    request.campaignName = taskText.mid(kTaskPrefix.size()).trimmed();
-    if (const auto problem = campaignProblem(request.campaignName))
-        return fail(QStringLiteral("event.data.text"),
-                    *problem + QStringLiteral(": expected \"Instantly: <campaign name>\""));
+    request.campaignName = *campaign.value();
+    for (const json *holder : { &data, &event }) {
+        const char *key = holder == &data ? "id" : "object_id";
+        const auto id = holder->find(key);
+        if (id != holder->end() && id->is_string()) {
+            const QString taskId = qs(id->get<std::string>());
+            if (isCloseTaskId(taskId)) {
+                request.closeTaskId = taskId;
+                break;
+            }
+        }
+    }
 
     auto leadId = readLeadId(event, limits);
     if (!leadId)
