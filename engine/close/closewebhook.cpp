@@ -26,7 +26,7 @@ IntakeError fail(const QString &field, const QString &reason)
     return IntakeError { field, reason };
 }
 
-QString qs(const std::string &s)
+QString webhookQString(const std::string &s)
 {
     return QString::fromStdString(s);
 }
@@ -43,10 +43,10 @@ QString quoted(const QString &value)
 QString memberPath(const QString &path, const std::string &key)
 {
     static const QRegularExpression plain(QStringLiteral("^[A-Za-z_][A-Za-z0-9_]*$"));
-    const QString k = qs(key);
+    const QString k = webhookQString(key);
     if (plain.match(k).hasMatch())
         return path.isEmpty() ? k : path + QLatin1Char('.') + k;
-    return path + QLatin1Char('[') + qs(json(key).dump()) + QLatin1Char(']');
+    return path + QLatin1Char('[') + webhookQString(json(key).dump()) + QLatin1Char(']');
 }
 
 QString indexPath(const QString &path, size_t index)
@@ -94,7 +94,7 @@ Result<std::optional<QString>, IntakeError> readString(const json &obj, const ch
     const auto &s = it->get_ref<const std::string &>();
     if (auto tooLong = checkLength(s, field, limits))
         return *tooLong;
-    return std::optional<QString>(qs(s));
+    return std::optional<QString>(webhookQString(s));
 }
 
 /// Why `body` is not UTF-8, with the byte offset; nullopt when it is. Rejects overlong forms,
@@ -260,7 +260,7 @@ QString peekLeadId(const json &event)
 {
     for (const json *obj : { event.contains("data") ? &event["data"] : nullptr, &event }) {
         if (obj && obj->is_object() && obj->contains("lead_id") && (*obj)["lead_id"].is_string())
-            return qs((*obj)["lead_id"].get<std::string>());
+            return webhookQString((*obj)["lead_id"].get<std::string>());
     }
     return {};
 }
@@ -339,7 +339,7 @@ Result<IntakeRequest, IntakeError> parseCloseWebhook(const json &root, const Int
         const char *key = holder == &data ? "id" : "object_id";
         const auto id = holder->find(key);
         if (id != holder->end() && id->is_string()) {
-            const QString taskId = qs(id->get<std::string>());
+            const QString taskId = webhookQString(id->get<std::string>());
             if (isCloseTaskId(taskId)) {
                 request.closeTaskId = taskId;
                 break;
@@ -366,7 +366,7 @@ Result<IntakeRequest, IntakeError> parseCloseWebhook(const json &root, const Int
         if (!inlineId->is_string())
             return fail(QStringLiteral("lead.id"),
                         QStringLiteral("must be a string, not ") + jsonTypeName(*inlineId));
-        const QString id = qs(inlineId->get<std::string>());
+        const QString id = webhookQString(inlineId->get<std::string>());
         if (id != request.closeLeadId)
             return fail(QStringLiteral("lead.id"),
                         QStringLiteral("is %1 but the event is about %2")
@@ -393,7 +393,7 @@ std::optional<QVariant> flatValue(const json &value)
     case json::value_t::null:
         return QVariant::fromValue(nullptr);
     case json::value_t::string:
-        return QVariant(qs(value.get<std::string>()));
+        return QVariant(webhookQString(value.get<std::string>()));
     case json::value_t::boolean:
         return QVariant(value.get<bool>());
     case json::value_t::number_integer:
@@ -459,7 +459,7 @@ Result<Lead, IntakeError> parseDirectLead(const json &in, const QString &path,
                 return fail(varPath,
                             QStringLiteral("must be a string, number, boolean or null, not ")
                                 + jsonTypeName(*it));
-            lead.customVariables.insert(qs(it.key()), *value);
+            lead.customVariables.insert(webhookQString(it.key()), *value);
         }
     }
     return lead;

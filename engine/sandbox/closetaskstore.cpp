@@ -19,6 +19,15 @@ namespace sluice {
 
 using json = nlohmann::json;
 
+/// One task in the sandbox's Close. Outside the anonymous namespace: Impl, which has external
+/// linkage, holds these (GCC's -Wsubobject-linkage fires once a unity build includes this file).
+struct SandboxCloseTask
+{
+    json object; ///< as GET /api/v1/task/ returns it
+    QDateTime created;
+    quint64 seq = 0;
+};
+
 namespace {
 
 using sandboxtext::qs;
@@ -75,19 +84,12 @@ std::string taskStoreTimeText(const QDateTime &at)
     return at.toUTC().toString(QStringLiteral("yyyy-MM-ddTHH:mm:ss.zzz000+00:00")).toStdString();
 }
 
-struct StoredTask
-{
-    json object; ///< as GET /api/v1/task/ returns it
-    QDateTime created;
-    quint64 seq = 0;
-};
-
 } // namespace
 
 struct CloseTaskStore::Impl
 {
     quint64 nextSeq = 1;
-    std::map<quint64, StoredTask> tasks; ///< by creation order
+    std::map<quint64, SandboxCloseTask> tasks; ///< by creation order
     QHash<QString, quint64> seqById;
 };
 
@@ -112,7 +114,7 @@ StoreReply CloseTaskStore::putTasks(const json &in, const LeadName &leadName)
     if (list.empty())
         return closeError(400, QStringLiteral("no task to store"));
     static const QRegularExpression idShape(QStringLiteral("^task_[A-Za-z0-9_-]{1,123}$"));
-    std::vector<StoredTask> made;
+    std::vector<SandboxCloseTask> made;
     QSet<QString> ids;
     const QDateTime now = QDateTime::currentDateTimeUtc();
     for (size_t i = 0; i < list.size(); ++i) {
@@ -170,7 +172,7 @@ StoreReply CloseTaskStore::putTasks(const json &in, const LeadName &leadName)
         ids.insert(id);
         const bool complete = t.value("is_complete", false) == true;
         const std::string createdText = taskStoreTimeText(created);
-        StoredTask task;
+        SandboxCloseTask task;
         task.created = created;
         task.object = {
             { "id", id.toStdString() },
@@ -190,7 +192,7 @@ StoreReply CloseTaskStore::putTasks(const json &in, const LeadName &leadName)
         made.push_back(std::move(task));
     }
     json stored = json::array();
-    for (StoredTask &task : made) {
+    for (SandboxCloseTask &task : made) {
         task.seq = d->nextSeq++;
         d->seqById.insert(qs(task.object["id"].get<std::string>()), task.seq);
         stored.push_back(task.object);
@@ -337,7 +339,7 @@ StoreReply CloseTaskStore::list(const QUrlQuery &raw) const
     if (has("_fields"))
         fields = get("_fields").split(QLatin1Char(','), Qt::SkipEmptyParts);
 
-    std::vector<const StoredTask *> matches;
+    std::vector<const SandboxCloseTask *> matches;
     for (const auto &[seq, task] : d->tasks) {
         const json &o = task.object;
         if (!types.contains(qs(o["_type"].get<std::string>())))
@@ -358,8 +360,8 @@ StoreReply CloseTaskStore::list(const QUrlQuery &raw) const
     const bool descending = orderBy.startsWith(QLatin1Char('-'));
     const bool byDay = orderBy.endsWith(QLatin1String("date"));
     std::stable_sort(matches.begin(), matches.end(),
-                     [descending, byDay](const StoredTask *a, const StoredTask *b) {
-                         const auto key = [byDay](const StoredTask *t) {
+                     [descending, byDay](const SandboxCloseTask *a, const SandboxCloseTask *b) {
+                         const auto key = [byDay](const SandboxCloseTask *t) {
                              return byDay ? QDateTime(t->created.date(), QTime(0, 0), Qt::UTC)
                                           : t->created;
                          };
