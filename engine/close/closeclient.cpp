@@ -202,13 +202,15 @@ void CloseClient::listLeadTasks(const QDateTime &since, int skip, int limit,
 }
 
 void CloseClient::listLeadTasksSince(const QDateTime &since,
-                                     ApiCallback<std::vector<CloseTask>> done, int maxTasks)
+                                     ApiCallback<std::vector<CloseTask>> done, int maxTasks,
+                                     int rateLimitedMax)
 {
     struct Listing
     {
         std::vector<CloseTask> tasks;
         ApiCallback<std::vector<CloseTask>> done;
         std::function<void()> next;
+        int rateLimitedInARow = 0;
     };
     auto listing = std::make_shared<Listing>();
     listing->done = std::move(done);
@@ -216,21 +218,25 @@ void CloseClient::listLeadTasksSince(const QDateTime &since,
     // The lambda holds only a weak reference to the listing, so the two do not keep each other
     // alive; each request's callback holds the strong one.
     std::weak_ptr<Listing> weak = listing;
-    listing->next = [self, since, maxTasks, weak] {
+    listing->next = [self, since, maxTasks, rateLimitedMax, weak] {
         const auto held = weak.lock();
         if (!held || !self)
             return;
         self->listLeadTasks(
             since, int(held->tasks.size()), kTaskPageSize,
-            [held, maxTasks](ApiReply<CloseTaskPage> page) {
+            [held, maxTasks, rateLimitedMax](ApiReply<CloseTaskPage> page) {
                 if (!page.ok()) {
-                    if (page.error().outcome == CallOutcome::RateLimited) {
-                        held->next(); // the gate holds it until Close's rate_reset
+                    // The gate holds the same page until Close's rate_reset; a client without
+                    // one (or a Close that keeps refusing) must not ask forever.
+                    if (page.error().outcome == CallOutcome::RateLimited
+                        && ++held->rateLimitedInARow <= rateLimitedMax) {
+                        held->next();
                         return;
                     }
                     held->done(page.error());
                     return;
                 }
+                held->rateLimitedInARow = 0;
                 for (const CloseTask &task : page->tasks)
                     held->tasks.push_back(task);
                 if (int(held->tasks.size()) > maxTasks) {

@@ -58,13 +58,17 @@ public:
     void listLeadTasks(const QDateTime &since, int skip, int limit,
                        ApiCallback<CloseTaskPage> done);
     /// Every lead task created at or after `since`, page after page while `has_more`, oldest
-    /// first. A 429 asks for the same page again (the gate waits out Close's rate_reset);
-    /// any other failure ends it with that failure. `maxTasks` bounds a runaway listing.
+    /// first. A 429 asks for the same page again (the gate waits out Close's rate_reset), up to
+    /// `rateLimitedMax` times in a row, then ends with that 429; any other failure ends it with
+    /// that failure. `maxTasks` bounds a runaway listing.
     void listLeadTasksSince(const QDateTime &since, ApiCallback<std::vector<CloseTask>> done,
-                            int maxTasks = kTaskListingMax);
+                            int maxTasks = kTaskListingMax,
+                            int rateLimitedMax = kTaskListingRateLimitedMax);
 
     /// Tasks per page Sluice asks for.
     static constexpr int kTaskPageSize = 100;
+    /// listLeadTasksSince() gives up after this many 429s in a row for one page.
+    static constexpr int kTaskListingRateLimitedMax = 30;
     /// listLeadTasksSince() stops with a Permanent failure past this many tasks.
     static constexpr int kTaskListingMax = 100'000;
     static QString taskListRoute();

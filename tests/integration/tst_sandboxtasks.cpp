@@ -316,6 +316,31 @@ private Q_SLOTS:
         QCOMPARE(listings, 3); // 100 + 100 + 20
     }
 
+    /// Without a gate nothing waits out a 429: the listing gives up instead of asking forever.
+    /// A cap of 2 keeps all the requests well inside the one second the budget is spent for.
+    void clientWithoutAGateStopsAfterRepeated429s()
+    {
+        QCOMPARE(control("PUT", QStringLiteral("close/limits"),
+                         R"({"task_list": {"per_key": 1, "per_org": 3}})")
+                     .status,
+                 200);
+        CloseOptions options;
+        options.baseUrl = m_sandbox->baseUrl();
+        options.apiKey = QStringLiteral("sandbox");
+        CloseClient client(options);
+        QCOMPARE(closeGet(QStringLiteral("/api/v1/task/")).status, 200); // the second's budget
+        std::optional<ApiReply<std::vector<CloseTask>>> got;
+        client.listLeadTasksSince(
+            QDateTime::currentDateTimeUtc().addDays(-1),
+            [&](ApiReply<std::vector<CloseTask>> r) { got.emplace(r); },
+            CloseClient::kTaskListingMax, 2);
+        QTRY_VERIFY_WITH_TIMEOUT(got.has_value(), 10'000);
+        QVERIFY(!got->ok());
+        QVERIFY(got->error().outcome == CallOutcome::RateLimited);
+        const json stats = control("GET", QStringLiteral("stats")).parsed();
+        JCOMPARE(stats["close"]["groups"]["task_list"]["rate_limited"], 3);
+    }
+
 private:
     void put(const json &tasks)
     {
