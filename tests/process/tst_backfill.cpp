@@ -132,6 +132,30 @@ private Q_SLOTS:
         QCOMPARE(exactlyOnceProblem(*m_sandbox, webhookEmails(0, 6)), QString());
     }
 
+    /// Three pages against a Close that allows one listing a second: the 429s are waited out
+    /// through the shared Close gate (rate_reset), and the listing still ends complete.
+    void listingWaitsOutCloseRateLimits()
+    {
+        json many = json::array();
+        for (int i = 0; i < 250; ++i)
+            many.push_back({ { "id", "task_p" + std::to_string(i) },
+                             { "lead_id", "lead_" + std::to_string(i % 10) },
+                             { "text", "Instantly: Spring Outreach" } });
+        const StoreReply stored = m_sandbox->store().closeTasks().putTasks(
+            many, [this](const QString &id) { return m_sandbox->store().closeLeadName(id); });
+        QCOMPARE(stored.status, 200);
+        m_sandbox->setCloseLimit(QStringLiteral("task_list"), CloseGroupLimit { 1, 3 });
+        const BackfillRun run = runBackfill(
+            { QStringLiteral("--since"), QStringLiteral("1h"), QStringLiteral("--json") });
+        QVERIFY2(run.code == 0, qPrintable(run.describe()));
+        const json plan = json::parse(run.out.toStdString(), nullptr, false);
+        QVERIFY2(plan.is_object(), qPrintable(run.out));
+        QCOMPARE(plan["to_queue"].size(), size_t(250));
+        const CloseGroupStats stats = m_sandbox->closeStats().at(QStringLiteral("task_list"));
+        QCOMPARE(stats.requests - stats.rateLimited, 3);
+        QVERIFY2(stats.rateLimited <= 4, qPrintable(QString::number(stats.rateLimited)));
+    }
+
     void badInputExitsTwoWithAMessage_data()
     {
         QTest::addColumn<QStringList>("args");
