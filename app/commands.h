@@ -25,6 +25,9 @@ int runResumeCommand(const QStringList &args);
 /// `sluice runs [show|export|compare|delete]`: the load-test run ledger.
 int runRunsCommand(const QStringList &args);
 
+/// `sluice backfill --since TIME [--yes] [--json]`: queue Close tasks whose webhooks were lost.
+int runBackfillCommand(const QStringList &args);
+
 /// `sluice lead QUERY`: a lead's timelines from the lead journal.
 int runLeadCommand(const QStringList &args);
 

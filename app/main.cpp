@@ -34,6 +34,8 @@ Commands:
               JSON or CSV, compare two, delete one (`sluice runs --help`).
   lead        `sluice lead EMAIL|TASK`: a lead's timeline, from the webhook to
               Instantly (every attempt, retry, verify and clean-up).
+  backfill    `sluice backfill --since TIME [--yes]`: queue the Close "Instantly:"
+              tasks created since TIME that Sluice never saw (shows them first).
 
 Options:
   -h, --help     Show this help; `sluice <command> --help` shows a command's options.
@@ -55,13 +57,13 @@ int main(int argc, char *argv[])
     if (rest.size() > 1)
         rest.removeAt(1);
 
-    static const QStringList engineCommands { QStringLiteral("sandbox"), QStringLiteral("demo"),
-                                              QStringLiteral("serve"),   QStringLiteral("worker"),
-                                              QStringLiteral("retry"),   QStringLiteral("loadtest"),
-                                              QStringLiteral("runs"),    QStringLiteral("verify"),
-                                              QStringLiteral("cleanup"), QStringLiteral("lead"),
-                                              QStringLiteral("dead"),    QStringLiteral("pause"),
-                                              QStringLiteral("resume") };
+    static const QStringList engineCommands {
+        QStringLiteral("sandbox"), QStringLiteral("demo"),    QStringLiteral("serve"),
+        QStringLiteral("worker"),  QStringLiteral("retry"),   QStringLiteral("loadtest"),
+        QStringLiteral("runs"),    QStringLiteral("verify"),  QStringLiteral("cleanup"),
+        QStringLiteral("lead"),    QStringLiteral("dead"),    QStringLiteral("pause"),
+        QStringLiteral("resume"),  QStringLiteral("backfill")
+    };
     if (engineCommands.contains(command)) {
         QCoreApplication app(argc, argv);
         QCoreApplication::setApplicationName(QStringLiteral("sluice"));
@@ -84,6 +86,8 @@ int main(int argc, char *argv[])
             return runRunsCommand(rest);
         if (command == QLatin1String("lead"))
             return runLeadCommand(rest);
+        if (command == QLatin1String("backfill"))
+            return runBackfillCommand(rest);
         if (command == QLatin1String("verify") || command == QLatin1String("cleanup"))
             return runRunCheckCommand(rest, command);
         return runServeCommand(

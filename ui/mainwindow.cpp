@@ -1,6 +1,7 @@
 #include "mainwindow.h"
 
 #include "agetext.h"
+#include "backfilldialog.h"
 #include "consolesettings.h"
 #include "control/operatorcontrol.h"
 #include "deadletterspage.h"
@@ -25,6 +26,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QMenuBar>
 #include <QMessageBox>
 #include <QPainter>
 #include <QPointer>
@@ -288,6 +290,11 @@ void MainWindow::buildToolBar()
     QAction *clear = bar->addAction(tr("Clear force"));
     connect(clear, &QAction::triggered, this,
             [this] { m_engine->control()->clearBreakerForce(tr("cleared from the console")); });
+    QMenu *tools = menuBar()->addMenu(tr("&Tools"));
+    m_backfillAction = tools->addAction(tr("Backfill from Close…"));
+    m_backfillAction->setToolTip(
+        tr("Queue the Close \"Instantly:\" tasks whose webhooks never arrived"));
+    connect(m_backfillAction, &QAction::triggered, this, [this] { openBackfill(); });
     bar->addSeparator();
     QAction *settings = bar->addAction(tr("Settings…"));
     settings->setShortcut(QKeySequence::Preferences);
@@ -305,6 +312,20 @@ void MainWindow::buildToolBar()
             QMessageBox::Yes | QMessageBox::No, QMessageBox::Yes);
         applySettings(dialog.settings(), answer == QMessageBox::Yes);
     });
+}
+
+BackfillDialog *MainWindow::openBackfill()
+{
+    if (auto *open = qobject_cast<BackfillDialog *>(m_backfillDialog.data())) {
+        open->raise();
+        open->activateWindow();
+        return open;
+    }
+    auto *dialog = new BackfillDialog(m_engine, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    m_backfillDialog = dialog;
+    dialog->show();
+    return dialog;
 }
 
 void MainWindow::applySettings(const ConsoleSettings &settings, bool applyNow)

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <QMainWindow>
+#include <QPointer>
 
 class QAction;
+class QDialog;
 class QFrame;
 class QLabel;
 class QSystemTrayIcon;
@@ -13,6 +15,7 @@ class QTimer;
 
 namespace sluice {
 
+class BackfillDialog;
 class LocalEngine;
 struct ConsoleSettings;
 struct PauseState;
@@ -51,6 +54,10 @@ public:
     void applySettings(const ConsoleSettings &settings, bool applyNow);
 
     QAction *pauseAction() const { return m_pauseAction; }
+    /// Tools → Backfill from Close…
+    QAction *backfillAction() const { return m_backfillAction; }
+    /// Opens the backfill dialog (non-modal; one at a time) and returns it.
+    BackfillDialog *openBackfill();
     QStackedWidget *pages() const { return m_pages; }
     void showPage(int index);
     /// Status bar texts, for tests: "mode", "paused", "redis", "listener", "breaker", "rate".
@@ -95,6 +102,8 @@ private:
     QLabel *m_noticeText;
     QSystemTrayIcon *m_tray = nullptr;
     QAction *m_pauseAction = nullptr;
+    QAction *m_backfillAction = nullptr;
+    QPointer<QDialog> m_backfillDialog;
     bool m_paused = false;
     QWidget *m_pausedBox = nullptr; ///< the PAUSED indicator and its Resume button
     QPushButton *m_resume = nullptr;

@@ -1,6 +1,9 @@
 #include "closeclient.h"
 
+#include <QPointer>
 #include <QRegularExpression>
+
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -149,6 +152,110 @@ void CloseClient::searchLeads(const QStringList &leadIds, int limit, const QStri
             out.cursor = QString::fromStdString(next->get<std::string>());
         done(ApiReply<CloseSearchPage>(std::move(out), result));
     });
+}
+
+QString CloseClient::taskListRoute()
+{
+    return QStringLiteral("GET /api/v1/task/");
+}
+
+QUrlQuery CloseClient::taskListQuery(const QDateTime &since, int skip, int limit)
+{
+    QUrlQuery query;
+    // Without `_type` Close lists only lead tasks; saying so keeps that from being a default.
+    query.addQueryItem(QStringLiteral("_type"), QStringLiteral("lead"));
+    // "+00:00" goes as %2B00:00: a bare '+' in a query string reads as a space.
+    query.addQueryItem(QStringLiteral("date_created__gte"),
+                       closeDateTimeText(since).replace(QLatin1Char('+'), QLatin1String("%2B")));
+    query.addQueryItem(QStringLiteral("_order_by"), QStringLiteral("date_created"));
+    query.addQueryItem(QStringLiteral("_fields"),
+                       QStringLiteral("id,_type,lead_id,text,date_created"));
+    query.addQueryItem(QStringLiteral("_skip"), QString::number(skip));
+    query.addQueryItem(QStringLiteral("_limit"), QString::number(limit));
+    return query;
+}
+
+void CloseClient::listLeadTasks(const QDateTime &since, int skip, int limit,
+                                ApiCallback<CloseTaskPage> done)
+{
+    ApiRequest request { "GET",
+                         QStringLiteral("/api/v1/task/"),
+                         taskListQuery(since, std::max(0, skip),
+                                       std::clamp(limit, 1, kTaskPageSize)),
+                         {},
+                         taskListRoute() };
+    m_transport->call(request, [done = std::move(done)](const ApiResult &result) {
+        if (!result.ok()) {
+            done(result);
+            return;
+        }
+        auto page = parseCloseTaskPage(result.body);
+        if (!page) {
+            ApiResult failed = result;
+            failed.outcome = CallOutcome::Permanent;
+            failed.message
+                = QStringLiteral("the task listing is not a page of tasks: ") + page.error();
+            done(failed);
+            return;
+        }
+        done(ApiReply<CloseTaskPage>(std::move(page).value(), result));
+    });
+}
+
+void CloseClient::listLeadTasksSince(const QDateTime &since,
+                                     ApiCallback<std::vector<CloseTask>> done, int maxTasks,
+                                     int rateLimitedMax)
+{
+    struct Listing
+    {
+        std::vector<CloseTask> tasks;
+        ApiCallback<std::vector<CloseTask>> done;
+        std::function<void()> next;
+        int rateLimitedInARow = 0;
+    };
+    auto listing = std::make_shared<Listing>();
+    listing->done = std::move(done);
+    QPointer<CloseClient> self(this);
+    // The lambda holds only a weak reference to the listing, so the two do not keep each other
+    // alive; each request's callback holds the strong one.
+    std::weak_ptr<Listing> weak = listing;
+    listing->next = [self, since, maxTasks, rateLimitedMax, weak] {
+        const auto held = weak.lock();
+        if (!held || !self)
+            return;
+        self->listLeadTasks(
+            since, int(held->tasks.size()), kTaskPageSize,
+            [held, maxTasks, rateLimitedMax](ApiReply<CloseTaskPage> page) {
+                if (!page.ok()) {
+                    // The gate holds the same page until Close's rate_reset; a client without
+                    // one (or a Close that keeps refusing) must not ask forever.
+                    if (page.error().outcome == CallOutcome::RateLimited
+                        && ++held->rateLimitedInARow <= rateLimitedMax) {
+                        held->next();
+                        return;
+                    }
+                    held->done(page.error());
+                    return;
+                }
+                held->rateLimitedInARow = 0;
+                for (const CloseTask &task : page->tasks)
+                    held->tasks.push_back(task);
+                if (int(held->tasks.size()) > maxTasks) {
+                    ApiResult failed = page.call();
+                    failed.outcome = CallOutcome::Permanent;
+                    failed.message
+                        = QStringLiteral("more than %1 tasks; list a shorter span").arg(maxTasks);
+                    held->done(failed);
+                    return;
+                }
+                if (page->hasMore && !page->tasks.empty()) {
+                    held->next();
+                    return;
+                }
+                held->done(ApiReply<std::vector<CloseTask>>(std::move(held->tasks), page.call()));
+            });
+    };
+    listing->next();
 }
 
 } // namespace sluice

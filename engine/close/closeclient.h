@@ -1,11 +1,13 @@
 #pragma once
 
 #include "close/closelead.h"
+#include "close/closetask.h"
 #include "instantly/instantlyclient.h"
 #include "net/apitransport.h"
 
 #include <QObject>
 #include <QUrl>
+#include <QUrlQuery>
 
 namespace sluice {
 
@@ -51,6 +53,29 @@ public:
     /// is a Permanent failure.
     void searchLeads(const QStringList &leadIds, int limit, const QString &cursor,
                      ApiCallback<CloseSearchPage> done);
+
+    /// GET /api/v1/task/: one page of lead tasks (`_type=lead`) created at or after `since`,
+    /// oldest first, `_skip` and `_limit` as Close pages (offset paging), with only the
+    /// fields CloseTask holds. An answer that is not a task page is a Permanent failure.
+    void listLeadTasks(const QDateTime &since, int skip, int limit,
+                       ApiCallback<CloseTaskPage> done);
+    /// Every lead task created at or after `since`, page after page while `has_more`, oldest
+    /// first. A 429 asks for the same page again (the gate waits out Close's rate_reset), up to
+    /// `rateLimitedMax` times in a row, then ends with that 429; any other failure ends it with
+    /// that failure. `maxTasks` bounds a runaway listing.
+    void listLeadTasksSince(const QDateTime &since, ApiCallback<std::vector<CloseTask>> done,
+                            int maxTasks = kTaskListingMax,
+                            int rateLimitedMax = kTaskListingRateLimitedMax);
+
+    /// Tasks per page Sluice asks for.
+    static constexpr int kTaskPageSize = 100;
+    /// listLeadTasksSince() gives up after this many 429s in a row for one page.
+    static constexpr int kTaskListingRateLimitedMax = 30;
+    /// listLeadTasksSince() stops with a Permanent failure past this many tasks.
+    static constexpr int kTaskListingMax = 100'000;
+    static QString taskListRoute();
+    /// The query of one task page (exposed for tests).
+    static QUrlQuery taskListQuery(const QDateTime &since, int skip, int limit);
 
     /// The largest `_limit` Sluice asks the search for.
     static constexpr int kSearchPageMax = 200;

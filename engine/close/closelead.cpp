@@ -19,7 +19,7 @@ IntakeError fail(const QString &field, const QString &reason)
     return IntakeError { field, reason };
 }
 
-QString qs(const std::string &s)
+QString leadQString(const std::string &s)
 {
     return QString::fromStdString(s);
 }
@@ -49,7 +49,7 @@ Result<QString, IntakeError> optionalString(const json &obj, const char *key, co
                     QStringLiteral("is %1 bytes long; at most %2 are accepted")
                         .arg(s.size())
                         .arg(limits.maxFieldLength));
-    return qs(s);
+    return leadQString(s);
 }
 
 /// The first usable address of one contact, or nullopt; reasons for the unusable ones go to

@@ -26,7 +26,7 @@ IntakeError fail(const QString &field, const QString &reason)
     return IntakeError { field, reason };
 }
 
-QString qs(const std::string &s)
+QString webhookQString(const std::string &s)
 {
     return QString::fromStdString(s);
 }
@@ -43,10 +43,10 @@ QString quoted(const QString &value)
 QString memberPath(const QString &path, const std::string &key)
 {
     static const QRegularExpression plain(QStringLiteral("^[A-Za-z_][A-Za-z0-9_]*$"));
-    const QString k = qs(key);
+    const QString k = webhookQString(key);
     if (plain.match(k).hasMatch())
         return path.isEmpty() ? k : path + QLatin1Char('.') + k;
-    return path + QLatin1Char('[') + qs(json(key).dump()) + QLatin1Char(']');
+    return path + QLatin1Char('[') + webhookQString(json(key).dump()) + QLatin1Char(']');
 }
 
 QString indexPath(const QString &path, size_t index)
@@ -94,7 +94,7 @@ Result<std::optional<QString>, IntakeError> readString(const json &obj, const ch
     const auto &s = it->get_ref<const std::string &>();
     if (auto tooLong = checkLength(s, field, limits))
         return *tooLong;
-    return std::optional<QString>(qs(s));
+    return std::optional<QString>(webhookQString(s));
 }
 
 /// Why `body` is not UTF-8, with the byte offset; nullopt when it is. Rejects overlong forms,
@@ -203,6 +203,27 @@ std::optional<QString> campaignProblem(const QString &name)
     return std::nullopt;
 }
 
+} // namespace
+
+bool isCloseTaskId(const QString &id)
+{
+    static const QRegularExpression pattern(QStringLiteral("^task_[A-Za-z0-9_-]{1,123}$"));
+    return pattern.match(id).hasMatch();
+}
+
+Result<std::optional<QString>, QString> campaignOfTaskText(const QString &text)
+{
+    const QString taskText = text.trimmed();
+    if (!taskText.startsWith(kTaskPrefix, Qt::CaseInsensitive))
+        return std::optional<QString>();
+    const QString campaign = taskText.mid(kTaskPrefix.size()).trimmed();
+    if (const auto problem = campaignProblem(campaign))
+        return QString(*problem + QStringLiteral(": expected \"Instantly: <campaign name>\""));
+    return std::optional<QString>(campaign);
+}
+
+namespace {
+
 /// The lead id of a Close event: event.data.lead_id, else event.lead_id.
 Result<QString, IntakeError> readLeadId(const json &event, const IntakeLimits &limits)
 {
@@ -239,7 +260,7 @@ QString peekLeadId(const json &event)
 {
     for (const json *obj : { event.contains("data") ? &event["data"] : nullptr, &event }) {
         if (obj && obj->is_object() && obj->contains("lead_id") && (*obj)["lead_id"].is_string())
-            return qs((*obj)["lead_id"].get<std::string>());
+            return webhookQString((*obj)["lead_id"].get<std::string>());
     }
     return {};
 }
@@ -305,16 +326,26 @@ Result<IntakeRequest, IntakeError> parseCloseWebhook(const json &root, const Int
         = readString(data, "text", QStringLiteral("event.data.text"), Presence::Required, limits);
     if (!text)
         return text.error();
-    const QString taskText = text.value()->trimmed();
-    if (!taskText.startsWith(kTaskPrefix, Qt::CaseInsensitive)) {
+    const auto campaign = campaignOfTaskText(*text.value());
+    if (!campaign)
+        return fail(QStringLiteral("event.data.text"), campaign.error());
+    if (!campaign.value()) {
         request.ignoredReason = QStringLiteral("task text %1 does not start with \"Instantly:\"")
-                                    .arg(quoted(taskText));
+                                    .arg(quoted(text.value()->trimmed()));
         return request;
     }
-    request.campaignName = taskText.mid(kTaskPrefix.size()).trimmed();
-    if (const auto problem = campaignProblem(request.campaignName))
-        return fail(QStringLiteral("event.data.text"),
-                    *problem + QStringLiteral(": expected \"Instantly: <campaign name>\""));
+    request.campaignName = *campaign.value();
+    for (const json *holder : { &data, &event }) {
+        const char *key = holder == &data ? "id" : "object_id";
+        const auto id = holder->find(key);
+        if (id != holder->end() && id->is_string()) {
+            const QString taskId = webhookQString(id->get<std::string>());
+            if (isCloseTaskId(taskId)) {
+                request.closeTaskId = taskId;
+                break;
+            }
+        }
+    }
 
     auto leadId = readLeadId(event, limits);
     if (!leadId)
@@ -335,7 +366,7 @@ Result<IntakeRequest, IntakeError> parseCloseWebhook(const json &root, const Int
         if (!inlineId->is_string())
             return fail(QStringLiteral("lead.id"),
                         QStringLiteral("must be a string, not ") + jsonTypeName(*inlineId));
-        const QString id = qs(inlineId->get<std::string>());
+        const QString id = webhookQString(inlineId->get<std::string>());
         if (id != request.closeLeadId)
             return fail(QStringLiteral("lead.id"),
                         QStringLiteral("is %1 but the event is about %2")
@@ -364,7 +395,7 @@ std::optional<QVariant> flatValue(const json &value)
     case json::value_t::null:
         return QVariant::fromValue(nullptr);
     case json::value_t::string:
-        return QVariant(qs(value.get<std::string>()));
+        return QVariant(webhookQString(value.get<std::string>()));
     case json::value_t::boolean:
         return QVariant(value.get<bool>());
     case json::value_t::number_integer:
@@ -430,7 +461,7 @@ Result<Lead, IntakeError> parseDirectLead(const json &in, const QString &path,
                 return fail(varPath,
                             QStringLiteral("must be a string, number, boolean or null, not ")
                                 + jsonTypeName(*it));
-            lead.customVariables.insert(qs(it.key()), *value);
+            lead.customVariables.insert(webhookQString(it.key()), *value);
         }
     }
     return lead;

@@ -14,8 +14,9 @@
 
 namespace sluice {
 
-/// Which of the two shapes POST /instantly/add_lead accepted.
-enum class IntakeSource { CloseWebhook, DirectBatch };
+/// Which of the two shapes POST /instantly/add_lead accepted, or a Close task found by
+/// `sluice backfill` (never a body of the intake).
+enum class IntakeSource { CloseWebhook, DirectBatch, CloseBackfill };
 
 /// Why an intake body (or a Close lead) was refused: answered as a 400 with message().
 struct IntakeError
@@ -42,6 +43,9 @@ struct IntakeRequest
     QString eventId; ///< event.id (Close only): the dedupe key for repeated deliveries
     QString subscriptionId; ///< subscription_id (Close only; may be empty)
     QString closeLeadId; ///< event.data.lead_id, else event.lead_id
+    /// The Close task's id (event.data.id, else event.object_id; "task_…"), empty when the
+    /// event names none. Backfill and webhooks both dedupe on it (RedisKeys::closeTask).
+    QString closeTaskId;
     /// Inline leads (direct form, or the top-level `lead` of a Close payload).
     std::vector<Lead> leads;
     /// Contacts or emails of an inline Close lead that gave no Instantly lead, one reason each.
@@ -70,6 +74,14 @@ struct IntakeLimits
     int maxLeads = 1000; ///< leads per direct batch, or usable contacts of one Close lead
     int maxFieldLength = 4096; ///< UTF-8 bytes of any string or key Sluice reads
 };
+
+/// What a Close task's text asks of Sluice: the campaign of "Instantly: <Campaign>" (prefix
+/// case-insensitive, the name trimmed, inner spacing and case kept); nullopt when the text is
+/// not ours (no prefix); an error when it is ours but names no usable campaign. Shared by the
+/// webhook path and the backfill, so both read a task the same way.
+Result<std::optional<QString>, QString> campaignOfTaskText(const QString &text);
+/// Close task ids as Close issues them ("task_" and an opaque token), safe in a Redis key.
+bool isCloseTaskId(const QString &id);
 
 /// Parses and validates the body of POST /instantly/add_lead: a Close webhook
 /// (`{subscription_id, event:{...}, lead?}`) or a direct batch (`{campaign, leads:[...]}`).

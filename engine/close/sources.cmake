@@ -6,4 +6,5 @@ target_sources(sluice_engine PRIVATE
   close/closeratelimit.cpp close/closeratelimit.h
   close/jsontypename.cpp close/jsontypename.h
   close/closesignature.cpp close/closesignature.h
+  close/closetask.cpp close/closetask.h
   close/closewebhook.cpp close/closewebhook.h)

@@ -12,12 +12,12 @@ using json = nlohmann::json;
 
 namespace {
 
-QString qs(const json &value)
+QString instantlyText(const json &value)
 {
     return value.is_string() ? QString::fromStdString(value.get<std::string>()) : QString();
 }
 
-std::string ss(const QString &s)
+std::string instantlyStd(const QString &s)
 {
     return s.toStdString();
 }
@@ -29,17 +29,17 @@ QByteArray dump(const json &j)
 
 json leadJson(const Lead &lead)
 {
-    json out = { { "email", ss(lead.email) } };
+    json out = { { "email", instantlyStd(lead.email) } };
     if (!lead.firstName.isEmpty())
-        out["first_name"] = ss(lead.firstName);
+        out["first_name"] = instantlyStd(lead.firstName);
     if (!lead.lastName.isEmpty())
-        out["last_name"] = ss(lead.lastName);
+        out["last_name"] = instantlyStd(lead.lastName);
     if (!lead.companyName.isEmpty())
-        out["company_name"] = ss(lead.companyName);
+        out["company_name"] = instantlyStd(lead.companyName);
     if (!lead.customVariables.isEmpty()) {
         json vars = json::object();
         for (auto it = lead.customVariables.cbegin(); it != lead.customVariables.cend(); ++it)
-            vars[ss(it.key())] = variantToJson(it.value());
+            vars[instantlyStd(it.key())] = variantToJson(it.value());
         out["custom_variables"] = std::move(vars);
     }
     return out;
@@ -52,7 +52,7 @@ template<> std::optional<Campaign> parse<Campaign>(const json &j)
 {
     if (!j.is_object() || !j.contains("id") || !j["id"].is_string())
         return std::nullopt;
-    return Campaign { qs(j["id"]), qs(j.value("name", json())),
+    return Campaign { instantlyText(j["id"]), instantlyText(j.value("name", json())),
                       j.value("status", json(0)).is_number_integer() ? j.value("status", 0) : 0 };
 }
 
@@ -61,14 +61,14 @@ template<> std::optional<LeadRecord> parse<LeadRecord>(const json &j)
     if (!j.is_object() || !j.contains("id") || !j["id"].is_string())
         return std::nullopt;
     LeadRecord r;
-    r.id = qs(j["id"]);
-    r.email = qs(j.value("email", json()));
-    r.firstName = qs(j.value("first_name", json()));
-    r.lastName = qs(j.value("last_name", json()));
-    r.companyName = qs(j.value("company_name", json()));
-    r.campaignId = qs(j.value("campaign", json()));
-    const QDateTime created
-        = QDateTime::fromString(qs(j.value("timestamp_created", json())), Qt::ISODateWithMs);
+    r.id = instantlyText(j["id"]);
+    r.email = instantlyText(j.value("email", json()));
+    r.firstName = instantlyText(j.value("first_name", json()));
+    r.lastName = instantlyText(j.value("last_name", json()));
+    r.companyName = instantlyText(j.value("company_name", json()));
+    r.campaignId = instantlyText(j.value("campaign", json()));
+    const QDateTime created = QDateTime::fromString(
+        instantlyText(j.value("timestamp_created", json())), Qt::ISODateWithMs);
     r.createdAtMs = created.isValid() ? created.toMSecsSinceEpoch() : 0;
     const json payload = j.value("payload", json());
     if (payload.is_object()) {
@@ -89,7 +89,7 @@ template<typename T> std::optional<Page<T>> parsePage(const json &j)
             return std::nullopt;
         page.items.push_back(std::move(*parsed));
     }
-    page.nextStartingAfter = qs(j.value("next_starting_after", json()));
+    page.nextStartingAfter = instantlyText(j.value("next_starting_after", json()));
     return page;
 }
 
@@ -113,11 +113,11 @@ template<> std::optional<BulkAddResult> parse<BulkAddResult>(const json &j)
         return v.is_number_integer() ? v.get<int>() : 0;
     };
     BulkAddResult r;
-    r.status = qs(j.value("status", json()));
+    r.status = instantlyText(j.value("status", json()));
     r.totalSent = count("total_sent");
     r.leadsUploaded = count("leads_uploaded");
     r.inBlocklist = count("in_blocklist");
-    r.blocklistUsed = qs(j.value("blocklist_used", json()));
+    r.blocklistUsed = instantlyText(j.value("blocklist_used", json()));
     r.duplicatedLeads = count("duplicated_leads");
     r.skippedCount = count("skipped_count");
     r.invalidEmailCount = count("invalid_email_count");
@@ -129,8 +129,8 @@ template<> std::optional<BulkAddResult> parse<BulkAddResult>(const json &j)
     for (const json &c : j["created_leads"]) {
         if (!c.is_object() || !c.contains("index") || !c["index"].is_number_integer())
             return std::nullopt;
-        r.created.push_back(
-            { qs(c.value("id", json())), qs(c.value("email", json())), c["index"].get<int>() });
+        r.created.push_back({ instantlyText(c.value("id", json())),
+                              instantlyText(c.value("email", json())), c["index"].get<int>() });
     }
     return r;
 }
@@ -205,7 +205,7 @@ void InstantlyClient::createCampaign(const QString &name, ApiCallback<Campaign> 
     for (const char *day : { "1", "2", "3", "4", "5" })
         days[day] = true;
     const json body = {
-        { "name", ss(name) },
+        { "name", instantlyStd(name) },
         { "campaign_schedule",
           { { "schedules",
               json::array({ { { "name", "Weekdays" },
@@ -274,7 +274,7 @@ void InstantlyClient::createLead(const QString &campaignId, const Lead &lead, Sk
                                  ApiCallback<LeadRecord> done)
 {
     json body = leadJson(lead);
-    body["campaign"] = ss(campaignId);
+    body["campaign"] = instantlyStd(campaignId);
     body["skip_if_in_campaign"] = flags.ifInCampaign;
     body["skip_if_in_workspace"] = flags.ifInWorkspace;
     send<LeadRecord>({ "POST", QStringLiteral("/api/v2/leads"), {}, dump(body) }, std::move(done));
@@ -287,7 +287,7 @@ void InstantlyClient::addLeads(const QString &campaignId, const std::vector<Lead
     for (const Lead &lead : leads)
         list.push_back(leadJson(lead));
     const json body = {
-        { "campaign_id", ss(campaignId) },
+        { "campaign_id", instantlyStd(campaignId) },
         { "skip_if_in_campaign", flags.ifInCampaign },
         { "skip_if_in_workspace", flags.ifInWorkspace },
         { "leads", std::move(list) },
@@ -300,17 +300,17 @@ void InstantlyClient::listLeads(const LeadFilter &filter, ApiCallback<Page<LeadR
 {
     json body = { { "limit", filter.limit } };
     if (!filter.campaignId.isEmpty())
-        body["campaign"] = ss(filter.campaignId);
+        body["campaign"] = instantlyStd(filter.campaignId);
     if (!filter.search.isEmpty())
-        body["search"] = ss(filter.search);
+        body["search"] = instantlyStd(filter.search);
     if (!filter.contacts.isEmpty()) {
         json contacts = json::array();
         for (const QString &c : filter.contacts)
-            contacts.push_back(ss(c));
+            contacts.push_back(instantlyStd(c));
         body["contacts"] = std::move(contacts);
     }
     if (!filter.startingAfter.isEmpty())
-        body["starting_after"] = ss(filter.startingAfter);
+        body["starting_after"] = instantlyStd(filter.startingAfter);
     send<Page<LeadRecord>>({ "POST", QStringLiteral("/api/v2/leads/list"), {}, dump(body) },
                            std::move(done));
 }
@@ -355,11 +355,11 @@ void InstantlyClient::deleteLead(const QString &id, ApiCallback<LeadRecord> done
 void InstantlyClient::deleteLeads(const QString &campaignId, const QStringList &ids,
                                   ApiCallback<int> done)
 {
-    json body = { { "campaign_id", ss(campaignId) } };
+    json body = { { "campaign_id", instantlyStd(campaignId) } };
     if (!ids.isEmpty()) {
         json list = json::array();
         for (const QString &id : ids)
-            list.push_back(ss(id));
+            list.push_back(instantlyStd(id));
         body["ids"] = std::move(list);
     }
     send<int>({ "DELETE", QStringLiteral("/api/v2/leads"), {}, dump(body) }, std::move(done));

@@ -43,9 +43,19 @@ IntakeBatch IntakeBatch::fromRequest(const IntakeRequest &request, const QString
     IntakeBatch batch;
     batch.taskId = taskId;
     batch.campaign = request.campaignName;
-    batch.source = request.source == IntakeSource::CloseWebhook ? QStringLiteral("close")
-                                                                : QStringLiteral("direct");
+    switch (request.source) {
+    case IntakeSource::CloseWebhook:
+        batch.source = QStringLiteral("close");
+        break;
+    case IntakeSource::DirectBatch:
+        batch.source = QStringLiteral("direct");
+        break;
+    case IntakeSource::CloseBackfill:
+        batch.source = QStringLiteral("backfill");
+        break;
+    }
     batch.dedupeId = dedupeId;
+    batch.closeTaskId = request.closeTaskId;
     batch.createdMs = createdMs;
 
     QueuedLead queued;
@@ -90,6 +100,8 @@ QList<QByteArray> IntakeBatch::scriptKeys(const RedisKeys &keys) const
     QList<QByteArray> out { keys.leads(), keys.task(taskId), keys.tasks() };
     if (!dedupeId.isEmpty())
         out.append(keys.closeEvent(dedupeId));
+    if (!closeTaskId.isEmpty())
+        out.append(keys.closeTask(closeTaskId));
     return out;
 }
 
@@ -120,10 +132,12 @@ QByteArray IntakeBatch::toJsonLine() const
             one.push_back(field.toStdString());
         list.push_back(std::move(one));
     }
-    const json line = { { "task", taskId.toStdString() },   { "campaign", campaign.toStdString() },
-                        { "source", source.toStdString() }, { "dedupe", dedupeId.toStdString() },
-                        { "created_ms", createdMs },        { "note", note.toStdString() },
-                        { "entries", std::move(list) } };
+    json line = { { "task", taskId.toStdString() },   { "campaign", campaign.toStdString() },
+                  { "source", source.toStdString() }, { "dedupe", dedupeId.toStdString() },
+                  { "created_ms", createdMs },        { "note", note.toStdString() },
+                  { "entries", std::move(list) } };
+    if (!closeTaskId.isEmpty())
+        line["close_task"] = closeTaskId.toStdString();
     // dump() escapes control characters, so the line never holds a raw newline.
     return QByteArray::fromStdString(line.dump(-1, ' ', false, json::error_handler_t::replace));
 }
@@ -156,6 +170,7 @@ std::optional<IntakeBatch> IntakeBatch::fromJsonLine(const QByteArray &line)
     batch.dedupeId = *dedupe;
     batch.createdMs = created->get<qint64>();
     batch.note = text("note").value_or(QString()); // lines spooled before the journal have none
+    batch.closeTaskId = text("close_task").value_or(QString()); // and before the backfill
     for (const json &entry : *entries) {
         if (!entry.is_array() || entry.empty() || entry.size() % 2 != 0)
             return std::nullopt;

@@ -17,9 +17,11 @@ struct IntakeBatch
 {
     QString taskId;
     QString campaign;
-    QString source; ///< "close" | "direct"
+    QString source; ///< "close" | "direct" | "backfill"
     /// The dedupe id: the Close event id, or "direct:<Idempotency-Key>"; empty for none.
     QString dedupeId;
+    /// The Close task it comes from ("task_…"; RedisKeys::closeTask), empty for none.
+    QString closeTaskId;
     qint64 createdMs = 0; ///< Unix ms
     /// How it arrived, for each lead's journal ("Close webhook ev_…, signature valid").
     QString note;

@@ -365,9 +365,14 @@ void IntakeServer::addLead(const HttpRequest &request, HttpResponder responder)
         }
         dedupeId = QStringLiteral("direct:") + QString::fromLatin1(key);
     }
-    if (!dedupeId.isEmpty()) {
+    const QString taskDedupe = intake.closeTaskId.isEmpty()
+        ? QString()
+        : QStringLiteral("close-task:") + intake.closeTaskId;
+    for (const QString &key : { dedupeId, taskDedupe }) {
+        if (key.isEmpty())
+            continue;
         // Delivered again while the first delivery still waits in the spool.
-        const auto spooled = m_spooledDedupe.constFind(dedupeId);
+        const auto spooled = m_spooledDedupe.constFind(key);
         if (spooled != m_spooledDedupe.constEnd()) {
             c.duplicates.increment();
             acknowledge(responder, 200,
@@ -477,6 +482,8 @@ void IntakeServer::rememberSpooled(const IntakeBatch &batch)
     m_spooledTasks.insert(batch.taskId, int(batch.entries.size()));
     if (!batch.dedupeId.isEmpty())
         m_spooledDedupe.insert(batch.dedupeId, batch.taskId);
+    if (!batch.closeTaskId.isEmpty())
+        m_spooledDedupe.insert(QStringLiteral("close-task:") + batch.closeTaskId, batch.taskId);
 }
 
 void IntakeServer::forgetSpooled(const QByteArray &line)
@@ -485,9 +492,12 @@ void IntakeServer::forgetSpooled(const QByteArray &line)
     if (!batch)
         return;
     m_spooledTasks.remove(batch->taskId);
-    const auto it = m_spooledDedupe.constFind(batch->dedupeId);
-    if (it != m_spooledDedupe.constEnd() && *it == batch->taskId)
-        m_spooledDedupe.erase(it);
+    const QString taskKey = QStringLiteral("close-task:") + batch->closeTaskId;
+    for (const QString &key : { batch->dedupeId, taskKey }) {
+        const auto it = m_spooledDedupe.constFind(key);
+        if (it != m_spooledDedupe.constEnd() && *it == batch->taskId)
+            m_spooledDedupe.erase(it);
+    }
 }
 
 void IntakeServer::adoptOrphanSpools()

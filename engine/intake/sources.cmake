@@ -1,4 +1,5 @@
 target_sources(sluice_engine PRIVATE
+  intake/backfill.cpp intake/backfill.h
   intake/intakebatch.cpp intake/intakebatch.h
   intake/intakeoptions.cpp intake/intakeoptions.h
   intake/intakeserver.cpp intake/intakeserver.h

@@ -13,15 +13,15 @@ namespace sluice {
 /// lead id whose contacts must be fetched first, which the dispatcher then expands into one
 /// entry per contact. The intake writes these; dispatchers read, retry and dead-letter them.
 ///
-/// Stream fields (all strings): task, campaign, source ("close" | "direct"), received_ms,
-/// attempt, event (Close event id, may be empty), uncertain ("1" after an answer that may have
-/// been applied), and either `lead` (JSON object {email, first_name, last_name, company_name,
-/// custom_variables}) or `close_lead` (the Close lead id to look up).
+/// Stream fields (all strings): task, campaign, source ("close" | "direct" | "backfill"),
+/// received_ms, attempt, event (Close event id, may be empty), uncertain ("1" after an answer that
+/// may have been applied), and either `lead` (JSON object {email, first_name, last_name,
+/// company_name, custom_variables}) or `close_lead` (the Close lead id to look up).
 struct QueuedLead
 {
     QString taskId;
     QString campaignName; ///< exact Instantly campaign name
-    QString source; ///< "close" or "direct"
+    QString source; ///< "close", "direct" or "backfill"
     qint64 receivedMs = 0; ///< Unix ms the intake stored it
     int attempt = 0; ///< upstream attempts already failed transiently
     QString eventId;

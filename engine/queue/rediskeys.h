@@ -39,6 +39,13 @@ struct RedisKeys
     {
         return prefix + "event:" + eventId.toUtf8();
     }
+    /// String: Close task id -> the Sluice task that queued it, with the task retention. Set by
+    /// the intake script for a webhook and for a backfill alike, so one Close task is queued
+    /// once however it arrives.
+    QByteArray closeTask(const QString &closeTaskId) const
+    {
+        return prefix + "close-task:" + closeTaskId.toUtf8();
+    }
     /// Sorted set of "<campaign id>|<lower-cased email>" already delivered, scored by the
     /// Unix ms of the delivery: replays become no-ops for the retention
     /// (DispatcherOptions::deliveredRetention), then the member is trimmed (schema 2).

@@ -20,12 +20,12 @@ QString fill(QString text, int i, const QString &timestamp)
         .replace(QStringLiteral("{timestamp}"), timestamp);
 }
 
-std::string ss(const QString &s)
+std::string runStd(const QString &s)
 {
     return s.toStdString();
 }
 
-QString qs(const json &j, const char *key)
+QString runText(const json &j, const char *key)
 {
     const auto it = j.find(key);
     return it != j.end() && it->is_string() ? QString::fromStdString(it->get<std::string>())
@@ -48,7 +48,7 @@ json strings(const QStringList &list)
 {
     json out = json::array();
     for (const QString &s : list)
-        out.push_back(ss(s));
+        out.push_back(runStd(s));
     return out;
 }
 
@@ -138,41 +138,41 @@ json toJson(const RunRecord &r)
     json custom = json::object();
     for (auto it = d.leadTemplate.customVariables.cbegin();
          it != d.leadTemplate.customVariables.cend(); ++it)
-        custom[ss(it.key())] = variantToJson(it.value());
+        custom[runStd(it.key())] = variantToJson(it.value());
     json checks = json::array();
     for (const RunCheck &c : r.checks)
         checks.push_back(
-            { { "name", ss(c.name) }, { "passed", c.passed }, { "detail", ss(c.detail) } });
+            { { "name", runStd(c.name) }, { "passed", c.passed }, { "detail", runStd(c.detail) } });
     json out = {
         { "version", 1 },
         { "definition",
-          { { "id", ss(d.id) },
-            { "stage", ss(d.stage) },
+          { { "id", runStd(d.id) },
+            { "stage", runStd(d.stage) },
             { "leads", d.leads },
-            { "target", ss(d.target.toString()) },
-            { "campaign", ss(d.campaign) },
-            { "timestamp", ss(d.timestamp) },
+            { "target", runStd(d.target.toString()) },
+            { "campaign", runStd(d.campaign) },
+            { "timestamp", runStd(d.timestamp) },
             { "lead_template",
-              { { "email", ss(d.leadTemplate.emailPattern) },
-                { "first_name", ss(d.leadTemplate.firstName) },
-                { "last_name", ss(d.leadTemplate.lastName) },
-                { "company_name", ss(d.leadTemplate.companyName) },
+              { { "email", runStd(d.leadTemplate.emailPattern) },
+                { "first_name", runStd(d.leadTemplate.firstName) },
+                { "last_name", runStd(d.leadTemplate.lastName) },
+                { "company_name", runStd(d.leadTemplate.companyName) },
                 { "custom_variables", custom } } },
             { "concurrency", d.concurrency },
             { "fail_fast", d.failFast },
             { "signed", d.signedWebhooks },
             { "inline_leads", d.inlineLeads },
-            { "mode", ss(d.mode) },
+            { "mode", runStd(d.mode) },
             { "thresholds",
               { { "ack_timeout_ms", d.thresholds.ackTimeout.count() },
                 { "ack_p99_ms", d.thresholds.ackP99.count() },
                 { "all_delivered", d.thresholds.allDelivered },
                 { "no_duplicates", d.thresholds.noDuplicates },
                 { "max_429", d.thresholds.max429 } } } } },
-        { "state", ss(RunRecord::stateName(r.state)) },
+        { "state", runStd(RunRecord::stateName(r.state)) },
         { "campaign_created_by_run", r.campaignCreatedByRun },
         { "instantly",
-          { { "url", ss(r.instantlyUrl) }, { "embedded_sandbox", r.embeddedSandbox } } },
+          { { "url", runStd(r.instantlyUrl) }, { "embedded_sandbox", r.embeddedSandbox } } },
         { "created_ms", r.createdMs },
         { "first_sent_ms", r.firstSentMs },
         { "last_ack_ms", r.lastAckMs },
@@ -205,7 +205,7 @@ json toJson(const RunRecord &r)
         { "cap_60s", r.cap60s },
         { "checks", checks },
         { "passed", r.passed },
-        { "stop_reason", ss(r.stopReason) },
+        { "stop_reason", runStd(r.stopReason) },
     };
     if (r.verify) {
         const VerifyReport &v = *r.verify;
@@ -216,7 +216,7 @@ json toJson(const RunRecord &r)
                           { "duplicated", strings(v.duplicated) },
                           { "extra", strings(v.extra) },
                           { "repaired", v.repaired },
-                          { "error", ss(v.error) } };
+                          { "error", runStd(v.error) } };
     }
     if (r.cleanup) {
         const CleanupReport &c = *r.cleanup;
@@ -227,8 +227,8 @@ json toJson(const RunRecord &r)
                            { "remaining", c.remaining },
                            { "foreign", c.foreign },
                            { "campaign_deleted", c.campaignDeleted },
-                           { "campaign_note", ss(c.campaignNote) },
-                           { "error", ss(c.error) } };
+                           { "campaign_note", runStd(c.campaignNote) },
+                           { "error", runStd(c.error) } };
     }
     return out;
 }
@@ -241,20 +241,20 @@ std::optional<RunRecord> runRecordFromJson(const json &j)
     RunRecord r;
     const json &dj = j["definition"];
     RunDefinition &d = r.definition;
-    d.id = qs(dj, "id");
+    d.id = runText(dj, "id");
     if (d.id.isEmpty())
         return std::nullopt;
-    d.stage = qs(dj, "stage");
+    d.stage = runText(dj, "stage");
     d.leads = num<int>(dj, "leads");
-    d.target = QUrl(qs(dj, "target"));
-    d.campaign = qs(dj, "campaign");
-    d.timestamp = qs(dj, "timestamp");
+    d.target = QUrl(runText(dj, "target"));
+    d.campaign = runText(dj, "campaign");
+    d.timestamp = runText(dj, "timestamp");
     if (dj.contains("lead_template") && dj["lead_template"].is_object()) {
         const json &t = dj["lead_template"];
-        d.leadTemplate.emailPattern = qs(t, "email");
-        d.leadTemplate.firstName = qs(t, "first_name");
-        d.leadTemplate.lastName = qs(t, "last_name");
-        d.leadTemplate.companyName = qs(t, "company_name");
+        d.leadTemplate.emailPattern = runText(t, "email");
+        d.leadTemplate.firstName = runText(t, "first_name");
+        d.leadTemplate.lastName = runText(t, "last_name");
+        d.leadTemplate.companyName = runText(t, "company_name");
         d.leadTemplate.customVariables.clear();
         if (t.contains("custom_variables") && t["custom_variables"].is_object())
             for (auto it = t["custom_variables"].begin(); it != t["custom_variables"].end(); ++it)
@@ -265,7 +265,7 @@ std::optional<RunRecord> runRecordFromJson(const json &j)
     d.failFast = flag(dj, "fail_fast");
     d.signedWebhooks = flag(dj, "signed");
     d.inlineLeads = flag(dj, "inline_leads");
-    d.mode = qs(dj, "mode");
+    d.mode = runText(dj, "mode");
     if (dj.contains("thresholds") && dj["thresholds"].is_object()) {
         const json &t = dj["thresholds"];
         d.thresholds.ackTimeout = milliseconds { num<qint64>(t, "ack_timeout_ms", 30'000) };
@@ -274,13 +274,13 @@ std::optional<RunRecord> runRecordFromJson(const json &j)
         d.thresholds.noDuplicates = flag(t, "no_duplicates", true);
         d.thresholds.max429 = num<int>(t, "max_429");
     }
-    const QString state = qs(j, "state");
+    const QString state = runText(j, "state");
     for (int i = 0; i < int(std::size(kStates)); ++i)
         if (state == QLatin1String(kStates[i]))
             r.state = RunRecord::State(i);
     r.campaignCreatedByRun = flag(j, "campaign_created_by_run");
     if (j.contains("instantly") && j["instantly"].is_object()) {
-        r.instantlyUrl = qs(j["instantly"], "url");
+        r.instantlyUrl = runText(j["instantly"], "url");
         r.embeddedSandbox = flag(j["instantly"], "embedded_sandbox");
     }
     r.createdMs = num<qint64>(j, "created_ms");
@@ -318,9 +318,9 @@ std::optional<RunRecord> runRecordFromJson(const json &j)
     if (j.contains("checks") && j["checks"].is_array())
         for (const json &c : j["checks"])
             if (c.is_object())
-                r.checks.push_back({ qs(c, "name"), flag(c, "passed"), qs(c, "detail") });
+                r.checks.push_back({ runText(c, "name"), flag(c, "passed"), runText(c, "detail") });
     r.passed = flag(j, "passed");
-    r.stopReason = qs(j, "stop_reason");
+    r.stopReason = runText(j, "stop_reason");
     if (j.contains("verify") && j["verify"].is_object()) {
         const json &v = j["verify"];
         VerifyReport report;
@@ -331,7 +331,7 @@ std::optional<RunRecord> runRecordFromJson(const json &j)
         report.duplicated = stringsFrom(v, "duplicated");
         report.extra = stringsFrom(v, "extra");
         report.repaired = num<int>(v, "repaired");
-        report.error = qs(v, "error");
+        report.error = runText(v, "error");
         r.verify = report;
     }
     if (j.contains("cleanup") && j["cleanup"].is_object()) {
@@ -344,8 +344,8 @@ std::optional<RunRecord> runRecordFromJson(const json &j)
         report.remaining = num<int>(c, "remaining", -1);
         report.foreign = num<int>(c, "foreign");
         report.campaignDeleted = flag(c, "campaign_deleted");
-        report.campaignNote = qs(c, "campaign_note");
-        report.error = qs(c, "error");
+        report.campaignNote = runText(c, "campaign_note");
+        report.error = runText(c, "error");
         r.cleanup = report;
     }
     return r;

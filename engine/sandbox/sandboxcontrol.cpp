@@ -94,6 +94,7 @@ json SandboxServer::statsJson() const
             { "rate_limited", closeLimited },
             { "groups", std::move(groups) },
             { "leads", m_store.close().leadCount() },
+            { "tasks", m_store.closeTasks().taskCount() },
             { "faults", closeFaultsJson(m_options.closeFaults) } } },
     };
 }
@@ -297,6 +298,19 @@ void SandboxServer::addControlRoutes()
         m_store.close().clear();
         return jsonReply(200, json { { "deleted", removed } });
     });
+    control("POST", QStringLiteral("close/tasks"), [this](const HttpRequest &, const json &b) {
+        return m_store.closeTasks().putTasks(
+            b, [this](const QString &leadId) { return m_store.closeLeadName(leadId); });
+    });
+    control("DELETE", QStringLiteral("close/tasks"), [this](const HttpRequest &, const json &) {
+        const int removed = m_store.closeTasks().taskCount();
+        m_store.closeTasks().clear();
+        return jsonReply(200, json { { "deleted", removed } });
+    });
+    control("DELETE", QStringLiteral("close/tasks/([^/]+)"),
+            [this](const HttpRequest &r, const json &) {
+                return m_store.closeTasks().deleteTask(r.captures.value(0));
+            });
     auto closeLimitsJson = [this] {
         json out = json::object();
         for (const QString &group : closeEndpointGroups()) {

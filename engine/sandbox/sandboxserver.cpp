@@ -56,6 +56,10 @@ const std::vector<CloseEndpoint> &closeEndpoints()
           } },
         { "search", "POST", QStringLiteral("/api/v1/data/search/?"), true,
           [](SandboxStore &s, const HttpRequest &, const json &b) { return s.close().search(b); } },
+        { "task_list", "GET", QStringLiteral("/api/v1/task/?"), false,
+          [](SandboxStore &s, const HttpRequest &r, const json &) {
+              return s.closeTasks().list(r.query);
+          } },
     };
     return endpoints;
 }

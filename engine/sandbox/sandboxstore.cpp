@@ -27,7 +27,7 @@ using sandboxtext::qs;
 constexpr int kMaxBulkLeads = 1000;
 constexpr int kMaxPageLimit = 100;
 
-std::string ss(const QString &s)
+std::string storeStd(const QString &s)
 {
     return s.toStdString();
 }
@@ -111,7 +111,7 @@ StoreReply instantlyError(int status, const QString &message)
     return jsonReply(status,
                      json { { "statusCode", status },
                             { "error", httpReasonPhrase(status).toStdString() },
-                            { "message", ss(message) } });
+                            { "message", storeStd(message) } });
 }
 
 SandboxStore::SandboxStore()
@@ -133,6 +133,7 @@ void SandboxStore::clear()
 {
     d->clearData();
     m_close.clear();
+    m_closeTasks.clear();
 }
 
 void SandboxStore::setBlocklist(const QStringList &entries)
@@ -278,7 +279,7 @@ StoreReply SandboxStore::deleteCampaign(const QString &id)
     const quint64 seq = it.value();
     json campaign = d->campaigns.at(seq);
     // Deleting a campaign deletes its leads.
-    const std::string campaignId = ss(id);
+    const std::string campaignId = storeStd(id);
     std::vector<quint64> doomed;
     for (const auto &[leadSeq, lead] : d->leads) {
         if (lead["campaign"].is_string() && lead["campaign"].get<std::string>() == campaignId)
@@ -547,12 +548,26 @@ StoreReply SandboxStore::deleteLeads(const json &body)
 json SandboxStore::allLeads(const QString &campaignId) const
 {
     json out = json::array();
-    const json wanted = campaignId.isEmpty() ? json() : json(ss(campaignId));
+    const json wanted = campaignId.isEmpty() ? json() : json(storeStd(campaignId));
     for (const auto &[seq, lead] : d->leads) {
         if (campaignId.isEmpty() || lead["campaign"] == wanted)
             out.push_back(lead);
     }
     return out;
+}
+
+std::optional<QString> SandboxStore::closeLeadName(const QString &leadId) const
+{
+    const StoreReply r
+        = m_close.getLead(leadId, { QStringLiteral("display_name"), QStringLiteral("name") });
+    if (r.status != 200 || !r.body)
+        return std::nullopt;
+    for (const char *key : { "display_name", "name" }) {
+        const auto it = r.body->find(key);
+        if (it != r.body->end() && it->is_string())
+            return QString::fromStdString(it->get<std::string>());
+    }
+    return QString();
 }
 
 } // namespace sluice

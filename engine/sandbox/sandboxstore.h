@@ -1,6 +1,7 @@
 #pragma once
 
 #include "closestore.h"
+#include "closetaskstore.h"
 #include "sandboxoptions.h"
 #include "storereply.h"
 
@@ -10,6 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <memory>
+#include <optional>
 
 namespace sluice {
 
@@ -58,16 +60,23 @@ public:
     /// The fake Close organisation's leads.
     CloseStore &close() { return m_close; }
     const CloseStore &close() const { return m_close; }
+    /// The fake Close organisation's tasks (GET /api/v1/task/).
+    CloseTaskStore &closeTasks() { return m_closeTasks; }
+    const CloseTaskStore &closeTasks() const { return m_closeTasks; }
+    /// The display name of a stored Close lead, nullopt when there is no such lead.
+    std::optional<QString> closeLeadName(const QString &leadId) const;
     /// Stores one Close lead (an object with a string "id"); kept for existing callers.
     StoreReply putCloseLead(const nlohmann::json &lead);
     StoreReply getCloseLead(const QString &id) const;
 
-    /// Empties campaigns, leads and Close leads; the rules (blocklist, plan, duplicates) stay.
+    /// Empties campaigns, leads, Close leads and tasks; the rules (blocklist, plan, duplicates)
+    /// stay.
     void clear();
 
 private:
     std::unique_ptr<InstantlyWorkspace> d;
     CloseStore m_close;
+    CloseTaskStore m_closeTasks;
 };
 
 /// Instantly's error body: {"statusCode", "error", "message"}.

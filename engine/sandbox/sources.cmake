@@ -2,6 +2,7 @@ target_sources(sluice_engine PRIVATE
   sandbox/campaignschedule.cpp sandbox/campaignschedule.h
   sandbox/closeratelimiter.cpp sandbox/closeratelimiter.h
   sandbox/closestore.cpp sandbox/closestore.h
+  sandbox/closetaskstore.cpp sandbox/closetaskstore.h
   sandbox/instantlyworkspace.cpp sandbox/instantlyworkspace.h
   sandbox/sandboxcontrol.cpp
   sandbox/sandboxemail.cpp sandbox/sandboxemail.h

@@ -3,10 +3,13 @@
 -- progress hash, its place in the task index, the dedupe marker of its event, and each lead's
 -- "received" journal event (with the time and entry it was queued as).
 -- Idempotent, so a spooled request may be replayed whether or not it already ran: a known
--- event id, or a task hash that already exists, stores nothing and answers the existing task.
+-- event id or Close task id, or a task hash that already exists, stores nothing and answers
+-- the existing task.
 --
 -- KEYS[1] leads stream, KEYS[2] the task hash, KEYS[3] tasks sorted set,
--- KEYS[4] (optional) the event key: Close event id or Idempotency-Key -> task id
+-- KEYS[4..] (optional) dedupe keys, each -> task id: the event key (Close event id or
+--   Idempotency-Key) and the Close task key (its task id). A webhook carries both, a backfill
+--   only the task key, so a task queued one way is a duplicate the other way.
 -- ARGV[1] task id, ARGV[2] campaign, ARGV[3] source, ARGV[4] created (Unix ms),
 -- ARGV[5] retention in seconds (task hash, event key, task index, journal),
 -- ARGV[6] key prefix "sluice:<ns>:" (for the journal keys), ARGV[7] how it arrived (journal
@@ -19,12 +22,12 @@
 -- operator finds it by either. Close still gets its 2xx and does not retry.
 -- Returns {task id, 1} for a duplicate (the task that holds it), else
 -- {task id, 0, entries, dead-lettered entries}.
-local stream, hash, tasks, event = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local stream, hash, tasks = KEYS[1], KEYS[2], KEYS[3]
 local task, campaign, source = ARGV[1], ARGV[2], ARGV[3]
 local created, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 
-if event then
-  local existing = redis.call('GET', event)
+for k = 4, #KEYS do
+  local existing = redis.call('GET', KEYS[k])
   if existing then
     return {existing, 1}
   end
@@ -86,8 +89,8 @@ if dead > 0 then
   journal.finish(prefix)
 end
 redis.call('EXPIRE', hash, ttl)
-if event then
-  redis.call('SET', event, task, 'EX', ttl)
+for k = 4, #KEYS do
+  redis.call('SET', KEYS[k], task, 'EX', ttl)
 end
 redis.call('ZADD', tasks, created, task)
 redis.call('ZREMRANGEBYSCORE', tasks, '-inf', '(' .. (created - ttl * 1000))

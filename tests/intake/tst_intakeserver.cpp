@@ -57,10 +57,12 @@ json closeLead(const QString &leadId, const QStringList &emails)
     return { { "id", leadId.toStdString() }, { "display_name", "Acme" }, { "contacts", contacts } };
 }
 
-/// A Close task.lead/created webhook; with `inlineEmails`, the lead rides along.
+/// A Close task.lead/created webhook; with `inlineEmails`, the lead rides along. Each event is
+/// about its own task ("task_" + the event id) unless `taskId` names one.
 QByteArray closeWebhook(const QString &eventId, const QStringList &inlineEmails = {},
                         const QString &text = QStringLiteral("Instantly: Spring Launch"),
-                        const QString &objectType = QStringLiteral("task.lead"))
+                        const QString &objectType = QStringLiteral("task.lead"),
+                        const QString &taskId = {})
 {
     json body
         = { { "subscription_id", "whsub_1" },
@@ -69,7 +71,8 @@ QByteArray closeWebhook(const QString &eventId, const QStringList &inlineEmails 
                 { "object_type", objectType.toStdString() },
                 { "action", "created" },
                 { "lead_id", "lead_42" },
-                { "object_id", "task_1" },
+                { "object_id",
+                  (taskId.isEmpty() ? QStringLiteral("task_") + eventId : taskId).toStdString() },
                 { "data", { { "text", text.toStdString() }, { "lead_id", "lead_42" } } } } } };
     if (!inlineEmails.isEmpty())
         body["lead"] = closeLead(QStringLiteral("lead_42"), inlineEmails);
@@ -245,6 +248,35 @@ private Q_SLOTS:
             QCOMPARE(post(body).status, 202);
             QCOMPARE(streamLength(), 2 * stored);
         }
+    }
+
+    /// Close may send two events about one task (or a backfill queued it first): the task id
+    /// is a dedupe key of its own, written for every webhook that names its task.
+    void aSecondEventAboutTheSameTaskIsADuplicate()
+    {
+        QVERIFY(startIntake());
+        const QString task = QStringLiteral("task_same");
+        const Reply first = post(closeWebhook(QStringLiteral("ev_t1"), {},
+                                              QStringLiteral("Instantly: Spring Launch"),
+                                              QStringLiteral("task.lead"), task));
+        QCOMPARE(first.status, 202);
+        QCOMPARE(redis({ "GET", m_keys.closeTask(task) }).bytes(), first.text("task_id").toUtf8());
+        const Reply again = post(closeWebhook(QStringLiteral("ev_t2"), {},
+                                              QStringLiteral("Instantly: Spring Launch"),
+                                              QStringLiteral("task.lead"), task));
+        QCOMPARE(again.status, 200);
+        QCOMPARE(again.text("task_id"), first.text("task_id"));
+        QCOMPARE(redis({ "ZCARD", m_keys.tasks() }).integer(), 1);
+        // A task the backfill queued (its marker only) is a duplicate for the webhook too.
+        QCOMPARE(redis({ "SET", m_keys.closeTask(QStringLiteral("task_bf")), "sluice-task-7" })
+                     .isError(),
+                 false);
+        const Reply backfilled = post(
+            closeWebhook(QStringLiteral("ev_t3"), {}, QStringLiteral("Instantly: Spring Launch"),
+                         QStringLiteral("task.lead"), QStringLiteral("task_bf")));
+        QCOMPARE(backfilled.status, 200);
+        QCOMPARE(backfilled.text("task_id"), QStringLiteral("sluice-task-7"));
+        QCOMPARE(redis({ "ZCARD", m_keys.tasks() }).integer(), 1);
     }
 
     void ignoredEventsStoreNothing_data()

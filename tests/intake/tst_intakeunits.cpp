@@ -8,6 +8,7 @@
 #include "intake/spool.h"
 #include "intake/webhookexchange.h"
 #include "queue/queuedlead.h"
+#include "queue/rediskeys.h"
 
 #include <QFile>
 #include <QTemporaryDir>
@@ -148,6 +149,12 @@ private Q_SLOTS:
                           "\"lead_id\":\"lead_1\",\"data\":{\"text\":\"Instantly: X\","
                           "\"lead_id\":\"lead_1\"}}}")
             << 1;
+        QTest::newRow("Close lookup naming its task")
+            << QByteArray("{\"subscription_id\":\"s\",\"event\":{\"id\":\"ev_2\","
+                          "\"object_type\":\"task.lead\",\"action\":\"created\","
+                          "\"object_id\":\"task_2\",\"lead_id\":\"lead_1\",\"data\":"
+                          "{\"text\":\"Instantly: X\",\"lead_id\":\"lead_1\"}}}")
+            << 1;
     }
     void batchRoundTripsThroughASpoolLine()
     {
@@ -166,6 +173,11 @@ private Q_SLOTS:
         QCOMPARE(back->campaign, batch.campaign);
         QCOMPARE(back->source, batch.source);
         QCOMPARE(back->dedupeId, batch.dedupeId);
+        // The Close task marker survives the spool, so a replay writes it too.
+        QCOMPARE(back->closeTaskId, parsed.value().closeTaskId);
+        const RedisKeys keys(QStringLiteral("units"));
+        QCOMPARE(back->scriptKeys(keys).contains(keys.closeTask(QStringLiteral("task_2"))),
+                 parsed.value().closeTaskId == QLatin1String("task_2"));
         QCOMPARE(back->createdMs, 1234);
         QCOMPARE(back->entries, batch.entries);
         // A spooled line names each lead for the journal as the parsed request did.

@@ -127,6 +127,9 @@ private Q_SLOTS:
     void depthScan_data();
     void depthScan();
     void errorMessage();
+    void taskTextAsTheBackfillReadsIt_data();
+    void taskTextAsTheBackfillReadsIt();
+    void closeTaskIdOfTheEvent();
 };
 
 void TestCloseWebhook::accepted_data()
@@ -745,6 +748,56 @@ void TestCloseWebhook::errorMessage()
              QStringLiteral("event.data.text: must be a string"));
     QCOMPARE((IntakeError { QString(), QStringLiteral("body is empty") }).message(),
              QStringLiteral("body is empty"));
+}
+
+void TestCloseWebhook::taskTextAsTheBackfillReadsIt_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<int>("kind"); // 0 not ours, 1 a campaign, 2 ours but unusable
+    QTest::addColumn<QString>("campaign");
+    auto row = [](const char *name, const char *text, int kind, const char *campaign) {
+        QTest::newRow(name) << QString::fromUtf8(text) << kind << QString::fromUtf8(campaign);
+    };
+    row("plain", "Instantly: Q3 Outreach", 1, "Q3 Outreach");
+    row("case and spaces", "  instantly:   Q3  Outreach  ", 1, "Q3  Outreach");
+    row("not ours", "Call back on Monday", 0, "");
+    row("prefix later", "Re: Instantly: Q3", 0, "");
+    row("no campaign", "Instantly:   ", 2, "");
+    row("line break", "Instantly: Q3\nOutreach", 2, "");
+}
+
+void TestCloseWebhook::taskTextAsTheBackfillReadsIt()
+{
+    QFETCH(QString, text);
+    QFETCH(int, kind);
+    QFETCH(QString, campaign);
+    const auto read = campaignOfTaskText(text);
+    QCOMPARE(read.ok() ? (read.value() ? 1 : 0) : 2, kind);
+    if (kind == 1)
+        QCOMPARE(*read.value(), campaign);
+    // The webhook path reads the same text the same way.
+    const auto parsed = parseIntakeBody(bytes(closeWebhook(text.toStdString())));
+    QCOMPARE(parsed.ok() ? (parsed.value().ignored() ? 0 : 1) : 2, kind);
+    if (kind == 1)
+        QCOMPARE(parsed.value().campaignName, campaign);
+}
+
+void TestCloseWebhook::closeTaskIdOfTheEvent()
+{
+    // event.data.id first, else event.object_id; only ids shaped like Close's.
+    QCOMPARE(parseIntakeBody(bytes(closeWebhook())).value().closeTaskId, QStringLiteral("task_1"));
+    json noDataId = closeWebhook();
+    noDataId["event"]["data"].erase("id");
+    noDataId["event"]["object_id"] = "task_9";
+    QCOMPARE(parseIntakeBody(bytes(noDataId)).value().closeTaskId, QStringLiteral("task_9"));
+    json strange = noDataId;
+    strange["event"]["object_id"] = "not a task id";
+    const auto parsed = parseIntakeBody(bytes(strange));
+    QVERIFY(parsed.ok());
+    QVERIFY(parsed.value().closeTaskId.isEmpty());
+    QVERIFY(isCloseTaskId(QStringLiteral("task_ab-C_9")));
+    QVERIFY(!isCloseTaskId(QStringLiteral("task_")));
+    QVERIFY(!isCloseTaskId(QStringLiteral("lead_1")));
 }
 
 QTEST_APPLESS_MAIN(TestCloseWebhook)
