@@ -1,5 +1,7 @@
 #include "commandredis.h"
 
+#include "commands.h"
+
 #include "config/serveoptions.h"
 #include "redis/privateredis.h"
 #include "redis/redisclient.h"
@@ -140,4 +142,26 @@ void connectRedis(CommandRedis &redis)
                                qPrintable(RedisClient::stateName(state)));
                      });
     redis.client->connectToServer();
+}
+
+std::optional<int> parseRedisCommandArgs(QCommandLineParser &parser, const QStringList &args,
+                                         const QString &command, const QString &extraHelp)
+{
+    parser.addHelpOption();
+    addCommandRedisOptions(parser);
+    if (!parser.parse(args)) {
+        QTextStream(stderr) << "sluice " << command << ": " << parser.errorText() << "\n";
+        return 2;
+    }
+    if (parser.isSet(QStringLiteral("help"))) {
+        QTextStream(stdout) << commandHelpText(parser.helpText(), command) << extraHelp << "\n"
+                            << kRedisHelpNote;
+        return 0;
+    }
+    if (!parser.positionalArguments().isEmpty()) {
+        QTextStream(stderr) << "sluice " << command << ": unexpected argument '"
+                            << parser.positionalArguments().first() << "'\n";
+        return 2;
+    }
+    return std::nullopt;
 }

@@ -7,6 +7,7 @@
 #include <QStringList>
 
 #include <memory>
+#include <optional>
 #include <variant>
 #include <vector>
 
@@ -54,6 +55,11 @@ QProcessEnvironment commandRedisEnvironment(const QProcessEnvironment &env);
 QString commandRedisHelp();
 /// For commands whose QCommandLineParser lists the Redis flags itself: what their help adds.
 extern const char kRedisHelpNote[];
+/// For such a command without positional arguments: adds --help and the Redis flags, parses,
+/// and answers --help (with `extraHelp` after the options). Returns the exit code when the
+/// command ends here (0 after help, 2 for bad input, said on stderr), else nullopt.
+std::optional<int> parseRedisCommandArgs(QCommandLineParser &parser, const QStringList &args,
+                                         const QString &command, const QString &extraHelp = {});
 
 /// For the read-only commands: parses their Redis flags (and only those variables), quiets
 /// the connection chatter, and connects to the Redis they name (or the private one). Returns

@@ -21,23 +21,7 @@ std::optional<int> parseControlArgs(QCommandLineParser &parser, const QStringLis
                                     const QString &command, const QString &description)
 {
     parser.setApplicationDescription(description);
-    parser.addHelpOption();
-    addCommandRedisOptions(parser);
-    if (!parser.parse(args)) {
-        QTextStream(stderr) << "sluice " << command << ": " << parser.errorText() << "\n";
-        return 2;
-    }
-    if (parser.isSet(QStringLiteral("help"))) {
-        QTextStream(stdout) << commandHelpText(parser.helpText(), command) << "\n"
-                            << kRedisHelpNote;
-        return 0;
-    }
-    if (!parser.positionalArguments().isEmpty()) {
-        QTextStream(stderr) << "sluice " << command << ": unexpected argument '"
-                            << parser.positionalArguments().first() << "'\n";
-        return 2;
-    }
-    return std::nullopt;
+    return parseRedisCommandArgs(parser, args, command);
 }
 
 } // namespace

@@ -70,23 +70,7 @@ QString deadAgeText(qint64 ms)
 std::optional<int> parseDeadArgs(QCommandLineParser &parser, const QStringList &args,
                                  const QString &command, const QString &extraHelp = {})
 {
-    parser.addHelpOption();
-    addCommandRedisOptions(parser);
-    if (!parser.parse(args)) {
-        QTextStream(stderr) << "sluice " << command << ": " << parser.errorText() << "\n";
-        return 2;
-    }
-    if (parser.isSet(QStringLiteral("help"))) {
-        QTextStream(stdout) << commandHelpText(parser.helpText(), command) << extraHelp << "\n"
-                            << kRedisHelpNote;
-        return 0;
-    }
-    if (!parser.positionalArguments().isEmpty()) {
-        QTextStream(stderr) << "sluice " << command << ": unexpected argument '"
-                            << parser.positionalArguments().first() << "'\n";
-        return 2;
-    }
-    return std::nullopt;
+    return parseRedisCommandArgs(parser, args, command, extraHelp);
 }
 
 int deadFailure(const QString &command, const QString &why, int code)
