@@ -300,12 +300,7 @@ private:
 
     RedisReply command(const QList<QByteArray> &argv)
     {
-        const RedisResult r = execute(*m_redis, argv);
-        if (!r.ok()) {
-            qWarning("%s failed: %s", argv.front().constData(), qPrintable(r.error().describe()));
-            return {};
-        }
-        return r.value();
+        return test::executeOrWarn(*m_redis, argv);
     }
 
     RedisServer m_server;

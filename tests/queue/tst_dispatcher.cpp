@@ -980,12 +980,7 @@ private:
 
     RedisReply command(const QList<QByteArray> &argv)
     {
-        const RedisResult r = test::execute(*m_redis, argv);
-        if (!r.ok()) {
-            qWarning("%s failed: %s", argv.front().constData(), qPrintable(r.error().describe()));
-            return {};
-        }
-        return r.value();
+        return test::executeOrWarn(*m_redis, argv);
     }
     qint64 scalar(const QList<QByteArray> &argv) { return command(argv).integer(); }
 

@@ -93,4 +93,16 @@ inline RedisResult execute(RedisClient &client, const QList<QByteArray> &argv, i
     return std::move(*wait->result);
 }
 
+/// execute(), for a test that checks the reply itself: the reply, or after a warning saying
+/// why, an empty one (which then fails the test's comparison).
+inline RedisReply executeOrWarn(RedisClient &client, const QList<QByteArray> &argv)
+{
+    const RedisResult r = execute(client, argv);
+    if (!r.ok()) {
+        qWarning("%s failed: %s", argv.front().constData(), qPrintable(r.error().describe()));
+        return {};
+    }
+    return r.value();
+}
+
 } // namespace sluice::test
