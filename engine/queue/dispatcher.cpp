@@ -455,7 +455,11 @@ void Dispatcher::enqueue(Work work)
     }
     work.member = work.campaignId.toUtf8() + '|' + normalizedEmail(work.lead.lead.email).toUtf8();
     const QString campaignId = work.campaignId;
-    if (m_options.mode == DeliveryMode::Single) {
+    // Single mode sends one lead per request, but a lead whose earlier request may have been
+    // applied (taken back after a crash, or after a lost answer) is first looked for in its
+    // campaign: those are coalesced like a bulk batch, so one listing checks up to 100 of
+    // them instead of one listing each (checkUncertain splits the batch again).
+    if (m_options.mode == DeliveryMode::Single && !work.lead.uncertain) {
         auto batch = std::make_shared<Batch>();
         batch->campaignId = campaignId;
         batch->items.push_back(std::move(work));
@@ -603,6 +607,16 @@ void Dispatcher::checkUncertain(BatchPtr batch)
                 self->finishStopIfIdle();
                 self->pump();
                 return;
+            }
+            if (self->m_options.mode == DeliveryMode::Single && batch->items.size() > 1) {
+                // Checked together, sent one by one: the rest wait at the front of the line.
+                for (size_t i = batch->items.size() - 1; i >= 1; --i) {
+                    auto one = std::make_shared<Batch>();
+                    one->campaignId = batch->campaignId;
+                    one->items.push_back(std::move(batch->items[i]));
+                    self->m_queue.push_front(std::move(one));
+                }
+                batch->items.resize(1);
             }
             self->gate(batch);
         });

@@ -11,12 +11,19 @@
 #   single : the same with `serve --single` and a smaller N (default 600), against N ÷ rate
 #   wrk    : ack rate and latency with wrk and tests/bench/wrk_webhooks.lua, 50 connections,
 #            twice: serve's dispatcher paused (the intake alone), then delivering meanwhile
+#   slow   : `serve --single`, 300 leads, the upstream answers in 2 s for the first ~15 s and
+#            then at once (issue 14): the 429s the sandbox served, time to the last lead
+#   crash  : `serve --single`, 200 leads; serve SIGKILLed ~8 s into delivery and restarted 1 s
+#            later on the same data directory: first webhook -> last lead, against N / rate
+#   faults : `serve --single --request-timeout 5s`, 200 leads, 10% 500s and 3% hangs past the
+#            timeout, then (~8 s in) a 20 s outage of 503s: first webhook -> last lead, against
+#            the floor: outage + N / rate (the repeats the faults force add to it)
 # The bulk200, bulk and single runs send lead-less webhooks, as Close does: the run's leads are
 # put in the sandbox's Close first and serve looks them up (--inline-leads: the old shape,
 # leads inside the webhooks). wrk's webhooks always carry their lead (and are unsigned).
 # Every child process and the temp dir are removed on exit, however it ends.
 #
-#   tests/bench/bench_pipeline.sh [--only bulk200,bulk,single,wrk] [--inline-leads] ...
+#   tests/bench/bench_pipeline.sh [--only bulk200,bulk,single,wrk,slow,crash,faults] ...
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -35,7 +42,9 @@ WRK_DURATION=10s
 WRK_CONNECTIONS=50
 WRK_THREADS=2
 BUILD_FIRST=1
-RUNS="bulk200 bulk single wrk"
+RUNS="bulk200 bulk single wrk slow crash faults"
+SLOW_LEADS=300
+RECOVERY_LEADS=200
 KEEP_LOGS=""
 INLINE_LEADS=0
 # The real-traffic targets (issue 12; lead-less webhooks, 50 clients, default caps): 200 leads within 3 s;
@@ -51,7 +60,8 @@ usage() {
     cat <<EOF
 Usage: tests/bench/bench_pipeline.sh [options]
 
-  --only LIST            runs to do, comma-separated: bulk200,bulk,single,wrk (default all)
+  --only LIST            runs to do, comma-separated: bulk200,bulk,single,wrk,slow,crash,
+                         faults (default all)
   --inline-leads         bulk200, bulk and single webhooks carry their lead (the old test
                          shape, no Close lookup), for comparison; by default they are
                          lead-less, as Close sends them, with the run's leads put in the
@@ -109,8 +119,8 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 for run in $RUNS; do
-    [[ $run == bulk200 || $run == bulk || $run == single || $run == wrk ]] ||
-        die "--only takes bulk200, bulk, single, wrk; not '$run'"
+    [[ $run =~ ^(bulk200|bulk|single|wrk|slow|crash|faults)$ ]] ||
+        die "--only takes bulk200, bulk, single, wrk, slow, crash, faults; not '$run'"
 done
 for n in "$LEADS" "$SINGLE_LEADS" "$CONCURRENCY" "$PER_SECOND" "$PER_MINUTE" "$WRK_CONNECTIONS" "$WRK_THREADS"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive whole number"
@@ -272,15 +282,28 @@ start_stack() {
     fi
 
     serve_port=$(free_port)
-    INSTANTLY_API_KEY=sandbox CLOSE_API_KEY=sandbox "$SLUICE" serve \
-        --listen "127.0.0.1:$serve_port" --instantly-url "$SANDBOX_URL" --close-url "$SANDBOX_URL" \
-        --redis "redis://127.0.0.1:$redis_port/0" --rate "$PER_MINUTE/min" \
-        --burst-rate "$PER_SECOND/s" --safety-factor "$SAFETY" --data-dir "$dir/serve" "$@" \
-        >"$dir/serve.log" 2>&1 &
+    SERVE_CMD=("$SLUICE" serve
+        --listen "127.0.0.1:$serve_port" --instantly-url "$SANDBOX_URL" --close-url "$SANDBOX_URL"
+        --redis "redis://127.0.0.1:$redis_port/0" --rate "$PER_MINUTE/min"
+        --burst-rate "$PER_SECOND/s" --safety-factor "$SAFETY" --data-dir "$dir/serve" "$@")
+    SERVE_LOG="$dir/serve.log"
+    INTAKE_URL="http://127.0.0.1:$serve_port"
+    start_serve
+}
+
+SERVE_CMD=() SERVE_LOG=""
+# start_serve: (re)starts serve as start_stack set it up (same port, same data directory).
+start_serve() {
+    INSTANTLY_API_KEY=sandbox CLOSE_API_KEY=sandbox "${SERVE_CMD[@]}" >>"$SERVE_LOG" 2>&1 &
     SERVE_PID=$!
     PIDS+=("$SERVE_PID")
-    INTAKE_URL="http://127.0.0.1:$serve_port"
     wait_for serve "$SERVE_PID" 30 curl -sf "$INTAKE_URL/healthz"
+}
+
+# sandbox_control METHOD PATH JSON: the sandbox's control API (faults, outage).
+sandbox_control() {
+    curl -sf -X "$1" -H 'Authorization: Bearer sandbox' -H 'Content-Type: application/json' \
+        -d "$3" "$SANDBOX_URL/_sandbox/$2" >/dev/null || die "sandbox control $1 $2 failed"
 }
 
 load_average() {
@@ -468,6 +491,67 @@ run_wrk() {
     stop_all
 }
 
+# run_recovery slow|crash|faults: issue 14's recovery scenarios, one `serve --single` each;
+# the driver measures (time to the last lead, 429s, exactly once) while this script injects
+# the trouble at about the right moment (the driver seeds the leads and waits ~1 s before its
+# first webhook; timings below are from the driver's start).
+run_recovery() {
+    local name=$1 dir="$TMP/run-$1" leads=$RECOVERY_LEADS flags=(--single) floor
+    local rate
+    rate=$(awk -v s="$PER_SECOND" -v m="$PER_MINUTE" -v f="$SAFETY" 'BEGIN { r = s; if (m / 60 < r) r = m / 60; printf "%.2f", r * f }')
+    case $name in
+    slow) leads=$SLOW_LEADS ;;
+    faults) flags+=(--request-timeout 5s) ;;
+    esac
+    start_stack "$dir" "${flags[@]}"
+    case $name in
+    slow) sandbox_control PUT faults '{"latency_ms":2000}' ;;
+    faults) sandbox_control PUT faults '{"error_rate":0.10,"hang_rate":0.03,"hang_ms":120000}' ;;
+    esac
+    echo "" && echo "Before the $name run: $(load_average)"
+    "$DRIVER" --intake "$INTAKE_URL" --sandbox "$SANDBOX_URL" --mode single --leads "$leads" \
+        --serve-pid "$SERVE_PID" --redis-pid "$REDIS_PID" --sandbox-pid "$SANDBOX_PID" \
+        --json "$dir/result.json" --requests-out "$dir/requests.json" "${DRIVER_ARGS[@]}" \
+        >"$dir/driver.out" 2>&1 &
+    local driver=$!
+    PIDS+=("$driver")
+    case $name in
+    slow)
+        sleep 17
+        sandbox_control PUT faults '{"latency_ms":0}'
+        floor="N ÷ rate = $leads ÷ $rate s (the slow start adds its 15 s only where it delays sends)"
+        ;;
+    crash)
+        sleep 10
+        kill -KILL "$SERVE_PID"
+        wait "$SERVE_PID" 2>/dev/null || true
+        echo "serve SIGKILLed at $(date -u +%T); restarted 1 s later" >>"$SERVE_LOG"
+        sleep 1
+        start_serve
+        floor="N ÷ rate = $leads ÷ $rate s; issue 14's bound: within 5 s of it"
+        ;;
+    faults)
+        sleep 10
+        sandbox_control PUT faults '{"error_rate":0,"hang_rate":0}'
+        sandbox_control POST outage '{"duration_ms":20000}'
+        floor="20 s outage + N ÷ rate = 20 + $leads ÷ $rate s (+ the repeats the faults force); issue 14's bound: within 10 s of it"
+        ;;
+    esac
+    local status=0
+    wait "$driver" || status=$?
+    echo ""
+    echo "### $name: $floor"
+    echo ""
+    grep -v -e '^RESULT ' -e '^TARGET ' "$dir/driver.out" | tee "$dir/table.md"
+    if [[ $status -ne 0 ]]; then
+        FAILED=1
+        echo "bench_pipeline: the $name run did not deliver everything; serve's log ends:" >&2
+        tail -n 30 "$SERVE_LOG" >&2
+    fi
+    echo "" && echo "After the $name run: $(load_average)"
+    stop_all
+}
+
 echo "# Sluice pipeline benchmark"
 echo ""
 echo "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown) on $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC');" \
@@ -491,6 +575,7 @@ for run in $RUNS; do
         run_wrk alone
         run_wrk delivering
         ;;
+    slow | crash | faults) run_recovery "$run" ;;
     esac
 done
 print_targets

@@ -849,6 +849,33 @@ private Q_SLOTS:
         QCOMPARE(sandboxEmails(true).size(), 30); // none twice
     }
 
+    void uncertainLeadsInSingleModeAreCheckedTogether()
+    {
+        // Taken back after a crash, each lead may already be in the campaign. Single mode
+        // sends one lead per request, yet one listing checks them all (not one listing each:
+        // that spent half the rate budget of a restart on checks).
+        const QString task = QStringLiteral("uncertain");
+        command({ "HSET", m_keys.task(task), "total", "40", "state", "queued", "campaign",
+                  kCampaign.toUtf8(), "created_ms", QByteArray::number(wallClockMs()) });
+        for (int i = 0; i < 40; ++i) {
+            QList<QByteArray> argv { "XADD", m_keys.leads(), "*" };
+            argv << queued(task, kCampaign, QStringLiteral("unsure+%1@example.com").arg(i))
+                        .toFields();
+            argv << "uncertain"
+                 << "1";
+            command(argv);
+        }
+        DispatcherOptions options = fastOptions();
+        options.mode = DeliveryMode::Single;
+        startDispatcher(options);
+        waitFinished(task, 40, 30'000);
+        QCOMPARE(progress(task).value("succeeded"), QByteArray("40"));
+        QCOMPARE(requests(QStringLiteral("/api/v2/leads")), 40);
+        const int listings = requests(QStringLiteral("/api/v2/leads/list"));
+        QVERIFY2(listings >= 1 && listings <= 3, qPrintable(QString::number(listings)));
+        QCOMPARE(sandboxEmails(true).size(), 40);
+    }
+
     void crashedConsumerIsReclaimedWithoutDuplicates()
     {
         FaultOptions slow;
