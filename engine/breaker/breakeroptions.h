@@ -37,7 +37,9 @@ struct BreakerOptions
     /// openWaitCap, then spread by ±openWaitJitter (a fraction). The cap is a hard bound: the
     /// jittered wait never exceeds it.
     std::chrono::milliseconds openWaitBase { 5000 };
-    double openWaitMultiplier = 2.0; ///< >= 1
+    /// 1.5, not 2: each trial is one request, and after a 20 s outage a doubling wait
+    /// (5, 10, 20 s) kept the breaker shut up to 15 s after Instantly was back.
+    double openWaitMultiplier = 1.5; ///< >= 1
     std::chrono::milliseconds openWaitCap { 300'000 };
     double openWaitJitter = 0.2; ///< [0, 1)
 

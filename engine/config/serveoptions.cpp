@@ -54,7 +54,7 @@ const Flag kFlags[] = {
     { "batch-max", "SLUICE_BATCH_MAX", true, false,
       "bulk mode: leads per request, 1..1000 (default 1000)" },
     { "breaker-open", "SLUICE_BREAKER_OPEN", true, false,
-      "first open period of the circuit breaker; doubles up to 5m (default 5s)" },
+      "first open period of the circuit breaker; grows 1.5x per opening up to 5m (default 5s)" },
     { "breaker-failure-rate", "SLUICE_BREAKER_FAILURE_RATE", true, false,
       "open at this % of failed calls among the last 20, 1..100 (default 50)" },
     { "close-rate", "SLUICE_CLOSE_RATE", true, false,

@@ -27,7 +27,7 @@ private Q_SLOTS:
         QCOMPARE(options.slowCallRateThresholdPercent, 80.0);
         QCOMPARE(options.slowCallDuration, milliseconds { 10'000 });
         QCOMPARE(options.openWaitBase, milliseconds { 5000 });
-        QCOMPARE(options.openWaitMultiplier, 2.0);
+        QCOMPARE(options.openWaitMultiplier, 1.5);
         QCOMPARE(options.openWaitCap, milliseconds { 300'000 });
         QCOMPARE(options.openWaitJitter, 0.2);
         QCOMPARE(options.halfOpenTrialCalls, 3);
@@ -134,7 +134,7 @@ private Q_SLOTS:
     {
         QCOMPARE(BreakerOptions {}.describe(),
                  QStringLiteral("last 20 calls (judged from 10), failure >= 50%, slow >= 80% at "
-                                "10 s, open 5 s ×2 up to 300 s ±20%, 3 trial calls"));
+                                "10 s, open 5 s ×1.5 up to 300 s ±20%, 3 trial calls"));
         const auto timed
             = test::parseBreakerOptions("time:30s min:5 fail:62.5 slowcall:1500ms "
                                         "base:250ms mult:1.5 cap:2m jitter:0 trials:1");

@@ -406,7 +406,8 @@ private Q_SLOTS:
         const BreakerOptions options;
         QRandomGenerator random(42);
         for (int opening = 1; opening <= 12; ++opening) {
-            const double grown = std::min(300'000.0, 5000.0 * std::pow(2.0, double(opening - 1)));
+            const double grown = std::min(
+                300'000.0, 5000.0 * std::pow(options.openWaitMultiplier, double(opening - 1)));
             for (int draw = 0; draw < 500; ++draw) {
                 const qint64 wait
                     = breakerOpenWait(options, opening, random.generateDouble()).count();
