@@ -4,14 +4,43 @@
 #include "redis/redisserver.h"
 #include "servefixture.h"
 
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QProcess>
 #include <QRegularExpression>
+#include <QTemporaryDir>
 #include <QTest>
+
+#include <csignal>
 
 using namespace sluice;
 using namespace sluice::test;
+
+namespace {
+
+/// redis-server processes working in `dir` (from /proc: their name and current directory).
+int redisServersIn(const QString &dir)
+{
+    const QString wanted = QFileInfo(dir).canonicalFilePath();
+    int n = 0;
+    for (const QString &entry : QDir(QStringLiteral("/proc")).entryList(QDir::Dirs)) {
+        bool isPid = false;
+        entry.toLongLong(&isPid);
+        if (!isPid)
+            continue;
+        QFile comm(QStringLiteral("/proc/%1/comm").arg(entry));
+        if (!comm.open(QIODevice::ReadOnly) || !comm.readAll().startsWith("redis-server"))
+            continue;
+        if (QFileInfo(QStringLiteral("/proc/%1/cwd").arg(entry)).symLinkTarget() == wanted)
+            ++n;
+    }
+    return n;
+}
+
+} // namespace
 
 class TestServe : public QObject
 {
@@ -133,6 +162,41 @@ private Q_SLOTS:
         ServeProcess serve(ServeSetup(sandbox.baseUrl(), redis.url()));
         QVERIFY2(serve.start(), qPrintable(serve.error()));
         QVERIFY2(serve.terminate(), qPrintable(serve.exitSummary(3000)));
+    }
+
+    /// A second serve on the same data directory finds the private redis-server running but
+    /// not answering (busy, or loading a large AOF; here SIGSTOPped): it waits, then gives up
+    /// saying so, and never starts a second server on the same append-only file.
+    void aBusyPrivateRedisIsWaitedForNeverReplaced()
+    {
+        SandboxServer sandbox;
+        QVERIFY(sandbox.start() != 0);
+        QTemporaryDir dir(QDir::tempPath() + QStringLiteral("/sluice-bz-XXXXXX")); // short: socket
+        QVERIFY(dir.isValid());
+        ServeSetup setup(sandbox.baseUrl()); // no --redis: the private redis-server
+        setup.dataDir = dir.filePath(QStringLiteral("d"));
+        ServeProcess first(setup);
+        QVERIFY2(first.start(), qPrintable(first.error()));
+        const QString redisDir = QDir(setup.dataDir).filePath(QStringLiteral("redis"));
+        QFile pidFile(QDir(redisDir).filePath(QStringLiteral("redis.pid")));
+        QVERIFY(pidFile.open(QIODevice::ReadOnly));
+        const qint64 pid = pidFile.readAll().trimmed().toLongLong();
+        QVERIFY(pid > 0);
+        QCOMPARE(redisServersIn(redisDir), 1);
+
+        QVERIFY(::kill(pid_t(pid), SIGSTOP) == 0);
+        ServeProcess second(setup);
+        const bool started = second.start(60'000);
+        const int servers = redisServersIn(redisDir);
+        ::kill(pid_t(pid), SIGCONT);
+        QVERIFY2(!started, "a serve started while the private redis-server could not answer");
+        QVERIFY2(second.log().contains(QStringLiteral("never replaced")), qPrintable(second.log()));
+        QCOMPARE(servers, 1);
+
+        // The first serve carries on, and as the last user takes its redis-server with it.
+        QTRY_COMPARE_WITH_TIMEOUT(first.health().status, 200, 10'000);
+        QVERIFY2(first.terminate(), qPrintable(first.exitSummary()));
+        QTRY_VERIFY_WITH_TIMEOUT(::kill(pid_t(pid), 0) != 0, 10'000);
     }
 
     void refusesBadOptionsClearly()
