@@ -36,8 +36,17 @@ CloseGate::Group &CloseGate::group(const QString &route)
         g.limiter = new SharedRateLimiter(m_redis, m_keyPrefix + ':' + route.toUtf8(), m_ceiling,
                                           nullptr, this);
         g.gate = new UpstreamGate(g.limiter, nullptr, nullptr, this);
+        if (m_fleetSize > 0)
+            g.limiter->setFleetSize(m_fleetSize);
     }
     return g;
+}
+
+void CloseGate::setFleetSize(int instances)
+{
+    m_fleetSize = instances;
+    for (const Group &g : std::as_const(m_groups))
+        g.limiter->setFleetSize(instances);
 }
 
 SharedRateLimiter *CloseGate::limiter(const QString &route)

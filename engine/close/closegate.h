@@ -41,6 +41,9 @@ public:
     static QString routeOf(const ApiRequest &request);
     /// The limiter of one group (made on first use).
     SharedRateLimiter *limiter(const QString &route);
+    /// The instances last seen alive (from the Instantly limiter's count): every group's
+    /// Redis-away fallback paces at its ceiling / instances × fallbackShare.
+    void setFleetSize(int instances);
 
 private:
     struct Group
@@ -53,6 +56,7 @@ private:
     RedisClient *m_redis;
     QByteArray m_keyPrefix;
     LimiterOptions m_ceiling;
+    int m_fleetSize = 0; ///< 0: not counted yet (each limiter uses instancesHint)
     QHash<QString, Group> m_groups;
     QHash<quint64, std::pair<QString, quint64>> m_tickets; ///< ours -> (route, the group's)
     quint64 m_nextTicket = 1;

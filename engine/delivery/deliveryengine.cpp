@@ -126,7 +126,10 @@ std::optional<QString> DeliveryEngine::Core::start()
                             this);
     m_lookups->transport()->setGate(new UpstreamGate(m_limiter, m_breaker, m_audit, this));
     // Close limits per endpoint group: one shared limiter per route under --close-rate.
-    m_close->transport()->setGate(new CloseGate(m_redis, keys.closeLimiter(), closeBudget, this));
+    auto *closeGate = new CloseGate(m_redis, keys.closeLimiter(), closeBudget, this);
+    m_close->transport()->setGate(closeGate);
+    // Close's groups share the fleet count the Instantly limiter makes (one presence set).
+    connect(m_limiter, &SharedRateLimiter::fleetSizeChanged, closeGate, &CloseGate::setFleetSize);
 
     connect(m_limiter, &SharedRateLimiter::degradedChanged, this,
             [this](bool degraded, const QString &why) {

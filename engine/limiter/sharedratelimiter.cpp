@@ -83,10 +83,11 @@ void SharedRateLimiter::setFleetSize(int n)
 {
     // Kept while degraded: the fallback's pacing state must not reset mid-outage, and the
     // count it started with is the last one seen alive.
-    if (n == m_fleetSize || m_degraded)
+    if (n < 1 || n == m_fleetSize || m_degraded)
         return;
     m_fleetSize = n;
     m_fallback = std::make_unique<LocalRateLimiter>(m_options, fallbackShare());
+    Q_EMIT fleetSizeChanged(n);
 }
 
 double SharedRateLimiter::configuredPerSecond() const

@@ -67,6 +67,9 @@ public:
                           std::chrono::milliseconds interval = std::chrono::seconds { 5 });
     /// Instances last seen alive (instancesHint until the first count).
     int fleetSize() const { return m_fleetSize; }
+    /// Sizes the fallback by a count made elsewhere (another limiter's announcePresence); kept
+    /// as it is while the limiter runs on its fallback.
+    void setFleetSize(int n);
     /// The share of the budget this instance paces at while Redis is away.
     double fallbackShare() const;
 
@@ -80,6 +83,7 @@ public:
 Q_SIGNALS:
     void degradedChanged(bool degraded, const QString &reason);
     void effectiveRateChanged(double perSecond);
+    void fleetSizeChanged(int instances);
 
 private:
     qint64 nowMs() const;
@@ -87,7 +91,6 @@ private:
     void setDegraded(bool degraded, const QString &reason);
     void setFactor(double factor);
     void announce();
-    void setFleetSize(int n);
 
     RedisClient *m_redis;
     QByteArray m_key;

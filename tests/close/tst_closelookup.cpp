@@ -114,6 +114,20 @@ private Q_SLOTS:
         m_redis.reset();
     }
 
+    void everyRouteSharesTheFleetCount()
+    {
+        // The Instantly limiter counts the instances alive; Close's groups, made before or
+        // after the count, pace their Redis-away fallback by it too.
+        Instance one(m_sandbox->baseUrl(), m_redis.get(), m_prefix, 20);
+        SharedRateLimiter *before = one.gate->limiter(QStringLiteral("search"));
+        QCOMPARE(before->fleetSize(), 1); // instancesHint
+        one.gate->setFleetSize(4);
+        SharedRateLimiter *after = one.gate->limiter(QStringLiteral("lead"));
+        QCOMPARE(before->fleetSize(), 4);
+        QCOMPARE(after->fleetSize(), 4);
+        QCOMPARE(after->fallbackShare(), before->options().fallbackShare / 4);
+    }
+
     void idsAskedTogetherLeaveAsOneSearchPerPage()
     {
         nlohmann::json leads = nlohmann::json::array();
