@@ -2,7 +2,6 @@
 
 #include "breaker/sharedbreaker.h"
 #include "core/clock.h"
-#include "queue/dispatcher.h"
 #include "queue/pausecause.h"
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
@@ -135,7 +134,10 @@ void OperatorControl::deadLetters(
 
 void OperatorControl::retryDeadLetters(int max, std::function<void(Result<int, RedisError>)> done)
 {
-    Dispatcher::retryDead(m_redis, m_keys, max, std::move(done));
+    m_redis->loadScript(kRetryDeadScript, bundledLuaScript(kRetryDeadScript));
+    m_redis->evalScript(kRetryDeadScript, { m_keys.deadLetters(), m_keys.leads() },
+                        { m_keys.prefix, QByteArray::number(std::max(1, max)) },
+                        countReply(std::move(done)));
 }
 
 void OperatorControl::retryDeadLetter(const QByteArray &entryId,

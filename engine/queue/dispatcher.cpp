@@ -42,7 +42,6 @@ constexpr qint64 kExpandedGraceMs = 50;
 const QString kExpand = QStringLiteral("dispatch_expand");
 const QString kResume = QStringLiteral("control_resume");
 const QString kDelivered = QStringLiteral("dispatch_delivered");
-const QString kRetryDead = QStringLiteral("dispatch_retry_dead");
 
 QByteArray num(qint64 n)
 {
@@ -107,7 +106,7 @@ std::optional<QString> Dispatcher::start()
         m_closeLookup = new CloseLookup(m_services.close, lookups, this);
         connect(m_closeLookup, &CloseLookup::noticeRaised, this, &Dispatcher::warningRaised);
     }
-    for (const QString &name : { kExpand, kRetryDead, kResume, kDelivered })
+    for (const QString &name : { kExpand, kResume, kDelivered })
         redis->loadScript(name, bundledLuaScript(name));
     if (!m_consumer) {
         m_consumer = new StreamConsumer(redis, m_keys, m_options, this);
@@ -1168,27 +1167,6 @@ void Dispatcher::recheckParked()
 {
     if (m_parked)
         m_parked->recheck(m_options.parkedRecheck, true);
-}
-
-void Dispatcher::retryDead(int maxCount, std::function<void(Result<int, RedisError>)> done)
-{
-    retryDead(m_services.redis, m_keys, maxCount, std::move(done));
-}
-
-void Dispatcher::retryDead(RedisClient *redis, const RedisKeys &keys, int maxCount,
-                           std::function<void(Result<int, RedisError>)> done)
-{
-    redis->loadScript(kRetryDead, bundledLuaScript(kRetryDead));
-    redis->evalScript(kRetryDead, { keys.deadLetters(), keys.leads() },
-                      { keys.prefix, num(std::max(1, maxCount)) },
-                      [done = std::move(done)](RedisResult r) {
-                          if (!done)
-                              return;
-                          if (!r.ok())
-                              done(r.error());
-                          else
-                              done(int(r.value().integer()));
-                      });
 }
 
 } // namespace sluice

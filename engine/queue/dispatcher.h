@@ -114,12 +114,6 @@ public:
     /// created one); found ones have their leads queued again.
     void recheckParked();
 
-    /// Moves up to `maxCount` dead letters back into the stream (attempt reset, counters
-    /// fixed). `done` gets how many were moved.
-    void retryDead(int maxCount, std::function<void(Result<int, RedisError>)> done);
-    static void retryDead(RedisClient *redis, const RedisKeys &keys, int maxCount,
-                          std::function<void(Result<int, RedisError>)> done);
-
 Q_SIGNALS:
     void snapshotChanged(const sluice::DispatcherSnapshot &snapshot);
     /// Redis is configured unsafely (eviction, no persistence): a human should look.

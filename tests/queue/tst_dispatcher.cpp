@@ -583,7 +583,9 @@ private Q_SLOTS:
         d->stop();
         QTRY_COMPARE(stopped.count(), 1);
         std::optional<Result<int, RedisError>> moved;
-        d->retryDead(100, [&](Result<int, RedisError> r) { moved.emplace(std::move(r)); });
+        OperatorControl control(m_redis.get(), m_keys, m_breaker.get());
+        control.retryDeadLetters(100,
+                                 [&](Result<int, RedisError> r) { moved.emplace(std::move(r)); });
         QTRY_VERIFY(moved.has_value());
         QVERIFY(moved->ok());
         QCOMPARE(moved->value(), 1);
