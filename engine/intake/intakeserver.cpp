@@ -6,13 +6,10 @@
 #include "core/jsonvariant.h"
 #include "intakebatch.h"
 #include "metrics.h"
-#include "redis/luascripts.h"
 #include "redis/redisclient.h"
 #include "webhookexchange.h"
 
 #include <QDateTime>
-#include <QDir>
-#include <QFileInfo>
 #include <QHttpServerRequest>
 #include <QLoggingCategory>
 
@@ -26,7 +23,6 @@ using json = nlohmann::json;
 
 namespace {
 
-const QString kEnqueueScript = QStringLiteral("intake_enqueue");
 constexpr qsizetype kMaxIdempotencyKeyLength = 200;
 
 QByteArray dumpJson(const json &j)
@@ -43,6 +39,20 @@ bool isJsonContentType(const QByteArray &header)
 }
 
 /// Visible ASCII only, so the key can sit in a Redis key name and a log line as it is.
+/// Close's event.id of a body the intake refused, for the inspector; "" when there is none.
+QString eventIdOf(const QByteArray &body)
+{
+    const json j = json::parse(body.constBegin(), body.constEnd(), nullptr, false);
+    if (!j.is_object())
+        return {};
+    const auto event = j.find("event");
+    if (event == j.end() || !event->is_object())
+        return {};
+    const auto id = event->find("id");
+    return id != event->end() && id->is_string() ? QString::fromStdString(id->get<std::string>())
+                                                 : QString();
+}
+
 bool isUsableIdempotencyKey(const QByteArray &key)
 {
     if (key.isEmpty() || key.size() > kMaxIdempotencyKeyLength)
@@ -65,11 +75,6 @@ QString arrivalNote(const IntakeRequest &intake, bool signatureChecked)
     return note;
 }
 
-bool mayHaveRun(RedisError::Kind kind)
-{
-    return kind == RedisError::Kind::ConnectionLost || kind == RedisError::Kind::Timeout;
-}
-
 } // namespace
 
 struct IntakeServer::Counters
@@ -85,13 +90,6 @@ struct IntakeServer::Counters
         , deadOnArrival(m.counter("sluice_intake_dead_lettered_total",
                                   "Close leads of our campaign with no usable email: stored "
                                   "as dead letters at once (answered 202), not queued."))
-        , spooled(m.counter("sluice_intake_spooled_total",
-                            "Requests written to the local spool because Redis was unreachable."))
-        , drained(m.counter("sluice_intake_spool_drained_total",
-                            "Spooled requests replayed into Redis."))
-        , replayDuplicates(m.counter("sluice_intake_spool_replay_duplicates_total",
-                                     "Spooled requests Redis already held (their first write "
-                                     "ran after all, or the event was delivered twice)."))
         , tooLarge(rejected(m, "payload_too_large"))
         , contentType(rejected(m, "unsupported_media_type"))
         , signature(rejected(m, "bad_signature"))
@@ -101,10 +99,6 @@ struct IntakeServer::Counters
         , ack(m.histogram("sluice_intake_ack_seconds",
                           "Time from routing a POST /instantly/add_lead to its 2xx answer.",
                           Metrics::latencyBuckets()))
-        , spoolDepth(m.gauge("sluice_intake_spool_depth",
-                             "Requests waiting in the local spool for Redis."))
-        , redisUp(m.gauge("sluice_intake_redis_connected",
-                          "1 when the intake's Redis connection is up."))
     { }
 
     static MetricCounter &rejected(Metrics &m, const char *reason)
@@ -118,9 +112,6 @@ struct IntakeServer::Counters
     MetricCounter &duplicates;
     MetricCounter &ignored;
     MetricCounter &deadOnArrival;
-    MetricCounter &spooled;
-    MetricCounter &drained;
-    MetricCounter &replayDuplicates;
     MetricCounter &tooLarge;
     MetricCounter &contentType;
     MetricCounter &signature;
@@ -128,8 +119,6 @@ struct IntakeServer::Counters
     MetricCounter &unavailable;
     MetricCounter &misconfigured;
     MetricHistogram &ack;
-    MetricGauge &spoolDepth;
-    MetricGauge &redisUp;
 };
 
 IntakeServer::IntakeServer(IntakeOptions options, RedisClient *redis, Metrics *metrics,
@@ -140,15 +129,12 @@ IntakeServer::IntakeServer(IntakeOptions options, RedisClient *redis, Metrics *m
     , m_keys(m_options.ns)
     , m_ownMetrics(metrics ? nullptr : std::make_unique<Metrics>())
     , m_metrics(metrics ? metrics : m_ownMetrics.get())
-    , m_spool(m_options.spoolPath)
+    , m_store(std::make_unique<IntakeStore>(m_options, redis, *m_metrics))
     , m_counters(std::make_unique<Counters>(*m_metrics))
 {
     setMaxBodyBytes(m_options.maxBodyBytes);
-    m_drainRetry.setSingleShot(true);
-    m_drainRetry.setInterval(1000);
-    connect(&m_drainRetry, &QTimer::timeout, this, &IntakeServer::drainSpool);
+    connect(m_store.get(), &IntakeStore::spoolDrained, this, &IntakeServer::spoolDrained);
     if (m_redis) {
-        m_redis->loadScript(kEnqueueScript, bundledLuaScript(kEnqueueScript));
         m_fleet = std::make_unique<FleetStatus>(m_redis, m_keys);
         m_fleet->registerMetrics(*m_metrics);
     }
@@ -181,22 +167,7 @@ Result<quint16, QString> IntakeServer::start()
     if (!m_redis)
         return QStringLiteral("the intake has no Redis client");
 
-    if (m_options.spoolPath.isEmpty()) {
-        qCInfo(lcIntake) << "no spool file: while Redis is unreachable, webhooks get 503";
-    } else if (m_spool.open()) {
-        for (const QByteArray &line : m_spool.pending()) {
-            if (const auto batch = IntakeBatch::fromJsonLine(line))
-                rememberSpooled(*batch);
-        }
-        adoptOrphanSpools();
-        if (!m_spool.isEmpty())
-            qCInfo(lcIntake).noquote()
-                << m_spool.depth() << "spooled request(s) wait in" << m_spool.path();
-    } else {
-        qCWarning(lcIntake).noquote() << "the spool is unusable:" << m_spool.errorString()
-                                      << "(while Redis is unreachable, webhooks get 503)";
-    }
-    m_counters->spoolDepth.set(double(m_spool.depth()));
+    m_store->open();
 
     const quint16 port = listen(m_options.address, m_options.port);
     if (port == 0)
@@ -209,17 +180,6 @@ Result<quint16, QString> IntakeServer::start()
             << "without a webhook signature key: anyone who can reach it can queue leads "
                "(set CLOSE_WEBHOOK_SECRET)";
 
-    m_counters->redisUp.set(redisConnected() ? 1 : 0);
-    connect(m_redis, &RedisClient::stateChanged, this, [this](RedisClient::State state) {
-        m_counters->redisUp.set(state == RedisClient::State::Connected ? 1 : 0);
-        if (state == RedisClient::State::Connected)
-            drainSpool();
-    });
-    drainSpool();
-    m_adoptTimer.setInterval(30'000);
-    connect(&m_adoptTimer, &QTimer::timeout, this, &IntakeServer::drainSpool);
-    if (m_spool.isOpen())
-        m_adoptTimer.start();
     return port;
 }
 
@@ -229,11 +189,6 @@ bool IntakeServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *
     if (request.body().size() > m_options.maxBodyBytes)
         m_counters->tooLarge.increment();
     return HttpServer::handleRequest(request, socket);
-}
-
-bool IntakeServer::redisConnected() const
-{
-    return m_redis && m_redis->state() == RedisClient::State::Connected;
 }
 
 void IntakeServer::reject(HttpResponder &responder, int status, const QString &detail,
@@ -250,8 +205,9 @@ void IntakeServer::acknowledge(HttpResponder &responder, int status, const QByte
     m_counters->ack.observe(double(timer.nsecsElapsed()) / 1e9);
 }
 
-void IntakeServer::record(const HttpRequest &request, HttpResponder &responder,
-                          const QElapsedTimer &timer)
+std::shared_ptr<WebhookExchange> IntakeServer::record(const HttpRequest &request,
+                                                      HttpResponder &responder,
+                                                      const QElapsedTimer &timer)
 {
     auto exchange = std::make_shared<WebhookExchange>();
     exchange->seq = ++m_exchangeSeq;
@@ -263,36 +219,18 @@ void IntakeServer::record(const HttpRequest &request, HttpResponder &responder,
     exchange->bodySize = request.body.size();
     exchange->body = request.body.left(WebhookExchange::kMaxBody);
     exchange->idempotencyKey = request.header("idempotency-key").trimmed();
-    const nlohmann::json body
-        = nlohmann::json::parse(request.body.constBegin(), request.body.constEnd(), nullptr, false);
-    if (body.is_object() && body.contains("event") && body["event"].is_object()
-        && body["event"].contains("id") && body["event"]["id"].is_string())
-        exchange->eventId = QString::fromStdString(body["event"]["id"].get<std::string>());
-    const bool signedRequest = request.hasHeader("close-sig-hash");
-    const bool checked = !m_options.webhookSecret.isEmpty();
+    exchange->signature = m_options.webhookSecret.isEmpty() ? QStringLiteral("not checked")
+                                                            : QStringLiteral("not reached");
     QPointer<IntakeServer> self(this);
-    responder.onAnswered(
-        [self, exchange, timer, signedRequest, checked](int status, const QByteArray &answer) {
-            if (!self)
-                return;
-            exchange->status = status;
-            exchange->response = answer.left(WebhookExchange::kMaxBody);
-            exchange->latencyUs = timer.nsecsElapsed() / 1000;
-            if (!checked)
-                exchange->signature = QStringLiteral("not checked");
-            else if (status == 401)
-                exchange->signature
-                    = signedRequest ? QStringLiteral("invalid") : QStringLiteral("missing");
-            else if (status == 415)
-                exchange->signature = QStringLiteral("not reached");
-            else
-                exchange->signature = QStringLiteral("valid");
-            const nlohmann::json j
-                = nlohmann::json::parse(answer.constBegin(), answer.constEnd(), nullptr, false);
-            if (j.is_object() && j.contains("task_id") && j["task_id"].is_string())
-                exchange->taskId = QString::fromStdString(j["task_id"].get<std::string>());
-            Q_EMIT self->exchanged(*exchange);
-        });
+    responder.onAnswered([self, exchange, timer](int status, const QByteArray &answer) {
+        if (!self)
+            return;
+        exchange->status = status;
+        exchange->response = answer.left(WebhookExchange::kMaxBody);
+        exchange->latencyUs = timer.nsecsElapsed() / 1000;
+        Q_EMIT self->exchanged(*exchange);
+    });
+    return exchange;
 }
 
 void IntakeServer::addLead(const HttpRequest &request, HttpResponder responder)
@@ -300,8 +238,9 @@ void IntakeServer::addLead(const HttpRequest &request, HttpResponder responder)
     QElapsedTimer timer;
     timer.start();
     Counters &c = *m_counters;
-    if (m_recording)
-        record(request, responder, timer);
+    // What the handler learns goes into the recorded exchange as it learns it.
+    const std::shared_ptr<WebhookExchange> exchange
+        = m_recording ? record(request, responder, timer) : nullptr;
 
     const QByteArray contentType = request.header("content-type");
     if (!isJsonContentType(contentType)) {
@@ -319,6 +258,12 @@ void IntakeServer::addLead(const HttpRequest &request, HttpResponder responder)
             m_options.webhookSecret, request.header("close-sig-timestamp"),
             request.header("close-sig-hash"), request.body, QDateTime::currentSecsSinceEpoch(),
             m_options.signatureTolerance);
+        if (exchange)
+            exchange->signature = check.status == SignatureStatus::BadKey
+                ? QStringLiteral("not checked: the server's key is unusable")
+                : check.status == SignatureStatus::MissingHeaders ? QStringLiteral("missing")
+                : check.ok()                                      ? QStringLiteral("valid")
+                             : QStringLiteral("invalid: ") + signatureStatusName(check.status);
         if (check.status == SignatureStatus::BadKey) {
             qCCritical(lcIntake) << "the webhook signature key is unusable; refusing webhooks";
             reject(responder, 500,
@@ -337,10 +282,14 @@ void IntakeServer::addLead(const HttpRequest &request, HttpResponder responder)
 
     auto parsed = parseIntakeBody(request.body, m_options.limits);
     if (!parsed) {
+        if (exchange)
+            exchange->eventId = eventIdOf(request.body);
         reject(responder, 400, parsed.error().message(), c.badRequest);
         return;
     }
     const IntakeRequest &intake = parsed.value();
+    if (exchange)
+        exchange->eventId = intake.eventId;
     if (intake.ignored()
         || (!intake.needsLeadLookup && intake.leads.empty() && !intake.unusable())) {
         const QString reason = intake.ignored()
@@ -365,248 +314,66 @@ void IntakeServer::addLead(const HttpRequest &request, HttpResponder responder)
         }
         dedupeId = QStringLiteral("direct:") + QString::fromLatin1(key);
     }
-    const QString taskDedupe = intake.closeTaskId.isEmpty()
-        ? QString()
-        : QStringLiteral("close-task:") + intake.closeTaskId;
-    for (const QString &key : { dedupeId, taskDedupe }) {
-        if (key.isEmpty())
-            continue;
-        // Delivered again while the first delivery still waits in the spool.
-        const auto spooled = m_spooledDedupe.constFind(key);
-        if (spooled != m_spooledDedupe.constEnd()) {
-            c.duplicates.increment();
-            acknowledge(responder, 200,
-                        dumpJson({ { "task_id", spooled->toStdString() }, { "duplicate", true } }),
-                        timer);
-            return;
-        }
-    }
 
     IntakeBatch batch = IntakeBatch::fromRequest(intake, newTaskId(), dedupeId,
                                                  QDateTime::currentMSecsSinceEpoch());
     batch.note = arrivalNote(intake, !m_options.webhookSecret.isEmpty());
-    if (!redisConnected()) {
-        spoolAndAnswer(batch, responder, timer);
-        return;
-    }
-    store(std::move(batch), std::move(responder), timer);
+    m_store->store(std::move(batch),
+                   [self = QPointer<IntakeServer>(this), responder = std::move(responder), timer,
+                    exchange](const IntakeStore::Result &stored) mutable {
+                       if (!self)
+                           return;
+                       if (exchange)
+                           exchange->taskId = stored.taskId;
+                       self->answerStored(stored, responder, timer);
+                   });
 }
 
-void IntakeServer::store(IntakeBatch batch, HttpResponder responder, QElapsedTimer timer)
-{
-    const QList<QByteArray> keys = batch.scriptKeys(m_keys);
-    const QList<QByteArray> args
-        = batch.scriptArgs(m_keys, m_options.retention.count(), m_options.journal);
-    m_redis->evalScript(
-        kEnqueueScript, keys, args,
-        [self = QPointer<IntakeServer>(this), batch = std::move(batch),
-         responder = std::move(responder), timer](RedisResult result) mutable {
-            if (!self)
-                return;
-            Counters &c = *self->m_counters;
-            if (!result.ok()) {
-                const RedisError &error = result.error();
-                if (error.kind == RedisError::Kind::NotConnected || mayHaveRun(error.kind)) {
-                    self->spoolAndAnswer(batch, responder, timer);
-                    return;
-                }
-                qCWarning(lcIntake).noquote()
-                    << "Redis refused to store task" << batch.taskId << ':' << error.describe();
-                self->reject(
-                    responder, 503,
-                    QStringLiteral("Redis refused the write (%1); retry later")
-                        .arg(error.describe()),
-                    c.unavailable,
-                    { { "Retry-After", QByteArray::number(self->m_options.retryAfter.count()) } });
-                return;
-            }
-            const RedisReply &reply = result.value();
-            const QByteArray taskId = reply.at(0).bytes();
-            if (!reply.isArray() || taskId.isEmpty()) {
-                qCCritical(lcIntake).noquote()
-                    << "unexpected reply from" << kEnqueueScript << ':' << reply.describe();
-                self->reject(responder, 500,
-                             QStringLiteral("unexpected answer from the queue; retry later"),
-                             c.misconfigured);
-                return;
-            }
-            if (reply.at(1).integer() == 1) {
-                c.duplicates.increment();
-                self->acknowledge(responder, 200,
-                                  "{\"task_id\":" + dumpJson(taskId.toStdString())
-                                      + ",\"duplicate\":true}",
-                                  timer);
-                return;
-            }
-            c.accepted.increment();
-            const qint64 dead = reply.at(3).integer();
-            if (dead > 0)
-                c.deadOnArrival.increment(dead);
-            self->acknowledge(
-                responder, 202,
-                "{\"task_id\":\"" + taskId
-                    + "\",\"leads\":" + QByteArray::number(reply.at(2).integer() - dead)
-                    + (dead > 0 ? ",\"dead_lettered\":" + QByteArray::number(dead) : QByteArray())
-                    + '}',
-                timer);
-        });
-}
-
-void IntakeServer::spoolAndAnswer(const IntakeBatch &batch, HttpResponder &responder,
-                                  const QElapsedTimer &timer)
+void IntakeServer::answerStored(const IntakeStore::Result &stored, HttpResponder &responder,
+                                const QElapsedTimer &timer)
 {
     Counters &c = *m_counters;
-    if (!m_options.spoolPath.isEmpty() && m_spool.append(batch.toJsonLine())) {
-        rememberSpooled(batch);
-        c.spoolDepth.set(double(m_spool.depth()));
-        c.spooled.increment();
+    const QByteArray taskId = dumpJson(stored.taskId.toStdString());
+    switch (stored.outcome) {
+    case IntakeStore::Outcome::Duplicate:
+        c.duplicates.increment();
+        acknowledge(responder, 200, "{\"task_id\":" + taskId + ",\"duplicate\":true}", timer);
+        return;
+    case IntakeStore::Outcome::Stored:
         c.accepted.increment();
+        if (stored.deadLettered > 0)
+            c.deadOnArrival.increment(stored.deadLettered);
         acknowledge(responder, 202,
-                    "{\"task_id\":\"" + batch.taskId.toLatin1() + "\",\"leads\":"
-                        + QByteArray::number(batch.entries.size()) + ",\"spooled\":true}",
+                    "{\"task_id\":" + taskId + ",\"leads\":" + QByteArray::number(stored.leads)
+                        + (stored.deadLettered > 0
+                               ? ",\"dead_lettered\":" + QByteArray::number(stored.deadLettered)
+                               : QByteArray())
+                        + '}',
                     timer);
         return;
-    }
-    qCWarning(lcIntake).noquote() << "Redis is unreachable and the spool failed:"
-                                  << (m_options.spoolPath.isEmpty()
-                                          ? QStringLiteral("no spool file is configured")
-                                          : m_spool.errorString());
-    reject(responder, 503,
-           QStringLiteral("the queue is unavailable (Redis unreachable, spool not writable); "
-                          "retry later"),
-           c.unavailable, { { "Retry-After", QByteArray::number(m_options.retryAfter.count()) } });
-}
-
-void IntakeServer::rememberSpooled(const IntakeBatch &batch)
-{
-    m_spooledTasks.insert(batch.taskId, int(batch.entries.size()));
-    if (!batch.dedupeId.isEmpty())
-        m_spooledDedupe.insert(batch.dedupeId, batch.taskId);
-    if (!batch.closeTaskId.isEmpty())
-        m_spooledDedupe.insert(QStringLiteral("close-task:") + batch.closeTaskId, batch.taskId);
-}
-
-void IntakeServer::forgetSpooled(const QByteArray &line)
-{
-    const auto batch = IntakeBatch::fromJsonLine(line);
-    if (!batch)
+    case IntakeStore::Outcome::Spooled:
+        c.accepted.increment();
+        acknowledge(responder, 202,
+                    "{\"task_id\":" + taskId + ",\"leads\":" + QByteArray::number(stored.leads)
+                        + ",\"spooled\":true}",
+                    timer);
         return;
-    m_spooledTasks.remove(batch->taskId);
-    const QString taskKey = QStringLiteral("close-task:") + batch->closeTaskId;
-    for (const QString &key : { batch->dedupeId, taskKey }) {
-        const auto it = m_spooledDedupe.constFind(key);
-        if (it != m_spooledDedupe.constEnd() && *it == batch->taskId)
-            m_spooledDedupe.erase(it);
-    }
-}
-
-void IntakeServer::adoptOrphanSpools()
-{
-    if (!m_spool.isOpen())
-        return;
-    const QFileInfo own(m_spool.path());
-    const QDir dir = own.absoluteDir();
-    // intake-spool-<instance>.jsonl, and intake-spool.jsonl of versions with one per directory.
-    for (const QString &name :
-         dir.entryList({ QStringLiteral("intake-spool*.jsonl") }, QDir::Files)) {
-        if (name == own.fileName())
-            continue;
-        Spool orphan(dir.filePath(name));
-        if (!orphan.open())
-            continue; // a live process's spool (or unusable): left alone
-        qsizetype adopted = 0;
-        bool complete = true;
-        for (const QByteArray &line : orphan.pending()) {
-            // Appended here first: a crash before the orphan is removed replays its lines
-            // twice, and the enqueue script refuses the repeat.
-            if (!m_spool.append(line)) {
-                complete = false;
-                break;
-            }
-            if (const auto batch = IntakeBatch::fromJsonLine(line))
-                rememberSpooled(*batch);
-            ++adopted;
-        }
-        if (!complete) {
-            qCWarning(lcIntake).noquote()
-                << "cannot adopt the spool" << orphan.path() << ":" << m_spool.errorString();
-            continue;
-        }
-        if (adopted > 0)
-            qCInfo(lcIntake).noquote() << "adopted" << adopted << "spooled request(s) of"
-                                       << orphan.path() << "(its process is gone)";
-        orphan.remove();
-    }
-    m_counters->spoolDepth.set(double(m_spool.depth()));
-}
-
-void IntakeServer::drainSpool()
-{
-    adoptOrphanSpools(); // a process that died meanwhile leaves its spool to us
-    if (m_draining || m_spool.isEmpty() || !redisConnected())
-        return;
-    qCInfo(lcIntake) << "replaying" << m_spool.depth() << "spooled request(s) into Redis";
-    m_draining = true;
-    drainNext();
-}
-
-void IntakeServer::drainNext()
-{
-    while (!m_spool.isEmpty()) {
-        if (!redisConnected()) {
-            m_draining = false;
+    case IntakeStore::Outcome::Unavailable:
+        if (stored.fault) {
+            reject(responder, 500, stored.detail + QStringLiteral("; retry later"),
+                   c.misconfigured);
             return;
         }
-        const QByteArray line = m_spool.front();
-        const auto batch = IntakeBatch::fromJsonLine(line);
-        if (!batch) {
-            // Only a damaged file gets here (appended lines are whole batches).
-            qCWarning(lcIntake).noquote()
-                << "dropping an unreadable spool line:" << QString::fromUtf8(line.left(200));
-            m_spool.popFront();
-            m_counters->spoolDepth.set(double(m_spool.depth()));
-            continue;
-        }
-        m_redis->evalScript(
-            kEnqueueScript, batch->scriptKeys(m_keys),
-            batch->scriptArgs(m_keys, m_options.retention.count(), m_options.journal),
-            [self = QPointer<IntakeServer>(this), line](RedisResult result) {
-                if (!self)
-                    return;
-                if (!result.ok()) {
-                    self->m_draining = false;
-                    if (!mayHaveRun(result.error().kind)
-                        && result.error().kind != RedisError::Kind::NotConnected)
-                        qCWarning(lcIntake).noquote()
-                            << "cannot replay a spooled request:" << result.error().describe();
-                    // Resumes on the next Connected, or after a pause if Redis stays up.
-                    self->m_drainRetry.start();
-                    return;
-                }
-                Q_ASSERT(!self->m_spool.isEmpty() && self->m_spool.front() == line);
-                self->forgetSpooled(line);
-                if (!self->m_spool.popFront())
-                    qCWarning(lcIntake).noquote()
-                        << "cannot record spool progress (a restart replays, harmlessly):"
-                        << self->m_spool.errorString();
-                self->m_counters->drained.increment();
-                if (result.value().at(1).integer() == 1)
-                    self->m_counters->replayDuplicates.increment();
-                self->m_counters->spoolDepth.set(double(self->m_spool.depth()));
-                self->drainNext();
-            });
+        reject(responder, 503, stored.detail + QStringLiteral("; retry later"), c.unavailable,
+               { { "Retry-After", QByteArray::number(m_options.retryAfter.count()) } });
         return;
     }
-    m_draining = false;
-    qCInfo(lcIntake) << "the spool is drained";
-    Q_EMIT spoolDrained();
 }
 
 void IntakeServer::taskStatus(const HttpRequest &request, HttpResponder responder)
 {
     const QString taskId = request.captures.value(0);
-    const auto spooled = m_spooledTasks.constFind(taskId);
-    if (spooled != m_spooledTasks.constEnd()) {
+    if (const auto spooled = m_store->spooledLeads(taskId)) {
         responder.sendJson(200,
                            dumpJson({ { "task_id", taskId.toStdString() },
                                       { "state", "spooled" },
@@ -614,7 +381,7 @@ void IntakeServer::taskStatus(const HttpRequest &request, HttpResponder responde
                                       { "processed", 0 } }));
         return;
     }
-    if (!redisConnected()) {
+    if (!m_store->redisConnected()) {
         sendError(responder, 503, QStringLiteral("Redis is unreachable; retry later"),
                   { { "Retry-After", QByteArray::number(m_options.retryAfter.count()) } });
         return;
@@ -711,12 +478,14 @@ json fleetHealth(const FleetSnapshot &fleet)
 
 void IntakeServer::answerHealth(HttpResponder responder, const FleetSnapshot &fleet)
 {
-    const bool redisUp = redisConnected();
-    const bool spoolUp = !m_options.spoolPath.isEmpty() && m_spool.isOpen();
-    json spool
-        = { { "depth", m_spool.depth() }, { "writable", spoolUp }, { "draining", m_draining } };
+    const bool redisUp = m_store->redisConnected();
+    const Spool &spoolFile = m_store->spool();
+    const bool spoolUp = !m_options.spoolPath.isEmpty() && spoolFile.isOpen();
+    json spool = { { "depth", spoolFile.depth() },
+                   { "writable", spoolUp },
+                   { "draining", m_store->draining() } };
     if (!spoolUp && !m_options.spoolPath.isEmpty())
-        spool["error"] = m_spool.errorString().toStdString();
+        spool["error"] = spoolFile.errorString().toStdString();
     bool deliveryHealthy = true;
     const QVariantMap delivery = m_healthSource ? m_healthSource(deliveryHealthy) : QVariantMap();
     // Paused, nothing reaches Instantly: an operator (or a probe) must act, whoever paused.

@@ -2,9 +2,9 @@
 
 #include "core/result.h"
 #include "intakeoptions.h"
+#include "intakestore.h"
 #include "net/httpserver.h"
 #include "queue/rediskeys.h"
-#include "spool.h"
 #include "webhookexchange.h"
 
 #include <QElapsedTimer>
@@ -40,12 +40,9 @@ struct IntakeBatch;
 /// acknowledged it. A Close event id or an Idempotency-Key header seen before is answered 200
 /// {task_id, duplicate: true} and stores nothing.
 ///
-/// While Redis is unreachable (not Connected, or the script's fate is unknown because the
-/// connection dropped or timed out) the request goes to the Spool (fsync'd) and is answered
-/// 202 {spooled: true}; the spool drains into Redis, in order, whenever the client becomes
-/// Connected. The script refuses a task id or event id it has already stored, so a replay
-/// never duplicates. When the spool fails too: 503 with Retry-After. Never a 2xx for data
-/// that is not stored.
+/// The IntakeStore does the storing; this class is HTTP only. While Redis is unreachable the
+/// store spools the request and it is answered 202 {spooled: true}; when the spool fails
+/// too: 503 with Retry-After. Never a 2xx for data that is not stored.
 class IntakeServer : public HttpServer
 {
     Q_OBJECT
@@ -62,9 +59,7 @@ public:
     quint16 port() const { return m_port; }
     const IntakeOptions &options() const { return m_options; }
     Metrics &metrics() { return *m_metrics; }
-    const Spool &spool() const { return m_spool; }
-    /// True while spooled requests are being replayed into Redis.
-    bool draining() const { return m_draining; }
+    const Spool &spool() const { return m_store->spool(); }
     /// Extra members of the /healthz answer (the delivery side: dispatchers, breaker,
     /// limiter), asked on this thread for every health request. `healthy` false turns the
     /// status to "degraded".
@@ -85,48 +80,33 @@ protected:
 
 private:
     void addLead(const HttpRequest &request, HttpResponder responder);
-    void record(const HttpRequest &request, HttpResponder &responder, const QElapsedTimer &timer);
+    /// The exchange the inspector gets once `responder` has answered; the handler fills in
+    /// what it learns (signature, event id, task id) on the way.
+    std::shared_ptr<WebhookExchange> record(const HttpRequest &request, HttpResponder &responder,
+                                            const QElapsedTimer &timer);
+    void answerStored(const IntakeStore::Result &stored, HttpResponder &responder,
+                      const QElapsedTimer &timer);
     void taskStatus(const HttpRequest &request, HttpResponder responder);
     void health(const HttpRequest &request, HttpResponder responder);
     void renderMetrics(const HttpRequest &request, HttpResponder responder);
     void answerHealth(HttpResponder responder, const FleetSnapshot &fleet);
 
-    void store(IntakeBatch batch, HttpResponder responder, QElapsedTimer timer);
-    void spoolAndAnswer(const IntakeBatch &batch, HttpResponder &responder,
-                        const QElapsedTimer &timer);
     void reject(HttpResponder &responder, int status, const QString &detail, MetricCounter &counter,
                 const HttpHeaders &extraHeaders = {});
     void acknowledge(HttpResponder &responder, int status, const QByteArray &json,
                      const QElapsedTimer &timer);
-    bool redisConnected() const;
-
-    void drainSpool();
-    void drainNext();
-    /// Moves the lines of spools in the same directory whose process is gone (their lock is
-    /// free) into this one, then removes them: whichever process runs drains them all.
-    void adoptOrphanSpools();
-    void forgetSpooled(const QByteArray &line);
-    void rememberSpooled(const IntakeBatch &batch);
 
     IntakeOptions m_options;
     QPointer<RedisClient> m_redis;
     RedisKeys m_keys;
     std::unique_ptr<Metrics> m_ownMetrics;
     Metrics *m_metrics = nullptr;
-    Spool m_spool;
+    std::unique_ptr<IntakeStore> m_store;
     quint16 m_port = 0;
-    bool m_draining = false;
     HealthSource m_healthSource;
     std::unique_ptr<FleetStatus> m_fleet; ///< with a Redis client only
     bool m_recording = false;
     quint64 m_exchangeSeq = 0;
-    QTimer m_drainRetry;
-    QTimer m_adoptTimer; ///< looks for spools left by processes that died meanwhile
-    /// Pending spool lines by dedupe id and by task id (task -> entries), so a duplicate
-    /// delivery while Redis is down is recognised and a spooled task has a status.
-    QHash<QString, QString> m_spooledDedupe;
-    QHash<QString, int> m_spooledTasks;
-
     struct Counters;
     std::unique_ptr<Counters> m_counters;
 };

@@ -20,7 +20,9 @@ struct WebhookExchange
     HttpHeaders headers;
     QByteArray body; ///< at most kMaxBody bytes kept
     qint64 bodySize = 0; ///< the whole body's size
-    /// "valid", "missing", "invalid: ...", or "not checked" when no key is configured.
+    /// "valid", "missing", "invalid: <status>", "not reached" (refused before the check),
+    /// "not checked" when no key is configured, or "not checked: the server's key is
+    /// unusable" (answered 500).
     QString signature;
     int status = 0;
     QByteArray response;

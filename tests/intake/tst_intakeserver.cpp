@@ -8,6 +8,7 @@
 #include "close/closewebhook.h"
 #include "intake/intakebatch.h"
 #include "intake/intakeserver.h"
+#include "intake/intakestore.h"
 #include "intake/metrics.h"
 #include "intake/spool.h"
 #include "queue/queuedlead.h"
@@ -502,6 +503,124 @@ private Q_SLOTS:
                    "application/json; charset=utf-8");
         QCOMPARE(r.status, 202);
         QCOMPARE(streamLength(), 1);
+    }
+
+    // The inspector's record says what the handler found, not what the status suggests.
+    void recordedExchangeSaysWhatTheHandlerFound_data()
+    {
+        QTest::addColumn<QString>("variant"); // "": no key set; else how the request is signed
+        QTest::addColumn<QByteArray>("contentType");
+        QTest::addColumn<int>("status");
+        QTest::addColumn<QString>("signature");
+        QTest::newRow("no key set") << QString() << kJson << 202 << QStringLiteral("not checked");
+        QTest::newRow("valid") << QStringLiteral("valid") << kJson << 202
+                               << QStringLiteral("valid");
+        QTest::newRow("missing") << QStringLiteral("missing") << kJson << 401
+                                 << QStringLiteral("missing");
+        QTest::newRow("wrong key")
+            << QStringLiteral("wrong") << kJson << 401 << QStringLiteral("invalid: mismatch");
+        QTest::newRow("expired") << QStringLiteral("expired") << kJson << 401
+                                 << QStringLiteral("invalid: expired");
+        QTest::newRow("refused before the check")
+            << QStringLiteral("valid") << QByteArray("text/plain") << 415
+            << QStringLiteral("not reached");
+    }
+    void recordedExchangeSaysWhatTheHandlerFound()
+    {
+        QFETCH(QString, variant);
+        QFETCH(QByteArray, contentType);
+        QFETCH(int, status);
+        QFETCH(QString, signature);
+        IntakeOptions options = defaultOptions();
+        if (!variant.isEmpty())
+            options.webhookSecret = kSecret;
+        QVERIFY(startIntake(options));
+        m_intake->setRecording(true);
+        QSignalSpy exchanged(m_intake.get(), &IntakeServer::exchanged);
+
+        const QByteArray body = closeWebhook(QStringLiteral("ev_recorded"));
+        const qint64 now = QDateTime::currentSecsSinceEpoch();
+        HttpHeaders headers;
+        if (variant == QLatin1String("valid"))
+            headers = signatureHeaders(kSecret, now, body);
+        else if (variant == QLatin1String("wrong"))
+            headers = signatureHeaders("ffeeddccbbaa99887766554433221100", now, body);
+        else if (variant == QLatin1String("expired"))
+            headers = signatureHeaders(kSecret, now - 3600, body);
+        const Reply r
+            = send("POST", QStringLiteral("/instantly/add_lead"), body, contentType, headers);
+        QCOMPARE(r.status, status);
+        QTRY_COMPARE(exchanged.size(), 1);
+        const auto e = exchanged.at(0).at(0).value<WebhookExchange>();
+        QCOMPARE(e.status, status);
+        QCOMPARE(e.signature, signature);
+        QCOMPARE(e.response, r.body);
+        if (status == 202) {
+            QCOMPARE(e.taskId, r.text("task_id"));
+            QCOMPARE(e.eventId, QStringLiteral("ev_recorded"));
+        } else {
+            QVERIFY(e.taskId.isEmpty());
+        }
+    }
+
+    // IntakeStore on its own: every outcome, with no HTTP in front of it.
+    void storeReportsEachOutcome()
+    {
+        Metrics metrics;
+        IntakeOptions options = defaultOptions();
+        IntakeStore store(options, m_redis.get(), metrics);
+        store.open();
+        const auto batchOf = [](const QString &event) {
+            const auto parsed = parseIntakeBody(closeWebhook(event), IntakeLimits {});
+            Q_ASSERT(parsed.ok());
+            return IntakeBatch::fromRequest(parsed.value(), newTaskId(), event,
+                                            QDateTime::currentMSecsSinceEpoch());
+        };
+        const auto storeNow = [](IntakeStore &into, IntakeBatch batch) {
+            std::optional<IntakeStore::Result> result;
+            into.store(std::move(batch), [&result](const IntakeStore::Result &r) { result = r; });
+            if (!QTest::qWaitFor([&result] { return result.has_value(); }, 5000))
+                return IntakeStore::Result {};
+            return *result;
+        };
+
+        const IntakeBatch first = batchOf(QStringLiteral("ev_store_1"));
+        const IntakeStore::Result stored = storeNow(store, first);
+        QCOMPARE(stored.outcome, IntakeStore::Outcome::Stored);
+        QCOMPARE(stored.taskId, first.taskId);
+        QCOMPARE(stored.leads, 1);
+        QCOMPARE(streamLength(), 1);
+
+        const IntakeStore::Result again = storeNow(store, batchOf(QStringLiteral("ev_store_1")));
+        QCOMPARE(again.outcome, IntakeStore::Outcome::Duplicate);
+        QCOMPARE(again.taskId, first.taskId);
+
+        m_redisServer.kill();
+        QTRY_VERIFY(m_redis->state() != RedisClient::State::Connected);
+        const IntakeBatch second = batchOf(QStringLiteral("ev_store_2"));
+        const IntakeStore::Result spooled = storeNow(store, second);
+        QCOMPARE(spooled.outcome, IntakeStore::Outcome::Spooled);
+        QCOMPARE(store.spooledLeads(second.taskId), std::optional<int>(1));
+        // Delivered again while the first delivery waits in the spool.
+        const IntakeStore::Result spooledAgain
+            = storeNow(store, batchOf(QStringLiteral("ev_store_2")));
+        QCOMPARE(spooledAgain.outcome, IntakeStore::Outcome::Duplicate);
+        QCOMPARE(spooledAgain.taskId, second.taskId);
+
+        options.spoolPath.clear();
+        IntakeStore noSpool(options, m_redis.get(), metrics);
+        noSpool.open();
+        const IntakeStore::Result refused
+            = storeNow(noSpool, batchOf(QStringLiteral("ev_store_3")));
+        QCOMPARE(refused.outcome, IntakeStore::Outcome::Unavailable);
+        QVERIFY(!refused.fault);
+        QVERIFY2(refused.detail.contains(QLatin1String("unavailable")), qPrintable(refused.detail));
+
+        QVERIFY2(m_redisServer.start(), qPrintable(m_redisServer.errorString()));
+        QTRY_VERIFY_WITH_TIMEOUT(store.spool().isEmpty(), 15'000);
+        QCOMPARE(store.spooledLeads(second.taskId), std::nullopt);
+        QTRY_VERIFY(m_admin->state() == RedisClient::State::Connected);
+        QCOMPARE(taskHash(second.taskId).value("total"), QByteArray("1"));
     }
 
     // --- Redis down ------------------------------------------------------------------------
