@@ -8,9 +8,11 @@
 #   tests/bench/build_baseline.sh 4e9a193
 #   tests/bench/bench_pipeline.sh --only wrk --baseline-sluice "$(tests/bench/build_baseline.sh 4e9a193 | tail -n 1)"
 #
-# DIR defaults to build/baseline/<commit> of this checkout: build/ is ignored by git, and
-# ccache's base_dir (/work here) covers it, so unchanged files come from the cache. An
-# existing DIR/src is built again (incrementally), not exported twice. Remove it with rm -rf.
+# DIR defaults to build/baseline/<commit> of this checkout (ignored by git). An existing
+# DIR/src is built again incrementally, not exported twice, so the second call is quick; the
+# first is a full build (about 5 minutes at -j2 on a busy 2-core machine): ccache does not
+# help, as the unity build's generated sources name every file by its absolute path. Remove
+# DIR with rm -rf when done (a few hundred MiB).
 #
 #   tests/bench/build_baseline.sh COMMIT [DIR]
 set -euo pipefail
