@@ -9,8 +9,22 @@
 #            (tests/bench/bench_pipeline.cpp measures); targets for 2000: within 15 s,
 #            ≤ 40 Instantly requests, ≤ 60 Close requests, no 429 from either
 #   single : the same with `serve --single` and a smaller N (default 600), against N ÷ rate
-#   wrk    : ack rate and latency with wrk and tests/bench/wrk_webhooks.lua, 50 connections,
-#            twice: serve's dispatcher paused (the intake alone), then delivering meanwhile
+#   wrk    : ack rate and latency with wrk and tests/bench/wrk_webhooks.lua, 50 connections:
+#            serve's dispatcher paused (the intake alone), then delivering meanwhile, then
+#            delivering with 10 connections. Each table sets Sluice beside a floor measured in
+#            the same invocation with the same wrk settings: tests/bench/floor_server.js, node's
+#            `http` module answering 202 and nothing else (issue 15). It prints Sluice ÷ floor
+#            for acknowledged/s and p99, and the CPU seconds serve and redis-server spend per
+#            1000 webhooks acknowledged (from /proc/<pid>/stat before and after wrk). With
+#            --baseline-sluice PATH, a second `sluice` (the code before a change) is measured
+#            the same way, its serve in a stack of its own, and gets a column too; build one
+#            from any commit with tests/bench/build_baseline.sh:
+#              tests/bench/bench_pipeline.sh --only wrk \
+#                  --baseline-sluice "$(tests/bench/build_baseline.sh 4e9a193 | tail -n 1)"
+#            Issue 15's targets (with delivery running: acknowledged/s ≥ 0.7 × the floor's, p99
+#            ≤ the floor's, p99 ≤ 5 ms at 10 connections, serve's CPU per 1000 webhooks about
+#            halved against the baseline) join the targets table at the end. The wrk part
+#            lives in tests/bench/bench_wrk.sh, which this script sources.
 #   slow   : `serve --single`, 300 leads, the upstream answers in 2 s for the first ~15 s and
 #            then at once (issue 14): the 429s the sandbox served, time to the last lead
 #   crash  : `serve --single`, 200 leads; serve SIGKILLed ~8 s into delivery and restarted 1 s
@@ -23,7 +37,8 @@
 # leads inside the webhooks). wrk's webhooks always carry their lead (and are unsigned).
 # Every child process and the temp dir are removed on exit, however it ends.
 #
-#   tests/bench/bench_pipeline.sh [--only bulk200,bulk,single,wrk,slow,crash,faults] ...
+#   tests/bench/bench_pipeline.sh [--only bulk200,bulk,single,wrk,slow,crash,faults]
+#                                 [--baseline-sluice PATH] ...
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -31,6 +46,8 @@ BUILD="$ROOT/build/release"
 SLUICE="$BUILD/app/sluice"
 DRIVER="$BUILD/tests/bench/bench_pipeline"
 WRK_SCRIPT="$ROOT/tests/bench/wrk_webhooks.lua"
+FLOOR_SERVER="$ROOT/tests/bench/floor_server.js"
+BASELINE_SLUICE="" # --baseline-sluice: a second sluice whose serve the wrk runs measure too
 
 LEADS=2000
 SINGLE_LEADS=600
@@ -55,6 +72,14 @@ TARGET_LEADS=2000
 TARGET_S=15
 TARGET_INSTANTLY=40
 TARGET_CLOSE=60
+# Issue 15's intake targets, with delivery running, against the floor and the baseline
+# measured in the same invocation: acknowledged/s ≥ 0.7 × the floor's; p99 ≤ the floor's p99;
+# p99 ≤ 5 ms with 10 connections; serve's CPU per 1000 webhooks about halved (≤ 0.55 × the
+# baseline's: half, with room for the noise of a shared machine).
+TARGET_FLOOR_RATIO=0.7
+FEW_CONNECTIONS=10
+TARGET_FEW_P99_MS=5
+TARGET_CPU_RATIO=0.55
 
 usage() {
     cat <<EOF
@@ -80,17 +105,27 @@ Usage: tests/bench/bench_pipeline.sh [options]
   --wrk-duration D       wrk -d (default $WRK_DURATION)
   --wrk-connections N    wrk -c (default $WRK_CONNECTIONS)
   --wrk-threads N        wrk -t (default $WRK_THREADS)
+  --baseline-sluice PATH a second sluice binary (e.g. built from an older commit with
+                         tests/bench/build_baseline.sh COMMIT); the wrk runs measure its serve
+                         too, under the same settings, for a column beside this build's and
+                         the floor's and for issue 15's CPU target
   --no-build             use build/release as it is
   --keep-logs DIR        copy the servers' logs there before cleaning up
   -h, --help             this text
 
 Each run prints a Markdown table (bulk runs add a timeline of the lookups and lead writes);
-the end prints the real-traffic targets (issue 12), met or missed, for the runs that have them. Every table
-comes with the load average.
+the end prints the targets, met or missed, for the runs that have them: the real-traffic
+targets (issue 12) and the intake's against the floor (issue 15). Every table comes with the
+load average.
+
+The wrk tables set Sluice beside a floor measured in the same invocation with the same wrk
+settings: tests/bench/floor_server.js, node's http module answering 202 and nothing else.
+They run with $WRK_CONNECTIONS connections (intake alone, then delivering) and with $FEW_CONNECTIONS (delivering).
 
 Builds the release preset first (cmake --preset release; cmake --build --preset release -j2
 --target sluice bench_pipeline).
-Needs redis-server, curl and, for the wrk run, wrk (Debian package 'wrk').
+Needs redis-server, curl and, for the wrk run, wrk and node (Debian packages 'wrk' and
+'nodejs'; installed with apt-get when run as root or with password-less sudo).
 EOF
 }
 
@@ -112,6 +147,7 @@ while [[ $# -gt 0 ]]; do
     --wrk-duration) WRK_DURATION=$2; shift 2 ;;
     --wrk-connections) WRK_CONNECTIONS=$2; shift 2 ;;
     --wrk-threads) WRK_THREADS=$2; shift 2 ;;
+    --baseline-sluice) BASELINE_SLUICE=$2; shift 2 ;;
     --no-build) BUILD_FIRST=0; shift ;;
     --keep-logs) KEEP_LOGS=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
@@ -125,22 +161,36 @@ done
 for n in "$LEADS" "$SINGLE_LEADS" "$CONCURRENCY" "$PER_SECOND" "$PER_MINUTE" "$WRK_CONNECTIONS" "$WRK_THREADS"; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive whole number"
 done
+if [[ -n $BASELINE_SLUICE ]]; then
+    [[ -x $BASELINE_SLUICE && -f $BASELINE_SLUICE ]] ||
+        die "--baseline-sluice '$BASELINE_SLUICE' is not an executable file (build one: tests/bench/build_baseline.sh COMMIT)"
+    BASELINE_SLUICE=$(realpath "$BASELINE_SLUICE")
+    [[ " $RUNS " == *" wrk "* ]] || echo "bench_pipeline: --baseline-sluice is for the wrk run, which --only leaves out" >&2
+fi
 
 # --- prerequisites -------------------------------------------------------------------------
 command -v redis-server >/dev/null || die "redis-server is missing (Debian: apt-get install redis-server)"
 command -v curl >/dev/null || die "curl is missing (Debian: apt-get install curl)"
-if [[ " $RUNS " == *" wrk "* ]] && ! command -v wrk >/dev/null; then
-    echo "bench_pipeline: wrk is missing; installing the Debian package 'wrk' with apt-get" >&2
-    as_root=()
+# need_for_wrk COMMAND PACKAGE: installs the Debian package that brings COMMAND, if it is
+# missing, with apt-get as root or through password-less sudo; otherwise says how.
+need_for_wrk() {
+    local command=$1 package=$2 as_root=()
+    command -v "$command" >/dev/null && return 0
+    echo "bench_pipeline: $command is missing; installing the Debian package '$package' with apt-get" >&2
     [[ $(id -u) -eq 0 ]] || as_root=(sudo -n)
     if [[ $(id -u) -eq 0 ]] || sudo -n true 2>/dev/null; then
-        "${as_root[@]}" apt-get install -y wrk >&2 ||
-            { "${as_root[@]}" apt-get update >&2 && "${as_root[@]}" apt-get install -y wrk >&2; } ||
-            die "apt-get install wrk failed; install it, or leave out the wrk run (--only bulk,single)"
-        echo "bench_pipeline: installed wrk" >&2
+        "${as_root[@]}" apt-get install -y "$package" >&2 ||
+            { "${as_root[@]}" apt-get update >&2 && "${as_root[@]}" apt-get install -y "$package" >&2; } ||
+            die "apt-get install $package failed; install it, or leave out the wrk run (--only bulk,single)"
+        command -v "$command" >/dev/null || die "the package '$package' brought no '$command'"
+        echo "bench_pipeline: installed $package" >&2
     else
-        die "wrk is missing and I cannot install it without root: run 'sudo apt-get install wrk', or leave out the wrk run (--only bulk,single)"
+        die "$command is missing and I cannot install it without root: run 'sudo apt-get install $package', or leave out the wrk run (--only bulk,single)"
     fi
+}
+if [[ " $RUNS " == *" wrk "* ]]; then
+    need_for_wrk wrk wrk
+    need_for_wrk node nodejs # the floor: tests/bench/floor_server.js
 fi
 
 if [[ $BUILD_FIRST -eq 1 ]]; then
@@ -251,8 +301,10 @@ redis_ping() {
 
 REDIS_PID=0 REDIS_PORT=0 SANDBOX_PID=0 SERVE_PID=0 SANDBOX_URL="" INTAKE_URL=""
 PAUSE_DISPATCHERS="" # a reason: serve's dispatchers start paused
+SERVE_SLUICE=""      # the sluice whose serve start_stack starts (empty: this build's)
 
-# start_stack DIR [serve flags...]: redis-server, sandbox and serve, each on a free port.
+# start_stack DIR [serve flags...]: redis-server, sandbox and serve, each on a free port. The
+# sandbox is always this build's; serve is SERVE_SLUICE's when set (the baseline).
 start_stack() {
     local dir=$1
     shift
@@ -282,7 +334,7 @@ start_stack() {
     fi
 
     serve_port=$(free_port)
-    SERVE_CMD=("$SLUICE" serve
+    SERVE_CMD=("${SERVE_SLUICE:-$SLUICE}" serve
         --listen "127.0.0.1:$serve_port" --instantly-url "$SANDBOX_URL" --close-url "$SANDBOX_URL"
         --redis "redis://127.0.0.1:$redis_port/0" --rate "$PER_MINUTE/min"
         --burst-rate "$PER_SECOND/s" --safety-factor "$SAFETY" --data-dir "$dir/serve" "$@")
@@ -317,8 +369,17 @@ FAILED=0
 DRIVER_ARGS=(--concurrency "$CONCURRENCY" --per-second "$PER_SECOND" --per-minute "$PER_MINUTE"
     --safety-factor "$SAFETY")
 [[ $INLINE_LEADS -eq 1 ]] && DRIVER_ARGS+=(--inline-leads)
-TARGETS="$TMP/targets.md" # rows of the final targets table, from the drivers' TARGET lines
+TARGETS="$TMP/targets.md" # rows of the final targets table: the drivers' TARGET lines, wrk's
 TARGET_LOADS=()           # the load average after each run with targets
+TARGET_SETTINGS=()        # what the rows of each issue were measured under, a line per issue
+# add_target_setting LINE: once per issue, however many runs share it.
+add_target_setting() {
+    local line
+    for line in "${TARGET_SETTINGS[@]}"; do
+        [[ $line == "$1" ]] && return 0
+    done
+    TARGET_SETTINGS+=("$1")
+}
 
 # run_driver NAME MODE LEADS [driver flags...]: one driver run against a fresh stack; NAME
 # names the run (its directory and log lines), MODE is serve's (bulk or single).
@@ -346,16 +407,22 @@ run_driver() {
     if grep -q '^TARGET ' "$dir/driver.out"; then
         sed -n 's/^TARGET //p' "$dir/driver.out" >>"$TARGETS"
         TARGET_LOADS+=("After the $name run: $after")
+        local shape="lead-less webhooks, leads looked up in the sandbox's Close"
+        [[ $INLINE_LEADS -eq 1 ]] && shape="leads inline in the webhooks (--inline-leads: for comparison; the targets are set for lead-less webhooks)"
+        add_target_setting "Real traffic (issue 12): $CONCURRENCY concurrent clients, caps $PER_SECOND/s and $PER_MINUTE/min, safety factor $SAFETY, $shape"
     fi
     stop_all
 }
 
 print_targets() {
     [[ -s $TARGETS ]] || return 0
-    local shape="lead-less webhooks, leads looked up in the sandbox's Close"
-    [[ $INLINE_LEADS -eq 1 ]] && shape="leads inline in the webhooks (--inline-leads: for comparison; the targets are set for lead-less webhooks)"
+    local setting
     echo ""
-    echo "### The real-traffic targets (issue 12): $CONCURRENCY concurrent clients, caps $PER_SECOND/s and $PER_MINUTE/min, safety factor $SAFETY, $shape"
+    echo "### Targets, met or missed"
+    echo ""
+    for setting in "${TARGET_SETTINGS[@]}"; do
+        echo "- $setting"
+    done
     echo ""
     echo "| target | measured | verdict |"
     echo "|---|---|---|"
@@ -367,44 +434,11 @@ print_targets() {
     done
 }
 
-# write_wrk_lua FILE: the request script plus a done() hook printing wrk's numbers in one line.
-write_wrk_lua() {
-    cat "$WRK_SCRIPT" - >"$1" <<'EOF'
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    "WRK requests=%d duration_us=%d p50_us=%d p95_us=%d p99_us=%d max_us=%d non2xx=%d socket_errors=%d timeouts=%d\n",
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
-    latency:percentile(99), latency.max, e.status, e.connect + e.read + e.write, e.timeout))
-end
-EOF
-}
-
 proc_rss_mib() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 proc_cpu_s() {
     awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
 }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
-
-# A table row: the three commands most often slower than 5 ms in Redis during the run, Lua
-# scripts by name. (A plain SADD in there means Redis itself was waiting for a core.) Needs
-# redis-cli and jq; without them the row is left out.
-slowlog_row() {
-    command -v redis-cli >/dev/null && command -v jq >/dev/null || return 0
-    local port=$1 names="" f
-    for f in "$ROOT"/resources/lua/*.lua; do
-        names+="$(sha1sum <"$f" | cut -c1-40)=$(basename "$f" .lua) "
-    done
-    redis-cli -p "$port" --json SLOWLOG GET 100000 2>/dev/null | jq -r --arg names "$names" '
-        ($names | split(" ") | map(select(length > 0) | split("=") | {(.[0]): .[1]}) | add) as $n
-        | map({us: .[2], cmd: (if (.[3][0] | ascii_upcase) == "EVALSHA"
-                               then "EVALSHA " + ($n[.[3][1]] // .[3][1]) else .[3][0] end)})
-        | map(select(.us >= 5000)) | group_by(.cmd) | sort_by(-length) | .[:3]
-        | map("\(.[0].cmd): \(length) × (mean \(map(.us) | add / length / 100 | round / 10) ms, longest \(map(.us) | max / 100 | round / 10) ms)")
-        | "| Redis commands that blocked Redis ≥ 5 ms (SLOWLOG) | \(if length == 0 then "none" else join("; ") end) | |"' ||
-        true
-}
 
 # A Redis command over /dev/tcp (no redis-cli needed); prints the first reply line.
 redis_cmd() {
@@ -419,77 +453,8 @@ redis_cmd() {
     echo "${reply%$'\r'}"
 }
 
-# run_wrk alone|delivering: wrk against a fresh serve whose dispatcher is paused (the
-# intake's own capacity) or delivers to the sandbox at the same time (the whole process).
-run_wrk() {
-    local variant=$1 dir="$TMP/run-wrk-$1" title
-    PAUSE_DISPATCHERS=""
-    if [[ $variant == alone ]]; then
-        PAUSE_DISPATCHERS="bench: intake alone"
-        title="intake alone (dispatcher paused through the control hash)"
-    else
-        title="intake while the dispatcher delivers to the sandbox"
-    fi
-    start_stack "$dir"
-    if [[ $variant == alone ]]; then
-        local waited
-        for waited in $(seq 20); do
-            grep -q "paused: $PAUSE_DISPATCHERS" "$dir/serve.log" && break
-            [[ $waited -eq 20 ]] && die "serve's dispatcher did not pause (has the control hash moved from RedisKeys::control()?)"
-            sleep 0.1
-        done
-    fi
-    # The wrk script's webhooks name campaign "Bench": make it exist so the dispatcher
-    # delivers them, as it would in production.
-    curl -sf -H 'Authorization: Bearer sandbox' -H 'Content-Type: application/json' \
-        -d '{"name":"Bench","campaign_schedule":{"schedules":[{"name":"Bench","timing":{"from":"09:00","to":"17:00"},"days":{"1":true,"2":true},"timezone":"America/Danmarkshavn"}]}}' \
-        "$SANDBOX_URL/api/v2/campaigns" >/dev/null || die "cannot create the campaign 'Bench' in the sandbox"
-    redis_cmd "$REDIS_PORT" CONFIG SET slowlog-log-slower-than 5000 >/dev/null
-    redis_cmd "$REDIS_PORT" CONFIG SET slowlog-max-len 100000 >/dev/null
-    write_wrk_lua "$dir/wrk.lua"
-    echo "" && echo "Before the wrk run ($variant): $(load_average)"
-    local serve0 redis0 sandbox0
-    serve0=$(proc_cpu_s "$SERVE_PID")
-    redis0=$(proc_cpu_s "$REDIS_PID")
-    sandbox0=$(proc_cpu_s "$SANDBOX_PID")
-    run_waited "$dir/wrk.out" wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" \
-        --latency -s "$dir/wrk.lua" "$INTAKE_URL/instantly/add_lead" || {
-        cat "$dir/wrk.out" >&2
-        die "wrk failed"
-    }
-    local line delivered
-    line=$(grep '^WRK ' "$dir/wrk.out") || {
-        cat "$dir/wrk.out" >&2
-        die "wrk printed no summary"
-    }
-    delivered=$(curl -sf -H 'Authorization: Bearer sandbox' "$SANDBOX_URL/_sandbox/stats" |
-        sed -n 's/.*"leads":\([0-9]*\).*/\1/p')
-    echo ""
-    echo "### wrk, $title: -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION, every webhook distinct"
-    echo ""
-    {
-        awk -v rss="$(proc_rss_mib "$SERVE_PID")" \
-            -v serve="$(minus "$(proc_cpu_s "$SERVE_PID")" "$serve0")" \
-            -v redis="$(minus "$(proc_cpu_s "$REDIS_PID")" "$redis0")" \
-            -v sandbox="$(minus "$(proc_cpu_s "$SANDBOX_PID")" "$sandbox0")" \
-            -v delivered="${delivered:-?}" '{
-            for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-            rps = v["requests"] / (v["duration_us"] / 1e6)
-            p99 = v["p99_us"] / 1000
-            print "| measure | value | target |"
-            print "|---|---|---|"
-            printf "| requests (non-2xx, socket errors, timeouts) | %d (%d, %d, %d) | all 2xx |\n", v["requests"], v["non2xx"], v["socket_errors"], v["timeouts"]
-            printf "| webhooks acknowledged per second | %.0f | ≥ 15000: %s |\n", rps, (rps >= 15000 && v["non2xx"] == 0) ? "met" : "**missed**"
-            printf "| ack latency p50 / p95 / p99 / max | %.2f / %.2f / %.2f / %.2f ms | p99 ≤ 10 ms: %s |\n", v["p50_us"] / 1000, v["p95_us"] / 1000, p99, v["max_us"] / 1000, p99 <= 10 ? "met" : "**missed**"
-            printf "| leads in the sandbox when wrk ended | %s | |\n", delivered
-            printf "| serve peak RSS (VmHWM) | %s MiB | ≤ 60 MiB: %s |\n", rss, rss <= 60 ? "met" : "**missed**"
-            printf "| CPU s during the run: serve / redis-server / sandbox | %s / %s / %s | |\n", serve, redis, sandbox
-        }' <<<"$line"
-        slowlog_row "$REDIS_PORT"
-    } | tee "$dir/table.md"
-    echo "" && echo "After the wrk run ($variant): $(load_average)"
-    stop_all
-}
+# shellcheck source=tests/bench/bench_wrk.sh
+source "$ROOT/tests/bench/bench_wrk.sh" # write_wrk_lua, wrk_load, wrk_floor, wrk_sluice, wrk_table, run_wrk
 
 # run_recovery slow|crash|faults: issue 14's recovery scenarios, one `serve --single` each;
 # the driver measures (time to the last lead, 429s, exactly once) while this script injects
@@ -571,10 +536,7 @@ for run in $RUNS; do
         fi
         ;;
     single) run_driver single single "$SINGLE_LEADS" ;;
-    wrk)
-        run_wrk alone
-        run_wrk delivering
-        ;;
+    wrk) run_wrk ;;
     slow | crash | faults) run_recovery "$run" ;;
     esac
 done
