@@ -13,6 +13,8 @@ packages=(
   # HttpServer (WebSockets) and Charts (OpenGL).
   qt6-websockets-dev libqt6opengl6-dev libgl-dev
   libhiredis-dev nlohmann-json3-dev redis-server
+  # Boost.Beast's HTTP parser (header-only) for the intake's lean front (engine/net/httpfront).
+  libboost-dev
   # The console under a virtual display, screenshots, and the format check.
   xvfb xauth clang-format
   # The .deb and its checks: dpkg-shlibdeps for the Depends, the desktop file and AppStream

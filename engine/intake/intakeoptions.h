@@ -1,6 +1,7 @@
 #pragma once
 
 #include "close/closewebhook.h"
+#include "net/httpfront.h"
 
 #include <QByteArray>
 #include <QHostAddress>
@@ -25,6 +26,8 @@ struct IntakeOptions
     /// How far close-sig-timestamp may be from the wall clock, either way.
     std::chrono::seconds signatureTolerance { 300 };
     qint64 maxBodyBytes = 1 << 20; ///< larger bodies get 413
+    /// Header size, timeouts, connection and pipelining bounds of the listener.
+    HttpFrontLimits front;
     IntakeLimits limits; ///< what one body may hold (400 beyond)
     /// JSON-lines file for requests accepted while Redis is unreachable (its offset sits
     /// beside it, `<path>.offset`). Empty: no spool, such requests get 503.

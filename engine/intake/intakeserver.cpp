@@ -10,7 +10,6 @@
 #include "webhookexchange.h"
 
 #include <QDateTime>
-#include <QHttpServerRequest>
 #include <QLoggingCategory>
 
 #include <nlohmann/json.hpp>
@@ -123,7 +122,7 @@ struct IntakeServer::Counters
 
 IntakeServer::IntakeServer(IntakeOptions options, RedisClient *redis, Metrics *metrics,
                            QObject *parent)
-    : HttpServer(parent)
+    : HttpFront(parent)
     , m_options(std::move(options))
     , m_redis(redis)
     , m_keys(m_options.ns)
@@ -133,6 +132,7 @@ IntakeServer::IntakeServer(IntakeOptions options, RedisClient *redis, Metrics *m
     , m_counters(std::make_unique<Counters>(*m_metrics))
 {
     setMaxBodyBytes(m_options.maxBodyBytes);
+    setLimits(m_options.front);
     connect(m_store.get(), &IntakeStore::spoolDrained, this, &IntakeServer::spoolDrained);
     if (m_redis) {
         m_fleet = std::make_unique<FleetStatus>(m_redis, m_keys);
@@ -183,12 +183,13 @@ Result<quint16, QString> IntakeServer::start()
     return port;
 }
 
-bool IntakeServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
+void IntakeServer::refusedEarly(int status)
 {
-    // The base class answers 413 before routing; count it here.
-    if (request.body().size() > m_options.maxBodyBytes)
+    // The front answers these before routing; count them with the route's own refusals.
+    if (status == 413)
         m_counters->tooLarge.increment();
-    return HttpServer::handleRequest(request, socket);
+    else if (status == 400 || status == 431 || status == 408)
+        m_counters->badRequest.increment();
 }
 
 void IntakeServer::reject(HttpResponder &responder, int status, const QString &detail,

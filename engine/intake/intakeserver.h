@@ -3,7 +3,7 @@
 #include "core/result.h"
 #include "intakeoptions.h"
 #include "intakestore.h"
-#include "net/httpserver.h"
+#include "net/httpfront.h"
 #include "queue/rediskeys.h"
 #include "webhookexchange.h"
 
@@ -43,7 +43,7 @@ struct IntakeBatch;
 /// The IntakeStore does the storing; this class is HTTP only. While Redis is unreachable the
 /// store spools the request and it is answered 202 {spooled: true}; when the spool fails
 /// too: 503 with Retry-After. Never a 2xx for data that is not stored.
-class IntakeServer : public HttpServer
+class IntakeServer : public HttpFront
 {
     Q_OBJECT
 public:
@@ -76,7 +76,7 @@ Q_SIGNALS:
     void spoolDrained();
 
 protected:
-    bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override;
+    void refusedEarly(int status) override;
 
 private:
     void addLead(const HttpRequest &request, HttpResponder responder);

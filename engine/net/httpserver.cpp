@@ -75,6 +75,8 @@ QByteArray httpReasonPhrase(int status)
 struct HttpResponder::State
 {
     QPointer<QTcpSocket> socket;
+    QPointer<HttpConnection> connection;
+    quint64 seq = 0;
     bool closeAfter = false;
     bool answered = false;
     QByteArray unansweredBody;
@@ -82,7 +84,7 @@ struct HttpResponder::State
 
     ~State()
     {
-        if (!answered && socket)
+        if (!answered && (socket || connection))
             write(500, unansweredBody, QByteArrayLiteral("application/json"), {});
     }
 
@@ -90,7 +92,7 @@ struct HttpResponder::State
                const HttpHeaders &extra)
     {
         answered = true;
-        if (!socket)
+        if (!socket && !connection)
             return;
         QByteArray out;
         out.reserve(body.size() + 160);
@@ -104,6 +106,10 @@ struct HttpResponder::State
             out += "Connection: close\r\n";
         out += "\r\n";
         out += body;
+        if (connection) {
+            connection->deliver(seq, std::move(out), closeAfter);
+            return;
+        }
         socket->write(out);
         if (closeAfter)
             socket->disconnectFromHost();
@@ -114,6 +120,16 @@ HttpResponder::HttpResponder(QTcpSocket *socket, bool closeAfter, QByteArray una
     : m_state(std::make_shared<State>())
 {
     m_state->socket = socket;
+    m_state->closeAfter = closeAfter;
+    m_state->unansweredBody = std::move(unansweredBody);
+}
+
+HttpResponder::HttpResponder(HttpConnection *connection, quint64 seq, bool closeAfter,
+                             QByteArray unansweredBody)
+    : m_state(std::make_shared<State>())
+{
+    m_state->connection = connection;
+    m_state->seq = seq;
     m_state->closeAfter = closeAfter;
     m_state->unansweredBody = std::move(unansweredBody);
 }
@@ -139,7 +155,9 @@ void HttpResponder::abortConnection()
     if (!m_state || m_state->answered)
         return;
     m_state->answered = true;
-    if (m_state->socket)
+    if (m_state->connection)
+        m_state->connection->abortConnection();
+    else if (m_state->socket)
         m_state->socket->abort();
 }
 
@@ -150,22 +168,21 @@ bool HttpResponder::answered() const
 
 bool HttpResponder::connectionOpen() const
 {
-    return m_state && m_state->socket
-        && m_state->socket->state() == QAbstractSocket::ConnectedState;
+    if (!m_state)
+        return false;
+    if (m_state->connection)
+        return m_state->connection->isOpen();
+    return m_state->socket && m_state->socket->state() == QAbstractSocket::ConnectedState;
 }
 
-HttpServer::HttpServer(QObject *parent)
-    : QAbstractHttpServer(parent)
-{ }
-
-void HttpServer::addRoute(const QByteArray &method, const QString &pathPattern, Handler handler)
+void HttpRoutes::addRoute(const QByteArray &method, const QString &pathPattern, Handler handler)
 {
     QRegularExpression re(QLatin1Char('^') + pathPattern + QLatin1Char('$'));
     Q_ASSERT(re.isValid());
     m_routes.push_back(Route { method, std::move(re), std::move(handler) });
 }
 
-QByteArray HttpServer::errorBody(int status, const QString &detail) const
+QByteArray HttpRoutes::errorBody(int status, const QString &detail) const
 {
     nlohmann::json body = {
         { "error", httpReasonPhrase(status).toStdString() },
@@ -174,34 +191,27 @@ QByteArray HttpServer::errorBody(int status, const QString &detail) const
     return QByteArray::fromStdString(body.dump());
 }
 
-void HttpServer::sendError(HttpResponder &responder, int status, const QString &detail,
+void HttpRoutes::sendError(HttpResponder &responder, int status, const QString &detail,
                            const HttpHeaders &extraHeaders) const
 {
     responder.sendJson(status, errorBody(status, detail), extraHeaders);
 }
 
-bool HttpServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
+const QByteArray &HttpRoutes::unansweredBody()
 {
-    HttpRequest req;
-    const QMetaEnum methods = QMetaEnum::fromType<QHttpServerRequest::Method>();
-    req.method = QByteArray(methods.valueToKey(int(request.method()))).toUpper();
-    req.path = request.url().path();
-    req.query = request.query();
-    req.headers = request.headers();
-    req.body = request.body();
-    req.remoteAddress = request.remoteAddress();
-
-    const bool closeAfter = req.header("connection").compare("close", Qt::CaseInsensitive) == 0;
     if (m_unansweredBody.isEmpty())
         m_unansweredBody = errorBody(500, QStringLiteral("the handler produced no answer"));
-    HttpResponder responder(socket, closeAfter, m_unansweredBody);
+    return m_unansweredBody;
+}
 
+void HttpRoutes::dispatch(HttpRequest req, HttpResponder responder)
+{
     if (req.body.size() > m_maxBodyBytes) {
         sendError(responder, 413,
                   QStringLiteral("request body is %1 bytes; the limit is %2 bytes")
                       .arg(req.body.size())
                       .arg(m_maxBodyBytes));
-        return true;
+        return;
     }
 
     QByteArrayList allowed;
@@ -216,7 +226,7 @@ bool HttpServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *so
         }
         req.captures = match.capturedTexts().mid(1);
         route.handler(req, std::move(responder));
-        return true;
+        return;
     }
     if (!allowed.isEmpty()) {
         sendError(responder, 405,
@@ -224,9 +234,29 @@ bool HttpServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *so
                       .arg(QString::fromLatin1(req.method), req.path,
                            QString::fromLatin1(allowed.join(", "))),
                   { { "Allow", allowed.join(", ") } });
-        return true;
+        return;
     }
     sendError(responder, 404, QStringLiteral("no route for %1").arg(req.path));
+}
+
+HttpServer::HttpServer(QObject *parent)
+    : QAbstractHttpServer(parent)
+{ }
+
+bool HttpServer::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
+{
+    HttpRequest req;
+    const QMetaEnum methods = QMetaEnum::fromType<QHttpServerRequest::Method>();
+    req.method = QByteArray(methods.valueToKey(int(request.method()))).toUpper();
+    req.path = request.url().path();
+    req.query = request.query();
+    req.headers = request.headers();
+    req.body = request.body();
+    req.remoteAddress = request.remoteAddress();
+
+    const bool closeAfter = req.header("connection").compare("close", Qt::CaseInsensitive) == 0;
+    HttpResponder responder(socket, closeAfter, unansweredBody());
+    dispatch(std::move(req), std::move(responder));
     return true;
 }
 

@@ -18,6 +18,8 @@ class QTcpSocket;
 
 namespace sluice {
 
+class HttpConnection;
+
 using HttpHeaders = QList<QPair<QByteArray, QByteArray>>;
 
 /// A request copied out of QHttpServerRequest, so a handler may answer after the Qt request
@@ -37,6 +39,18 @@ struct HttpRequest
     bool hasHeader(QByteArrayView name) const;
 };
 
+/// Where the lean front's answers go: a connection that writes them in request order.
+class HttpConnection : public QObject
+{
+    Q_OBJECT
+public:
+    using QObject::QObject;
+    /// The answer to request number `seq` of this connection, ready to write.
+    virtual void deliver(quint64 seq, QByteArray wire, bool closeAfter) = 0;
+    virtual void abortConnection() = 0;
+    virtual bool isOpen() const = 0;
+};
+
 /// Answers one request, now or later. Copies share one answer; writing to a connection the
 /// client has closed meanwhile is a safe no-op (QHttpServerResponder 6.4 crashes there).
 /// If the last copy dies unanswered, a 500 goes out so no client waits forever by accident.
@@ -44,7 +58,11 @@ class HttpResponder
 {
 public:
     HttpResponder() = default;
+    /// Writes straight to `socket` (QHttpServer's connections).
     HttpResponder(QTcpSocket *socket, bool closeAfter, QByteArray unansweredBody);
+    /// Hands the answer to `connection` as its request number `seq` (the lean front).
+    HttpResponder(HttpConnection *connection, quint64 seq, bool closeAfter,
+                  QByteArray unansweredBody);
 
     void send(int status, const QByteArray &body, const QByteArray &contentType,
               const HttpHeaders &extraHeaders = {});
@@ -69,19 +87,19 @@ private:
 /// Reason phrase for an HTTP status code ("Too Many Requests").
 QByteArray httpReasonPhrase(int status);
 
-/// QAbstractHttpServer with method-aware routing (405 + Allow for a known path with the wrong
-/// method), a request-body limit (413), JSON errors and answers that may come later.
-class HttpServer : public QAbstractHttpServer
+/// Method-aware routing (405 + Allow for a known path with the wrong method, 404 for an
+/// unknown one), a request-body limit and JSON errors, for either kind of server.
+class HttpRoutes
 {
-    Q_OBJECT
 public:
     using Handler = std::function<void(const HttpRequest &, HttpResponder)>;
 
-    explicit HttpServer(QObject *parent = nullptr);
+    virtual ~HttpRoutes() = default;
 
     /// `pathPattern` is a regular expression matched against the whole path.
     void addRoute(const QByteArray &method, const QString &pathPattern, Handler handler);
     void setMaxBodyBytes(qint64 bytes) { m_maxBodyBytes = bytes; }
+    qint64 maxBodyBytes() const { return m_maxBodyBytes; }
 
     /// The error body this server speaks. Default: {"error": ..., "detail": ...}.
     virtual QByteArray errorBody(int status, const QString &detail) const;
@@ -90,8 +108,10 @@ public:
                    const HttpHeaders &extraHeaders = {}) const;
 
 protected:
-    bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override;
-    void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override;
+    /// Answers `request` by its route (413 first when the body is over the limit).
+    void dispatch(HttpRequest request, HttpResponder responder);
+    /// errorBody(500, ...), made once: what an unanswered request gets.
+    const QByteArray &unansweredBody();
 
 private:
     struct Route
@@ -102,7 +122,21 @@ private:
     };
     std::vector<Route> m_routes;
     qint64 m_maxBodyBytes = 1 << 20;
-    QByteArray m_unansweredBody; ///< errorBody(500, ...), made once on the first request
+    QByteArray m_unansweredBody;
+};
+
+/// HttpRoutes on QAbstractHttpServer (the sandbox, tests): QHttpServer 6.4 reads the whole
+/// body before any limit applies and answers in the order handlers finish, so the intake
+/// uses the lean HttpFront instead.
+class HttpServer : public QAbstractHttpServer, public HttpRoutes
+{
+    Q_OBJECT
+public:
+    explicit HttpServer(QObject *parent = nullptr);
+
+protected:
+    bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override;
+    void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override;
 };
 
 } // namespace sluice
