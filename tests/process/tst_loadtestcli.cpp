@@ -2,8 +2,10 @@
 // them: stages 20 and 200 pass with verify and clean-up on a machine with nothing set up
 // (embedded sandbox, private Redis); against a running serve and an outside sandbox, a lead
 // deleted behind Sluice's back is reported missing and --repair restores it, a planted
-// duplicate is reported, clean-up leaves nothing; fail-fast stops on a listener that never
+// duplicate is reported, clean-up leaves nothing; a run against an outside target stays "not
+// observable" when `cleanup --run` judges it again; fail-fast stops on a listener that never
 // answers; the ledger survives a Redis restart.
+#include "net/httpserver.h"
 #include "redis/redisserver.h"
 #include "servefixture.h"
 
@@ -247,6 +249,57 @@ private Q_SLOTS:
                      .toInt(),
                  0);
         QVERIFY(serve.terminate());
+    }
+
+    void cleanupOfAnOutsideTargetRunKeepsItNotObservable()
+    {
+        // A receiver that is not Sluice: it answers 202, and its tasks are in no Redis the
+        // run can read, so the run cannot see the delivery and does not claim it.
+        HttpServer foreign;
+        foreign.addRoute("POST", QStringLiteral("/hook"), [](const HttpRequest &, HttpResponder r) {
+            r.sendJson(202, "{\"task_id\":\"elsewhere\"}");
+        });
+        QVERIFY(foreign.listen(QHostAddress::LocalHost, 0));
+        SandboxServer sandbox;
+        QVERIFY(sandbox.start() != 0);
+        RedisServer redis;
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        const QList<QPair<QString, QString>> key { { QStringLiteral("INSTANTLY_API_KEY"),
+                                                     QStringLiteral("sandbox") } };
+        const QStringList common { QStringLiteral("--redis"), redis.url(),
+                                   QStringLiteral("--instantly-url"),
+                                   sandbox.baseUrl().toString() };
+        const CliResult run
+            = runSluice(QStringList { QStringLiteral("loadtest"), QStringLiteral("--live"),
+                                      QStringLiteral("--leads"), QStringLiteral("3"),
+                                      QStringLiteral("--target"),
+                                      QStringLiteral("http://127.0.0.1:%1/hook")
+                                          .arg(foreign.servers().constFirst()->serverPort()) }
+                            + common,
+                        key);
+        QCOMPARE(run.code, 1);
+        QVERIFY2(run.out.contains(QStringLiteral("FAIL every lead delivered: not observable")),
+                 qPrintable(run.describe()));
+        const QString id = runIdIn(run.out);
+        QVERIFY(!id.isEmpty());
+
+        // Judged again after the clean-up, from the ledger's record: still not observable.
+        const CliResult cleanup = runSluice(
+            QStringList { QStringLiteral("cleanup"), QStringLiteral("--run"), id } + common, key);
+        QVERIFY2(cleanup.code == 0, qPrintable(cleanup.describe()));
+        const CliResult show
+            = runSluice({ QStringLiteral("runs"), QStringLiteral("show"), id,
+                          QStringLiteral("--json"), QStringLiteral("--redis"), redis.url() });
+        QVERIFY2(show.code == 0, qPrintable(show.describe()));
+        const QJsonObject record = QJsonDocument::fromJson(show.out.toUtf8()).object();
+        QCOMPARE(record.value(QStringLiteral("delivery_observable")).toBool(true), false);
+        QVERIFY(record.contains(QStringLiteral("cleanup")));
+        QString delivered;
+        for (const QJsonValue &check : record.value(QStringLiteral("checks")).toArray())
+            if (check.toObject().value(QStringLiteral("name")).toString()
+                == QLatin1String("every lead delivered"))
+                delivered = check.toObject().value(QStringLiteral("detail")).toString();
+        QVERIFY2(delivered.startsWith(QStringLiteral("not observable")), qPrintable(delivered));
     }
 
     void failFastStopsOnAListenerThatNeverAnswers()
