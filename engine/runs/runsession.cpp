@@ -89,10 +89,7 @@ void RunSession::runFinished()
 
 void RunSession::startVerify(bool repair)
 {
-    m_outcome.record.state = RunRecord::State::Verifying;
-    m_progress = {};
-    m_progress.state = RunRecord::State::Verifying;
-    report();
+    enterStep(RunRecord::State::Verifying);
     auto *verifier = new Verifier(m_services.run.instantly, {}, this);
     if (m_services.journal)
         verifier->setJournal(*m_services.journal);
@@ -118,10 +115,7 @@ void RunSession::startVerify(bool repair)
 
 void RunSession::startCleanup(CleanupMode mode)
 {
-    m_outcome.record.state = RunRecord::State::CleaningUp;
-    m_progress = {};
-    m_progress.state = RunRecord::State::CleaningUp;
-    report();
+    enterStep(RunRecord::State::CleaningUp);
     auto *cleaner = new Cleaner(m_services.run.instantly, {}, this);
     if (m_services.journal)
         cleaner->setJournal(*m_services.journal);
@@ -139,6 +133,14 @@ void RunSession::startCleanup(CleanupMode mode)
         conclude();
     });
     cleaner->start(m_outcome.record, mode);
+}
+
+void RunSession::enterStep(RunRecord::State state)
+{
+    m_outcome.record.state = state;
+    m_progress = {};
+    m_progress.state = state;
+    report();
 }
 
 void RunSession::conclude()

@@ -101,6 +101,7 @@ private:
     void runFinished();
     void startVerify(bool repair);
     void startCleanup(CleanupMode mode);
+    void enterStep(RunRecord::State state);
     void conclude();
     void finish();
     void report();

@@ -5,7 +5,7 @@
 // duplicate is reported, clean-up leaves nothing; a run against an outside target stays "not
 // observable" when `cleanup --run` judges it again; fail-fast stops on a listener that never
 // answers; the ledger survives a Redis restart.
-#include "net/httpserver.h"
+#include "common/foreignreceiver.h"
 #include "redis/redisserver.h"
 #include "servefixture.h"
 
@@ -57,6 +57,19 @@ CliResult runSluice(const QStringList &args, const QList<QPair<QString, QString>
     r.out = QString::fromUtf8(out);
     r.err = QString::fromUtf8(err);
     return r;
+}
+
+/// The environment of a command that talks to an outside sandbox as its Instantly.
+QList<QPair<QString, QString>> sandboxKey()
+{
+    return { { QStringLiteral("INSTANTLY_API_KEY"), QStringLiteral("sandbox") } };
+}
+
+/// The flags of a command on `redis` with `sandbox` as its Instantly.
+QStringList againstSandbox(const RedisServer &redis, const SandboxServer &sandbox)
+{
+    return { QStringLiteral("--redis"), redis.url(), QStringLiteral("--instantly-url"),
+             sandbox.baseUrl().toString() };
 }
 
 QString runIdIn(const QString &output)
@@ -168,11 +181,8 @@ private Q_SLOTS:
         ServeProcess serve(ServeSetup(sandbox.baseUrl(), redis.url(),
                                       { QStringLiteral("--claim-idle"), QStringLiteral("2s") }));
         QVERIFY2(serve.start(), qPrintable(serve.error()));
-        const QList<QPair<QString, QString>> key { { QStringLiteral("INSTANTLY_API_KEY"),
-                                                     QStringLiteral("sandbox") } };
-        const QStringList common { QStringLiteral("--redis"), redis.url(),
-                                   QStringLiteral("--instantly-url"),
-                                   sandbox.baseUrl().toString() };
+        const QList<QPair<QString, QString>> key = sandboxKey();
+        const QStringList common = againstSandbox(redis, sandbox);
 
         const CliResult run
             = runSluice(QStringList { QStringLiteral("loadtest"), QStringLiteral("--live"),
@@ -255,28 +265,19 @@ private Q_SLOTS:
     {
         // A receiver that is not Sluice: it answers 202, and its tasks are in no Redis the
         // run can read, so the run cannot see the delivery and does not claim it.
-        HttpServer foreign;
-        foreign.addRoute("POST", QStringLiteral("/hook"), [](const HttpRequest &, HttpResponder r) {
-            r.sendJson(202, "{\"task_id\":\"elsewhere\"}");
-        });
-        QVERIFY(foreign.listen(QHostAddress::LocalHost, 0));
+        ForeignReceiver foreign;
+        QVERIFY(foreign.listen());
         SandboxServer sandbox;
         QVERIFY(sandbox.start() != 0);
         RedisServer redis;
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-        const QList<QPair<QString, QString>> key { { QStringLiteral("INSTANTLY_API_KEY"),
-                                                     QStringLiteral("sandbox") } };
-        const QStringList common { QStringLiteral("--redis"), redis.url(),
-                                   QStringLiteral("--instantly-url"),
-                                   sandbox.baseUrl().toString() };
+        const QStringList common = againstSandbox(redis, sandbox);
         const CliResult run
             = runSluice(QStringList { QStringLiteral("loadtest"), QStringLiteral("--live"),
                                       QStringLiteral("--leads"), QStringLiteral("3"),
-                                      QStringLiteral("--target"),
-                                      QStringLiteral("http://127.0.0.1:%1/hook")
-                                          .arg(foreign.servers().constFirst()->serverPort()) }
+                                      QStringLiteral("--target"), foreign.url().toString() }
                             + common,
-                        key);
+                        sandboxKey());
         QCOMPARE(run.code, 1);
         QVERIFY2(run.out.contains(QStringLiteral("FAIL every lead delivered: not observable")),
                  qPrintable(run.describe()));
@@ -285,7 +286,8 @@ private Q_SLOTS:
 
         // Judged again after the clean-up, from the ledger's record: still not observable.
         const CliResult cleanup = runSluice(
-            QStringList { QStringLiteral("cleanup"), QStringLiteral("--run"), id } + common, key);
+            QStringList { QStringLiteral("cleanup"), QStringLiteral("--run"), id } + common,
+            sandboxKey());
         QVERIFY2(cleanup.code == 0, qPrintable(cleanup.describe()));
         const CliResult show
             = runSluice({ QStringLiteral("runs"), QStringLiteral("show"), id,

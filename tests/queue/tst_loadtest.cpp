@@ -2,9 +2,9 @@
 // a passing run and its record, the campaign made once, fail-fast on a listener that never
 // answers, a foreign target whose delivery cannot be observed (and stays so when its record is
 // judged again), the RunSession pipeline to the ledger, and the prediction.
+#include "common/foreignreceiver.h"
 #include "common/testrun.h"
 #include "delivery/localengine.h"
-#include "net/httpserver.h"
 #include "redis/redisserver.h"
 #include "runs/loadtest.h"
 #include "runs/runledger.h"
@@ -114,14 +114,10 @@ private Q_SLOTS:
     void aForeignTargetsDeliveryIsNotClaimed()
     {
         // Answers like a receiver that is not Sluice: 202, but its tasks are nowhere we can see.
-        HttpServer foreign;
-        foreign.addRoute("POST", QStringLiteral("/hook"), [](const HttpRequest &, HttpResponder r) {
-            r.sendJson(202, "{\"task_id\":\"elsewhere\"}");
-        });
-        QVERIFY(foreign.listen(QHostAddress::LocalHost, 0));
+        test::ForeignReceiver foreign;
+        QVERIFY(foreign.listen());
         RunDefinition d = runDefinition(3, QStringLiteral("TimeoutTestC"));
-        d.target = QUrl(QStringLiteral("http://127.0.0.1:%1/hook")
-                            .arg(foreign.servers().constFirst()->serverPort()));
+        d.target = foreign.url();
         LoadTestRun run(d, m_engine->loadTestServices());
         QVERIFY(runToEnd(run, 30'000));
         const RunRecord &r = run.record();
@@ -190,15 +186,10 @@ private Q_SLOTS:
 
     void cleaningUpAnOutsideTargetRunKeepsItNotObservable()
     {
-        HttpServer foreign;
-        foreign.addRoute("POST", QStringLiteral("/hook"), [](const HttpRequest &, HttpResponder r) {
-            r.sendJson(202, "{\"task_id\":\"elsewhere\"}");
-        });
-        QVERIFY(foreign.listen(QHostAddress::LocalHost, 0));
+        test::ForeignReceiver foreign;
+        QVERIFY(foreign.listen());
         RunDefinition d = runDefinition(3, QStringLiteral("TimeoutTestD"));
-        d.inlineLeads = true;
-        d.target = QUrl(QStringLiteral("http://127.0.0.1:%1/hook")
-                            .arg(foreign.servers().constFirst()->serverPort()));
+        d.target = foreign.url();
         RunSession session(m_engine->runSessionServices());
         QSignalSpy ran(&session, &RunSession::finished);
         QVERIFY(!session.start(d));
