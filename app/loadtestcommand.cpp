@@ -1,5 +1,4 @@
 // `sluice loadtest`: one load test from the shell, with live progress and a verdict.
-#include "await.h"
 #include "commandredis.h"
 #include "commands.h"
 #include "logging.h"
@@ -7,10 +6,8 @@
 #include "config/serveoptions.h"
 #include "core/clock.h"
 #include "delivery/localengine.h"
-#include "runs/cleaner.h"
-#include "runs/loadtest.h"
-#include "runs/runledger.h"
-#include "runs/verifier.h"
+#include "runs/runreport.h"
+#include "runs/runsession.h"
 #include "sandbox/sandboxserver.h"
 
 #include <QCoreApplication>
@@ -24,6 +21,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <unistd.h>
+#include <utility>
 
 using namespace sluice;
 using std::chrono::milliseconds;
@@ -182,32 +180,6 @@ Result<LoadTestArgs, QString> parseArgs(const QStringList &args)
     return a;
 }
 
-VerifyReport verifyRun(LocalEngine &engine, const RunDefinition &definition)
-{
-    Verifier verifier(engine.instantly());
-    verifier.setJournal(engine.journal());
-    return await<VerifyReport>([&](auto done) {
-        QObject::connect(&verifier, &Verifier::finished, &verifier, done);
-        verifier.start(definition);
-    });
-}
-
-CleanupReport cleanUpRun(LocalEngine &engine, const RunRecord &record)
-{
-    Cleaner cleaner(engine.instantly());
-    cleaner.setJournal(engine.journal());
-    return await<CleanupReport>([&](auto done) {
-        QObject::connect(&cleaner, &Cleaner::finished, &cleaner, done);
-        cleaner.start(record, CleanupMode::Delete);
-    });
-}
-
-QString seconds(qint64 ms)
-{
-    return ms < 0 ? QStringLiteral("?")
-                  : QString::number(double(ms) / 1000.0, 'f', 1) + QLatin1Char('s');
-}
-
 } // namespace
 
 int runLoadTestCommand(const QStringList &args)
@@ -259,132 +231,83 @@ int runLoadTestCommand(const QStringList &args)
                                                                          : QStringLiteral("bulk");
     if (a.live && !a.definition.inlineLeads) {
         a.definition.inlineLeads = true;
-        out << "live: the webhooks carry their leads (--inline-leads): your Close does not hold "
-               "the run's test leads"
-            << Qt::endl;
+        out << liveInlineLeadsNote() << Qt::endl;
     }
-    LoadTestServices services = engine.loadTestServices();
+    RunSessionServices services = engine.runSessionServices();
     if (!a.definition.target.isEmpty())
-        services.seedCloseLeads = nullptr; // the target's Close is not ours to fill
+        services.run.seedCloseLeads = nullptr; // the target's Close is not ours to fill
 
-    LoadTestRun run(a.definition, services);
-    if (auto problem = run.problem()) {
+    RunSession session(services);
+    const bool tty = ::isatty(STDOUT_FILENO) == 1;
+    qint64 lastLine = -10'000;
+    bool predicted = false;
+    bool lineOpen = false; // a tty progress line waits for its line end
+    RunRecord::State step = RunRecord::State::Created;
+    QObject::connect(&session, &RunSession::progressChanged, &session, [&](const RunProgress &p) {
+        if (p.state == RunRecord::State::Verifying || p.state == RunRecord::State::CleaningUp) {
+            if (p.state != step) {
+                step = p.state;
+                if (std::exchange(lineOpen, false))
+                    out << '\n';
+                out << formatStepLine(p.state) << Qt::endl;
+            }
+            return;
+        }
+        if (!predicted && p.run.predictedMs > 0) {
+            predicted = true;
+            out << formatPrediction(p.run.predictedMs, engine.loadTestServices().effectivePerSecond)
+                << Qt::endl;
+        }
+        if (!tty && p.run.elapsedMs - lastLine < 2000)
+            return;
+        lastLine = p.run.elapsedMs;
+        const QString line = formatProgressLine(p.run);
+        if (tty) {
+            out << '\r' << line.leftJustified(78) << Qt::flush;
+            lineOpen = true;
+        } else {
+            out << line << Qt::endl;
+        }
+    });
+    std::optional<RunOutcome> outcome;
+    QObject::connect(&session, &RunSession::finished, &session, [&](const RunOutcome &o) {
+        outcome = o;
+        QCoreApplication::quit();
+    });
+    RunSteps steps;
+    steps.verify = a.verify;
+    steps.cleanup = a.cleanup;
+    if (auto problem = session.start(a.definition, steps)) {
         err << "sluice loadtest: " << *problem << "\n";
         return 2;
     }
-    const bool tty = ::isatty(STDOUT_FILENO) == 1;
-    out << "run " << a.definition.id << ": " << a.definition.leads << " leads to '"
-        << a.definition.campaign << "' via "
-        << (a.definition.target.isEmpty() ? engine.listenerUrl().toString()
-                                          : a.definition.target.toString())
-        << (a.live ? " (LIVE Instantly)" : " (sandbox)") << ", " << a.definition.mode << " mode, "
-        << a.definition.concurrency << " concurrent" << Qt::endl;
-    qint64 lastLine = -10'000;
-    bool predicted = false;
-    QObject::connect(&run, &LoadTestRun::progressChanged, &run, [&](const LoadTestProgress &p) {
-        if (!predicted && run.record().predictedMs > 0) {
-            predicted = true;
-            out << "predicted duration: " << seconds(run.record().predictedMs) << " at "
-                << QString::number(engine.loadTestServices().effectivePerSecond, 'f', 1)
-                << " requests/s" << Qt::endl;
-        }
-        if (!tty && p.elapsedMs - lastLine < 2000)
-            return;
-        lastLine = p.elapsedMs;
-        const int percent = p.total > 0 ? 100 * p.settled / p.total : 0;
-        const QString line = QStringLiteral("[%1%] %2 sent %3/%4, delivered %5, %6 leads/s, ETA %7")
-                                 .arg(percent, 3)
-                                 .arg(RunRecord::stateName(p.state), -10)
-                                 .arg(p.sent)
-                                 .arg(p.total)
-                                 .arg(p.delivered)
-                                 .arg(p.drainPerSecond, 0, 'f', 1)
-                                 .arg(seconds(p.etaMs));
-        if (tty)
-            out << '\r' << line.leftJustified(78) << Qt::flush;
-        else
-            out << line << Qt::endl;
-    });
-    QObject::connect(&run, &LoadTestRun::finished, &run, [] { QCoreApplication::quit(); });
+    out << formatRunStart(a.definition,
+                          a.definition.target.isEmpty() ? engine.listenerUrl().toString()
+                                                        : a.definition.target.toString(),
+                          a.live)
+        << Qt::endl;
     quitOnTerminationSignals();
-    run.start();
     QCoreApplication::exec();
-    if (!run.isDone())
-        run.abort(QStringLiteral("interrupted"));
-    if (tty)
+    if (!outcome) {
+        // Interrupted: stop sending and waiting, then clean up (when asked), judge and save
+        // what the run did.
+        session.abort(QStringLiteral("interrupted"));
+        QCoreApplication::exec();
+    }
+    if (lineOpen)
         out << '\n';
+    if (!outcome) {
+        err << "sluice loadtest: interrupted again; the run was not saved in the ledger\n";
+        engine.stop();
+        return 1;
+    }
 
-    RunRecord r = run.record();
-    const bool observable = run.progress().deliveryObservable;
-    if (a.verify && r.stopReason.isEmpty()) {
-        out << "verifying in Instantly..." << Qt::endl;
-        r.state = RunRecord::State::Verifying;
-        r.verify = verifyRun(engine, r.definition);
-    }
-    if (a.cleanup) {
-        out << "cleaning up..." << Qt::endl;
-        r.state = RunRecord::State::CleaningUp;
-        r.cleanup = cleanUpRun(engine, r);
-    }
-    r.state = r.stopReason.isEmpty() ? RunRecord::State::Finished : RunRecord::State::Aborted;
-    r.instantlyUrl = options.serve.instantlyUrl.toString();
-    r.embeddedSandbox = options.sandbox;
-    judgeRecord(r, observable);
-    RunLedger ledger(engine.redis(), engine.keys());
-    const auto saved
-        = await<Result<RunSaveOutcome, LedgerError>>([&](auto done) { ledger.save(r, done); });
-    out << "\nrun " << r.definition.id << ": " << (r.passed ? "PASS" : "FAIL") << "\n";
-    out << QStringLiteral("  acknowledged %1/%2 in %3, %4 webhooks/s; ack p50 %5 ms, p99 %6 ms, "
-                          "max %7 ms\n")
-               .arg(r.acknowledged)
-               .arg(r.definition.leads)
-               .arg(seconds(r.lastAckMs - r.firstSentMs))
-               .arg(r.acceptedPerSecond, 0, 'f', 0)
-               .arg(double(r.ack.p50) / 1000.0, 0, 'f', 1)
-               .arg(double(r.ack.p99) / 1000.0, 0, 'f', 1)
-               .arg(double(r.ack.max) / 1000.0, 0, 'f', 1);
-    out << QStringLiteral("  delivered %1 (+%2 already there) in %3 (predicted %4); %5 upstream "
-                          "requests, %6 429s, %7 breaker trips\n")
-               .arg(r.delivered)
-               .arg(r.skipped)
-               .arg(seconds(r.deliveredMs - r.firstSentMs))
-               .arg(seconds(r.predictedMs))
-               .arg(r.upstreamRequests)
-               .arg(r.upstream429)
-               .arg(r.breakerTrips);
-    if (r.verify) {
-        out << QStringLiteral(
-                   "  verify: %1 listed, %2 present, %3 missing, %4 duplicated, %5 extra%6\n")
-                   .arg(r.verify->listed)
-                   .arg(r.verify->present)
-                   .arg(r.verify->missing.size())
-                   .arg(r.verify->duplicated.size())
-                   .arg(r.verify->extra.size())
-                   .arg(r.verify->error.isEmpty() ? QString()
-                                                  : QStringLiteral(" (%1)").arg(r.verify->error));
-    }
-    if (r.cleanup) {
-        out << QStringLiteral("  cleanup: %1 found, %2 deleted, %3 remaining%4%5\n")
-                   .arg(r.cleanup->found)
-                   .arg(r.cleanup->deleted)
-                   .arg(r.cleanup->remaining)
-                   .arg(r.cleanup->campaignNote.isEmpty()
-                            ? QString()
-                            : QStringLiteral("; campaign ") + r.cleanup->campaignNote)
-                   .arg(r.cleanup->error.isEmpty() ? QString()
-                                                   : QStringLiteral(" (%1)").arg(r.cleanup->error));
-    }
-    for (const RunCheck &c : r.checks)
-        out << "  " << (c.passed ? "PASS " : "FAIL ") << c.name << ": " << c.detail << "\n";
-    if (saved.ok())
-        out << "  saved in the run ledger: sluice runs show " << r.definition.id
-            << (options.serve.ns == QLatin1String("default")
-                    ? QString()
-                    : QStringLiteral(" --namespace ") + options.serve.ns)
-            << "\n";
-    else
-        err << "sluice loadtest: the run was not saved in the ledger: " << saved.error().describe()
-            << "\n";
+    const RunRecord &r = outcome->record;
+    out << formatRunSummary(r);
+    if (outcome->saved)
+        out << formatSavedLine(r.definition.id, options.serve.ns);
+    else if (outcome->saveError)
+        err << "sluice loadtest: " << formatNotSaved(*outcome->saveError) << "\n";
     if (!a.jsonFile.isEmpty()) {
         QFile file(a.jsonFile);
         if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate)
@@ -394,7 +317,7 @@ int runLoadTestCommand(const QStringList &args)
             engine.stop();
             return 1;
         }
-        out << "  record written to " << a.jsonFile << "\n";
+        out << formatRecordWritten(a.jsonFile);
     }
     out.flush();
     engine.stop(std::chrono::seconds { 10 });

@@ -7,10 +7,9 @@
 
 #include "config/serveoptions.h"
 #include "delivery/localengine.h"
-#include "runs/cleaner.h"
-#include "runs/loadtest.h"
 #include "runs/runledger.h"
-#include "runs/verifier.h"
+#include "runs/runreport.h"
+#include "runs/runsession.h"
 
 #include <QCoreApplication>
 #include <QLoggingCategory>
@@ -93,83 +92,45 @@ int runRunCheckCommand(const QStringList &args, const QString &command)
         err << "sluice " << command << ": " << loaded.error().describe() << "\n";
         return 1;
     }
-    RunRecord record = loaded.value();
-    if (record.embeddedSandbox) {
-        err << "sluice " << command << ": run " << runId
-            << " went to the sandbox embedded in the process that ran it, and its leads ended "
-               "with that process. Use `sluice loadtest --verify --cleanup`, or run the test "
-               "against a `sluice sandbox` with --instantly-url.\n";
+    const RunRecord record = loaded.value();
+    const auto refusal = recheckRefusal(record, options.serve.instantlyUrl);
+    if (refusal && refusal->kind == RecheckRefusal::Kind::LeadsGone) {
+        err << "sluice " << command << ": " << refusal->message << "\n";
         return 1;
     }
     if (!haveKey) {
         err << "sluice " << command << ": INSTANTLY_API_KEY is not set\n";
         return 2;
     }
-    if (!record.instantlyUrl.isEmpty() && QUrl(record.instantlyUrl) != options.serve.instantlyUrl) {
-        err << "sluice " << command << ": run " << runId << " went to " << record.instantlyUrl
-            << ", not " << options.serve.instantlyUrl.toString() << "; give --instantly-url "
-            << record.instantlyUrl << "\n";
+    if (refusal) {
+        err << "sluice " << command << ": " << refusal->message << "\n";
         return 2;
     }
 
+    RunSession session(engine.runSessionServices());
+    const RunOutcome outcome = await<RunOutcome>([&](auto done) {
+        QObject::connect(&session, &RunSession::finished, &session, done);
+        if (verify)
+            session.verify(record, repair);
+        else
+            session.cleanUp(record, dryRun ? CleanupMode::DryRun : CleanupMode::Delete);
+    });
     int code = 0;
     if (verify) {
-        Verifier verifier(engine.instantly());
-        verifier.setJournal(engine.journal());
-        const VerifyReport report = await<VerifyReport>([&](auto done) {
-            QObject::connect(&verifier, &Verifier::finished, &verifier, done);
-            std::optional<RepairTarget> target;
-            if (repair)
-                target = RepairTarget { engine.redis(), engine.keys() };
-            verifier.start(record.definition, target);
-        });
-        record.verify = report;
-        out << QStringLiteral("run %1, campaign '%2': %3 listed, %4 present, %5 missing, %6 "
-                              "duplicated, %7 extra\n")
-                   .arg(runId, record.definition.campaign)
-                   .arg(report.listed)
-                   .arg(report.present)
-                   .arg(report.missing.size())
-                   .arg(report.duplicated.size())
-                   .arg(report.extra.size());
-        for (const QString &e : report.missing)
-            out << "  missing     " << e << "\n";
-        for (const QString &e : report.duplicated)
-            out << "  duplicated  " << e << "\n";
-        if (report.repaired > 0)
-            out << "  queued again: " << report.repaired
-                << " (a running serve or worker delivers them; verify again after)\n";
+        const VerifyReport &report = *outcome.verified;
+        out << formatVerifyResult(record, report);
         if (!report.error.isEmpty())
             err << "sluice verify: " << report.error << "\n";
         code = report.clean() ? 0 : 1;
     } else {
-        Cleaner cleaner(engine.instantly());
-        cleaner.setJournal(engine.journal());
-        const CleanupReport report = await<CleanupReport>([&](auto done) {
-            QObject::connect(&cleaner, &Cleaner::finished, &cleaner, done);
-            cleaner.start(record, dryRun ? CleanupMode::DryRun : CleanupMode::Delete);
-        });
-        out << QStringLiteral("run %1, campaign '%2': %3 of the run's leads found%4, %5 "
-                              "remaining\n")
-                   .arg(runId, record.definition.campaign)
-                   .arg(report.found)
-                   .arg(dryRun ? QStringLiteral(" (dry run: nothing deleted)")
-                               : QStringLiteral(", %1 deleted").arg(report.deleted))
-                   .arg(report.remaining);
-        if (!report.campaignNote.isEmpty())
-            out << "  campaign: " << report.campaignNote << "\n";
+        const CleanupReport &report = *outcome.cleaned;
+        out << formatCleanupResult(record, report);
         if (!report.error.isEmpty())
             err << "sluice cleanup: " << report.error << "\n";
-        if (!dryRun)
-            record.cleanup = report;
         code = report.error.isEmpty() && (dryRun || report.remaining == 0) ? 0 : 1;
     }
-    judgeRecord(record);
-    const auto saved
-        = await<Result<RunSaveOutcome, LedgerError>>([&](auto done) { ledger.save(record, done); });
-    if (!saved.ok()) {
-        err << "sluice " << command << ": the result was not saved: " << saved.error().describe()
-            << "\n";
+    if (outcome.saveError) {
+        err << "sluice " << command << ": " << formatResultNotSaved(*outcome.saveError) << "\n";
         code = 1;
     }
     out.flush();

@@ -4,9 +4,8 @@
 
 #include "core/clock.h"
 #include "delivery/localengine.h"
-#include "runs/cleaner.h"
 #include "runs/runledger.h"
-#include "runs/verifier.h"
+#include "runs/runreport.h"
 
 #include <QDateTime>
 #include <QFile>
@@ -29,19 +28,6 @@
 #include <algorithm>
 
 namespace sluice {
-
-namespace {
-
-QString secondsText(qint64 ms)
-{
-    if (ms < 0)
-        return QStringLiteral("?");
-    if (ms < 60'000)
-        return QStringLiteral("%1 s").arg(double(ms) / 1000.0, 0, 'f', 1);
-    return QStringLiteral("%1 min %2 s").arg(ms / 60'000).arg((ms % 60'000) / 1000);
-}
-
-} // namespace
 
 RunsPage::RunsPage(LocalEngine *engine, bool live, QWidget *parent)
     : QWidget(parent)
@@ -136,7 +122,7 @@ RunsPage::RunsPage(LocalEngine *engine, bool live, QWidget *parent)
     connect(m_table, &QTableWidget::cellClicked, this, [this](int row, int) {
         // The table shows the newest first.
         const int index = int(m_history.size()) - 1 - row;
-        if (index < 0 || index >= int(m_history.size()) || m_verifier || m_cleaner || m_run)
+        if (index < 0 || index >= int(m_history.size()) || busy())
             return;
         m_current = index;
         showRecord(m_history[size_t(index)]);
@@ -154,10 +140,10 @@ void RunsPage::updatePrediction()
     const LoadTestServices s = m_engine->loadTestServices();
     QStringList parts;
     for (int n : { 20, 200, 500, 1000, 2000 })
-        parts << tr("%1 leads %2").arg(n).arg(secondsText(LoadTestRun::predictMs(n, 0, s)));
+        parts << tr("%1 leads %2").arg(n).arg(consoleDuration(LoadTestRun::predictMs(n, 0, s)));
     parts << tr("%1 leads %2")
                  .arg(m_custom->value())
-                 .arg(secondsText(LoadTestRun::predictMs(m_custom->value(), 0, s)));
+                 .arg(consoleDuration(LoadTestRun::predictMs(m_custom->value(), 0, s)));
     m_prediction->setText(tr("Predicted time to deliver (%1 mode at %2 requests/s, empty queue): "
                              "%3")
                               .arg(s.mode == DeliveryMode::Single ? tr("single") : tr("bulk"))
@@ -177,7 +163,7 @@ QString RunsPage::verdictText() const
 
 bool RunsPage::startRun(int leads, const QString &stage)
 {
-    if (m_run)
+    if (busy())
         return false;
     if (m_live
         && QMessageBox::question(this, tr("Send real leads?"),
@@ -193,59 +179,63 @@ bool RunsPage::startRun(int leads, const QString &stage)
     d.leads = leads;
     d.stage = stage;
     d.campaign = QStringLiteral("TimeoutTest") + d.timestamp;
-    const LoadTestServices services = m_engine->loadTestServices();
-    d.mode
-        = services.mode == DeliveryMode::Single ? QStringLiteral("single") : QStringLiteral("bulk");
-    m_run = std::make_unique<LoadTestRun>(d, services);
-    if (auto problem = m_run->problem()) {
+    RunSession *session = newSession([this](const RunOutcome &outcome) { finished(outcome); });
+    d.mode = session->services().run.mode == DeliveryMode::Single ? QStringLiteral("single")
+                                                                  : QStringLiteral("bulk");
+    if (auto problem = session->start(d)) {
         m_status->setText(tr("Cannot start: %1").arg(*problem));
-        m_run.reset();
+        m_session.reset();
         return false;
     }
-    connect(m_run.get(), &LoadTestRun::progressChanged, this, &RunsPage::showProgress);
-    connect(m_run.get(), &LoadTestRun::finished, this, &RunsPage::finished);
     setBusy(true);
     m_checks->clear();
     m_verdict->clear();
     m_progress->setRange(0, leads);
     m_progress->setValue(0);
-    m_status->setText(
-        tr("Run %1: %2 leads to campaign '%3'…").arg(d.id).arg(leads).arg(d.campaign));
-    m_run->start();
+    m_status->setText(formatRunStarting(d));
     return true;
 }
 
-void RunsPage::showProgress(const LoadTestProgress &p)
+RunSession *RunsPage::newSession(std::function<void(const RunOutcome &)> done)
 {
-    if (!m_run)
-        return;
-    m_progress->setValue(p.settled);
-    m_status->setText(tr("%1: %2 of %3 webhooks sent, %4 delivered, %5 leads/s, ETA %6 "
-                         "(predicted %7)")
-                          .arg(RunRecord::stateName(p.state))
-                          .arg(p.sent)
-                          .arg(p.total)
-                          .arg(p.delivered)
-                          .arg(p.drainPerSecond, 0, 'f', 1)
-                          .arg(secondsText(p.etaMs))
-                          .arg(secondsText(m_run->record().predictedMs)));
+    m_session = std::make_unique<RunSession>(m_engine->runSessionServices());
+    connect(m_session.get(), &RunSession::progressChanged, this, &RunsPage::showProgress);
+    connect(m_session.get(), &RunSession::finished, this,
+            [this, done = std::move(done)](const RunOutcome &outcome) {
+                m_session.release()->deleteLater(); // we are inside its signal
+                done(outcome);
+            });
+    return m_session.get();
 }
 
-void RunsPage::finished()
+void RunsPage::showProgress(const RunProgress &p)
 {
-    RunRecord r = m_run->record();
-    m_observable = m_run->progress().deliveryObservable;
-    m_run.release()->deleteLater(); // we are inside its signal
+    const QString text = formatProgressStatus(p);
+    if (text.isEmpty())
+        return;
+    if (p.state != RunRecord::State::Verifying)
+        m_progress->setValue(p.run.settled);
+    m_status->setText(text);
+}
+
+void RunsPage::finished(const RunOutcome &outcome)
+{
+    const RunRecord &r = outcome.record;
     m_progress->setValue(m_progress->maximum());
-    r.instantlyUrl = m_engine->options().serve.instantlyUrl.toString();
-    r.embeddedSandbox = m_engine->sandbox() != nullptr;
     m_history.push_back(r);
     m_current = int(m_history.size()) - 1;
-    save(r);
     addHistoryRow(r);
     showRecord(r);
+    showNotSaved(outcome);
     setBusy(false);
     Q_EMIT runFinished(r);
+}
+
+void RunsPage::showNotSaved(const RunOutcome &outcome)
+{
+    if (outcome.saveError)
+        m_status->setText(m_status->text()
+                          + formatStatusNotSaved(outcome.record.definition.id, *outcome.saveError));
 }
 
 void RunsPage::showRecord(const RunRecord &r)
@@ -254,32 +244,7 @@ void RunsPage::showRecord(const RunRecord &r)
     QPalette pal = m_verdict->palette();
     pal.setColor(QPalette::WindowText, toneColor(r.passed ? Tone::Good : Tone::Bad, palette()));
     m_verdict->setPalette(pal);
-    QString text = tr("Run %1: %2 leads acknowledged in %3, delivered in %4 (predicted %5)")
-                       .arg(r.definition.id)
-                       .arg(r.acknowledged)
-                       .arg(secondsText(r.lastAckMs - r.firstSentMs))
-                       .arg(secondsText(r.deliveredMs - r.firstSentMs))
-                       .arg(secondsText(r.predictedMs));
-    if (!r.stopReason.isEmpty())
-        text += tr(" — stopped: %1").arg(r.stopReason);
-    if (r.verify)
-        text += tr("\nVerified: %1 present, %2 missing, %3 duplicated, %4 extra%5")
-                    .arg(r.verify->present)
-                    .arg(r.verify->missing.size())
-                    .arg(r.verify->duplicated.size())
-                    .arg(r.verify->extra.size())
-                    .arg(r.verify->repaired > 0 ? tr("; %1 re-queued").arg(r.verify->repaired)
-                                                : QString());
-    if (r.cleanup)
-        text += tr("\nClean-up%1: %2 found, %3 deleted, %4 remaining%5")
-                    .arg(r.cleanup->dryRun ? tr(" preview") : QString())
-                    .arg(r.cleanup->found)
-                    .arg(r.cleanup->deleted)
-                    .arg(r.cleanup->remaining)
-                    .arg(r.cleanup->campaignNote.isEmpty()
-                             ? QString()
-                             : tr("; campaign %1").arg(r.cleanup->campaignNote));
-    m_status->setText(text);
+    m_status->setText(formatRunStatus(r));
     m_checks->clear();
     for (const RunCheck &c : r.checks) {
         auto *item = new QTreeWidgetItem(m_checks,
@@ -303,81 +268,81 @@ void RunsPage::setBusy(bool busy)
 
 bool RunsPage::verifyCurrent(bool repair)
 {
-    if (m_current < 0 || m_verifier || m_cleaner || m_run)
+    if (m_current < 0 || busy())
         return false;
-    m_verifier = std::make_unique<Verifier>(m_engine->instantly());
-    m_verifier->setJournal(m_engine->journal());
-    connect(m_verifier.get(), &Verifier::progressed, this, [this](int pages, int listed) {
-        m_status->setText(tr("Verifying: %1 page(s), %2 lead(s) listed…").arg(pages).arg(listed));
-    });
-    connect(m_verifier.get(), &Verifier::finished, this, [this](const VerifyReport &report) {
-        RunRecord &r = m_history[size_t(m_current)];
-        r.verify = report;
-        judgeRecord(r, m_observable);
-        replaceHistoryRow(r);
-        showRecord(r);
-        m_verifier.release()->deleteLater();
-        setBusy(false);
-        save(r);
-        Q_EMIT recordChanged(r);
-    });
+    RunSession *session = newSession([this](const RunOutcome &outcome) { rechecked(outcome); });
+    if (!session->verify(m_history[size_t(m_current)], repair)) {
+        m_session.reset();
+        return false;
+    }
     setBusy(true);
-    std::optional<RepairTarget> target;
-    if (repair)
-        target = RepairTarget { m_engine->redis(), m_engine->keys() };
-    return m_verifier->start(m_history[size_t(m_current)].definition, target);
+    return true;
 }
 
 bool RunsPage::cleanUpCurrent(bool confirm)
 {
-    if (m_current < 0 || m_verifier || m_cleaner || m_run)
+    if (m_current < 0 || busy())
         return false;
     // First a preview (a dry run), so the operator sees what would go before anything does.
-    m_cleaner = std::make_unique<Cleaner>(m_engine->instantly());
-    connect(m_cleaner.get(), &Cleaner::finished, this,
-            [this, confirm](const CleanupReport &report) {
-                RunRecord &r = m_history[size_t(m_current)];
-                m_cleaner.release()->deleteLater();
-                if (report.dryRun) {
-                    r.cleanup = report;
-                    showRecord(r);
-                    const bool go = report.error.isEmpty() && report.found > 0
-                        && (!confirm
-                            || QMessageBox::question(
-                                   this, tr("Clean up run %1?").arg(r.definition.id),
-                                   tr("Delete %1 lead(s) of this run from campaign '%2'%3?")
-                                       .arg(report.found)
-                                       .arg(r.definition.campaign)
-                                       .arg(r.campaignCreatedByRun
-                                                ? tr(" and the campaign, which the run "
-                                                     "created, if nothing else is in it")
-                                                : QString()))
-                                == QMessageBox::Yes);
-                    if (!go) {
-                        setBusy(false);
-                        return;
-                    }
-                    m_cleaner = std::make_unique<Cleaner>(m_engine->instantly());
-                    m_cleaner->setJournal(m_engine->journal());
-                    connect(m_cleaner.get(), &Cleaner::finished, this,
-                            [this](const CleanupReport &done) {
-                                RunRecord &rec = m_history[size_t(m_current)];
-                                rec.cleanup = done;
-                                judgeRecord(rec, m_observable);
-                                replaceHistoryRow(rec);
-                                showRecord(rec);
-                                m_cleaner.release()->deleteLater();
-                                setBusy(false);
-                                save(rec);
-                                Q_EMIT recordChanged(rec);
-                            });
-                    m_cleaner->start(r, CleanupMode::Delete);
-                    return;
-                }
-            });
+    RunSession *session = newSession([this, confirm](const RunOutcome &preview) {
+        RunRecord *shown = historyRecord(preview.record.definition.id);
+        if (!shown) {
+            setBusy(false);
+            return;
+        }
+        RunRecord &r = *shown;
+        const CleanupReport &report = *preview.cleaned;
+        r.cleanup = report; // shown, never saved: nothing was deleted
+        showRecord(r);
+        const bool go = report.error.isEmpty() && report.found > 0
+            && (!confirm
+                || QMessageBox::question(this, tr("Clean up run %1?").arg(r.definition.id),
+                                         tr("Delete %1 lead(s) of this run from campaign '%2'%3?")
+                                             .arg(report.found)
+                                             .arg(r.definition.campaign)
+                                             .arg(r.campaignCreatedByRun
+                                                      ? tr(" and the campaign, which the run "
+                                                           "created, if nothing else is in it")
+                                                      : QString()))
+                    == QMessageBox::Yes);
+        if (!go) {
+            setBusy(false);
+            return;
+        }
+        newSession([this](const RunOutcome &done) {
+            rechecked(done);
+        })->cleanUp(r, CleanupMode::Delete);
+    });
+    if (!session->cleanUp(m_history[size_t(m_current)], CleanupMode::DryRun)) {
+        m_session.reset();
+        return false;
+    }
     setBusy(true);
     m_status->setText(tr("Looking for the run's leads…"));
-    return m_cleaner->start(m_history[size_t(m_current)], CleanupMode::DryRun);
+    return true;
+}
+
+void RunsPage::rechecked(const RunOutcome &outcome)
+{
+    RunRecord *r = historyRecord(outcome.record.definition.id);
+    if (!r) {
+        setBusy(false);
+        return;
+    }
+    *r = outcome.record;
+    replaceHistoryRow(*r);
+    showRecord(*r);
+    setBusy(false);
+    showNotSaved(outcome);
+    Q_EMIT recordChanged(*r);
+}
+
+RunRecord *RunsPage::historyRecord(const QString &id)
+{
+    // By id: the history may have been merged with the ledger's while a session ran.
+    const auto it = std::find_if(m_history.begin(), m_history.end(),
+                                 [&](const RunRecord &h) { return h.definition.id == id; });
+    return it == m_history.end() ? nullptr : &*it;
 }
 
 void RunsPage::exportCurrent()
@@ -394,17 +359,6 @@ void RunsPage::exportCurrent()
         || out.write(QByteArray::fromStdString(toJson(r).dump(2))) < 0)
         QMessageBox::warning(this, tr("Export failed"),
                              tr("Cannot write %1: %2").arg(file, out.errorString()));
-}
-
-void RunsPage::save(const RunRecord &r)
-{
-    QPointer<RunsPage> self(this);
-    m_ledger->save(r, [self, id = r.definition.id](Result<RunSaveOutcome, LedgerError> saved) {
-        if (self && !saved.ok())
-            self->m_status->setText(
-                self->m_status->text()
-                + tr("\nRun %1 was not saved in the ledger: %2").arg(id, saved.error().describe()));
-    });
 }
 
 void RunsPage::loadHistory()
@@ -459,7 +413,7 @@ void RunsPage::addHistoryRow(const RunRecord &r)
         QDateTime::fromMSecsSinceEpoch(r.createdMs).toString(QStringLiteral("HH:mm:ss")),
         QString::number(r.definition.leads),
         r.definition.mode,
-        secondsText(r.deliveredMs - r.firstSentMs),
+        consoleDuration(r.deliveredMs - r.firstSentMs),
         QStringLiteral("%1 ms").arg(double(r.ack.p99) / 1000.0, 0, 'f', 1),
         QStringLiteral("%1 / %2").arg(r.delivered + r.skipped).arg(r.definition.leads),
         r.passed ? tr("PASS") : tr("FAIL"),

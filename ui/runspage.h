@@ -1,9 +1,10 @@
 #pragma once
 
-#include "runs/loadtest.h"
+#include "runs/runsession.h"
 
 #include <QWidget>
 
+#include <functional>
 #include <memory>
 
 class QLabel;
@@ -15,10 +16,8 @@ class QTreeWidget;
 
 namespace sluice {
 
-class Cleaner;
 class LocalEngine;
 class RunLedger;
-class Verifier;
 
 /// Load tests from the console: stage buttons (20/200/500/1000/2000) and a custom count, the
 /// predicted duration before starting, live progress with an ETA, the verdict with its
@@ -33,8 +32,8 @@ public:
     /// Starts a run of `leads` (what the stage buttons do). False when one is running, or
     /// when live mode and the operator declined.
     bool startRun(int leads, const QString &stage);
-    bool running() const { return m_run != nullptr; }
-    const LoadTestRun *currentRun() const { return m_run.get(); }
+    bool running() const { return currentRun() != nullptr; }
+    const LoadTestRun *currentRun() const { return m_session ? m_session->loadTest() : nullptr; }
     const std::vector<RunRecord> &history() const { return m_history; }
     QString predictionText() const;
     QString verdictText() const;
@@ -45,7 +44,7 @@ public:
     bool verifyCurrent(bool repair);
     /// Preview the clean-up, then (after asking, when `confirm`) delete the run's leads.
     bool cleanUpCurrent(bool confirm);
-    bool busy() const { return m_run || m_verifier || m_cleaner; }
+    bool busy() const { return m_session != nullptr; }
 
 Q_SIGNALS:
     void runFinished(const sluice::RunRecord &record);
@@ -56,25 +55,27 @@ Q_SIGNALS:
 
 private:
     void updatePrediction();
-    void showProgress(const LoadTestProgress &p);
-    void finished();
+    void showProgress(const RunProgress &p);
+    void finished(const RunOutcome &outcome);
+    /// A session for one job; its finished() goes to `done`, after which it is let go.
+    RunSession *newSession(std::function<void(const RunOutcome &)> done);
+    /// Puts a verified or cleaned-up record in the history and shows it.
+    void rechecked(const RunOutcome &outcome);
+    void showNotSaved(const RunOutcome &outcome);
+    RunRecord *historyRecord(const QString &id);
     void addHistoryRow(const RunRecord &r);
     void replaceHistoryRow(const RunRecord &r);
     void showRecord(const RunRecord &r);
     void setBusy(bool busy);
     void exportCurrent();
-    void save(const RunRecord &r);
     void loadHistory();
 
     LocalEngine *m_engine;
     bool m_live;
-    std::unique_ptr<LoadTestRun> m_run;
-    std::unique_ptr<Verifier> m_verifier;
-    std::unique_ptr<Cleaner> m_cleaner;
-    std::unique_ptr<RunLedger> m_ledger;
+    std::unique_ptr<RunSession> m_session; ///< the run, verification or clean-up under way
+    std::unique_ptr<RunLedger> m_ledger; ///< for the history
     std::vector<RunRecord> m_history;
     int m_current = -1;
-    bool m_observable = true;
     QList<QPushButton *> m_stageButtons;
     QSpinBox *m_custom;
     QPushButton *m_customButton;

@@ -358,6 +358,16 @@ QUrl LocalEngine::listenerUrl() const
     return QUrl(QStringLiteral("http://%1:%2/instantly/add_lead").arg(host).arg(o.listenPort));
 }
 
+RunSessionServices LocalEngine::runSessionServices() const
+{
+    RunSessionServices s;
+    s.run = loadTestServices();
+    s.journal = journal();
+    s.instantlyUrl = m_options.serve.instantlyUrl.toString();
+    s.embeddedSandbox = m_sandbox != nullptr;
+    return s;
+}
+
 LoadTestServices LocalEngine::loadTestServices() const
 {
     LoadTestServices s;

@@ -9,6 +9,7 @@
 #include "journal/leadjournal.h"
 #include "queue/rediskeys.h"
 #include "runs/loadtest.h"
+#include "runs/runsession.h"
 #include "sandbox/sandboxoptions.h"
 
 #include <QObject>
@@ -97,6 +98,9 @@ public:
     void replayWebhook(const WebhookExchange &exchange, std::function<void(QString)> done);
     /// What a LoadTestRun needs to run against this engine.
     LoadTestServices loadTestServices() const;
+    /// What a RunSession needs: the load test's services, the journal, and the Instantly in
+    /// use (the embedded sandbox's, when there is one).
+    RunSessionServices runSessionServices() const;
 
 Q_SIGNALS:
     /// A webhook exchange was recorded (see webhooks()).

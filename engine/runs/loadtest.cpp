@@ -416,6 +416,7 @@ void LoadTestRun::onTotals(const std::vector<qint64> &sums)
     }
     if (m_tasksFound == 0 && tasks > 0 && now - m_lastAckElapsedMs > 5000) {
         m_progress.deliveryObservable = false;
+        m_record.deliveryObservable = false;
         deliveryDone(QString()); // judged as not observable
         return;
     }
@@ -477,7 +478,7 @@ void LoadTestRun::deliveryDone(const QString &)
 
 void LoadTestRun::judge()
 {
-    judgeRecord(m_record, m_progress.deliveryObservable);
+    judgeRecord(m_record);
 }
 
 void LoadTestRun::finish()
@@ -507,10 +508,11 @@ LoadTestProgress LoadTestRun::progress() const
     p.elapsedMs = m_clock.isValid() ? m_clock.elapsed() : 0;
     if (m_firer)
         p.sent = m_firer->completed();
+    p.predictedMs = m_record.predictedMs;
     return p;
 }
 
-void judgeRecord(RunRecord &r, bool deliveryObservable)
+void judgeRecord(RunRecord &r)
 {
     const RunDefinition &d = r.definition;
     const RunThresholds &t = d.thresholds;
@@ -533,14 +535,14 @@ void judgeRecord(RunRecord &r, bool deliveryObservable)
                        QStringLiteral("p50 %1, p95 %2, p99 %3")
                            .arg(ms(r.ack.p50), ms(r.ack.p95), ms(r.ack.p99)) });
     if (t.allDelivered) {
-        RunCheck c { QStringLiteral("every lead delivered"), false, {} };
+        RunCheck c { kDeliveredCheck, false, {} };
         if (r.verify && r.verify->error.isEmpty()) {
             c.passed = r.verify->missing.isEmpty()
                 && r.verify->present + r.verify->duplicated.size() >= d.leads;
             c.detail = QStringLiteral("verified in Instantly: %1 present, %2 missing")
                            .arg(r.verify->present + r.verify->duplicated.size())
                            .arg(r.verify->missing.size());
-        } else if (deliveryObservable) {
+        } else if (r.deliveryObservable) {
             const int in = r.delivered + r.skipped;
             c.passed = in == d.leads;
             c.detail = QStringLiteral("%1 of %2 (%3 created, %4 already there, %5 failed, %6 "
@@ -552,8 +554,9 @@ void judgeRecord(RunRecord &r, bool deliveryObservable)
                            .arg(r.failed)
                            .arg(r.dead);
         } else {
-            c.detail = QStringLiteral("not observable: the target's tasks are not in this Redis; "
-                                      "verify against Instantly");
+            c.detail = kNotObservable
+                + QStringLiteral(": the target's tasks are not in this Redis; verify against "
+                                 "Instantly");
         }
         checks.push_back(c);
     }

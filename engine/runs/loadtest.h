@@ -61,6 +61,7 @@ struct LoadTestProgress
     qint64 etaMs = -1; ///< -1 while unknown
     qint64 elapsedMs = 0;
     bool deliveryObservable = true; ///< false when the target's tasks are not in our Redis
+    qint64 predictedMs = 0; ///< the duration predicted before firing; 0 until then
 };
 
 /// One load test (issue 5): makes sure the campaign exists, predicts the duration, fires the
@@ -139,8 +140,9 @@ private:
 
 /// Sets `record.checks` and `record.passed` from what the record holds: acknowledgements,
 /// delivery (from the task counts, or from verification when there is one), the send log
-/// against the caps, 429s, and clean-up. Call it again after verify or clean-up.
-void judgeRecord(RunRecord &record, bool deliveryObservable = true);
+/// against the caps, 429s, and clean-up. Call it again after verify or clean-up. Delivery
+/// is judged from the task counts only when RunRecord::deliveryObservable.
+void judgeRecord(RunRecord &record);
 
 } // namespace sluice
 

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace sluice {
 
 using json = nlohmann::json;
@@ -62,6 +64,15 @@ QStringList stringsFrom(const json &j, const char *key)
         if (s.is_string())
             out.append(QString::fromStdString(s.get<std::string>()));
     return out;
+}
+
+/// An older record's own judgement said its delivery could not be followed (see loadtest.cpp,
+/// judgeRecord(), for the wording).
+bool judgedNotObservable(const std::vector<RunCheck> &checks)
+{
+    return std::any_of(checks.begin(), checks.end(), [](const RunCheck &c) {
+        return c.name == kDeliveredCheck && c.detail.startsWith(kNotObservable);
+    });
 }
 
 const char *const kStates[]
@@ -190,6 +201,7 @@ json toJson(const RunRecord &r)
             { "max", r.ack.max } } },
         { "accepted_per_second", r.acceptedPerSecond },
         { "task_ids", strings(r.taskIds) },
+        { "delivery_observable", r.deliveryObservable },
         { "delivered", r.delivered },
         { "skipped", r.skipped },
         { "failed", r.failed },
@@ -321,6 +333,7 @@ std::optional<RunRecord> runRecordFromJson(const json &j)
                 r.checks.push_back({ runText(c, "name"), flag(c, "passed"), runText(c, "detail") });
     r.passed = flag(j, "passed");
     r.stopReason = runText(j, "stop_reason");
+    r.deliveryObservable = flag(j, "delivery_observable", !judgedNotObservable(r.checks));
     if (j.contains("verify") && j["verify"].is_object()) {
         const json &v = j["verify"];
         VerifyReport report;

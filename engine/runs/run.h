@@ -79,6 +79,12 @@ struct RunCheck
     QString detail;
 };
 
+/// The delivery check's name, and how its detail starts when delivery could not be followed:
+/// judgeRecord() writes them, runRecordFromJson() reads them in records saved before
+/// RunRecord::deliveryObservable was kept.
+inline constexpr QLatin1String kDeliveredCheck { "every lead delivered" };
+inline constexpr QLatin1String kNotObservable { "not observable" };
+
 /// A run's leads as Instantly lists them.
 struct VerifyReport
 {
@@ -137,6 +143,11 @@ struct RunRecord
     double acceptedPerSecond = 0;
     QStringList taskIds;
 
+    /// Delivery could be followed: the target's tasks were in this Redis. False for a run
+    /// against an outside target; its delivery is then judged only by verification, whenever
+    /// the record is judged again. Records saved before this was kept read as observable
+    /// unless their own checks said otherwise (see runRecordFromJson()).
+    bool deliveryObservable = true;
     int delivered = 0;
     int skipped = 0;
     int failed = 0;
@@ -161,7 +172,10 @@ struct RunRecord
 };
 
 nlohmann::json toJson(const RunRecord &record);
-/// nullopt when `j` is not a run record this version understands.
+/// nullopt when `j` is not a run record this version understands. A record without
+/// "delivery_observable" (saved before it was kept) was judged as observable when it was
+/// saved, unless its "every lead delivered" check says "not observable": that check is the
+/// judgement the run itself made, so it is what the record reads back as.
 std::optional<RunRecord> runRecordFromJson(const nlohmann::json &j);
 
 /// "run-<yyyyMMdd-HHmmss>-<4 hex>", unique enough for a human to type and sort.

@@ -642,3 +642,266 @@ QByteArray runsToJson(const std::vector<RunRecord> &runs)
 }
 
 } // namespace sluice
+
+namespace sluice {
+
+namespace {
+
+/// "4.2s", as `sluice loadtest` prints durations; "?" when unknown.
+QString shellSeconds(qint64 ms)
+{
+    return ms < 0 ? QStringLiteral("?")
+                  : QString::number(double(ms) / 1000.0, 'f', 1) + QLatin1Char('s');
+}
+
+QString inParentheses(const QString &text)
+{
+    return text.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(text);
+}
+
+} // namespace
+
+QString formatRunStart(const RunDefinition &d, const QString &via, bool live)
+{
+    return QStringLiteral("run %1: %2 leads to '%3' via %4%5, %6 mode, %7 concurrent")
+        .arg(d.id)
+        .arg(d.leads)
+        .arg(d.campaign, via,
+             live ? QStringLiteral(" (LIVE Instantly)") : QStringLiteral(" (sandbox)"), d.mode)
+        .arg(d.concurrency);
+}
+
+QString liveInlineLeadsNote()
+{
+    return QStringLiteral("live: the webhooks carry their leads (--inline-leads): your Close does "
+                          "not hold the run's test leads");
+}
+
+QString formatPrediction(qint64 predictedMs, double perSecond)
+{
+    return QStringLiteral("predicted duration: %1 at %2 requests/s")
+        .arg(shellSeconds(predictedMs), QString::number(perSecond, 'f', 1));
+}
+
+QString formatProgressLine(const LoadTestProgress &p)
+{
+    const int percent = p.total > 0 ? 100 * p.settled / p.total : 0;
+    return QStringLiteral("[%1%] %2 sent %3/%4, delivered %5, %6 leads/s, ETA %7")
+        .arg(percent, 3)
+        .arg(RunRecord::stateName(p.state), -10)
+        .arg(p.sent)
+        .arg(p.total)
+        .arg(p.delivered)
+        .arg(p.drainPerSecond, 0, 'f', 1)
+        .arg(shellSeconds(p.etaMs));
+}
+
+QString formatStepLine(RunRecord::State state)
+{
+    switch (state) {
+    case RunRecord::State::Verifying:
+        return QStringLiteral("verifying in Instantly...");
+    case RunRecord::State::CleaningUp:
+        return QStringLiteral("cleaning up...");
+    default:
+        return QString();
+    }
+}
+
+QString formatRunSummary(const RunRecord &r)
+{
+    QString out = QStringLiteral("\nrun %1: %2\n").arg(r.definition.id, passFail(r.passed));
+    out += QStringLiteral("  acknowledged %1/%2 in %3, %4 webhooks/s; ack p50 %5 ms, p99 %6 ms, "
+                          "max %7 ms\n")
+               .arg(r.acknowledged)
+               .arg(r.definition.leads)
+               .arg(shellSeconds(r.lastAckMs - r.firstSentMs))
+               .arg(r.acceptedPerSecond, 0, 'f', 0)
+               .arg(usToMs(r.ack.p50), 0, 'f', 1)
+               .arg(usToMs(r.ack.p99), 0, 'f', 1)
+               .arg(usToMs(r.ack.max), 0, 'f', 1);
+    out += QStringLiteral("  delivered %1 (+%2 already there) in %3 (predicted %4); %5 upstream "
+                          "requests, %6 429s, %7 breaker trips\n")
+               .arg(r.delivered)
+               .arg(r.skipped)
+               .arg(shellSeconds(r.deliveredMs - r.firstSentMs), shellSeconds(r.predictedMs))
+               .arg(r.upstreamRequests)
+               .arg(r.upstream429)
+               .arg(r.breakerTrips);
+    if (r.verify) {
+        out += QStringLiteral(
+                   "  verify: %1 listed, %2 present, %3 missing, %4 duplicated, %5 extra%6\n")
+                   .arg(r.verify->listed)
+                   .arg(r.verify->present)
+                   .arg(r.verify->missing.size())
+                   .arg(r.verify->duplicated.size())
+                   .arg(r.verify->extra.size())
+                   .arg(inParentheses(r.verify->error));
+    }
+    if (r.cleanup) {
+        out += QStringLiteral("  cleanup: %1 found, %2 deleted, %3 remaining%4%5\n")
+                   .arg(r.cleanup->found)
+                   .arg(r.cleanup->deleted)
+                   .arg(r.cleanup->remaining)
+                   .arg(r.cleanup->campaignNote.isEmpty()
+                            ? QString()
+                            : QStringLiteral("; campaign ") + r.cleanup->campaignNote,
+                        inParentheses(r.cleanup->error));
+    }
+    for (const RunCheck &c : r.checks)
+        out += QStringLiteral("  %1 %2: %3\n").arg(passFail(c.passed), c.name, c.detail);
+    return out;
+}
+
+QString formatSavedLine(const QString &id, const QString &ns)
+{
+    return QStringLiteral("  saved in the run ledger: sluice runs show %1%2\n")
+        .arg(id, ns == QLatin1String("default") ? QString() : QStringLiteral(" --namespace ") + ns);
+}
+
+QString formatNotSaved(const LedgerError &error)
+{
+    return QStringLiteral("the run was not saved in the ledger: ") + error.describe();
+}
+
+QString formatRecordWritten(const QString &file)
+{
+    return QStringLiteral("  record written to %1\n").arg(file);
+}
+
+QString formatVerifyResult(const RunRecord &r, const VerifyReport &v)
+{
+    QString out = QStringLiteral("run %1, campaign '%2': %3 listed, %4 present, %5 missing, %6 "
+                                 "duplicated, %7 extra\n")
+                      .arg(r.definition.id, r.definition.campaign)
+                      .arg(v.listed)
+                      .arg(v.present)
+                      .arg(v.missing.size())
+                      .arg(v.duplicated.size())
+                      .arg(v.extra.size());
+    for (const QString &e : v.missing)
+        out += QStringLiteral("  missing     ") + e + QLatin1Char('\n');
+    for (const QString &e : v.duplicated)
+        out += QStringLiteral("  duplicated  ") + e + QLatin1Char('\n');
+    if (v.repaired > 0)
+        out += QStringLiteral("  queued again: %1 (a running serve or worker delivers them; verify "
+                              "again after)\n")
+                   .arg(v.repaired);
+    return out;
+}
+
+QString formatCleanupResult(const RunRecord &r, const CleanupReport &c)
+{
+    QString out = QStringLiteral("run %1, campaign '%2': %3 of the run's leads found%4, %5 "
+                                 "remaining\n")
+                      .arg(r.definition.id, r.definition.campaign)
+                      .arg(c.found)
+                      .arg(c.dryRun ? QStringLiteral(" (dry run: nothing deleted)")
+                                    : QStringLiteral(", %1 deleted").arg(c.deleted))
+                      .arg(c.remaining);
+    if (!c.campaignNote.isEmpty())
+        out += QStringLiteral("  campaign: ") + c.campaignNote + QLatin1Char('\n');
+    return out;
+}
+
+std::optional<RecheckRefusal> recheckRefusal(const RunRecord &r, const QUrl &instantlyUrl)
+{
+    if (r.embeddedSandbox)
+        return RecheckRefusal {
+            RecheckRefusal::Kind::LeadsGone,
+            QStringLiteral("run %1 went to the sandbox embedded in the process that ran it, "
+                           "and its leads ended with that process. Use `sluice loadtest "
+                           "--verify --cleanup`, or run the test against a `sluice sandbox` "
+                           "with --instantly-url.")
+                .arg(r.definition.id)
+        };
+    if (!r.instantlyUrl.isEmpty() && QUrl(r.instantlyUrl) != instantlyUrl)
+        return RecheckRefusal { RecheckRefusal::Kind::OtherInstantly,
+                                QStringLiteral("run %1 went to %2, not %3; give --instantly-url %2")
+                                    .arg(r.definition.id, r.instantlyUrl,
+                                         instantlyUrl.toString()) };
+    return std::nullopt;
+}
+
+QString formatResultNotSaved(const LedgerError &error)
+{
+    return QStringLiteral("the result was not saved: ") + error.describe();
+}
+
+QString consoleDuration(qint64 ms)
+{
+    if (ms < 0)
+        return QStringLiteral("?");
+    if (ms < 60'000)
+        return QStringLiteral("%1 s").arg(double(ms) / 1000.0, 0, 'f', 1);
+    return QStringLiteral("%1 min %2 s").arg(ms / 60'000).arg((ms % 60'000) / 1000);
+}
+
+QString formatRunStarting(const RunDefinition &d)
+{
+    return QStringLiteral("Run %1: %2 leads to campaign '%3'…")
+        .arg(d.id)
+        .arg(d.leads)
+        .arg(d.campaign);
+}
+
+QString formatProgressStatus(const RunProgress &progress)
+{
+    const LoadTestProgress &p = progress.run;
+    switch (progress.state) {
+    case RunRecord::State::Verifying:
+        return QStringLiteral("Verifying: %1 page(s), %2 lead(s) listed…")
+            .arg(progress.pages)
+            .arg(progress.listed);
+    case RunRecord::State::CleaningUp:
+        return QString();
+    default:
+        return QStringLiteral("%1: %2 of %3 webhooks sent, %4 delivered, %5 leads/s, ETA %6 "
+                              "(predicted %7)")
+            .arg(RunRecord::stateName(p.state))
+            .arg(p.sent)
+            .arg(p.total)
+            .arg(p.delivered)
+            .arg(p.drainPerSecond, 0, 'f', 1)
+            .arg(consoleDuration(p.etaMs), consoleDuration(p.predictedMs));
+    }
+}
+
+QString formatRunStatus(const RunRecord &r)
+{
+    QString text
+        = QStringLiteral("Run %1: %2 leads acknowledged in %3, delivered in %4 (predicted "
+                         "%5)")
+              .arg(r.definition.id)
+              .arg(r.acknowledged)
+              .arg(consoleDuration(r.lastAckMs - r.firstSentMs),
+                   consoleDuration(r.deliveredMs - r.firstSentMs), consoleDuration(r.predictedMs));
+    if (!r.stopReason.isEmpty())
+        text += QStringLiteral(" — stopped: %1").arg(r.stopReason);
+    if (r.verify)
+        text += QStringLiteral("\nVerified: %1 present, %2 missing, %3 duplicated, %4 extra%5")
+                    .arg(r.verify->present)
+                    .arg(r.verify->missing.size())
+                    .arg(r.verify->duplicated.size())
+                    .arg(r.verify->extra.size())
+                    .arg(r.verify->repaired > 0
+                             ? QStringLiteral("; %1 re-queued").arg(r.verify->repaired)
+                             : QString());
+    if (r.cleanup)
+        text += QStringLiteral("\nClean-up%1: %2 found, %3 deleted, %4 remaining%5")
+                    .arg(r.cleanup->dryRun ? QStringLiteral(" preview") : QString())
+                    .arg(r.cleanup->found)
+                    .arg(r.cleanup->deleted)
+                    .arg(r.cleanup->remaining)
+                    .arg(r.cleanup->campaignNote.isEmpty()
+                             ? QString()
+                             : QStringLiteral("; campaign %1").arg(r.cleanup->campaignNote));
+    return text;
+}
+
+QString formatStatusNotSaved(const QString &id, const LedgerError &error)
+{
+    return QStringLiteral("\nRun %1 was not saved in the ledger: %2").arg(id, error.describe());
+}
+
+} // namespace sluice

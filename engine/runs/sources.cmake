@@ -7,4 +7,5 @@ target_sources(sluice_engine PRIVATE
   runs/verifier.cpp runs/verifier.h
   runs/runledger.cpp runs/runledger.h
   runs/runreport.cpp runs/runreport.h
+  runs/runsession.cpp runs/runsession.h
   runs/webhookfirer.cpp runs/webhookfirer.h)

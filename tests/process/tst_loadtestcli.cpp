@@ -2,8 +2,10 @@
 // them: stages 20 and 200 pass with verify and clean-up on a machine with nothing set up
 // (embedded sandbox, private Redis); against a running serve and an outside sandbox, a lead
 // deleted behind Sluice's back is reported missing and --repair restores it, a planted
-// duplicate is reported, clean-up leaves nothing; fail-fast stops on a listener that never
+// duplicate is reported, clean-up leaves nothing; a run against an outside target stays "not
+// observable" when `cleanup --run` judges it again; fail-fast stops on a listener that never
 // answers; the ledger survives a Redis restart.
+#include "common/foreignreceiver.h"
 #include "redis/redisserver.h"
 #include "servefixture.h"
 
@@ -55,6 +57,19 @@ CliResult runSluice(const QStringList &args, const QList<QPair<QString, QString>
     r.out = QString::fromUtf8(out);
     r.err = QString::fromUtf8(err);
     return r;
+}
+
+/// The environment of a command that talks to an outside sandbox as its Instantly.
+QList<QPair<QString, QString>> sandboxKey()
+{
+    return { { QStringLiteral("INSTANTLY_API_KEY"), QStringLiteral("sandbox") } };
+}
+
+/// The flags of a command on `redis` with `sandbox` as its Instantly.
+QStringList againstSandbox(const RedisServer &redis, const SandboxServer &sandbox)
+{
+    return { QStringLiteral("--redis"), redis.url(), QStringLiteral("--instantly-url"),
+             sandbox.baseUrl().toString() };
 }
 
 QString runIdIn(const QString &output)
@@ -166,11 +181,8 @@ private Q_SLOTS:
         ServeProcess serve(ServeSetup(sandbox.baseUrl(), redis.url(),
                                       { QStringLiteral("--claim-idle"), QStringLiteral("2s") }));
         QVERIFY2(serve.start(), qPrintable(serve.error()));
-        const QList<QPair<QString, QString>> key { { QStringLiteral("INSTANTLY_API_KEY"),
-                                                     QStringLiteral("sandbox") } };
-        const QStringList common { QStringLiteral("--redis"), redis.url(),
-                                   QStringLiteral("--instantly-url"),
-                                   sandbox.baseUrl().toString() };
+        const QList<QPair<QString, QString>> key = sandboxKey();
+        const QStringList common = againstSandbox(redis, sandbox);
 
         const CliResult run
             = runSluice(QStringList { QStringLiteral("loadtest"), QStringLiteral("--live"),
@@ -247,6 +259,49 @@ private Q_SLOTS:
                      .toInt(),
                  0);
         QVERIFY(serve.terminate());
+    }
+
+    void cleanupOfAnOutsideTargetRunKeepsItNotObservable()
+    {
+        // A receiver that is not Sluice: it answers 202, and its tasks are in no Redis the
+        // run can read, so the run cannot see the delivery and does not claim it.
+        ForeignReceiver foreign;
+        QVERIFY(foreign.listen());
+        SandboxServer sandbox;
+        QVERIFY(sandbox.start() != 0);
+        RedisServer redis;
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        const QStringList common = againstSandbox(redis, sandbox);
+        const CliResult run
+            = runSluice(QStringList { QStringLiteral("loadtest"), QStringLiteral("--live"),
+                                      QStringLiteral("--leads"), QStringLiteral("3"),
+                                      QStringLiteral("--target"), foreign.url().toString() }
+                            + common,
+                        sandboxKey());
+        QCOMPARE(run.code, 1);
+        QVERIFY2(run.out.contains(QStringLiteral("FAIL every lead delivered: not observable")),
+                 qPrintable(run.describe()));
+        const QString id = runIdIn(run.out);
+        QVERIFY(!id.isEmpty());
+
+        // Judged again after the clean-up, from the ledger's record: still not observable.
+        const CliResult cleanup = runSluice(
+            QStringList { QStringLiteral("cleanup"), QStringLiteral("--run"), id } + common,
+            sandboxKey());
+        QVERIFY2(cleanup.code == 0, qPrintable(cleanup.describe()));
+        const CliResult show
+            = runSluice({ QStringLiteral("runs"), QStringLiteral("show"), id,
+                          QStringLiteral("--json"), QStringLiteral("--redis"), redis.url() });
+        QVERIFY2(show.code == 0, qPrintable(show.describe()));
+        const QJsonObject record = QJsonDocument::fromJson(show.out.toUtf8()).object();
+        QCOMPARE(record.value(QStringLiteral("delivery_observable")).toBool(true), false);
+        QVERIFY(record.contains(QStringLiteral("cleanup")));
+        QString delivered;
+        for (const QJsonValue &check : record.value(QStringLiteral("checks")).toArray())
+            if (check.toObject().value(QStringLiteral("name")).toString()
+                == QLatin1String("every lead delivered"))
+                delivered = check.toObject().value(QStringLiteral("detail")).toString();
+        QVERIFY2(delivered.startsWith(QStringLiteral("not observable")), qPrintable(delivered));
     }
 
     void failFastStopsOnAListenerThatNeverAnswers()

@@ -1,11 +1,14 @@
 // Load-test runs against a LocalEngine with the embedded sandbox and a real redis-server:
 // a passing run and its record, the campaign made once, fail-fast on a listener that never
-// answers, a foreign target whose delivery cannot be observed, and the prediction.
+// answers, a foreign target whose delivery cannot be observed (and stays so when its record is
+// judged again), the RunSession pipeline to the ledger, and the prediction.
+#include "common/foreignreceiver.h"
 #include "common/testrun.h"
 #include "delivery/localengine.h"
-#include "net/httpserver.h"
 #include "redis/redisserver.h"
 #include "runs/loadtest.h"
+#include "runs/runledger.h"
+#include "runs/runsession.h"
 #include "sandbox/sandboxserver.h"
 
 #include <QSignalSpy>
@@ -19,6 +22,18 @@ using namespace sluice;
 using sluice::test::runDefinition;
 using sluice::test::runToEnd;
 using std::chrono::milliseconds;
+
+namespace {
+
+RunCheck deliveredCheck(const RunRecord &r)
+{
+    for (const RunCheck &c : r.checks)
+        if (c.name == QLatin1String("every lead delivered"))
+            return c;
+    return {};
+}
+
+} // namespace
 
 class TestLoadTest : public QObject
 {
@@ -99,26 +114,112 @@ private Q_SLOTS:
     void aForeignTargetsDeliveryIsNotClaimed()
     {
         // Answers like a receiver that is not Sluice: 202, but its tasks are nowhere we can see.
-        HttpServer foreign;
-        foreign.addRoute("POST", QStringLiteral("/hook"), [](const HttpRequest &, HttpResponder r) {
-            r.sendJson(202, "{\"task_id\":\"elsewhere\"}");
-        });
-        QVERIFY(foreign.listen(QHostAddress::LocalHost, 0));
+        test::ForeignReceiver foreign;
+        QVERIFY(foreign.listen());
         RunDefinition d = runDefinition(3, QStringLiteral("TimeoutTestC"));
-        d.target = QUrl(QStringLiteral("http://127.0.0.1:%1/hook")
-                            .arg(foreign.servers().constFirst()->serverPort()));
+        d.target = foreign.url();
         LoadTestRun run(d, m_engine->loadTestServices());
         QVERIFY(runToEnd(run, 30'000));
         const RunRecord &r = run.record();
         QCOMPARE(r.acknowledged, 3);
         QVERIFY(!r.passed);
-        const auto delivered
-            = std::find_if(r.checks.begin(), r.checks.end(), [](const RunCheck &c) {
-                  return c.name == QLatin1String("every lead delivered");
-              });
-        QVERIFY(delivered != r.checks.end());
-        QVERIFY(!delivered->passed);
-        QVERIFY(delivered->detail.startsWith(QStringLiteral("not observable")));
+        const RunCheck delivered = deliveredCheck(r);
+        QCOMPARE(delivered.name, QStringLiteral("every lead delivered"));
+        QVERIFY(!delivered.passed);
+        QVERIFY(delivered.detail.startsWith(QStringLiteral("not observable")));
+
+        // The record keeps it: judged again from the ledger's copy (as `sluice verify --run`
+        // and `cleanup --run` do), the delivery is still not claimed to be 0 of 3.
+        QVERIFY(!r.deliveryObservable);
+        auto stored = runRecordFromJson(nlohmann::json::parse(toJson(r).dump()));
+        QVERIFY(stored.has_value());
+        judgeRecord(*stored);
+        QCOMPARE(deliveredCheck(*stored).detail, delivered.detail);
+        QCOMPARE(deliveredCheck(*stored).passed, false);
+    }
+
+    void aSessionTakesARunThroughVerifyAndCleanUpToTheLedger()
+    {
+        RunSession session(m_engine->runSessionServices());
+        QSignalSpy progress(&session, &RunSession::progressChanged);
+        QSignalSpy finished(&session, &RunSession::finished);
+        RunSteps steps;
+        steps.verify = true;
+        steps.cleanup = true;
+        QVERIFY(!session.start(runDefinition(20, QStringLiteral("TimeoutTestS")), steps));
+        QVERIFY(session.isRunning());
+        QVERIFY(session.loadTest());
+        QVERIFY(finished.wait(60'000));
+        QCOMPARE(finished.size(), 1);
+        const RunOutcome outcome = finished.front().front().value<RunOutcome>();
+        QVERIFY2(outcome.saved,
+                 qPrintable(outcome.saveError ? outcome.saveError->describe() : QString()));
+        const RunRecord &r = outcome.record;
+        QVERIFY2(r.passed, qPrintable(r.stopReason));
+        QCOMPARE(r.state, RunRecord::State::Finished);
+        QVERIFY(r.verify && outcome.verified);
+        QCOMPARE(r.verify->present, 20);
+        QVERIFY(r.cleanup && outcome.cleaned);
+        QCOMPARE(r.cleanup->remaining, 0);
+        QVERIFY(r.embeddedSandbox);
+        QCOMPARE(r.instantlyUrl, m_engine->sandbox()->baseUrl().toString());
+        QVERIFY(!session.isRunning());
+        QVERIFY(!session.loadTest());
+
+        // The steps came in order: the run, then verify, then clean-up.
+        QList<RunRecord::State> stepsSeen;
+        for (const QList<QVariant> &args : std::as_const(progress)) {
+            const RunRecord::State state = args.front().value<RunProgress>().state;
+            if (stepsSeen.isEmpty() || stepsSeen.back() != state)
+                stepsSeen.append(state);
+        }
+        QVERIFY(stepsSeen.contains(RunRecord::State::Delivering));
+        QCOMPARE(stepsSeen.mid(stepsSeen.size() - 2),
+                 (QList<RunRecord::State> { RunRecord::State::Verifying,
+                                            RunRecord::State::CleaningUp }));
+
+        // The ledger holds the judged record.
+        const auto stored = load(r.definition.id);
+        QVERIFY(stored.has_value());
+        QVERIFY(toJson(*stored) == toJson(r));
+    }
+
+    void cleaningUpAnOutsideTargetRunKeepsItNotObservable()
+    {
+        test::ForeignReceiver foreign;
+        QVERIFY(foreign.listen());
+        RunDefinition d = runDefinition(3, QStringLiteral("TimeoutTestD"));
+        d.target = foreign.url();
+        RunSession session(m_engine->runSessionServices());
+        QSignalSpy ran(&session, &RunSession::finished);
+        QVERIFY(!session.start(d));
+        QVERIFY(ran.wait(30'000));
+        QVERIFY(!ran.front().front().value<RunOutcome>().record.deliveryObservable);
+
+        // `sluice cleanup --run ID`: the ledger's record, cleaned up and judged again.
+        const auto stored = load(d.id);
+        QVERIFY(stored.has_value());
+        QVERIFY(!stored->deliveryObservable);
+        QSignalSpy cleaned(&session, &RunSession::finished);
+        QVERIFY(session.cleanUp(*stored));
+        QVERIFY(!session.cleanUp(*stored)); // one job at a time
+        QVERIFY(cleaned.wait(30'000));
+        const RunOutcome outcome = cleaned.front().front().value<RunOutcome>();
+        QVERIFY(outcome.saved);
+        QCOMPARE(outcome.record.cleanup->remaining, 0);
+        QVERIFY2(deliveredCheck(outcome.record).detail.startsWith(QStringLiteral("not observable")),
+                 qPrintable(deliveredCheck(outcome.record).detail));
+        QVERIFY(!load(d.id)->deliveryObservable);
+
+        // A dry run reports and writes nothing.
+        QSignalSpy previewed(&session, &RunSession::finished);
+        QVERIFY(session.cleanUp(*stored, CleanupMode::DryRun));
+        QVERIFY(previewed.wait(30'000));
+        const RunOutcome preview = previewed.front().front().value<RunOutcome>();
+        QVERIFY(preview.cleaned && preview.cleaned->dryRun);
+        QVERIFY(!preview.saved && !preview.saveError);
+        QVERIFY(!preview.record.cleanup);
+        QVERIFY(load(d.id)->cleanup.has_value()); // the real clean-up's, still
     }
 
     void predictionFollowsModeRateAndQueue()
@@ -148,6 +249,17 @@ private Q_SLOTS:
     }
 
 private:
+    /// The ledger's record of run `id`; nullopt when it has none (or Redis does not answer).
+    std::optional<RunRecord> load(const QString &id)
+    {
+        RunLedger ledger(m_engine->redis(), m_engine->keys());
+        std::optional<Result<RunRecord, LedgerError>> loaded;
+        ledger.load(id, [&loaded](Result<RunRecord, LedgerError> r) { loaded = std::move(r); });
+        if (!QTest::qWaitFor([&] { return loaded.has_value(); }, 10'000) || !loaded->ok())
+            return std::nullopt;
+        return loaded->value();
+    }
+
     test::RedisServer m_redis;
     QTemporaryDir m_dir;
     std::unique_ptr<LocalEngine> m_engine;

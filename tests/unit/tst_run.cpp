@@ -121,6 +121,40 @@ private Q_SLOTS:
         QVERIFY(r.definition.id.startsWith(QStringLiteral("run-20251129-")));
     }
 
+    void deliveryObservableIsKept_data()
+    {
+        QTest::addColumn<QString>("stored"); // the record's "delivery_observable", or none
+        QTest::addColumn<QString>("deliveryCheck"); // detail of its "every lead delivered"
+        QTest::addColumn<bool>("observable");
+        QTest::newRow("saved observable") << "true"
+                                          << "3 of 3" << true;
+        QTest::newRow("saved not observable") << "false"
+                                              << "verified in Instantly" << false;
+        // Records from before the field: observable, as they were judged, unless their own
+        // delivery check said it was not.
+        QTest::newRow("older, judged observable") << QString() << "0 of 3 (0 created)" << true;
+        QTest::newRow("older, judged not observable")
+            << QString() << "not observable: the target's tasks are not in this Redis" << false;
+        QTest::newRow("older, verified") << QString() << "verified in Instantly: 3 present" << true;
+    }
+    void deliveryObservableIsKept()
+    {
+        QFETCH(QString, stored);
+        QFETCH(QString, deliveryCheck);
+        QFETCH(bool, observable);
+        RunRecord r;
+        r.definition.id = QStringLiteral("run-1");
+        r.deliveryObservable = stored != QLatin1String("false");
+        r.checks = { { QStringLiteral("every lead delivered"), false, deliveryCheck } };
+        nlohmann::json j = toJson(r);
+        QCOMPARE(j.value("delivery_observable", true), r.deliveryObservable);
+        if (stored.isEmpty())
+            j.erase("delivery_observable");
+        const auto back = runRecordFromJson(j);
+        QVERIFY(back.has_value());
+        QCOMPARE(back->deliveryObservable, observable);
+    }
+
     void foreignJsonIsRefused()
     {
         QVERIFY(!runRecordFromJson(nlohmann::json::parse("{\"version\":2}")));
