@@ -16,6 +16,7 @@ Q_LOGGING_CATEGORY(lcIntakeStore, "sluice.intake")
 namespace {
 
 const QString kIntakeEnqueueScript = QStringLiteral("intake_enqueue");
+const QString kIntakeGroupScript = QStringLiteral("intake_enqueue_group");
 
 /// The script's fate is unknown: it may have run before the connection dropped.
 bool fateUnknown(RedisError::Kind kind)
@@ -78,8 +79,10 @@ IntakeStore::IntakeStore(const IntakeOptions &options, RedisClient *redis, Metri
     connect(&m_drainRetry, &QTimer::timeout, this, &IntakeStore::drainSpool);
     m_adoptTimer.setInterval(30'000);
     connect(&m_adoptTimer, &QTimer::timeout, this, &IntakeStore::drainSpool);
-    if (m_redis)
+    if (m_redis) {
         m_redis->loadScript(kIntakeEnqueueScript, bundledLuaScript(kIntakeEnqueueScript));
+        m_redis->loadScript(kIntakeGroupScript, bundledLuaScript(kIntakeGroupScript));
+    }
 }
 
 IntakeStore::~IntakeStore() = default;
@@ -147,44 +150,109 @@ void IntakeStore::store(IntakeBatch batch, Done done)
     storeInRedis(std::move(batch), std::move(done));
 }
 
+struct IntakeStore::Pending
+{
+    IntakeBatch batch;
+    Done done;
+};
+
 void IntakeStore::storeInRedis(IntakeBatch batch, Done done)
 {
-    const QList<QByteArray> keys = batch.scriptKeys(m_keys);
-    const QList<QByteArray> args = batch.scriptArgs(m_keys, m_retentionSeconds, m_journal);
+    m_waiting.push_back({ std::move(batch), std::move(done) });
+    // While a write is in flight the group grows; its reply sends the next one.
+    if (m_writesInFlight == 0 && !m_flushQueued) {
+        m_flushQueued = true;
+        QMetaObject::invokeMethod(this, &IntakeStore::flushGroup, Qt::QueuedConnection);
+    }
+}
+
+void IntakeStore::flushGroup()
+{
+    m_flushQueued = false;
+    while (!m_waiting.empty()) {
+        const size_t n = std::min(m_waiting.size(), kMaxGroup);
+        std::vector<Pending> group(std::make_move_iterator(m_waiting.begin()),
+                                   std::make_move_iterator(m_waiting.begin() + qsizetype(n)));
+        m_waiting.erase(m_waiting.begin(), m_waiting.begin() + qsizetype(n));
+        writeGroup(std::move(group));
+    }
+}
+
+void IntakeStore::writeGroup(std::vector<Pending> group)
+{
+    // One request: intake_enqueue as it is; several: each one's keys and arguments in turn.
+    const bool single = group.size() == 1;
+    QList<QByteArray> keys;
+    QList<QByteArray> args;
+    if (single) {
+        keys = group.front().batch.scriptKeys(m_keys);
+        args = group.front().batch.scriptArgs(m_keys, m_retentionSeconds, m_journal);
+    } else {
+        for (const Pending &p : group) {
+            const QList<QByteArray> own = p.batch.scriptKeys(m_keys);
+            const QList<QByteArray> ownArgs
+                = p.batch.scriptArgs(m_keys, m_retentionSeconds, m_journal);
+            args.reserve(args.size() + own.size() + ownArgs.size() + 2);
+            args.append(QByteArray::number(own.size()));
+            args.append(own);
+            args.append(QByteArray::number(ownArgs.size()));
+            args.append(ownArgs);
+        }
+    }
+    ++m_writesInFlight;
     m_redis->evalScript(
-        kIntakeEnqueueScript, keys, args,
-        [self = QPointer<IntakeStore>(this), batch = std::move(batch),
-         done = std::move(done)](RedisResult result) {
+        single ? kIntakeEnqueueScript : kIntakeGroupScript, keys, args,
+        [self = QPointer<IntakeStore>(this), group = std::move(group)](RedisResult result) mutable {
             if (!self)
                 return;
-            if (!result.ok()) {
-                const RedisError &error = result.error();
-                if (error.kind == RedisError::Kind::NotConnected || fateUnknown(error.kind)) {
-                    done(self->spool(batch));
-                    return;
-                }
-                qCWarning(lcIntakeStore).noquote()
-                    << "Redis refused to store task" << batch.taskId << ':' << error.describe();
-                done(unavailable(
-                    QStringLiteral("Redis refused the write (%1)").arg(error.describe())));
-                return;
-            }
-            const RedisReply &reply = result.value();
-            const QByteArray taskId = reply.at(0).bytes();
-            if (!reply.isArray() || taskId.isEmpty()) {
-                qCCritical(lcIntakeStore).noquote()
-                    << "unexpected reply from" << kIntakeEnqueueScript << ':' << reply.describe();
-                done(unavailable(QStringLiteral("unexpected answer from the queue"), true));
-                return;
-            }
-            if (reply.at(1).integer() == 1) {
-                done(outcome(Outcome::Duplicate, QString::fromLatin1(taskId)));
-                return;
-            }
-            const qint64 dead = reply.at(3).integer();
-            done(outcome(Outcome::Stored, QString::fromLatin1(taskId), reply.at(2).integer() - dead,
-                         dead));
+            --self->m_writesInFlight;
+            self->settleGroup(group, result);
+            if (self->m_writesInFlight == 0 && !self->m_waiting.empty())
+                self->flushGroup();
         });
+}
+
+void IntakeStore::settleGroup(std::vector<Pending> &group, const RedisResult &result)
+{
+    if (!result.ok()) {
+        const RedisError &error = result.error();
+        if (error.kind == RedisError::Kind::NotConnected || fateUnknown(error.kind)) {
+            // Spooled: a replay of a request that was stored after all is a duplicate there.
+            for (Pending &p : group)
+                p.done(spool(p.batch));
+            return;
+        }
+        qCWarning(lcIntakeStore).noquote()
+            << "Redis refused to store" << group.size() << "request(s):" << error.describe();
+        const Result refused
+            = unavailable(QStringLiteral("Redis refused the write (%1)").arg(error.describe()));
+        for (Pending &p : group)
+            p.done(refused);
+        return;
+    }
+    const RedisReply &reply = result.value();
+    if (group.size() == 1) {
+        group.front().done(resultOf(reply, group.front().batch));
+        return;
+    }
+    for (size_t i = 0; i < group.size(); ++i)
+        group[i].done(resultOf(reply.at(i), group[i].batch));
+}
+
+IntakeStore::Result IntakeStore::resultOf(const RedisReply &reply, const IntakeBatch &batch)
+{
+    const QByteArray taskId = reply.at(0).bytes();
+    if (!reply.isArray() || taskId.isEmpty()) {
+        qCCritical(lcIntakeStore).noquote()
+            << "unexpected reply from" << kIntakeEnqueueScript << "for task" << batch.taskId << ':'
+            << reply.describe();
+        return unavailable(QStringLiteral("unexpected answer from the queue"), true);
+    }
+    if (reply.at(1).integer() == 1)
+        return outcome(Outcome::Duplicate, QString::fromLatin1(taskId));
+    const qint64 dead = reply.at(3).integer();
+    return outcome(Outcome::Stored, QString::fromLatin1(taskId), reply.at(2).integer() - dead,
+                   dead);
 }
 
 IntakeStore::Result IntakeStore::spool(const IntakeBatch &batch)

@@ -1,7 +1,9 @@
 #pragma once
 
+#include "intakebatch.h"
 #include "intakeoptions.h"
 #include "queue/rediskeys.h"
+#include "redis/rediserror.h"
 #include "spool.h"
 
 #include <QHash>
@@ -12,6 +14,7 @@
 
 #include <functional>
 #include <optional>
+#include <vector>
 
 namespace sluice {
 
@@ -26,6 +29,11 @@ struct IntakeBatch;
 /// unreachable, the local Spool (fsync'd), which drains into Redis in order whenever the
 /// client becomes Connected. It knows nothing of HTTP: the server maps its outcomes to
 /// answers.
+///
+/// Group commit: requests that arrive while a write is in flight (or in the same event-loop
+/// turn) go to Redis together, up to kMaxGroup in one intake_enqueue_group call, when that
+/// write returns. At low load each request is written at once; under load the round trips and
+/// script starts are shared, and each request is still answered only after Redis stored it.
 ///
 /// Every outcome but Unavailable means the request is durable. The script refuses a task id,
 /// event id or Close task id it has already stored, so a replayed spool line never
@@ -74,13 +82,20 @@ public:
     const Spool &spool() const { return m_spool; }
     /// True while spooled requests are being replayed into Redis.
     bool draining() const { return m_draining; }
+    /// Requests in one group-commit call at most.
+    static constexpr size_t kMaxGroup = 64;
 
 Q_SIGNALS:
     /// The spool became empty after a drain.
     void spoolDrained();
 
 private:
+    struct Pending;
     void storeInRedis(IntakeBatch batch, Done done);
+    void flushGroup();
+    void writeGroup(std::vector<Pending> group);
+    void settleGroup(std::vector<Pending> &group, const RedisResult &result);
+    Result resultOf(const RedisReply &reply, const IntakeBatch &batch);
     Result spool(const IntakeBatch &batch);
     void drainSpool();
     void drainNext();
@@ -104,6 +119,10 @@ private:
     /// delivery while Redis is down is recognised and a spooled task has a status.
     QHash<QString, QString> m_spooledDedupe;
     QHash<QString, int> m_spooledTasks;
+
+    std::vector<Pending> m_waiting; ///< requests for the next group write
+    int m_writesInFlight = 0;
+    bool m_flushQueued = false;
 
     MetricCounter &m_spooled;
     MetricCounter &m_drained;

@@ -23,6 +23,7 @@
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QSignalSpy>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -561,6 +562,56 @@ private Q_SLOTS:
         } else {
             QVERIFY(e.taskId.isEmpty());
         }
+    }
+
+    // Group commit: webhooks pipelined in one write are parsed in one turn and stored in one
+    // script call; a repeat inside the group is a duplicate of the earlier one; every one is
+    // answered after Redis stored it, in request order.
+    void webhooksArrivingTogetherAreStoredTogether()
+    {
+        QVERIFY(startIntake());
+        redis({ "CONFIG", "RESETSTAT" });
+        constexpr int kCount = 40;
+        QByteArray wire;
+        for (int i = 0; i < kCount; ++i) {
+            // The last one repeats the first event.
+            const QByteArray body
+                = closeWebhook(QStringLiteral("ev_group_%1").arg(i % (kCount - 1)),
+                               { QStringLiteral("g%1@acme.io").arg(i) });
+            wire += "POST /instantly/add_lead HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                    "application/json\r\nContent-Length: "
+                + QByteArray::number(body.size()) + "\r\n\r\n" + body;
+        }
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, m_intake->port());
+        QVERIFY(socket.waitForConnected(5000));
+        socket.write(wire);
+        QByteArray in;
+        QTRY_VERIFY_WITH_TIMEOUT((in += socket.readAll()).count("HTTP/1.1 ") == kCount, 15'000);
+        QList<QByteArray> taskIds;
+        for (const QByteArray &answer : in.split('H')) { // "HTTP/1.1 ..." (bodies have no 'H')
+            const qsizetype body = answer.indexOf("\r\n\r\n");
+            if (body < 0)
+                continue;
+            const json j = json::parse(answer.mid(body + 4).toStdString(), nullptr, false);
+            QVERIFY2(j.is_object() && j.contains("task_id"), answer.constData());
+            taskIds.append(QByteArray::fromStdString(j["task_id"].get<std::string>()));
+        }
+        QCOMPARE(taskIds.size(), kCount);
+        QCOMPARE(in.count("HTTP/1.1 202 "), kCount - 1);
+        QCOMPARE(in.count("HTTP/1.1 200 "), 1);
+        QVERIFY(in.lastIndexOf("HTTP/1.1 200 ") > in.lastIndexOf("HTTP/1.1 202 ")); // in order
+        QCOMPARE(taskIds.last(), taskIds.first());
+        QCOMPARE(QSet<QByteArray>(taskIds.begin(), taskIds.end()).size(), kCount - 1);
+        QCOMPARE(streamLength(), kCount - 1);
+        for (int i = 0; i < kCount - 1; ++i)
+            QCOMPARE(taskHash(QString::fromLatin1(taskIds[i])).value("total"), QByteArray("1"));
+        // Far fewer script calls than webhooks (one, unless the bytes came in several reads).
+        const QByteArray stats = redis({ "INFO", "commandstats" }).bytes();
+        const qsizetype at = stats.indexOf("cmdstat_evalsha:calls=");
+        QVERIFY2(at >= 0, stats.constData());
+        const int calls = stats.mid(at + 22, stats.indexOf(',', at) - at - 22).toInt();
+        QVERIFY2(calls >= 1 && calls <= kCount / 4, qPrintable(QString::number(calls)));
     }
 
     // IntakeStore on its own: every outcome, with no HTTP in front of it.
