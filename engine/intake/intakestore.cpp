@@ -188,11 +188,13 @@ void IntakeStore::writeGroup(std::vector<Pending> group)
         keys = group.front().batch.scriptKeys(m_keys);
         args = group.front().batch.scriptArgs(m_keys, m_retentionSeconds, m_journal);
     } else {
+        // No reserve() per request: QList's reserve is exact, so growing by it each time
+        // copies the whole list again (it cost 11% of serve's CPU under wrk).
+        args.reserve(qsizetype(group.size()) * 24);
         for (const Pending &p : group) {
             const QList<QByteArray> own = p.batch.scriptKeys(m_keys);
             const QList<QByteArray> ownArgs
                 = p.batch.scriptArgs(m_keys, m_retentionSeconds, m_journal);
-            args.reserve(args.size() + own.size() + ownArgs.size() + 2);
             args.append(QByteArray::number(own.size()));
             args.append(own);
             args.append(QByteArray::number(ownArgs.size()));
