@@ -15,6 +15,8 @@ packages=(
   libhiredis-dev nlohmann-json3-dev redis-server
   # Boost.Beast's HTTP parser (header-only) for the intake's lean front (engine/net/httpfront).
   libboost-dev
+  # The allocator of the release binary (app/CMakeLists.txt says what it measured).
+  libjemalloc-dev
   # The console under a virtual display, screenshots, and the format check.
   xvfb xauth clang-format
   # The .deb and its checks: dpkg-shlibdeps for the Depends, the desktop file and AppStream
