@@ -5,8 +5,8 @@
 #include "commands.h"
 
 #include "control/operatorcontrol.h"
-#include "queue/rediskeys.h"
 #include "redis/redisclient.h"
+#include "store/rediskeys.h"
 
 #include <QCommandLineParser>
 #include <QTextStream>

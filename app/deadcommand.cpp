@@ -6,8 +6,8 @@
 
 #include "control/operatorcontrol.h"
 #include "queue/leadreason.h"
-#include "queue/rediskeys.h"
 #include "redis/redisclient.h"
+#include "store/rediskeys.h"
 
 #include <QCommandLineParser>
 #include <QDateTime>

@@ -3,10 +3,10 @@
 #include "commands.h"
 
 #include "config/serveoptions.h"
-#include "queue/rediskeys.h"
 #include "redis/redisclient.h"
 #include "runs/runledger.h"
 #include "runs/runreport.h"
+#include "store/rediskeys.h"
 
 #include <QCoreApplication>
 #include <QLoggingCategory>

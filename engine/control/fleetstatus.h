@@ -2,7 +2,7 @@
 
 #include "control/operatorcontrol.h"
 #include "queue/parkedcampaigns.h"
-#include "queue/rediskeys.h"
+#include "store/rediskeys.h"
 
 #include <QElapsedTimer>
 #include <QMutex>

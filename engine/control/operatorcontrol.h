@@ -3,9 +3,9 @@
 #include "core/result.h"
 #include "queue/leadreason.h"
 #include "queue/pausecause.h"
-#include "queue/queuedlead.h"
-#include "queue/rediskeys.h"
 #include "redis/rediserror.h"
+#include "store/queuedlead.h"
+#include "store/rediskeys.h"
 
 #include <QObject>
 #include <QString>

@@ -7,9 +7,9 @@
 #include "limiter/sendaudit.h"
 #include "limiter/sharedratelimiter.h"
 #include "limiter/upstreamgate.h"
-#include "queue/rediskeys.h"
 #include "redis/fleetclock.h"
 #include "redis/redisclient.h"
+#include "store/rediskeys.h"
 
 #include <QEventLoop>
 #include <QLoggingCategory>

@@ -7,10 +7,10 @@
 #include "intake/metrics.h"
 #include "intake/webhookexchange.h"
 #include "journal/leadjournal.h"
-#include "queue/rediskeys.h"
 #include "runs/loadtest.h"
 #include "runs/runsession.h"
 #include "sandbox/sandboxoptions.h"
+#include "store/rediskeys.h"
 
 #include <QObject>
 #include <QUrl>

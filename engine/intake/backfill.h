@@ -2,7 +2,7 @@
 
 #include "close/closetask.h"
 #include "core/result.h"
-#include "queue/rediskeys.h"
+#include "store/rediskeys.h"
 
 #include <QDateTime>
 #include <QObject>

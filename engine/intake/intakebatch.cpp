@@ -4,8 +4,8 @@
 #include "close/closewebhook.h"
 #include "journal/leadjournal.h"
 #include "queue/leadreason.h"
-#include "queue/queuedlead.h"
-#include "queue/rediskeys.h"
+#include "store/queuedlead.h"
+#include "store/rediskeys.h"
 
 #include <QRandomGenerator>
 

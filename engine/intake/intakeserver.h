@@ -4,7 +4,7 @@
 #include "intakeoptions.h"
 #include "intakestore.h"
 #include "net/httpfront.h"
-#include "queue/rediskeys.h"
+#include "store/rediskeys.h"
 #include "webhookexchange.h"
 
 #include <QElapsedTimer>

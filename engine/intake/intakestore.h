@@ -2,9 +2,9 @@
 
 #include "intakebatch.h"
 #include "intakeoptions.h"
-#include "queue/rediskeys.h"
 #include "redis/rediserror.h"
 #include "spool.h"
+#include "store/rediskeys.h"
 
 #include <QHash>
 #include <QObject>

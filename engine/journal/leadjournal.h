@@ -1,8 +1,8 @@
 #pragma once
 
 #include "core/result.h"
-#include "queue/rediskeys.h"
 #include "redis/rediserror.h"
+#include "store/rediskeys.h"
 
 #include <QByteArray>
 #include <QList>

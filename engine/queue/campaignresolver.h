@@ -1,7 +1,7 @@
 #pragma once
 
 #include "queue/dispatcheroptions.h"
-#include "queue/rediskeys.h"
+#include "store/rediskeys.h"
 
 #include <QHash>
 #include <QObject>

@@ -6,10 +6,10 @@
 #include "dispatcheroptions.h"
 #include "limiter/sharedratelimiter.h"
 #include "pausecause.h"
-#include "queuedlead.h"
 #include "redis/rediserror.h"
-#include "rediskeys.h"
 #include "settler.h"
+#include "store/queuedlead.h"
+#include "store/rediskeys.h"
 
 #include <QByteArray>
 #include <QElapsedTimer>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "queue/rediskeys.h"
+#include "store/rediskeys.h"
 
 #include <QObject>
 #include <QString>

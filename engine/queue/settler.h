@@ -1,7 +1,7 @@
 #pragma once
 
 #include "queue/leadreason.h"
-#include "queue/rediskeys.h"
+#include "store/rediskeys.h"
 
 #include <QByteArray>
 #include <QObject>

@@ -7,8 +7,6 @@ target_sources(sluice_engine PRIVATE
   queue/leadreason.cpp queue/leadreason.h
   queue/parkedcampaigns.cpp queue/parkedcampaigns.h
   queue/pausecause.cpp queue/pausecause.h
-  queue/queuedlead.cpp queue/queuedlead.h
-  queue/rediskeys.h
   queue/retrypolicy.cpp queue/retrypolicy.h
   queue/schemagate.cpp queue/schemagate.h
   queue/settler.cpp queue/settler.h

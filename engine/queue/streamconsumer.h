@@ -2,7 +2,7 @@
 
 #include "queue/dispatcheroptions.h"
 #include "queue/pausecause.h"
-#include "queue/rediskeys.h"
+#include "store/rediskeys.h"
 
 #include <QByteArray>
 #include <QElapsedTimer>

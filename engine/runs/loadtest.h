@@ -2,8 +2,8 @@
 
 #include "limiter/raterule.h"
 #include "queue/dispatcheroptions.h"
-#include "queue/rediskeys.h"
 #include "runs/run.h"
+#include "store/rediskeys.h"
 
 #include <QElapsedTimer>
 #include <QObject>

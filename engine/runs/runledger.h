@@ -1,9 +1,9 @@
 #pragma once
 
 #include "core/result.h"
-#include "queue/rediskeys.h"
 #include "redis/rediserror.h"
 #include "runs/run.h"
+#include "store/rediskeys.h"
 
 #include <QString>
 #include <QStringList>

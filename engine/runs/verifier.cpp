@@ -3,9 +3,9 @@
 #include "campaignreader.h"
 #include "core/clock.h"
 #include "instantly/instantlyclient.h"
-#include "queue/queuedlead.h"
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
+#include "store/queuedlead.h"
 
 #include <QHash>
 #include <QLoggingCategory>

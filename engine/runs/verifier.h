@@ -3,8 +3,8 @@
 #include "apiretry.h"
 #include "core/result.h"
 #include "journal/leadjournal.h"
-#include "queue/rediskeys.h"
 #include "run.h"
+#include "store/rediskeys.h"
 
 #include <QObject>
 #include <QString>

@@ -12,11 +12,11 @@
 #include "close/closeratelimit.h"
 #include "limiter/sharedratelimiter.h"
 #include "net/apitransport.h"
-#include "queue/rediskeys.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
 #include "sandbox/sandboxserver.h"
+#include "store/rediskeys.h"
 
 #include <QElapsedTimer>
 #include <QSignalSpy>

@@ -11,11 +11,11 @@
 #include "intake/intakestore.h"
 #include "intake/metrics.h"
 #include "intake/spool.h"
-#include "queue/queuedlead.h"
-#include "queue/rediskeys.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
+#include "store/queuedlead.h"
+#include "store/rediskeys.h"
 
 #include <QDateTime>
 #include <QFile>

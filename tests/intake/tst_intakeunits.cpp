@@ -7,8 +7,8 @@
 #include "intake/metrics.h"
 #include "intake/spool.h"
 #include "intake/webhookexchange.h"
-#include "queue/queuedlead.h"
-#include "queue/rediskeys.h"
+#include "store/queuedlead.h"
+#include "store/rediskeys.h"
 
 #include <QFile>
 #include <QTemporaryDir>

@@ -9,10 +9,10 @@
 #include "limiter/sendaudit.h"
 #include "limiter/sharedratelimiter.h"
 #include "limiter/upstreamgate.h"
-#include "queue/rediskeys.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
 #include "sandbox/sandboxserver.h"
+#include "store/rediskeys.h"
 
 #include <QSignalSpy>
 #include <QTest>

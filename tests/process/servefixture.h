@@ -5,11 +5,11 @@
 
 #include "common/httpreply.h"
 #include "common/validschedule.h"
-#include "queue/rediskeys.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
 #include "runs/webhookfirer.h"
 #include "sandbox/sandboxserver.h"
+#include "store/rediskeys.h"
 
 #include <QDir>
 #include <QEventLoop>

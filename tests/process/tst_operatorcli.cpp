@@ -4,9 +4,9 @@
 // non-zero exit status (2 for usage, 1 when nothing was done). `sluice serve` without
 // CLOSE_API_KEY says what that will do.
 #include "queue/leadreason.h"
-#include "queue/queuedlead.h"
 #include "redis/redisserver.h"
 #include "servefixture.h"
+#include "store/queuedlead.h"
 
 #include <QTest>
 

@@ -12,14 +12,14 @@
 #include "limiter/sendaudit.h"
 #include "limiter/sharedratelimiter.h"
 #include "queue/dispatcher.h"
-#include "queue/queuedlead.h"
-#include "queue/rediskeys.h"
 #include "queue/retrypolicy.h"
 #include "queue/schemagate.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
 #include "sandbox/sandboxserver.h"
+#include "store/queuedlead.h"
+#include "store/rediskeys.h"
 
 #include <QDateTime>
 #include <QElapsedTimer>

@@ -4,11 +4,11 @@
 // trace (the discarded stream and the lead's journal), and the fleet's pause read back whole.
 #include "control/operatorcontrol.h"
 #include "journal/leadjournal.h"
-#include "queue/queuedlead.h"
-#include "queue/rediskeys.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
+#include "store/queuedlead.h"
+#include "store/rediskeys.h"
 
 #include <QTest>
 

@@ -2,12 +2,12 @@
 // listings are newest first and limited, retention drops the oldest runs with their records,
 // unknown and unreadable runs are named, and the ledger is still there after Redis is killed
 // and restarted.
-#include "queue/rediskeys.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
 #include "runs/runledger.h"
 #include "runs/samplerun.h"
+#include "store/rediskeys.h"
 
 #include <QEventLoop>
 #include <QTest>

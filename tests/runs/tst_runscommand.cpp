@@ -1,12 +1,12 @@
 // `sluice runs` as a process, the way an operator uses it: against a test redis-server holding
 // runs saved through the ledger, it lists, shows, exports, compares and deletes them, and
 // answers unknown runs, bad usage and an unreachable Redis with a message and an exit code.
-#include "queue/rediskeys.h"
 #include "redis/privateredis.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
 #include "runs/runledger.h"
 #include "runs/samplerun.h"
+#include "store/rediskeys.h"
 
 #include <QEventLoop>
 #include <QFile>

@@ -3,9 +3,9 @@
 // duplicate, extras, paging, the shared rate limit, unknown and vanished campaigns, and API
 // failures that end in an error instead of a pass.
 #include "queue/dispatcher.h"
-#include "queue/queuedlead.h"
 #include "redis/redisserver.h"
 #include "runs/verifier.h"
+#include "store/queuedlead.h"
 #include "verifytestbed.h"
 
 #include <QElapsedTimer>

@@ -7,11 +7,11 @@
 #include "instantly/instantlyclient.h"
 #include "limiter/sharedratelimiter.h"
 #include "limiter/upstreamgate.h"
-#include "queue/rediskeys.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
 #include "runs/run.h"
 #include "sandbox/sandboxserver.h"
+#include "store/rediskeys.h"
 
 #include <QTest>
 
