@@ -29,6 +29,8 @@ bool HttpRequest::hasHeader(QByteArrayView name) const
 QByteArray httpReasonPhrase(int status)
 {
     switch (status) {
+    case 100:
+        return "Continue";
     case 200:
         return "OK";
     case 201:
@@ -57,6 +59,8 @@ QByteArray httpReasonPhrase(int status)
         return "Unsupported Media Type";
     case 422:
         return "Unprocessable Entity";
+    case 431:
+        return "Request Header Fields Too Large";
     case 429:
         return "Too Many Requests";
     case 500:

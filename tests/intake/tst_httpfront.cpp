@@ -220,6 +220,8 @@ private Q_SLOTS:
         const QList<Answer> answers = c.answers(1);
         QCOMPARE(answers.size(), 1);
         QCOMPARE(answers[0].status, 431);
+        QVERIFY(answers[0].headers.startsWith("HTTP/1.1 431 Request Header Fields Too Large"));
+        QVERIFY(answers[0].body.contains("\"error\":\"Request Header Fields Too Large\""));
         QVERIFY(!detailOf(answers[0]).empty());
         QCOMPARE(m_front->fastCalls, 0);
         QVERIFY(c.closedByServer());
