@@ -95,6 +95,10 @@ struct IntakeServer::Counters
         , badRequest(rejected(m, "bad_request"))
         , unavailable(rejected(m, "unavailable"))
         , misconfigured(rejected(m, "misconfigured"))
+        , headerTooLarge(rejected(m, "header_too_large"))
+        , requestTimeout(rejected(m, "request_timeout"))
+        , malformed(rejected(m, "malformed_http"))
+        , tooManyConnections(rejected(m, "too_many_connections"))
         , ack(m.histogram("sluice_intake_ack_seconds",
                           "Time from routing a POST /instantly/add_lead to its 2xx answer.",
                           Metrics::latencyBuckets()))
@@ -103,7 +107,9 @@ struct IntakeServer::Counters
     static MetricCounter &rejected(Metrics &m, const char *reason)
     {
         return m.counter("sluice_intake_rejected_total",
-                         "Requests to POST /instantly/add_lead refused, by reason.",
+                         "Requests to POST /instantly/add_lead refused, by reason (the "
+                         "listener's own: header_too_large, request_timeout, malformed_http, "
+                         "too_many_connections and an early payload_too_large, on any path).",
                          { { "reason", reason } });
     }
 
@@ -117,6 +123,10 @@ struct IntakeServer::Counters
     MetricCounter &badRequest;
     MetricCounter &unavailable;
     MetricCounter &misconfigured;
+    MetricCounter &headerTooLarge;
+    MetricCounter &requestTimeout;
+    MetricCounter &malformed;
+    MetricCounter &tooManyConnections;
     MetricHistogram &ack;
 };
 
@@ -186,10 +196,24 @@ Result<quint16, QString> IntakeServer::start()
 void IntakeServer::refusedEarly(int status)
 {
     // The front answers these before routing; count them with the route's own refusals.
-    if (status == 413)
-        m_counters->tooLarge.increment();
-    else if (status == 400 || status == 431 || status == 408)
-        m_counters->badRequest.increment();
+    Counters &c = *m_counters;
+    switch (status) {
+    case 413:
+        c.tooLarge.increment();
+        break;
+    case 431:
+        c.headerTooLarge.increment();
+        break;
+    case 408:
+        c.requestTimeout.increment();
+        break;
+    case 503:
+        c.tooManyConnections.increment();
+        break;
+    default:
+        c.malformed.increment();
+        break;
+    }
 }
 
 void IntakeServer::reject(HttpResponder &responder, int status, const QString &detail,

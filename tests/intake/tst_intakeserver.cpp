@@ -886,6 +886,17 @@ private Q_SLOTS:
         QCOMPARE(post("{").status, 400);
         QCOMPARE(post("{}", {}, "text/plain").status, 415);
         QCOMPARE(post(QByteArray((1 << 20) + 1, ' ')).status, 413);
+        {
+            // Refused by the listener itself, before any route.
+            QTcpSocket raw;
+            raw.connectToHost(QHostAddress::LocalHost, m_intake->port());
+            QVERIFY(raw.waitForConnected(5000));
+            raw.write("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + QByteArray(20'000, 'p')
+                      + "\r\n\r\n");
+            QByteArray answer;
+            QTRY_VERIFY((answer += raw.readAll()).contains("\r\n\r\n"));
+            QVERIFY2(answer.startsWith("HTTP/1.1 431 "), answer.constData());
+        }
 
         const Reply health = get(QStringLiteral("/healthz"));
         QCOMPARE(health.status, 200);
@@ -906,6 +917,8 @@ private Q_SLOTS:
                "sluice_intake_rejected_total{reason=\"unsupported_media_type\"} 1\n",
                "sluice_intake_rejected_total{reason=\"payload_too_large\"} 1\n",
                "sluice_intake_rejected_total{reason=\"bad_signature\"} 0\n",
+               "sluice_intake_rejected_total{reason=\"header_too_large\"} 1\n",
+               "sluice_intake_rejected_total{reason=\"request_timeout\"} 0\n",
                "# TYPE sluice_intake_ack_seconds histogram\n",
                "sluice_intake_ack_seconds_bucket{le=\"+Inf\"} 4\n",
                "sluice_intake_ack_seconds_count 4\n", "sluice_intake_spool_depth 0\n",
