@@ -1,8 +1,8 @@
 #include "fleetstatus.h"
 
-#include "intake/metrics.h"
 #include "queue/pausecause.h"
 #include "redis/redisclient.h"
+#include "telemetry/metrics.h"
 
 #include <QMutexLocker>
 #include <QPointer>

@@ -3,13 +3,13 @@
 #include "breaker/sharedbreaker.h"
 #include "close/closegate.h"
 #include "instantly/instantlyclient.h"
-#include "intake/metrics.h"
 #include "limiter/sendaudit.h"
 #include "limiter/sharedratelimiter.h"
 #include "limiter/upstreamgate.h"
 #include "redis/fleetclock.h"
 #include "redis/redisclient.h"
 #include "store/rediskeys.h"
+#include "telemetry/metrics.h"
 
 #include <QEventLoop>
 #include <QLoggingCategory>

@@ -411,4 +411,26 @@ LoadTestServices LocalEngine::loadTestServices() const
     return s;
 }
 
+TelemetrySources LocalEngine::telemetrySources() const
+{
+    TelemetrySources sources;
+    sources.delivery = [this]() -> std::optional<DeliveryReading> {
+        if (!m_delivery)
+            return std::nullopt;
+        const DeliverySnapshot s = m_delivery->snapshot();
+        DeliveryReading r;
+        r.upstreamRequests = s.upstreamRequests;
+        r.upstreamRateLimited = s.upstreamRateLimited;
+        r.effectivePerSecond = s.effectivePerSecond;
+        r.configuredPerSecond = s.configuredPerSecond;
+        r.breaker = s.breaker;
+        r.inFlight = s.inFlight();
+        r.delivered = s.delivered();
+        return r;
+    };
+    sources.redis = [this] { return m_redis.get(); };
+    sources.keys = [this] { return m_keys; };
+    return sources;
+}
+
 } // namespace sluice

@@ -4,13 +4,14 @@
 #include "core/ringbuffer.h"
 #include "delivery/deliveryengine.h"
 #include "delivery/instancelease.h"
-#include "intake/metrics.h"
 #include "intake/webhookexchange.h"
 #include "journal/leadjournal.h"
 #include "runs/loadtest.h"
 #include "runs/runsession.h"
 #include "sandbox/sandboxoptions.h"
 #include "store/rediskeys.h"
+#include "telemetry/metrics.h"
+#include "telemetry/telemetry.h"
 
 #include <QObject>
 #include <QUrl>
@@ -82,6 +83,8 @@ public:
     DeliveryEngine *delivery() const { return m_delivery.get(); }
     SandboxServer *sandbox() const { return m_sandbox.get(); }
     Metrics &metrics() { return m_metrics; }
+    /// What the console's Telemetry samples: the delivery counters, the Redis client, keys.
+    TelemetrySources telemetrySources() const;
     /// Gated by the shared limiter and breaker: for runs, verification and clean-up.
     InstantlyClient *instantly() const { return m_instantly.get(); }
     SendAudit *audit() const { return m_audit.get(); }

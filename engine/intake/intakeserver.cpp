@@ -5,8 +5,8 @@
 #include "control/fleetstatus.h"
 #include "core/jsonvariant.h"
 #include "intakebatch.h"
-#include "metrics.h"
 #include "redis/redisclient.h"
+#include "telemetry/metrics.h"
 #include "webhookexchange.h"
 
 #include <QDateTime>

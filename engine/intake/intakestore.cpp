@@ -1,9 +1,9 @@
 #include "intakestore.h"
 
 #include "intakebatch.h"
-#include "metrics.h"
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
+#include "telemetry/metrics.h"
 
 #include <QDir>
 #include <QFileInfo>

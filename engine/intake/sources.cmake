@@ -4,6 +4,5 @@ target_sources(sluice_engine PRIVATE
   intake/intakeoptions.cpp intake/intakeoptions.h
   intake/intakeserver.cpp intake/intakeserver.h
   intake/intakestore.cpp intake/intakestore.h
-  intake/metrics.cpp intake/metrics.h
   intake/spool.cpp intake/spool.h
   intake/webhookexchange.cpp intake/webhookexchange.h)

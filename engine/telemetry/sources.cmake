@@ -1,2 +1,3 @@
 target_sources(sluice_engine PRIVATE
+  telemetry/metrics.cpp telemetry/metrics.h
   telemetry/telemetry.cpp telemetry/telemetry.h)

@@ -1,16 +1,15 @@
 #include "telemetry.h"
 
 #include "core/clock.h"
-#include "delivery/localengine.h"
 #include "redis/redisclient.h"
 
 #include <QPointer>
 
 namespace sluice {
 
-Telemetry::Telemetry(LocalEngine *engine, size_t historySeconds, QObject *parent)
+Telemetry::Telemetry(TelemetrySources sources, size_t historySeconds, QObject *parent)
     : QObject(parent)
-    , m_engine(engine)
+    , m_sources(std::move(sources))
     , m_samples(historySeconds)
 {
     m_timer.setInterval(1000);
@@ -30,9 +29,10 @@ void Telemetry::stop()
 
 void Telemetry::sample()
 {
-    if (!m_engine->delivery())
+    const std::optional<DeliveryReading> reading = m_sources.delivery();
+    if (!reading)
         return;
-    const DeliverySnapshot s = m_engine->delivery()->snapshot();
+    const DeliveryReading &s = *reading;
     TelemetrySample t;
     t.atMs = wallClockMs();
     if (m_lastRequests >= 0) {
@@ -45,8 +45,8 @@ void Telemetry::sample()
     t.configuredPerSecond = s.configuredPerSecond;
     t.breaker = s.breaker;
     t.queueDepth = m_queueDepth;
-    t.inFlight = s.inFlight();
-    t.delivered = s.delivered();
+    t.inFlight = s.inFlight;
+    t.delivered = s.delivered;
     if (m_auditKnown) {
         t.fleetSent = m_auditSent;
         t.fleetRateLimited = m_auditRateLimited;
@@ -65,12 +65,12 @@ void Telemetry::sample()
 
 void Telemetry::readBatches()
 {
-    RedisClient *redis = m_engine->redis();
+    RedisClient *redis = m_sources.redis();
     if (!redis || m_reading || redis->state() != RedisClient::State::Connected)
         return;
     m_reading = true;
     QPointer<Telemetry> self(this);
-    const RedisKeys keys = m_engine->keys();
+    const RedisKeys keys = m_sources.keys();
     redis->command({ "XLEN", keys.leads() }, [self](RedisResult r) {
         if (self && r.ok())
             self->m_queueDepth = r.value().integer();
@@ -124,7 +124,7 @@ void Telemetry::readBatches()
 
 void Telemetry::readAudit()
 {
-    RedisClient *redis = m_engine->redis();
+    RedisClient *redis = m_sources.redis();
     if (!redis || m_readingAudit || redis->state() != RedisClient::State::Connected)
         return;
     if (m_auditCursor.isEmpty()) // start from now: the history before is not this console's
@@ -132,7 +132,7 @@ void Telemetry::readAudit()
     m_readingAudit = true;
     QPointer<Telemetry> self(this);
     redis->command(
-        { "XRANGE", m_engine->keys().audit(), "(" + m_auditCursor, "+", "COUNT", "10000" },
+        { "XRANGE", m_sources.keys().audit(), "(" + m_auditCursor, "+", "COUNT", "10000" },
         [self](RedisResult r) {
             if (!self)
                 return;

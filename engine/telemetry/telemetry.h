@@ -2,6 +2,7 @@
 
 #include "breaker/circuitbreaker.h"
 #include "core/ringbuffer.h"
+#include "store/rediskeys.h"
 
 #include <QHash>
 #include <QObject>
@@ -10,11 +11,34 @@
 #include <QTimer>
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <vector>
 
 namespace sluice {
 
-class LocalEngine;
+class RedisClient;
+
+/// The delivery side's counters Telemetry samples each second (a DeliverySnapshot has them).
+struct DeliveryReading
+{
+    qint64 upstreamRequests = 0; ///< since start
+    qint64 upstreamRateLimited = 0;
+    double effectivePerSecond = 0;
+    double configuredPerSecond = 0;
+    BreakerState breaker = BreakerState::Closed;
+    int inFlight = 0;
+    qint64 delivered = 0;
+};
+
+/// What Telemetry reads, and nothing more: asked at every sample, so an engine that starts
+/// or restarts later is seen.
+struct TelemetrySources
+{
+    std::function<std::optional<DeliveryReading>()> delivery; ///< nullopt: not delivering
+    std::function<RedisClient *()> redis; ///< may return nullptr
+    std::function<RedisKeys()> keys;
+};
 
 /// One second of the engine, as the console draws it.
 struct TelemetrySample
@@ -55,15 +79,15 @@ struct BatchProgress
     qint64 createdMs = 0;
 };
 
-/// Samples a LocalEngine once a second into fixed-size history (an hour by default), so the
-/// console redraws from snapshots and its memory stays flat over a day. Reads are a copy
-/// under the delivery engine's lock and asynchronous Redis commands: the thread it lives on
+/// Samples the engine (through TelemetrySources) once a second into fixed-size history (an hour by
+/// default), so the console redraws from snapshots and its memory stays flat over a day. Reads are
+/// a copy under the delivery engine's lock and asynchronous Redis commands: the thread it lives on
 /// never waits.
 class Telemetry : public QObject
 {
     Q_OBJECT
 public:
-    explicit Telemetry(LocalEngine *engine, size_t historySeconds = 3600,
+    explicit Telemetry(TelemetrySources sources, size_t historySeconds = 3600,
                        QObject *parent = nullptr);
 
     void start();
@@ -89,7 +113,7 @@ private:
     void readBatches();
     void readAudit();
 
-    LocalEngine *m_engine;
+    TelemetrySources m_sources;
     RingBuffer<TelemetrySample> m_samples;
     std::vector<BatchProgress> m_batches;
     QTimer m_timer;

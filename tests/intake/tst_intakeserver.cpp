@@ -9,13 +9,13 @@
 #include "intake/intakebatch.h"
 #include "intake/intakeserver.h"
 #include "intake/intakestore.h"
-#include "intake/metrics.h"
 #include "intake/spool.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
 #include "store/queuedlead.h"
 #include "store/rediskeys.h"
+#include "telemetry/metrics.h"
 
 #include <QDateTime>
 #include <QFile>

@@ -4,11 +4,11 @@
 #include "close/closewebhook.h"
 #include "intake/intakebatch.h"
 #include "intake/intakeoptions.h"
-#include "intake/metrics.h"
 #include "intake/spool.h"
 #include "intake/webhookexchange.h"
 #include "store/queuedlead.h"
 #include "store/rediskeys.h"
+#include "telemetry/metrics.h"
 
 #include <QFile>
 #include <QTemporaryDir>

@@ -5,11 +5,11 @@
 #include "common/validschedule.h"
 #include "delivery/deliveryengine.h"
 #include "intake/intakeserver.h"
-#include "intake/metrics.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
 #include "runs/webhookfirer.h"
 #include "sandbox/sandboxserver.h"
+#include "telemetry/metrics.h"
 
 #include <QSignalSpy>
 #include <QTemporaryDir>
