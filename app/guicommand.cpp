@@ -5,7 +5,7 @@
 
 #include "config/serveoptions.h"
 #include "consolesettings.h"
-#include "delivery/localengine.h"
+#include "local/localengine.h"
 #include "mainwindow.h"
 
 #include <QApplication>

@@ -5,7 +5,7 @@
 
 #include "config/serveoptions.h"
 #include "core/clock.h"
-#include "delivery/localengine.h"
+#include "local/localengine.h"
 #include "runs/runreport.h"
 #include "runs/runsession.h"
 #include "sandbox/sandboxserver.h"

@@ -6,7 +6,7 @@
 #include "logging.h"
 
 #include "config/serveoptions.h"
-#include "delivery/localengine.h"
+#include "local/localengine.h"
 #include "runs/runledger.h"
 #include "runs/runreport.h"
 #include "runs/runsession.h"

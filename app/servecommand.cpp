@@ -4,7 +4,7 @@
 
 #include "config/serveoptions.h"
 #include "core/secret.h"
-#include "delivery/localengine.h"
+#include "local/localengine.h"
 
 #include <QCoreApplication>
 #include <QDir>

@@ -2,7 +2,7 @@
 
 #include "close/closeclient.h"
 #include "close/closegate.h"
-#include "delivery/localengine.h"
+#include "local/localengine.h"
 
 #include <QDialogButtonBox>
 #include <QFormLayout>

@@ -1,6 +1,6 @@
 #include "leadspage.h"
 
-#include "delivery/localengine.h"
+#include "local/localengine.h"
 #include "tones.h"
 
 #include <QDateTime>

@@ -2,8 +2,8 @@
 
 #include "agetext.h"
 #include "core/clock.h"
-#include "delivery/localengine.h"
 #include "instantly/instantlyclient.h"
+#include "local/localengine.h"
 #include "queue/campaignresolver.h"
 #include "queue/leadreason.h"
 #include "queue/parkedcampaigns.h"

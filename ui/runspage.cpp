@@ -3,7 +3,7 @@
 #include "tones.h"
 
 #include "core/clock.h"
-#include "delivery/localengine.h"
+#include "local/localengine.h"
 #include "runs/runledger.h"
 #include "runs/runreport.h"
 

@@ -3,7 +3,7 @@
 #include "tones.h"
 
 #include "close/closewebhook.h"
-#include "delivery/localengine.h"
+#include "local/localengine.h"
 
 #include <QComboBox>
 #include <QDateTime>

@@ -1,4 +1,3 @@
 target_sources(sluice_engine PRIVATE
   delivery/deliveryengine.cpp delivery/deliveryengine.h
-  delivery/instancelease.cpp delivery/instancelease.h
-  delivery/localengine.cpp delivery/localengine.h)
+  delivery/instancelease.cpp delivery/instancelease.h)

@@ -3,7 +3,7 @@
 // Load-test runs for tests: the engine they run on (embedded sandbox, a test's redis-server),
 // a definition with a fresh id, and running one to its end.
 #include "core/clock.h"
-#include "delivery/localengine.h"
+#include "local/localengine.h"
 #include "runs/loadtest.h"
 #include "runs/run.h"
 

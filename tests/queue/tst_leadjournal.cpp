@@ -3,8 +3,8 @@
 // clean-up, and each lead's timeline read back by email and by task id. Plus the pure parts:
 // identities, timelines split by campaign, and the one-line summaries.
 #include "common/testrun.h"
-#include "delivery/localengine.h"
 #include "journal/leadjournal.h"
+#include "local/localengine.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
 #include "runs/cleaner.h"

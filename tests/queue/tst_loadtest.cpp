@@ -4,7 +4,7 @@
 // judged again), the RunSession pipeline to the ledger, and the prediction.
 #include "common/foreignreceiver.h"
 #include "common/testrun.h"
-#include "delivery/localengine.h"
+#include "local/localengine.h"
 #include "redis/redisserver.h"
 #include "runs/loadtest.h"
 #include "runs/runledger.h"

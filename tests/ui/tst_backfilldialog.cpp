@@ -5,7 +5,7 @@
 #include "backfilldialog.h"
 #include "common/testrun.h"
 #include "common/validschedule.h"
-#include "delivery/localengine.h"
+#include "local/localengine.h"
 #include "mainwindow.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
