@@ -217,7 +217,7 @@ void OverviewPage::refresh()
     const auto &batches = m_telemetry->batches();
     m_batches->setRowCount(int(batches.size()));
     for (int row = 0; row < int(batches.size()); ++row) {
-        const BatchProgress &b = batches[size_t(row)];
+        const TaskProgress &b = batches[size_t(row)];
         auto set = [&](int column, const QString &text) {
             auto *item = m_batches->item(row, column);
             if (!item) {

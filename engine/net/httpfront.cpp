@@ -104,7 +104,14 @@ private:
             m_socket->readAll(); // after an error or Connection: close, the rest is dropped
             return;
         }
-        m_in += m_socket->readAll().toStdString();
+        // Straight into the parse buffer: no QByteArray copied into it.
+        const qint64 available = m_socket->bytesAvailable();
+        if (available <= 0)
+            return;
+        const size_t had = m_in.size();
+        m_in.resize(had + size_t(available));
+        const qint64 got = m_socket->read(m_in.data() + had, available);
+        m_in.resize(had + size_t(std::max<qint64>(0, got)));
         parse();
     }
 

@@ -84,7 +84,7 @@ void Telemetry::readBatches()
             self->m_reading = false;
             return;
         }
-        auto batches = std::make_shared<std::vector<BatchProgress>>();
+        auto batches = std::make_shared<std::vector<TaskProgress>>();
         auto pending = std::make_shared<int>(int(ids.value().elements().size()));
         for (const RedisReply &id : ids.value().elements()) {
             const QString taskId = QString::fromUtf8(id.bytes());
@@ -97,7 +97,7 @@ void Telemetry::readBatches()
                                    const auto &e = h.value().elements();
                                    const QByteArray state = e[0].bytes();
                                    if (state == "queued" || state == "running") {
-                                       BatchProgress b;
+                                       TaskProgress b;
                                        b.taskId = taskId;
                                        b.state = QString::fromUtf8(state);
                                        b.campaign = QString::fromUtf8(e[1].bytes());

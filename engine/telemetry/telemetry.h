@@ -2,6 +2,7 @@
 
 #include "breaker/circuitbreaker.h"
 #include "core/ringbuffer.h"
+#include "store/queuedlead.h"
 #include "store/rediskeys.h"
 
 #include <QHash>
@@ -63,22 +64,6 @@ struct TelemetrySample
     int upstreamRateLimited() const { return fleetSent >= 0 ? fleetRateLimited : rateLimited; }
 };
 
-/// One batch (a webhook's or a direct request's task) that is not finished yet.
-struct BatchProgress
-{
-    QString taskId;
-    QString campaign;
-    QString source;
-    QString state;
-    int total = 0;
-    int processed = 0;
-    int succeeded = 0;
-    int skipped = 0;
-    int failed = 0;
-    int dead = 0;
-    qint64 createdMs = 0;
-};
-
 /// Samples the engine (through TelemetrySources) once a second into fixed-size history (an hour by
 /// default), so the console redraws from snapshots and its memory stays flat over a day. Reads are
 /// a copy under the delivery engine's lock and asynchronous Redis commands: the thread it lives on
@@ -94,8 +79,9 @@ public:
     void stop();
 
     const RingBuffer<TelemetrySample> &samples() const { return m_samples; }
-    /// Unfinished batches, newest first (at most 20).
-    const std::vector<BatchProgress> &batches() const { return m_batches; }
+    /// Unfinished batches, newest first (at most 20): the task hashes' state, campaign,
+    /// source, counters up to dead, and created_ms (the other fields stay at their defaults).
+    const std::vector<TaskProgress> &batches() const { return m_batches; }
     /// Most requests sent in any `window` of the kept history (all instances when the send
     /// audit is readable, else this process).
     int worstWindow(std::chrono::seconds window) const;
@@ -115,7 +101,7 @@ private:
 
     TelemetrySources m_sources;
     RingBuffer<TelemetrySample> m_samples;
-    std::vector<BatchProgress> m_batches;
+    std::vector<TaskProgress> m_batches;
     QTimer m_timer;
     qint64 m_lastRequests = -1;
     qint64 m_lastRateLimited = 0;
