@@ -70,7 +70,9 @@ public:
         if (m_closing)
             return;
         const HttpFrontLimits &limits = m_front->m_limits;
-        if (requestInProgress()) {
+        if (holdingBack()) {
+            // The client sent its requests in time; it is we who have not read them yet.
+        } else if (requestInProgress()) {
             if (now - m_requestStarted > limits.requestTimeout.count())
                 refuse(408,
                        QStringLiteral("the request did not arrive whole within %1 ms")
@@ -93,6 +95,16 @@ private:
     };
 
     bool requestInProgress() const { return m_parser.has_value() || m_offset < m_in.size(); }
+
+    bool pipelineFull() const
+    {
+        return m_owed.size() >= size_t(std::max(1, m_front->m_limits.maxPipelined));
+    }
+
+    /// Whole or partial requests are buffered but not parsed, because the pipelining bound
+    /// holds them back until earlier answers leave. Their request clock starts when parsing
+    /// resumes.
+    bool holdingBack() const { return !m_parser && m_offset < m_in.size() && pipelineFull(); }
 
     void read()
     {
@@ -121,8 +133,7 @@ private:
             return; // a handler answered at once; the loop below goes on by itself
         m_parsing = true;
         const HttpFrontLimits &limits = m_front->m_limits;
-        while (!m_closing && m_offset < m_in.size()
-               && m_owed.size() < size_t(std::max(1, limits.maxPipelined))) {
+        while (!m_closing && m_offset < m_in.size() && !pipelineFull()) {
             if (!m_parser) {
                 m_parser.emplace();
                 m_parser->header_limit(std::uint32_t(limits.maxHeaderBytes));
@@ -266,8 +277,7 @@ private:
             }
         }
         // Requests held back by the pipelining bound may go on now.
-        if (!m_closing && m_offset < m_in.size()
-            && m_owed.size() < size_t(std::max(1, m_front->m_limits.maxPipelined)))
+        if (!m_closing && m_offset < m_in.size() && !pipelineFull())
             QMetaObject::invokeMethod(this, &FrontConnection::parse, Qt::QueuedConnection);
     }
 

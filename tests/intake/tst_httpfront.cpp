@@ -242,6 +242,36 @@ private Q_SLOTS:
         QVERIFY(m_front->held.isEmpty());
     }
 
+    void requestsHeldBackByThePipelineBoundDoNotTimeOut()
+    {
+        // The client sent everything at once; only the bound keeps the second request unread
+        // while the first waits for its answer (for Redis, in the intake). That wait is ours,
+        // so it must not be answered 408.
+        HttpFrontLimits limits;
+        limits.requestTimeout = 200ms;
+        limits.maxPipelined = 1;
+        start(limits);
+        Client c(m_port);
+        QVERIFY(c.connected());
+        c.send(post("/held", "{}") + get("/fast?n=2"));
+        QTRY_COMPARE(m_front->held.size(), 1);
+        QCOMPARE(m_front->fastCalls, 0);
+        // A half-sent request opened after it times out: by then the request timeout has
+        // passed for the held-back request too.
+        Client witness(m_port);
+        QVERIFY(witness.connected());
+        witness.send("POST /held HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+        QCOMPARE(witness.answers(1).value(0).status, 408);
+        QCOMPARE(c.socket().state(), QAbstractSocket::ConnectedState);
+        QCOMPARE(m_front->refused.count(408), 1); // the witness only
+        m_front->held[0].sendJson(202, "{}");
+        const QList<Answer> answers = c.answers(2);
+        QCOMPARE(answers.size(), 2);
+        QCOMPARE(answers[0].status, 202);
+        QCOMPARE(answers[1].status, 200);
+        QVERIFY2(answers[1].body.contains("n=2"), answers[1].body.constData());
+    }
+
     void idleConnectionsAreClosed()
     {
         HttpFrontLimits limits;
