@@ -1,6 +1,6 @@
 #include "breakeroutcome.h"
 
-#include "net/apitransport.h"
+#include "core/apicall.h"
 
 namespace sluice {
 

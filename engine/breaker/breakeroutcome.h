@@ -4,7 +4,7 @@
 
 namespace sluice {
 
-enum class CallOutcome; // engine/net/apitransport.h
+enum class CallOutcome; // core/apicall.h
 
 /// What one finished call means to the circuit breaker. Slowness is not part of it: the
 /// breaker judges it from the call's duration, for successes and failures alike.

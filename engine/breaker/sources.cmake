@@ -1,4 +1,4 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_breaker PRIVATE
   breaker/breakeroptions.cpp breaker/breakeroptions.h
   breaker/breakeroutcome.cpp breaker/breakeroutcome.h
   breaker/breakerwindow.cpp breaker/breakerwindow.h

@@ -2,8 +2,8 @@
 
 #include "close/closeratelimit.h"
 #include "limiter/sharedratelimiter.h"
-#include "limiter/upstreamgate.h"
 #include "net/apitransport.h"
+#include "net/upstreamgate.h"
 
 #include <QPointer>
 

@@ -1,7 +1,7 @@
 #pragma once
 
+#include "core/requestgate.h"
 #include "limiter/limiteroptions.h"
-#include "net/requestgate.h"
 
 #include <QByteArray>
 #include <QHash>

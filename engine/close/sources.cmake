@@ -1,4 +1,4 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_close PRIVATE
   close/closeclient.cpp close/closeclient.h
   close/closegate.cpp close/closegate.h
   close/closelead.cpp close/closelead.h

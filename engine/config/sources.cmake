@@ -1,2 +1,2 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_config PRIVATE
   config/serveoptions.cpp config/serveoptions.h)

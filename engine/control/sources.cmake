@@ -1,3 +1,3 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_control PRIVATE
   control/fleetstatus.cpp control/fleetstatus.h
   control/operatorcontrol.cpp control/operatorcontrol.h)

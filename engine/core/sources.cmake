@@ -1,7 +1,9 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_core PRIVATE
+  core/apicall.cpp core/apicall.h
   core/clock.cpp core/clock.h
   core/jsonvariant.cpp core/jsonvariant.h
   core/lead.cpp core/lead.h
+  core/requestgate.h
   core/ringbuffer.h
   core/result.h
   core/secret.cpp core/secret.h

@@ -5,7 +5,7 @@
 #include "instantly/instantlyclient.h"
 #include "limiter/sendaudit.h"
 #include "limiter/sharedratelimiter.h"
-#include "limiter/upstreamgate.h"
+#include "net/upstreamgate.h"
 #include "redis/fleetclock.h"
 #include "redis/redisclient.h"
 #include "store/rediskeys.h"

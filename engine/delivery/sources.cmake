@@ -1,3 +1,3 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_delivery PRIVATE
   delivery/deliveryengine.cpp delivery/deliveryengine.h
   delivery/instancelease.cpp delivery/instancelease.h)

@@ -1,3 +1,3 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_instantly PRIVATE
   instantly/instantlyclient.cpp instantly/instantlyclient.h
   instantly/instantlytypes.h)

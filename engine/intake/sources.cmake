@@ -1,4 +1,4 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_intake PRIVATE
   intake/backfill.cpp intake/backfill.h
   intake/intakebatch.cpp intake/intakebatch.h
   intake/intakeoptions.cpp intake/intakeoptions.h

@@ -1,2 +1,2 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_journal PRIVATE
   journal/leadjournal.cpp journal/leadjournal.h)

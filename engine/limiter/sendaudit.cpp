@@ -1,8 +1,8 @@
 #include "sendaudit.h"
 
+#include "core/apicall.h"
 #include "core/clock.h"
 #include "core/windowstats.h"
-#include "net/apitransport.h"
 #include "redis/redisclient.h"
 
 #include <QPointer>

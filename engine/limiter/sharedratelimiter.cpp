@@ -1,7 +1,7 @@
 #include "sharedratelimiter.h"
 
+#include "core/apicall.h"
 #include "core/clock.h"
-#include "net/apitransport.h"
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
 

@@ -7,7 +7,7 @@
 #include "intake/intakeserver.h"
 #include "limiter/sendaudit.h"
 #include "limiter/sharedratelimiter.h"
-#include "limiter/upstreamgate.h"
+#include "net/upstreamgate.h"
 #include "redis/privateredis.h"
 #include "redis/redisclient.h"
 #include "runs/webhookfirer.h"

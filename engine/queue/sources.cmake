@@ -1,4 +1,4 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_queue PRIVATE
   queue/bulkoutcome.cpp queue/bulkoutcome.h
   queue/campaigncheck.cpp queue/campaigncheck.h
   queue/campaignresolver.cpp queue/campaignresolver.h

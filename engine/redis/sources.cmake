@@ -1,4 +1,4 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_redis PRIVATE
   redis/fleetclock.cpp redis/fleetclock.h
   redis/luascripts.cpp redis/luascripts.h
   redis/privateredis.cpp redis/privateredis.h

@@ -1,4 +1,4 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_runs PRIVATE
   runs/apiretry.cpp runs/apiretry.h
   runs/campaignreader.cpp runs/campaignreader.h
   runs/cleaner.cpp runs/cleaner.h

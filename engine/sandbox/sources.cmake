@@ -1,4 +1,4 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_sandbox PRIVATE
   sandbox/campaignschedule.cpp sandbox/campaignschedule.h
   sandbox/closeratelimiter.cpp sandbox/closeratelimiter.h
   sandbox/closestore.cpp sandbox/closestore.h

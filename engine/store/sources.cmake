@@ -1,3 +1,3 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_store PRIVATE
   store/queuedlead.cpp store/queuedlead.h
   store/rediskeys.h)

@@ -1,3 +1,3 @@
-target_sources(sluice_engine PRIVATE
+target_sources(sluice_engine_telemetry PRIVATE
   telemetry/metrics.cpp telemetry/metrics.h
   telemetry/telemetry.cpp telemetry/telemetry.h)

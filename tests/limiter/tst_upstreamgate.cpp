@@ -8,7 +8,7 @@
 #include "instantly/instantlyclient.h"
 #include "limiter/sendaudit.h"
 #include "limiter/sharedratelimiter.h"
-#include "limiter/upstreamgate.h"
+#include "net/upstreamgate.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
 #include "sandbox/sandboxserver.h"

@@ -6,7 +6,7 @@
 #include "core/jsonvariant.h"
 #include "instantly/instantlyclient.h"
 #include "limiter/sharedratelimiter.h"
-#include "limiter/upstreamgate.h"
+#include "net/upstreamgate.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
 #include "runs/run.h"

@@ -1,8 +1,8 @@
 #pragma once
 
 #include "breaker/circuitbreaker.h"
+#include "core/requestgate.h"
 #include "limiter/sharedratelimiter.h"
-#include "net/requestgate.h"
 
 #include <QHash>
 #include <QPointer>

@@ -1,0 +1,1 @@
+// Compiles the precompiled header the engine parts and the tests share.

@@ -1,1 +1,0 @@
-// Compiles the precompiled header that every test target reuses (tests/CMakeLists.txt).
