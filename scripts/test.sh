@@ -8,8 +8,11 @@ start=$(date +%s)
 cmake --preset asan
 cmake --build --preset asan
 built=$(date +%s)
+# The headless build (issue 16): sluice without the console, once.
+bash scripts/check-headless.sh
+headless=$(date +%s)
 status=0
 ctest --preset asan || status=$?
 end=$(date +%s)
-echo "build: $((built - start)) s, tests: $((end - built)) s"
+echo "build: $((built - start)) s, headless build: $((headless - built)) s, tests: $((end - headless)) s"
 exit $status
