@@ -91,6 +91,7 @@ private:
     SharedRateLimiter *m_limiter = nullptr;
     SharedBreaker *m_breaker = nullptr;
     SendAudit *m_audit = nullptr;
+    UpstreamGate *m_gate = nullptr;
     std::vector<Dispatcher *> m_dispatchers;
     QTimer m_publishTimer;
     bool m_publishPending = false;
@@ -124,7 +125,10 @@ std::optional<QString> DeliveryEngine::Core::start()
     m_breaker = new SharedBreaker(m_redis, keys.breaker(), m_settings.breaker, nullptr, this);
     m_audit = new SendAudit(m_redis, keys.audit(), m_settings.instance, std::chrono::hours { 24 },
                             this);
-    m_lookups->transport()->setGate(new UpstreamGate(m_limiter, m_breaker, m_audit, this));
+    // One gate for every Instantly request of this thread: lookups through their transport,
+    // sends through the dispatchers (which fence a batch between admission and request).
+    m_gate = new UpstreamGate(m_limiter, m_breaker, m_audit, this);
+    m_lookups->transport()->setGate(m_gate);
     // Close limits per endpoint group: one shared limiter per route under --close-rate.
     auto *closeGate = new CloseGate(m_redis, keys.closeLimiter(), closeBudget, this);
     m_close->transport()->setGate(closeGate);
@@ -159,6 +163,7 @@ std::optional<QString> DeliveryEngine::Core::start()
     services.limiter = m_limiter;
     services.breaker = m_breaker;
     services.audit = m_audit;
+    services.gate = m_gate;
     for (int i = 0; i < m_settings.workers; ++i) {
         DispatcherOptions d = m_settings.dispatcher;
         d.keyNamespace = m_settings.ns;

@@ -4,6 +4,8 @@
 #include "limiter/sendaudit.h"
 #include "net/apitransport.h"
 
+#include <QElapsedTimer>
+
 #include <algorithm>
 
 namespace sluice {
@@ -33,9 +35,42 @@ UpstreamGate::~UpstreamGate() = default;
 
 void UpstreamGate::admit(const ApiRequest &, std::function<void(quint64)> go)
 {
-    m_queue.push_back(std::move(go));
+    request(std::move(go));
+}
+
+quint64 UpstreamGate::request(std::function<void(quint64)> go)
+{
+    const quint64 id = m_nextAdmission++;
+    m_queue.push_back({ id, std::move(go) });
     if (!m_busy)
         next();
+    return id;
+}
+
+bool UpstreamGate::withdraw(quint64 admission)
+{
+    const auto queued = std::find_if(m_queue.begin(), m_queue.end(),
+                                     [admission](const Admission &a) { return a.id == admission; });
+    if (queued != m_queue.end()) {
+        m_queue.erase(queued);
+        return true;
+    }
+    if (!m_busy || m_current.id != admission || m_acquiring)
+        return false;
+    // Held by the open breaker: no permit was taken, so there is nothing to give back.
+    m_recheck.stop();
+    m_holding = false;
+    m_current = {};
+    next();
+    return true;
+}
+
+std::optional<UpstreamGate::Pass> UpstreamGate::pass(quint64 ticket) const
+{
+    const auto it = m_tickets.constFind(ticket);
+    if (it == m_tickets.constEnd())
+        return std::nullopt;
+    return Pass { it->permit.state, it->limiterWaitMs };
 }
 
 void UpstreamGate::next()
@@ -69,24 +104,30 @@ void UpstreamGate::acquire()
     }
     if (!m_limiter) {
         // No limiter (it was destroyed first, at shutdown): refuse nothing, count nothing.
-        const quint64 ticket = m_nextTicket++;
-        m_tickets.insert(ticket, { m_permit, {} });
-        auto go = std::move(m_current);
-        go(ticket);
-        next();
+        grant({}, 0);
         return;
     }
+    m_acquiring = true;
     QPointer<UpstreamGate> self(this);
-    m_limiter->acquire([self](const LimiterGrant &grant) {
-        if (!self)
-            return;
-        const quint64 ticket = self->m_nextTicket++;
-        self->m_tickets.insert(ticket, { self->m_permit, grant });
-        auto go = std::move(self->m_current);
-        go(ticket);
+    QElapsedTimer waited;
+    waited.start();
+    m_limiter->acquire([self, waited](const LimiterGrant &grant) {
         if (self)
-            self->next();
+            self->grant(grant, waited.elapsed());
     });
+}
+
+void UpstreamGate::grant(const LimiterGrant &grant, qint64 waitedMs)
+{
+    m_acquiring = false;
+    const quint64 ticket = m_nextTicket++;
+    m_tickets.insert(ticket, { m_permit, grant, waitedMs });
+    auto go = std::move(m_current.go);
+    m_current = {};
+    QPointer<UpstreamGate> self(this);
+    go(ticket);
+    if (self)
+        next();
 }
 
 void UpstreamGate::settle(quint64 ticket, const ApiResult &result)

@@ -9,6 +9,7 @@
 #include <QTimer>
 
 #include <deque>
+#include <optional>
 
 namespace sluice {
 
@@ -32,6 +33,23 @@ public:
     void settle(quint64 ticket, const ApiResult &result) override;
     void release(quint64 ticket) override;
 
+    /// admit() for a caller that may change its mind: returns the admission's id for
+    /// withdraw().
+    quint64 request(std::function<void(quint64 ticket)> go);
+    /// Takes back an admission whose `go` has not run: still in line, or held by the open
+    /// breaker. False once its limiter slot is being taken (`go` follows) or it has run.
+    bool withdraw(quint64 admission);
+
+    /// What an admitted request went through, for the journal: the breaker's state when it
+    /// let the request pass, and how long the limiter made it wait.
+    struct Pass
+    {
+        BreakerState breaker = BreakerState::Closed;
+        qint64 limiterWaitMs = 0;
+    };
+    /// The pass of a ticket not yet settled or released.
+    std::optional<Pass> pass(quint64 ticket) const;
+
     /// Requests waiting for admission.
     int waiting() const { return int(m_queue.size()) + (m_busy ? 1 : 0); }
 
@@ -45,15 +63,24 @@ private:
     {
         BreakerDecision permit;
         LimiterGrant grant;
+        qint64 limiterWaitMs = 0;
+    };
+    struct Admission
+    {
+        quint64 id = 0;
+        std::function<void(quint64)> go;
     };
     void next();
     void acquire();
+    void grant(const LimiterGrant &grant, qint64 waitedMs);
 
     QPointer<SharedRateLimiter> m_limiter;
     QPointer<SharedBreaker> m_breaker;
     QPointer<SendAudit> m_audit;
-    std::deque<std::function<void(quint64)>> m_queue;
-    std::function<void(quint64)> m_current;
+    std::deque<Admission> m_queue;
+    Admission m_current;
+    bool m_acquiring = false; ///< the current admission's limiter slot is being taken
+    quint64 m_nextAdmission = 1;
     BreakerDecision m_permit;
     bool m_busy = false;
     bool m_holding = false; ///< waiting for the breaker (m_recheck runs)

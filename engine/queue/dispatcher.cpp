@@ -10,6 +10,7 @@
 #include "journal/leadjournal.h"
 #include "limiter/sendaudit.h"
 #include "net/apitransport.h"
+#include "net/upstreamgate.h"
 #include "parkedcampaigns.h"
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
@@ -99,6 +100,10 @@ std::optional<QString> Dispatcher::start()
         return std::nullopt;
     RedisClient *redis = m_services.redis;
     Settler::loadScript(redis);
+    if (!m_gate)
+        m_gate = m_services.gate
+            ? m_services.gate
+            : new UpstreamGate(m_services.limiter, m_services.breaker, m_services.audit, this);
     if (m_services.close && !m_closeLookup) {
         CloseLookupOptions lookups;
         lookups.batch = m_options.lookupBatch;
@@ -237,6 +242,15 @@ std::vector<Dispatcher::Work> Dispatcher::takeUnsent()
         for (Work &w : b->items)
             unsent.push_back(std::move(w));
     m_queue.clear();
+    // The batch the open breaker holds in the gate (one taking its limiter slot goes on to
+    // the fence, which sees the stop or pause).
+    if (m_admission && m_gate->withdraw(m_admission)) {
+        for (Work &w : m_admitting->items)
+            unsent.push_back(std::move(w));
+        m_admission = 0;
+        m_admitting.reset();
+        m_acquiring = false;
+    }
     return unsent;
 }
 
@@ -740,52 +754,53 @@ void Dispatcher::gate(BatchPtr batch)
         finishStopIfIdle();
         return;
     }
-    const BreakerDecision permit = m_services.breaker->allow();
-    if (!permit.permitted) {
-        // Breaker open: wait, no attempt counted. Asked again at least every second, since
-        // a force may be lifted (by any instance) long before it would expire.
-        QTimer::singleShot(
-            std::clamp(permit.retryAfter, milliseconds { 10 }, milliseconds { 1000 }), this,
-            [this, batch] { gate(batch); });
-        return;
-    }
+    // The breaker first (while open the batch waits in the gate; a pause or stop withdraws
+    // it, see takeUnsent), then a limiter slot, immediately before the request.
     QPointer<Dispatcher> self(this);
-    QElapsedTimer waited;
-    waited.start();
-    m_services.limiter->acquire([self, batch, permit, waited](const LimiterGrant &grant) {
-        if (!self)
+    QPointer<UpstreamGate> gate(m_gate);
+    m_admitting = batch;
+    m_admission = m_gate->request([self, gate, batch](quint64 ticket) {
+        if (!self) {
+            if (gate)
+                gate->release(ticket);
             return;
-        batch->limiterWaitMs = waited.elapsed();
-        self->m_acquiring = false;
-        // The fence, right before the request: only what this consumer still owns leaves.
-        QList<QByteArray> ids;
-        for (const Work &w : batch->items)
-            ids << w.entryId;
-        self->m_consumer->confirmOwned(
-            ids, [self, batch, permit, grant](std::optional<QList<QByteArray>> lost) {
-                if (!self)
-                    return;
-                if (lost && !lost->isEmpty())
-                    std::erase_if(batch->items,
-                                  [&](const Work &w) { return lost->contains(w.entryId); });
-                const bool mayGo = lost && self->m_running && !self->m_snapshot.paused;
-                if (!mayGo || batch->items.empty()) {
-                    // Not sent: the slot is spent, a half-open trial permit goes back.
-                    self->m_services.breaker->record(permit, CallOutcome::Permanent,
-                                                     milliseconds { 0 });
-                    if (!lost || !self->m_running || self->m_snapshot.paused)
-                        self->handBack(batch->items);
-                    self->finishStopIfIdle();
-                    self->pump();
-                    return;
-                }
-                self->send(batch, permit, grant);
-                self->pump();
-            });
+        }
+        self->admitted(batch, ticket);
     });
 }
 
-void Dispatcher::send(BatchPtr batch, const BreakerDecision &permit, const LimiterGrant &grant)
+void Dispatcher::admitted(BatchPtr batch, quint64 ticket)
+{
+    m_admission = 0;
+    m_admitting.reset();
+    m_acquiring = false;
+    batch->limiterWaitMs = m_gate->pass(ticket).value_or(UpstreamGate::Pass {}).limiterWaitMs;
+    // The fence, right before the request: only what this consumer still owns leaves.
+    QList<QByteArray> ids;
+    for (const Work &w : batch->items)
+        ids << w.entryId;
+    QPointer<Dispatcher> self(this);
+    m_consumer->confirmOwned(ids, [self, batch, ticket](std::optional<QList<QByteArray>> lost) {
+        if (!self)
+            return;
+        if (lost && !lost->isEmpty())
+            std::erase_if(batch->items, [&](const Work &w) { return lost->contains(w.entryId); });
+        const bool mayGo = lost && self->m_running && !self->m_snapshot.paused;
+        if (!mayGo || batch->items.empty()) {
+            // Not sent: the slot is spent, a half-open trial permit goes back.
+            self->m_gate->release(ticket);
+            if (!lost || !self->m_running || self->m_snapshot.paused)
+                self->handBack(batch->items);
+            self->finishStopIfIdle();
+            self->pump();
+            return;
+        }
+        self->send(batch, ticket);
+        self->pump();
+    });
+}
+
+void Dispatcher::send(BatchPtr batch, quint64 ticket)
 {
     m_sending += int(batch->items.size());
     ++m_requestsOut;
@@ -802,7 +817,7 @@ void Dispatcher::send(BatchPtr batch, const BreakerDecision &permit, const Limit
         const qint64 existedBeforeMs = wallClockMs() - m_options.skipDetectionMargin.count();
         m_services.instantly->createLead(
             batch->campaignId, batch->items.front().lead.lead, flags,
-            [self, batch, permit, grant, existedBeforeMs](ApiReply<LeadRecord> r) {
+            [self, batch, ticket, existedBeforeMs](ApiReply<LeadRecord> r) {
                 if (!self)
                     return;
                 const bool existed
@@ -810,7 +825,7 @@ void Dispatcher::send(BatchPtr batch, const BreakerDecision &permit, const Limit
                 BulkLeadOutcome one;
                 one.kind
                     = existed ? BulkLeadOutcome::Kind::Check : BulkLeadOutcome::Kind::Delivered;
-                self->onAnswer(batch, permit, grant, r.call(), { one }, {});
+                self->onAnswer(batch, ticket, r.call(), { one }, {});
             });
         return;
     }
@@ -818,39 +833,35 @@ void Dispatcher::send(BatchPtr batch, const BreakerDecision &permit, const Limit
     leads.reserve(batch->items.size());
     for (const Work &w : batch->items)
         leads.push_back(w.lead.lead);
-    m_services.instantly->addLeads(batch->campaignId, leads, flags,
-                                   [self, batch, permit, grant](ApiReply<BulkAddResult> r) {
-                                       if (!self)
-                                           return;
-                                       if (!r.ok()) {
-                                           self->onAnswer(batch, permit, grant, r.call(), {}, {});
-                                           return;
-                                       }
-                                       self->noteRemainingInPlan(r->remainingInPlan);
-                                       self->onAnswer(batch, permit, grant, r.call(),
-                                                      mapBulkAnswer(batch->items.size(), r.value()),
-                                                      bulkCountsText(r.value()));
-                                   });
+    m_services.instantly->addLeads(
+        batch->campaignId, leads, flags, [self, batch, ticket](ApiReply<BulkAddResult> r) {
+            if (!self)
+                return;
+            if (!r.ok()) {
+                self->onAnswer(batch, ticket, r.call(), {}, {});
+                return;
+            }
+            self->noteRemainingInPlan(r->remainingInPlan);
+            self->onAnswer(batch, ticket, r.call(), mapBulkAnswer(batch->items.size(), r.value()),
+                           bulkCountsText(r.value()));
+        });
 }
 
-void Dispatcher::onAnswer(BatchPtr batch, const BreakerDecision &permit, const LimiterGrant &grant,
-                          const ApiResult &result, const std::vector<BulkLeadOutcome> &outcomes,
-                          const QString &counts)
+void Dispatcher::onAnswer(BatchPtr batch, quint64 ticket, const ApiResult &result,
+                          const std::vector<BulkLeadOutcome> &outcomes, const QString &counts)
 {
     m_sending -= int(batch->items.size());
     m_snapshot.sending = m_sending;
     --m_requestsOut; // a connection is free: the next batch may take its slot
     QMetaObject::invokeMethod(this, &Dispatcher::pump, Qt::QueuedConnection);
-    m_services.limiter->report(result, grant);
-    m_services.breaker->record(permit, result.outcome, result.latency);
-    if (m_services.audit)
-        m_services.audit->record(result, grant.grantedAtMs);
+    const BreakerState breakerState = m_gate->pass(ticket).value_or(UpstreamGate::Pass {}).breaker;
+    m_gate->settle(ticket, result); // the limiter's 429 penalty, the breaker, the send audit
 
     SettledRequest request;
     request.status = result.httpStatus;
     request.latencyMs = result.latency.count();
     request.waitMs = batch->limiterWaitMs;
-    request.breaker = breakerStateName(permit.state).toUtf8();
+    request.breaker = breakerStateName(breakerState).toUtf8();
     request.leads = int(batch->items.size());
     auto sent = [&request](SettleRecord s, const Work &w) {
         s.request = request;

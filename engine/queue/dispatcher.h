@@ -37,6 +37,7 @@ class RedisClient;
 class SendAudit;
 class SharedBreaker;
 class StreamConsumer;
+class UpstreamGate;
 struct ApiResult;
 
 /// What the console shows of one dispatcher. Counts are this instance's since start().
@@ -66,12 +67,17 @@ struct DispatcherSnapshot
 struct DispatcherServices
 {
     RedisClient *redis = nullptr; ///< commands and scripts (a separate client blocks on reads)
-    /// Sends. Not gated: the dispatcher takes breaker permit and limiter slot itself.
+    /// Sends. Not gated by its transport: each send passes `gate` first, and the dispatcher
+    /// fences the batch between the gate's admission and the request.
     InstantlyClient *instantly = nullptr;
     CloseClient *close = nullptr;
     SharedRateLimiter *limiter = nullptr;
     SharedBreaker *breaker = nullptr;
     SendAudit *audit = nullptr; ///< optional
+    /// The sends' gate (breaker, then limiter slot; results to both and to the audit), on this
+    /// thread; usually the one the lookups' transport has, so both wait in one line. Null: the
+    /// dispatcher makes its own over `limiter`, `breaker` and `audit`.
+    UpstreamGate *gate = nullptr;
     /// Campaign lookups (which may page); should have a gate (UpstreamGate) on its transport.
     /// Null: `instantly` is used, ungated.
     InstantlyClient *lookups = nullptr;
@@ -149,10 +155,10 @@ private:
     void closeBatch(const QString &campaignId);
     void pump();
     void gate(BatchPtr batch);
-    void send(BatchPtr batch, const BreakerDecision &permit, const LimiterGrant &grant);
-    void onAnswer(BatchPtr batch, const BreakerDecision &permit, const LimiterGrant &grant,
-                  const ApiResult &result, const std::vector<BulkLeadOutcome> &outcomes,
-                  const QString &counts);
+    void admitted(BatchPtr batch, quint64 ticket);
+    void send(BatchPtr batch, quint64 ticket);
+    void onAnswer(BatchPtr batch, quint64 ticket, const ApiResult &result,
+                  const std::vector<BulkLeadOutcome> &outcomes, const QString &counts);
     /// Lists the campaign for leads Instantly did not say it created: found is delivered,
     /// absent is a dead letter with `ifAbsent`'s reason.
     void confirmInCampaign(const QString &campaignId, std::vector<Work> items,
@@ -201,6 +207,9 @@ private:
     bool m_running = false;
     bool m_stopping = false;
     bool m_acquiring = false; ///< one batch at a time waits for breaker and limiter
+    UpstreamGate *m_gate = nullptr; ///< m_services.gate, or a child
+    quint64 m_admission = 0; ///< the gate's admission of m_admitting, while it waits
+    BatchPtr m_admitting;
     int m_sending = 0;
     int m_requestsOut = 0; ///< lead requests on the wire (DispatcherOptions::maxRequestsInFlight)
     /// Leads waiting for their campaign's id, by campaign name (handed back on stop).

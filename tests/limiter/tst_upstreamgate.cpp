@@ -135,6 +135,41 @@ private Q_SLOTS:
         QCOMPARE(gate.waiting(), 0);
     }
 
+    void aHeldAdmissionCanBeWithdrawnAndAPassSaysWhatItWentThrough()
+    {
+        // What the dispatcher relies on: a batch the open breaker holds is handed back at
+        // once on a pause or stop, and the journal learns the breaker state and limiter wait.
+        SharedRateLimiter limiter(m_redis.get(), m_keys.limiter(), LimiterOptions {});
+        SharedBreaker breaker(m_redis.get(), m_keys.breaker(), BreakerOptions {});
+        UpstreamGate gate(&limiter, &breaker, nullptr);
+        QSignalSpy held(&gate, &UpstreamGate::held);
+        QVERIFY(!breaker.forceOpen(QStringLiteral("maintenance"), std::chrono::minutes { 5 }));
+        bool withdrawnRan = false;
+        QList<quint64> tickets;
+        const quint64 first = gate.request([&](quint64) { withdrawnRan = true; });
+        const quint64 second = gate.request([&](quint64) { withdrawnRan = true; });
+        QCOMPARE(held.size(), 1); // the first, at once
+        QCOMPARE(gate.waiting(), 2);
+        QVERIFY(gate.withdraw(second)); // in line behind it
+        QVERIFY(gate.withdraw(first)); // held by the breaker
+        QVERIFY(!gate.withdraw(first)); // once only
+        QCOMPARE(gate.waiting(), 0);
+
+        const quint64 third = gate.request([&](quint64 t) { tickets << t; });
+        QCOMPARE(held.size(), 2);
+        breaker.clearForce(QStringLiteral("done"));
+        QTRY_COMPARE_WITH_TIMEOUT(tickets.size(), 1, 5000);
+        QVERIFY(!withdrawnRan);
+        QVERIFY(!gate.withdraw(third)); // admitted: too late
+        const std::optional<UpstreamGate::Pass> pass = gate.pass(tickets[0]);
+        QVERIFY(pass.has_value());
+        // Lifting a forced open leaves the breaker half open: this request is its trial.
+        QCOMPARE(breakerStateName(pass->breaker), breakerStateName(BreakerState::HalfOpen));
+        QVERIFY(pass->limiterWaitMs >= 0);
+        gate.release(tickets[0]);
+        QVERIFY(!gate.pass(tickets[0]).has_value());
+    }
+
     void aSlotIsTakenOnlyWhenAConnectionIsFree()
     {
         // A slow upstream: with 2 requests allowed on the wire, the third waits before its
