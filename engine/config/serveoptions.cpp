@@ -84,21 +84,6 @@ const Flag kFlags[] = {
       "keep each lead's timeline in Redis, on or off (default on)" },
 };
 
-/// 100ms, 30s, 5m, 24h: the largest unit that divides it.
-QString durationText(std::chrono::milliseconds d)
-{
-    const qint64 ms = d.count();
-    if (ms > 0 && ms % 86'400'000 == 0)
-        return QStringLiteral("%1d").arg(ms / 86'400'000);
-    if (ms > 0 && ms % 3'600'000 == 0)
-        return QStringLiteral("%1h").arg(ms / 3'600'000);
-    if (ms > 0 && ms % 60'000 == 0)
-        return QStringLiteral("%1m").arg(ms / 60'000);
-    if (ms > 0 && ms % 1000 == 0)
-        return QStringLiteral("%1s").arg(ms / 1000);
-    return QStringLiteral("%1ms").arg(ms);
-}
-
 QString flagList(bool workerOnly)
 {
     QStringList names;
@@ -110,21 +95,6 @@ QString flagList(bool workerOnly)
 }
 
 } // namespace
-
-std::optional<std::chrono::milliseconds> parseDuration(const QString &text)
-{
-    static const QRegularExpression re(QStringLiteral("^(\\d{1,7})(ms|s|m|h|d)$"));
-    const auto m = re.match(text.trimmed());
-    if (!m.hasMatch())
-        return std::nullopt;
-    const QString u = m.captured(2);
-    const qint64 unit = u == QLatin1String("ms") ? 1
-        : u == QLatin1String("s")                ? 1000
-        : u == QLatin1String("m")                ? 60'000
-        : u == QLatin1String("h")                ? 3'600'000
-                                                 : 86'400'000;
-    return std::chrono::milliseconds { m.captured(1).toLongLong() * unit };
-}
 
 QString ServeOptions::listenText() const
 {

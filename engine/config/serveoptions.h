@@ -1,6 +1,7 @@
 #pragma once
 
 #include "breaker/breakeroptions.h"
+#include "config/flagtable.h"
 #include "core/result.h"
 #include "limiter/raterule.h"
 #include "queue/dispatcheroptions.h"
@@ -87,7 +88,5 @@ struct ServeFlagInfo
     QString defaultText;
 };
 std::optional<ServeFlagInfo> serveFlagInfo(const QString &name);
-/// "250ms", "30s", "5m" → milliseconds; nullopt for anything else.
-std::optional<std::chrono::milliseconds> parseDuration(const QString &text);
 
 } // namespace sluice
