@@ -176,7 +176,7 @@ int runBackfillCommand(const QStringList &args)
         err << "sluice backfill: CLOSE_API_KEY is not set\n";
         return 2;
     }
-    const BackfillOptions backfillOptions { BackfillOptions {}.retention, o.journal };
+    const BackfillOptions backfillOptions { BackfillOptions {}.retention, o.dispatcher.journal };
     if (since.value() < now.addSecs(-backfillOptions.retention.count()))
         err << "sluice backfill: note: Sluice remembers queued Close tasks for "
             << backfillOptions.retention.count() / 86'400
@@ -195,7 +195,7 @@ int runBackfillCommand(const QStringList &args)
     CloseClient close(closeOptions);
     LimiterOptions closeBudget;
     closeBudget.caps = o.closeCaps;
-    closeBudget.safetyFactor = o.safetyFactor;
+    closeBudget.safetyFactor = o.limiter.safetyFactor;
     // Through the gate the lookups use: one shared budget per Close route for the fleet.
     close.transport()->setGate(
         new CloseGate(redis.client.get(), keys.closeLimiter(), closeBudget, &close));

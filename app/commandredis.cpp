@@ -95,7 +95,7 @@ std::variant<QString, int> openCommandRedis(CommandRedis &redis, const QStringLi
     if (!chooseRedis(redis, o, o.dataDir.isEmpty() ? defaultDataDir() : o.dataDir))
         return 1;
     connectRedis(redis);
-    return o.ns;
+    return o.dispatcher.keyNamespace;
 }
 
 const char kRedisHelpNote[]

@@ -227,8 +227,7 @@ int runLoadTestCommand(const QStringList &args)
         err << "sluice loadtest: " << *problem << "\n";
         return 1;
     }
-    a.definition.mode = options.serve.mode == ServeOptions::Mode::Single ? QStringLiteral("single")
-                                                                         : QStringLiteral("bulk");
+    a.definition.mode = deliveryModeName(options.serve.dispatcher.mode);
     if (a.live && !a.definition.inlineLeads) {
         a.definition.inlineLeads = true;
         out << liveInlineLeadsNote() << Qt::endl;
@@ -305,7 +304,7 @@ int runLoadTestCommand(const QStringList &args)
     const RunRecord &r = outcome->record;
     out << formatRunSummary(r);
     if (outcome->saved)
-        out << formatSavedLine(r.definition.id, options.serve.ns);
+        out << formatSavedLine(r.definition.id, options.serve.dispatcher.keyNamespace);
     else if (outcome->saveError)
         err << "sluice loadtest: " << formatNotSaved(*outcome->saveError) << "\n";
     if (!a.jsonFile.isEmpty()) {

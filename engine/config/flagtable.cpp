@@ -112,12 +112,18 @@ FlagSpec FlagSpec::toggle(const QString &name, const QString &help)
     return option(name, FlagType::Switch, QString(), help);
 }
 
-FlagSpec FlagSpec::secretVariable(const QString &env, const QString &help)
+FlagSpec FlagSpec::variable(const QString &env, const QString &help)
 {
     FlagSpec spec = option(QString(), FlagType::Text, QString(), help);
     spec.env = env;
-    spec.secret = true;
     spec.envOnly = true;
+    return spec;
+}
+
+FlagSpec FlagSpec::secretVariable(const QString &env, const QString &help)
+{
+    FlagSpec spec = variable(env, help);
+    spec.secret = true;
     return spec;
 }
 
@@ -272,6 +278,12 @@ FlagTable &FlagTable::setFooter(const QString &footer)
     return *this;
 }
 
+FlagTable &FlagTable::setOptionsHeading(const QString &heading)
+{
+    m_heading = heading;
+    return *this;
+}
+
 const FlagSpec *FlagTable::find(const QString &name) const
 {
     for (const FlagSpec &spec : m_specs)
@@ -337,8 +349,6 @@ Result<FlagValues, QString> FlagTable::parse(const QStringList &args,
             entry.values = { spec.defaultValue };
         if (!spec.env.isEmpty() && env.contains(spec.env)) {
             const QString value = env.value(spec.env);
-            if (auto problem = checkValue(spec, spec.env, value))
-                return *problem;
             entry.values = { value };
             entry.source = FlagValues::Source::Environment;
             entry.origin = spec.env;
@@ -388,26 +398,34 @@ Result<FlagValues, QString> FlagTable::parse(const QStringList &args,
         entry.source = FlagValues::Source::Argument;
         entry.origin = arg;
     }
+    // A variable is judged only when no flag overrides it.
+    for (const FlagSpec &spec : m_specs) {
+        const FlagValues::Entry &entry = values.m_entries[spec.envOnly ? spec.env : spec.name];
+        if (entry.source == FlagValues::Source::Environment)
+            if (auto problem = checkValue(spec, spec.env, entry.values.value(0)))
+                return *problem;
+    }
     return values;
 }
 
-QString FlagTable::optionsHelp(const QString &heading) const
+QString FlagTable::optionsHelp() const
 {
     QString text;
     QStringList secrets;
     for (const FlagSpec &spec : m_specs) {
-        if (spec.envOnly) {
+        if (spec.envOnly && spec.secret) {
             secrets.append(spec.env);
             continue;
         }
-        QString line = QString(QStringLiteral("  ") + spec.synopsis()).leftJustified(26)
-            + QLatin1Char(' ') + spec.fullHelp();
-        if (!spec.env.isEmpty())
+        const QString what = spec.envOnly ? spec.env : spec.synopsis();
+        QString line = QString(QStringLiteral("  ") + what).leftJustified(26) + QLatin1Char(' ')
+            + spec.fullHelp();
+        if (!spec.env.isEmpty() && !spec.envOnly)
             line += QStringLiteral(" [") + spec.env + QLatin1Char(']');
         text += line + QLatin1Char('\n');
     }
     if (!text.isEmpty())
-        text.prepend(heading + QStringLiteral(":\n"));
+        text.prepend(m_heading + QStringLiteral(":\n"));
     if (!secrets.isEmpty())
         text += QStringLiteral("\nSecrets come from the environment only: ")
             + secrets.join(QStringLiteral(", ")) + QStringLiteral(".\n");
@@ -432,7 +450,7 @@ QString FlagTable::manEntries() const
     QString text;
     for (const FlagSpec &spec : m_specs) {
         if (spec.envOnly)
-            continue;
+            continue; // the man page's ENVIRONMENT section
         text += QStringLiteral(".TP\n\\fB") + roffText(QStringLiteral("--") + spec.name)
             + QStringLiteral("\\fR");
         if (spec.takesValue() && !spec.valueName.isEmpty())

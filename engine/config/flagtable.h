@@ -45,6 +45,8 @@ struct FlagSpec
     static FlagSpec option(const QString &name, FlagType type, const QString &valueName,
                            const QString &help);
     static FlagSpec toggle(const QString &name, const QString &help); ///< a FlagType::Switch
+    /// A setting read from the environment only; looked up by the variable's name.
+    static FlagSpec variable(const QString &env, const QString &help);
     /// A secret read from the environment only, such as an API key.
     static FlagSpec secretVariable(const QString &env, const QString &help);
 
@@ -72,6 +74,8 @@ public:
     bool helpRequested() const { return m_help; }
     const QStringList &positional() const { return m_positional; }
 
+    /// The table has this flag (or environment-only variable).
+    bool contains(const QString &name) const { return m_entries.contains(name); }
     /// Given on the command line or by the environment (not just the default).
     bool given(const QString &name) const;
     Source source(const QString &name) const;
@@ -119,6 +123,7 @@ public:
     FlagTable &acceptPositional();
     /// Printed after the options in `--help` (exit status, notes).
     FlagTable &setFooter(const QString &footer);
+    FlagTable &setOptionsHeading(const QString &heading);
 
     const QString &command() const { return m_command; }
     const std::vector<FlagSpec> &specs() const { return m_specs; }
@@ -130,7 +135,7 @@ public:
                                       const QProcessEnvironment &env) const;
 
     /// "Options:" and one line per flag: "  --name V   help (default X) [VARIABLE]".
-    QString optionsHelp(const QString &heading = QStringLiteral("Options")) const;
+    QString optionsHelp() const;
     /// Usage, about, the options and the footer.
     QString helpText() const;
     /// The flags as man(7) `.TP` entries, for the OPTIONS section of packaging/sluice.1.
@@ -144,6 +149,7 @@ private:
     QString m_usage;
     QString m_about;
     QString m_footer;
+    QString m_heading = QStringLiteral("Options");
     std::vector<FlagSpec> m_specs;
     bool m_positional = false;
 };
