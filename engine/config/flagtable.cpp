@@ -308,7 +308,7 @@ std::optional<QString> FlagTable::checkValue(const FlagSpec &spec, const QString
     case FlagType::Int: {
         const qint64 n = trimmed.toLongLong(&ok);
         if (!ok || !inRange(spec, double(n)))
-            return QStringLiteral("%1: %2 is not a number (a whole number%3)")
+            return QStringLiteral("%1: %2 is not a whole number%3")
                 .arg(origin, shown, rangeText(spec));
         return std::nullopt;
     }
@@ -362,6 +362,10 @@ Result<FlagValues, QString> FlagTable::parse(const QStringList &args,
             values.m_help = true;
             return values;
         }
+        if (arg.startsWith(QLatin1Char('-')) && !arg.startsWith(QLatin1String("--"))
+            && arg.size() > 1)
+            return QStringLiteral("unknown option '%1' for `sluice %2`; see `sluice %2 --help`")
+                .arg(arg, m_command);
         if (!arg.startsWith(QLatin1String("--")) || arg == QLatin1String("--")) {
             if (!m_positional)
                 return QStringLiteral("unexpected argument '%1'").arg(arg);
@@ -375,7 +379,7 @@ Result<FlagValues, QString> FlagTable::parse(const QStringList &args,
         }
         const FlagSpec *spec = find(arg.mid(2));
         if (!spec)
-            return QStringLiteral("unknown option '%1'; see `sluice %2 --help`")
+            return QStringLiteral("unknown option '%1' for `sluice %2`; see `sluice %2 --help`")
                 .arg(arg, m_command);
         if (!spec->takesValue()) {
             if (value)

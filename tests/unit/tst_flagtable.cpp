@@ -202,7 +202,11 @@ private Q_SLOTS:
         const QString none;
         QTest::newRow("unknown flag")
             << QStringList { QStringLiteral("--colour") } << none << none
-            << QStringLiteral("unknown option '--colour'; see `sluice sample --help`");
+            << QStringLiteral("unknown option '--colour' for `sluice sample`; see `sluice sample "
+                              "--help`");
+        QTest::newRow("single-dash option")
+            << QStringList { QStringLiteral("-j") } << none << none
+            << QStringLiteral("unknown option '-j' for `sluice sample`");
         QTest::newRow("unknown flag with value")
             << QStringList { QStringLiteral("--colour=red") } << none << none
             << QStringLiteral("unknown option '--colour'");
@@ -213,14 +217,14 @@ private Q_SLOTS:
             << QStringList { QStringLiteral("--limit"), QStringLiteral("--json") } << none << none
             << QStringLiteral("--limit needs a value");
         QTest::newRow("bad int") << QStringList { QStringLiteral("--limit=many") } << none << none
-                                 << QStringLiteral("--limit: 'many' is not a number (a whole "
-                                                   "number from 1 to 100)");
+                                 << QStringLiteral(
+                                        "--limit: 'many' is not a whole number from 1 to 100");
         QTest::newRow("int out of range")
             << QStringList { QStringLiteral("--limit"), QStringLiteral("101") } << none << none
-            << QStringLiteral("--limit: '101' is not a number");
+            << QStringLiteral("--limit: '101' is not a whole number");
         QTest::newRow("bad int from env")
             << QStringList {} << QStringLiteral("SAMPLE_LIMIT") << QStringLiteral("2.5")
-            << QStringLiteral("SAMPLE_LIMIT: '2.5' is not a number");
+            << QStringLiteral("SAMPLE_LIMIT: '2.5' is not a whole number");
         QTest::newRow("bad duration")
             << QStringList { QStringLiteral("--wait=5 minutes") } << none << none
             << QStringLiteral("--wait: '5 minutes' is not a duration from 100ms to 1m");
