@@ -24,7 +24,10 @@ namespace {
 /// value must not stop it.
 QProcessEnvironment backfillEnvironment(const QProcessEnvironment &env)
 {
-    QProcessEnvironment filtered = commandRedisEnvironment(env);
+    QProcessEnvironment filtered;
+    for (const FlagSpec &f : commandRedisSpecs())
+        if (env.contains(f.env))
+            filtered.insert(f.env, env.value(f.env));
     for (const char *name : { "CLOSE_URL", "CLOSE_API_KEY", "SLUICE_CLOSE_RATE", "SLUICE_JOURNAL",
                               "SLUICE_SAFETY_FACTOR" }) {
         const QString key = QLatin1String(name);
@@ -121,11 +124,9 @@ int runBackfillCommand(const QStringList &args)
                          "Redis (env SLUICE_CLOSE_RATE; default 10/s)."),
           QStringLiteral("rate") },
     });
-    for (const RedisFlag &f : commandRedisFlags())
-        parser.addOption(
-            { QLatin1String(f.name),
-              QStringLiteral("%1 (env %2).").arg(QLatin1String(f.help), QLatin1String(f.env)),
-              QStringLiteral("value") });
+    for (const FlagSpec &f : commandRedisSpecs())
+        parser.addOption({ f.name, QStringLiteral("%1 (env %2).").arg(f.fullHelp(), f.env),
+                           QStringLiteral("value") });
     if (!parser.parse(args)) {
         err << "sluice backfill: " << parser.errorText() << "\n";
         return 2;
@@ -161,10 +162,9 @@ int runBackfillCommand(const QStringList &args)
         if (parser.isSet(QLatin1String(name)))
             serveArgs << QStringLiteral("--") + QLatin1String(name)
                       << parser.value(QLatin1String(name));
-    for (const RedisFlag &f : commandRedisFlags())
-        if (parser.isSet(QLatin1String(f.name)))
-            redisArgs << QStringLiteral("--") + QLatin1String(f.name)
-                      << parser.value(QLatin1String(f.name));
+    for (const FlagSpec &f : commandRedisSpecs())
+        if (parser.isSet(f.name))
+            redisArgs << QStringLiteral("--") + f.name << parser.value(f.name);
     const auto options = parseServeOptions(
         serveArgs + redisArgs, backfillEnvironment(QProcessEnvironment::systemEnvironment()), true);
     if (!options) {
@@ -176,7 +176,7 @@ int runBackfillCommand(const QStringList &args)
         err << "sluice backfill: CLOSE_API_KEY is not set\n";
         return 2;
     }
-    const BackfillOptions backfillOptions { BackfillOptions {}.retention, o.journal };
+    const BackfillOptions backfillOptions { BackfillOptions {}.retention, o.dispatcher.journal };
     if (since.value() < now.addSecs(-backfillOptions.retention.count()))
         err << "sluice backfill: note: Sluice remembers queued Close tasks for "
             << backfillOptions.retention.count() / 86'400
@@ -195,7 +195,7 @@ int runBackfillCommand(const QStringList &args)
     CloseClient close(closeOptions);
     LimiterOptions closeBudget;
     closeBudget.caps = o.closeCaps;
-    closeBudget.safetyFactor = o.safetyFactor;
+    closeBudget.safetyFactor = o.limiter.safetyFactor;
     // Through the gate the lookups use: one shared budget per Close route for the fleet.
     close.transport()->setGate(
         new CloseGate(redis.client.get(), keys.closeLimiter(), closeBudget, &close));

@@ -18,72 +18,62 @@ CommandRedis::CommandRedis() = default;
 
 CommandRedis::~CommandRedis() = default;
 
-const std::vector<RedisFlag> &commandRedisFlags()
+std::vector<FlagSpec> commandRedisSpecs()
 {
-    static const std::vector<RedisFlag> flags {
-        { "redis", "REDIS_URL", "redis://[:password@]host:port/db, rediss://..., unix:///path" },
-        { "redis-ca-file", "REDIS_CA_FILE", "PEM CA file trusted for rediss://" },
-        { "namespace", "SLUICE_NAMESPACE", "Redis key namespace (default 'default')" },
-        { "data-dir", "SLUICE_DATA_DIR", "where the private redis-server keeps its data" },
-    };
-    return flags;
+    return serveFlagSpecs({ QStringLiteral("redis"), QStringLiteral("redis-ca-file"),
+                            QStringLiteral("namespace"), QStringLiteral("data-dir") });
 }
 
 bool isCommandRedisFlag(const QString &name)
 {
-    for (const RedisFlag &f : commandRedisFlags())
-        if (name == QLatin1String(f.name))
+    for (const FlagSpec &f : commandRedisSpecs())
+        if (name == f.name)
             return true;
     return false;
 }
 
 void addCommandRedisOptions(QCommandLineParser &parser)
 {
-    for (const RedisFlag &f : commandRedisFlags())
-        parser.addOption(
-            { QLatin1String(f.name),
-              QStringLiteral("%1 [%2]").arg(QLatin1String(f.help), QLatin1String(f.env)),
-              QStringLiteral("value") });
+    for (const FlagSpec &f : commandRedisSpecs())
+        parser.addOption({ f.name, QStringLiteral("%1 [%2]").arg(f.fullHelp(), f.env),
+                           QStringLiteral("value") });
 }
 
 QStringList commandRedisArgs(const QCommandLineParser &parser)
 {
     QStringList args;
-    for (const RedisFlag &f : commandRedisFlags())
-        if (parser.isSet(QLatin1String(f.name)))
-            args << QStringLiteral("--%1").arg(QLatin1String(f.name))
-                 << parser.value(QLatin1String(f.name));
+    for (const FlagSpec &f : commandRedisSpecs())
+        if (parser.isSet(f.name))
+            args << QStringLiteral("--") + f.name << parser.value(f.name);
     return args;
-}
-
-QProcessEnvironment commandRedisEnvironment(const QProcessEnvironment &env)
-{
-    QProcessEnvironment filtered;
-    for (const RedisFlag &f : commandRedisFlags())
-        if (env.contains(QLatin1String(f.env)))
-            filtered.insert(QLatin1String(f.env), env.value(QLatin1String(f.env)));
-    return filtered;
 }
 
 QString commandRedisHelp()
 {
-    QString text = QStringLiteral("Redis options (as for `sluice serve`; each also an environment "
-                                  "variable):\n");
-    for (const RedisFlag &f : commandRedisFlags()) {
-        const QString flag = QStringLiteral("--%1 V").arg(QLatin1String(f.name));
-        text += QStringLiteral("  %1 %2 [%3]\n")
-                    .arg(flag.leftJustified(22), QLatin1String(f.help), QLatin1String(f.env));
-    }
-    text += QStringLiteral(
-        "With no Redis configured, the private redis-server in the data directory is used.\n\n");
-    return text;
+    return QStringLiteral("The Redis options are those of `sluice serve`, each also an environment "
+                          "variable.\nWith no Redis configured, the private redis-server in the "
+                          "data directory is used.\n");
 }
 
 std::variant<QString, int> openCommandRedis(CommandRedis &redis, const QStringList &redisArgs,
                                             const QString &command)
 {
-    const auto options = parseServeOptions(
-        redisArgs, commandRedisEnvironment(QProcessEnvironment::systemEnvironment()), true);
+    // Only the Redis flags' variables are read: a serve-only variable with a bad value
+    // (SLUICE_RATE, ...) must not stop an operator from reading what is stored.
+    const auto values = FlagTable(command)
+                            .add(commandRedisSpecs())
+                            .parse(redisArgs, QProcessEnvironment::systemEnvironment());
+    if (!values.ok()) {
+        QTextStream(stderr) << "sluice " << command << ": " << values.error() << "\n";
+        return 2;
+    }
+    return openCommandRedis(redis, values.value(), command);
+}
+
+std::variant<QString, int> openCommandRedis(CommandRedis &redis, const FlagValues &values,
+                                            const QString &command)
+{
+    const auto options = serveOptionsFrom(values, true);
     if (!options.ok()) {
         QTextStream(stderr) << "sluice " << command << ": " << options.error() << "\n";
         return 2;
@@ -95,7 +85,7 @@ std::variant<QString, int> openCommandRedis(CommandRedis &redis, const QStringLi
     if (!chooseRedis(redis, o, o.dataDir.isEmpty() ? defaultDataDir() : o.dataDir))
         return 1;
     connectRedis(redis);
-    return o.ns;
+    return o.dispatcher.keyNamespace;
 }
 
 const char kRedisHelpNote[]

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "config/flagtable.h"
 #include "redis/redisoptions.h"
 
 #include <QProcessEnvironment>
@@ -33,15 +34,9 @@ struct CommandRedis
     std::unique_ptr<sluice::RedisClient> client; ///< made by connectRedis()
 };
 
-/// The Redis flags the read-only commands (`runs`, `lead`) share with `sluice serve`, parsed by
-/// parseServeOptions.
-struct RedisFlag
-{
-    const char *name;
-    const char *env;
-    const char *help;
-};
-const std::vector<RedisFlag> &commandRedisFlags();
+/// The Redis flags the read-only commands (`runs`, `lead`, `dead`, ...) share with
+/// `sluice serve`: --redis, --redis-ca-file, --namespace, --data-dir, as serve's table has them.
+std::vector<sluice::FlagSpec> commandRedisSpecs();
 bool isCommandRedisFlag(const QString &name);
 class QCommandLineParser;
 /// Adds those flags to a command's parser, and reads back the ones given as arguments for
@@ -51,7 +46,7 @@ QStringList commandRedisArgs(const QCommandLineParser &parser);
 /// Only the variables of those flags: a serve-only variable with a bad value (SLUICE_RATE,
 /// ...) must not stop an operator from reading what is stored.
 QProcessEnvironment commandRedisEnvironment(const QProcessEnvironment &env);
-/// The "Redis options" part of a command's --help, with the exit-status line.
+/// What a command's --help says after its options about the Redis flags.
 QString commandRedisHelp();
 /// For commands whose QCommandLineParser lists the Redis flags itself: what their help adds.
 extern const char kRedisHelpNote[];
@@ -66,6 +61,9 @@ std::optional<int> parseRedisCommandArgs(QCommandLineParser &parser, const QStri
 /// the key namespace, or the exit code (2 bad options, 1 no Redis) after saying why on stderr
 /// as "sluice <command>: ...".
 std::variant<QString, int> openCommandRedis(CommandRedis &redis, const QStringList &redisArgs,
+                                            const QString &command);
+/// The same from a command's own reading of its flags (a table with commandRedisSpecs()).
+std::variant<QString, int> openCommandRedis(CommandRedis &redis, const sluice::FlagValues &values,
                                             const QString &command);
 
 /// Where data lives without --data-dir: the per-user data location, "sluice" in it.

@@ -19,76 +19,30 @@ using namespace sluice;
 
 namespace {
 
-const char kLeadHelp[]
-    = "Usage: sluice lead QUERY [--json] [--limit N] [REDIS OPTIONS]\n\n"
-      "Prints a lead's life from the lead journal that every Sluice sharing the\n"
-      "Redis writes: received, queued, each attempt (HTTP status, latency, limiter\n"
-      "wait, breaker state, leads in the request), delivered, retries, dead\n"
-      "letters, verify and clean-up. One timeline per lead and campaign.\n"
-      "QUERY is an email (any case), a Close lead id (lead_...), or a task id\n"
-      "(then every lead of that task).\n\n"
-      "Options:\n"
-      "  --json                 print the timelines as JSON\n"
-      "  --limit N              at most N leads of a task, 1..1000 (default 50)\n\n";
-
-struct LeadRequest
+FlagTable leadFlags()
 {
-    QString query;
-    bool json = false;
-    int limit = 50;
-    bool help = false;
-    QStringList redisArgs;
-};
-
-Result<LeadRequest, QString> parseLeadRequest(const QStringList &args)
-{
-    LeadRequest request;
-    for (qsizetype i = 0; i < args.size(); ++i) {
-        QString arg = args[i];
-        if (arg == QLatin1String("--help") || arg == QLatin1String("-h")) {
-            request.help = true;
-            return request;
-        }
-        if (!arg.startsWith(QLatin1String("--"))) {
-            if (!request.query.isEmpty())
-                return QStringLiteral("one lead at a time: '%1' and '%2'").arg(request.query, arg);
-            request.query = arg;
-            continue;
-        }
-        QString value;
-        bool hasValue = false;
-        if (const qsizetype eq = arg.indexOf(QLatin1Char('=')); eq > 0) {
-            value = arg.mid(eq + 1);
-            arg = arg.left(eq);
-            hasValue = true;
-        }
-        const QString name = arg.mid(2);
-        if (name == QLatin1String("json")) {
-            if (hasValue)
-                return QStringLiteral("--json takes no value");
-            request.json = true;
-            continue;
-        }
-        if (!hasValue) {
-            if (i + 1 >= args.size() || args[i + 1].startsWith(QLatin1String("--")))
-                return QStringLiteral("%1 needs a value").arg(arg);
-            value = args[++i];
-        }
-        if (name == QLatin1String("limit")) {
-            bool ok = false;
-            request.limit = value.toInt(&ok);
-            if (!ok || request.limit < 1 || request.limit > 1000)
-                return QStringLiteral("--limit: '%1' is not a whole number from 1 to 1000")
-                    .arg(value);
-        } else if (isCommandRedisFlag(name)) {
-            request.redisArgs << arg << value;
-        } else {
-            return QStringLiteral("unknown option '%1'; see `sluice lead --help`").arg(arg);
-        }
-    }
-    if (request.query.trimmed().isEmpty())
-        return QStringLiteral("which lead? Give an email, a Close lead id or a task id");
-    return request;
+    FlagTable table(
+        QStringLiteral("lead"),
+        QStringLiteral("sluice lead QUERY [--json] [--limit N] [REDIS OPTIONS]"),
+        QStringLiteral(
+            "Prints a lead's life from the lead journal that every Sluice sharing the\n"
+            "Redis writes: received, queued, each attempt (HTTP status, latency, limiter\n"
+            "wait, breaker state, leads in the request), delivered, retries, dead\n"
+            "letters, verify and clean-up. One timeline per lead and campaign.\n"
+            "QUERY is an email (any case), a Close lead id (lead_...), or a task id\n"
+            "(then every lead of that task)."));
+    table.add(
+        FlagSpec::toggle(QStringLiteral("json"), QStringLiteral("print the timelines as JSON")));
+    table.add(FlagSpec::option(QStringLiteral("limit"), FlagType::Int, QStringLiteral("N"),
+                               QStringLiteral("at most N leads of a task, 1..1000"))
+                  .withDefault(QStringLiteral("50"))
+                  .withRange(1, 1000));
+    table.add(commandRedisSpecs());
+    table.acceptPositional();
+    table.setFooter(commandRedisHelp()
+                    + QStringLiteral("Exit status: 0 found; 1 nothing in the journal, or Redis "
+                                     "unreachable; 2 bad usage.\n"));
+    return table;
 }
 
 QString formatTimelines(const QList<LeadTimeline> &timelines)
@@ -144,35 +98,41 @@ int runLeadCommand(const QStringList &args)
 {
     QTextStream out(stdout);
     QTextStream err(stderr);
-    const auto parsed = parseLeadRequest(args.mid(1));
-    if (!parsed.ok()) {
-        err << "sluice lead: " << parsed.error() << "\n";
-        return 2;
-    }
-    const LeadRequest &request = parsed.value();
-    if (request.help) {
-        out << kLeadHelp << commandRedisHelp()
-            << "Exit status: 0 found; 1 nothing in the journal, or Redis unreachable; 2 bad "
-               "usage.\n";
+    const FlagTable flags = leadFlags();
+    const auto parsed = flags.parse(args.mid(1), QProcessEnvironment::systemEnvironment());
+    if (parsed.ok() && parsed->helpRequested()) {
+        out << flags.helpText();
         return 0;
     }
+    QString problem = parsed.ok() ? QString() : parsed.error();
+    const QStringList queries = parsed.ok() ? parsed->positional() : QStringList();
+    if (problem.isEmpty() && queries.size() > 1)
+        problem = QStringLiteral("one lead at a time: '%1' and '%2'").arg(queries[0], queries[1]);
+    const QString query = queries.value(0);
+    if (problem.isEmpty() && query.trimmed().isEmpty())
+        problem = QStringLiteral("which lead? Give an email, a Close lead id or a task id");
+    if (!problem.isEmpty()) {
+        err << "sluice lead: " << problem << "\n";
+        return 2;
+    }
+    const bool json = parsed->isOn(QStringLiteral("json"));
+    const int limit = int(parsed->integer(QStringLiteral("limit")));
     CommandRedis redis;
-    const auto opened = openCommandRedis(redis, request.redisArgs, QStringLiteral("lead"));
+    const auto opened = openCommandRedis(redis, parsed.value(), QStringLiteral("lead"));
     if (const int *code = std::get_if<int>(&opened))
         return *code;
     const QString ns = std::get<QString>(opened);
     LeadJournal journal(redis.client.get(), RedisKeys(ns));
-    journal.search(request.query, request.limit, [&](Result<QList<LeadTimeline>, RedisError> r) {
+    journal.search(query, limit, [&](Result<QList<LeadTimeline>, RedisError> r) {
         if (!r.ok()) {
             err << "sluice lead: Redis: " << r.error().describe() << Qt::endl;
             QCoreApplication::exit(1);
             return;
         }
-        if (request.json) {
+        if (json) {
             out << QString::fromStdString(timelinesJson(r.value()).dump(2)) << Qt::endl;
         } else if (r.value().isEmpty()) {
-            err << "sluice lead: nothing in the journal for '" << request.query << "' (namespace "
-                << ns
+            err << "sluice lead: nothing in the journal for '" << query << "' (namespace " << ns
                 << "); emails match whole, and events expire with the task "
                    "retention"
                 << Qt::endl;

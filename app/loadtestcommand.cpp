@@ -18,7 +18,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <cstdio>
 #include <unistd.h>
 #include <utility>
@@ -28,43 +27,94 @@ using std::chrono::milliseconds;
 
 namespace {
 
-const char kLoadtestHelp[] = R"(Usage: sluice loadtest --leads N [options] [serve options]
+FlagSpec loadtestOption(const char *name, FlagType type, const char *value, const char *help)
+{
+    return FlagSpec::option(QLatin1String(name), type, QLatin1String(value), QLatin1String(help));
+}
 
-Fires N Close-format webhooks at a listener (50 at a time, 30 s client timeout, as
-Close and Heroku would), follows every lead until Instantly has it, and judges the run:
-every webhook acknowledged in time, p99 acknowledgement, every lead delivered, the send
-log within the caps, 429s. Exit code 0 when the run passes, 1 when it fails.
+/// The load test's own flags; every serve flag is taken as well (loadtestFlags()).
+FlagTable loadtestOwnFlags()
+{
+    FlagTable table(
+        QStringLiteral("loadtest"),
+        QStringLiteral("sluice loadtest --leads N [options] [serve options]"),
+        QStringLiteral(
+            "Fires N Close-format webhooks at a listener (50 at a time, 30 s client timeout, as\n"
+            "Close and Heroku would), follows every lead until Instantly has it, and judges the "
+            "run:\n"
+            "every webhook acknowledged in time, p99 acknowledgement, every lead delivered, the "
+            "send\n"
+            "log within the caps, 429s. Exit code 0 when the run passes, 1 when it fails.\n\n"
+            "Without --live everything runs in this process against the embedded sandbox (the "
+            "fake\n"
+            "Instantly and Close, with the real limits) and a private Redis: no set-up needed.\n\n"
+            "The webhooks are shaped as Close sends them: the task and its lead id, never the "
+            "lead. "
+            "The\nrun's leads are put in the sandbox's Close first, so each one is looked up as in "
+            "production."));
+    table.add({
+        loadtestOption("leads", FlagType::Int, "N", "leads in the run (or give a numeric --stage)")
+            .withRange(1, 100'000),
+        loadtestOption("stage", FlagType::Text, "NAME",
+                       "stage label: 20, 200, 500, 1000, 2000 or any name"),
+        loadtestOption("target", FlagType::Text, "URL",
+                       "POST the webhooks here instead of this process's own listener"),
+        loadtestOption("campaign", FlagType::Text, "NAME", "Instantly campaign")
+            .withDefaultNote(QStringLiteral("TimeoutTest<timestamp>, created if missing")),
+        loadtestOption("email-pattern", FlagType::Text, "P",
+                       "lead addresses, with {i} and {timestamp}")
+            .withDefaultNote(QStringLiteral("lance+{timestamp}+{i}@whiteboardgeeks.com")),
+        loadtestOption("concurrency", FlagType::Int, "N", "webhooks in flight at once")
+            .withDefaultNote(QStringLiteral("50")),
+        loadtestOption("ack-timeout", FlagType::Duration, "D", "client timeout per webhook")
+            .withDurationRange(milliseconds { 1 }, std::chrono::hours { 24 * 365 })
+            .withDefaultNote(QStringLiteral("30s, the Heroku router's cut")),
+        loadtestOption("ack-p99", FlagType::Duration, "D",
+                       "the p99 acknowledgement must stay under this")
+            .withDurationRange(milliseconds { 1 }, std::chrono::hours { 24 * 365 })
+            .withDefaultNote(QStringLiteral("1s")),
+        loadtestOption("max-429", FlagType::Int, "N", "429s upstream may serve during the run")
+            .withRange(0, 1e9)
+            .withDefaultNote(QStringLiteral("0")),
+        FlagSpec::toggle(QStringLiteral("fail-fast"),
+                         QStringLiteral("stop sending at the first timeout or non-2xx answer")),
+        FlagSpec::toggle(QStringLiteral("inline-leads"),
+                         QStringLiteral("put each lead in its webhook (a test convenience Close "
+                                        "never does; implied by --live, whose Close holds no test "
+                                        "leads, and needed with --target, whose Close this run "
+                                        "cannot fill)")),
+        FlagSpec::toggle(
+            QStringLiteral("verify"),
+            QStringLiteral("afterwards, list the campaign in Instantly and check every "
+                           "lead is there exactly once (through the same limiter and "
+                           "breaker)")),
+        FlagSpec::toggle(QStringLiteral("cleanup"),
+                         QStringLiteral("afterwards, delete the run's leads (and its campaign when "
+                                        "the run made it) and check none remain")),
+        loadtestOption("json", FlagType::Text, "FILE", "write the run record as JSON"),
+        FlagSpec::toggle(QStringLiteral("live"),
+                         QStringLiteral("use the real Instantly (INSTANTLY_API_KEY) instead of the "
+                                        "sandbox")),
+        FlagSpec::toggle(QStringLiteral("verbose"), QStringLiteral("log what the engine does")),
+    });
+    table.setFooter(QStringLiteral("Every `sluice serve` option applies too (--redis, --rate, "
+                                   "--burst-rate, --single, ...).\n"));
+    return table;
+}
 
-Without --live everything runs in this process against the embedded sandbox (the fake
-Instantly and Close, with the real limits) and a private Redis: no set-up needed.
-
-The webhooks are shaped as Close sends them: the task and its lead id, never the lead. The
-run's leads are put in the sandbox's Close first, so each one is looked up as in production.
-
-Options:
-  --leads N             leads in the run (or give a numeric --stage)
-  --stage NAME          stage label: 20, 200, 500, 1000, 2000 or any name
-  --target URL          POST the webhooks here instead of this process's own listener
-  --campaign NAME       Instantly campaign (default TimeoutTest<timestamp>, created if missing)
-  --email-pattern P     lead addresses, with {i} and {timestamp}
-                        (default lance+{timestamp}+{i}@whiteboardgeeks.com)
-  --concurrency N       webhooks in flight at once (default 50)
-  --ack-timeout D       client timeout per webhook (default 30s: the Heroku router's cut)
-  --ack-p99 D           the p99 acknowledgement must stay under this (default 1s)
-  --max-429 N           429s upstream may serve during the run (default 0)
-  --fail-fast           stop sending at the first timeout or non-2xx answer
-  --inline-leads        put each lead in its webhook (a test convenience Close never
-                        does; implied by --live, whose Close holds no test leads, and
-                        needed with --target, whose Close this run cannot fill)
-  --verify              afterwards, list the campaign in Instantly and check every lead
-                        is there exactly once (through the same limiter and breaker)
-  --cleanup             afterwards, delete the run's leads (and its campaign when the run
-                        made it) and check none remain
-  --json FILE           write the run record as JSON
-  --live                use the real Instantly (INSTANTLY_API_KEY) instead of the sandbox
-  --verbose             log what the engine does
-Every `sluice serve` option applies too (--redis, --rate, --burst-rate, --single, ...).
-)";
+/// Its own flags and serve's; its listener is on a free loopback port unless --listen says.
+FlagTable loadtestFlags()
+{
+    FlagTable table = loadtestOwnFlags();
+    for (FlagSpec spec : serveFlagSpecs(false)) {
+        if (spec.name == QLatin1String("listen")) {
+            spec.env.clear(); // SLUICE_LISTEN is for serve, not for a load test's own listener
+            spec.defaultValue = QStringLiteral("127.0.0.1:0");
+        }
+        table.add(spec);
+    }
+    return table;
+}
 
 struct LoadTestArgs
 {
@@ -74,95 +124,39 @@ struct LoadTestArgs
     bool verify = false;
     bool cleanup = false;
     QString jsonFile;
-    QStringList serveArgs;
 };
 
-Result<LoadTestArgs, QString> parseArgs(const QStringList &args)
+Result<LoadTestArgs, QString> loadTestArgsFrom(const FlagValues &v)
 {
     LoadTestArgs a;
     const qint64 now = wallClockMs();
     a.definition.id = newRunId(now);
     a.definition.timestamp = QString::number(now / 1000);
-    int leads = -1;
-    bool listenGiven = false;
-    for (qsizetype i = 0; i < args.size(); ++i) {
-        QString arg = args[i];
-        QString value;
-        bool hasValue = false;
-        const qsizetype eq = arg.indexOf(QLatin1Char('='));
-        if (arg.startsWith(QLatin1String("--")) && eq > 0) {
-            value = arg.mid(eq + 1);
-            arg = arg.left(eq);
-            hasValue = true;
-        }
-        auto next = [&]() -> std::optional<QString> {
-            if (hasValue)
-                return value;
-            if (i + 1 >= args.size())
-                return std::nullopt;
-            return args[++i];
-        };
-        static const char *const valued[]
-            = { "--leads",       "--stage",       "--target",  "--campaign", "--email-pattern",
-                "--concurrency", "--ack-timeout", "--ack-p99", "--max-429",  "--json" };
-        const bool takesValue = std::any_of(std::begin(valued), std::end(valued),
-                                            [&](const char *f) { return arg == QLatin1String(f); });
-        if (takesValue) {
-            const auto v = next();
-            if (!v)
-                return QStringLiteral("%1 needs a value").arg(arg);
-            bool ok = true;
-            if (arg == QLatin1String("--leads")) {
-                leads = v->toInt(&ok);
-                if (!ok || leads < 1 || leads > 100'000)
-                    return QStringLiteral("--leads: '%1' is not a number from 1 to 100000").arg(*v);
-            } else if (arg == QLatin1String("--stage")) {
-                a.definition.stage = *v;
-            } else if (arg == QLatin1String("--target")) {
-                a.definition.target = QUrl(*v, QUrl::StrictMode);
-            } else if (arg == QLatin1String("--campaign")) {
-                a.definition.campaign = *v;
-            } else if (arg == QLatin1String("--email-pattern")) {
-                a.definition.leadTemplate.emailPattern = *v;
-            } else if (arg == QLatin1String("--concurrency")) {
-                a.definition.concurrency = v->toInt(&ok);
-                if (!ok)
-                    return QStringLiteral("--concurrency: '%1' is not a number").arg(*v);
-            } else if (arg == QLatin1String("--max-429")) {
-                a.definition.thresholds.max429 = v->toInt(&ok);
-                if (!ok || a.definition.thresholds.max429 < 0)
-                    return QStringLiteral("--max-429: '%1' is not a count").arg(*v);
-            } else if (arg == QLatin1String("--json")) {
-                a.jsonFile = *v;
-            } else {
-                const auto d = parseDuration(*v);
-                if (!d || d->count() < 1)
-                    return QStringLiteral("%1: '%2' is not a duration like 500ms, 30s or 1m")
-                        .arg(arg, *v);
-                (arg == QLatin1String("--ack-timeout") ? a.definition.thresholds.ackTimeout
-                                                       : a.definition.thresholds.ackP99)
-                    = *d;
-            }
-            continue;
-        }
-        if (arg == QLatin1String("--fail-fast") && !hasValue) {
-            a.definition.failFast = true;
-        } else if (arg == QLatin1String("--inline-leads") && !hasValue) {
-            a.definition.inlineLeads = true;
-        } else if (arg == QLatin1String("--live") && !hasValue) {
-            a.live = true;
-        } else if (arg == QLatin1String("--verbose") && !hasValue) {
-            a.verbose = true;
-        } else if (arg == QLatin1String("--verify") && !hasValue) {
-            a.verify = true;
-        } else if (arg == QLatin1String("--cleanup") && !hasValue) {
-            a.cleanup = true;
-        } else {
-            listenGiven = listenGiven || arg == QLatin1String("--listen");
-            a.serveArgs.append(args[i]);
-        }
-    }
-    if (leads < 0) {
+    const auto given = [&](const char *name) { return v.given(QLatin1String(name)); };
+    const auto text = [&](const char *name) { return v.text(QLatin1String(name)); };
+    a.definition.stage = text("stage");
+    if (given("target"))
+        a.definition.target = QUrl(text("target"), QUrl::StrictMode);
+    a.definition.campaign = text("campaign");
+    if (given("email-pattern"))
+        a.definition.leadTemplate.emailPattern = text("email-pattern");
+    if (given("concurrency"))
+        a.definition.concurrency = int(v.integer(QStringLiteral("concurrency")));
+    if (given("max-429"))
+        a.definition.thresholds.max429 = int(v.integer(QStringLiteral("max-429")));
+    if (given("ack-timeout"))
+        a.definition.thresholds.ackTimeout = v.duration(QStringLiteral("ack-timeout"));
+    if (given("ack-p99"))
+        a.definition.thresholds.ackP99 = v.duration(QStringLiteral("ack-p99"));
+    a.definition.failFast = v.isOn(QStringLiteral("fail-fast"));
+    a.definition.inlineLeads = v.isOn(QStringLiteral("inline-leads"));
+    a.live = v.isOn(QStringLiteral("live"));
+    a.verbose = v.isOn(QStringLiteral("verbose"));
+    a.verify = v.isOn(QStringLiteral("verify"));
+    a.cleanup = v.isOn(QStringLiteral("cleanup"));
+    a.jsonFile = text("json");
+    int leads = int(v.integer(QStringLiteral("leads")));
+    if (!given("leads")) {
         bool numeric = false;
         leads = a.definition.stage.toInt(&numeric);
         if (!numeric)
@@ -173,8 +167,6 @@ Result<LoadTestArgs, QString> parseArgs(const QStringList &args)
         a.definition.stage = QString::number(leads);
     if (a.definition.campaign.isEmpty())
         a.definition.campaign = QStringLiteral("TimeoutTest") + a.definition.timestamp;
-    if (!listenGiven)
-        a.serveArgs << QStringLiteral("--listen") << QStringLiteral("127.0.0.1:0");
     if (auto problem = a.definition.problem())
         return *problem;
     return a;
@@ -186,23 +178,25 @@ int runLoadTestCommand(const QStringList &args)
 {
     QTextStream out(stdout);
     QTextStream err(stderr);
-    if (args.contains(QStringLiteral("--help")) || args.contains(QStringLiteral("-h"))) {
-        out << kLoadtestHelp;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    auto flags = loadtestFlags().parse(args.mid(1), env);
+    if (flags.ok() && flags->helpRequested()) {
+        out << loadtestOwnFlags().helpText();
         return 0;
     }
-    const auto parsed = parseArgs(args.mid(1));
+    const auto parsed = flags.ok() ? loadTestArgsFrom(flags.value())
+                                   : Result<LoadTestArgs, QString>(flags.error());
     if (!parsed.ok()) {
         err << "sluice loadtest: " << parsed.error() << "\n";
         return 2;
     }
     LoadTestArgs a = parsed.value();
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    if (!a.live && !a.serveArgs.contains(QStringLiteral("--namespace"))
-        && !env.contains(QStringLiteral("SLUICE_NAMESPACE")))
-        env.insert(QStringLiteral("SLUICE_NAMESPACE"), QStringLiteral("sandbox"));
-    if (!a.live)
-        env.insert(QStringLiteral("INSTANTLY_API_KEY"), QStringLiteral("sandbox"));
-    const auto serve = parseServeOptions(a.serveArgs, env);
+    FlagValues values = flags.value();
+    if (!a.live) {
+        values.setFallback(QStringLiteral("namespace"), QStringLiteral("sandbox"));
+        values.setFallback(QStringLiteral("INSTANTLY_API_KEY"), QStringLiteral("sandbox"));
+    }
+    const auto serve = serveOptionsFrom(values);
     if (!serve.ok()) {
         err << "sluice loadtest: " << serve.error() << "\n";
         return 2;
@@ -227,8 +221,7 @@ int runLoadTestCommand(const QStringList &args)
         err << "sluice loadtest: " << *problem << "\n";
         return 1;
     }
-    a.definition.mode = options.serve.mode == ServeOptions::Mode::Single ? QStringLiteral("single")
-                                                                         : QStringLiteral("bulk");
+    a.definition.mode = deliveryModeName(options.serve.dispatcher.mode);
     if (a.live && !a.definition.inlineLeads) {
         a.definition.inlineLeads = true;
         out << liveInlineLeadsNote() << Qt::endl;
@@ -305,7 +298,7 @@ int runLoadTestCommand(const QStringList &args)
     const RunRecord &r = outcome->record;
     out << formatRunSummary(r);
     if (outcome->saved)
-        out << formatSavedLine(r.definition.id, options.serve.ns);
+        out << formatSavedLine(r.definition.id, options.serve.dispatcher.keyNamespace);
     else if (outcome->saveError)
         err << "sluice loadtest: " << formatNotSaved(*outcome->saveError) << "\n";
     if (!a.jsonFile.isEmpty()) {

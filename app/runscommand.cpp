@@ -80,48 +80,45 @@ const ActionSpec &specOf(RunsAction action)
     return actionSpecs().front();
 }
 
-const struct
-{
-    const char *name;
-    const char *value; ///< nullptr for a switch
-    const char *help;
-} kOwnFlags[] = {
-    { "limit", "N", "show the newest N runs, 1..100000 (default 20)" },
-    { "json", nullptr, "print the records as JSON instead of text" },
-    { "format", "F", "json or csv (required)" },
-    { "output", "FILE", "write there instead of standard output (replaced atomically)" },
-};
-
-QString helpText(RunsAction action)
+/// The form's flags, with the Redis ones, and its --help.
+FlagTable runsFlags(RunsAction action)
 {
     const ActionSpec &spec = specOf(action);
-    QString text = QStringLiteral("Usage: %1 [REDIS OPTIONS]\n\n").arg(QLatin1String(spec.usage));
-    text += QLatin1String(spec.about) + QStringLiteral("\n\n");
-    const auto line = [](const QString &flag, const QString &help) -> QString {
-        return QStringLiteral("  ") + flag.leftJustified(22) + QLatin1Char(' ') + help
-            + QLatin1Char('\n');
+    const QString command
+        = QString::fromLatin1(spec.usage).section(QLatin1Char(' '), 1, *spec.word ? 2 : 1);
+    FlagTable table(command, QLatin1String(spec.usage) + QStringLiteral(" [REDIS OPTIONS]"),
+                    QLatin1String(spec.about));
+    const std::vector<FlagSpec> own {
+        FlagSpec::option(QStringLiteral("limit"), FlagType::Int, QStringLiteral("N"),
+                         QStringLiteral("show the newest N runs, 1..100000"))
+            .withDefault(QStringLiteral("20"))
+            .withRange(1, 100'000),
+        FlagSpec::toggle(QStringLiteral("json"),
+                         QStringLiteral("print the records as JSON instead of text")),
+        FlagSpec::option(QStringLiteral("format"), FlagType::Text, QStringLiteral("F"),
+                         QStringLiteral("json or csv (required)")),
+        FlagSpec::option(QStringLiteral("output"), FlagType::Text, QStringLiteral("FILE"),
+                         QStringLiteral("write there instead of standard output (replaced "
+                                        "atomically)")),
     };
-    if (!spec.options.isEmpty()) {
-        text += QStringLiteral("Options:\n");
-        for (const auto &f : kOwnFlags)
-            if (spec.options.contains(QLatin1String(f.name)))
-                text
-                    += line(QStringLiteral("--") + QLatin1String(f.name)
-                                + (f.value ? QLatin1Char(' ') + QLatin1String(f.value) : QString()),
-                            QLatin1String(f.help));
-        text += QLatin1Char('\n');
-    }
+    for (const FlagSpec &f : own)
+        if (spec.options.contains(f.name))
+            table.add(f);
+    table.add(commandRedisSpecs());
+    table.acceptPositional();
+    QString footer;
     if (action == RunsAction::List) {
-        text += QStringLiteral("Other forms (each with --help):\n");
+        footer += QStringLiteral("Other forms (each with --help):\n");
         for (const ActionSpec &other : actionSpecs())
             if (other.action != RunsAction::List)
-                text += QStringLiteral("  ") + QLatin1String(other.usage) + QLatin1Char('\n');
-        text += QLatin1Char('\n');
+                footer += QStringLiteral("  ") + QLatin1String(other.usage) + QLatin1Char('\n');
+        footer += QLatin1Char('\n');
     }
-    text += commandRedisHelp();
-    text += QStringLiteral("Exit status: 0 done; 1 failed (no such run, Redis unreachable, file "
-                           "not written); 2 bad usage.\n");
-    return text;
+    footer += commandRedisHelp();
+    footer += QStringLiteral("Exit status: 0 done; 1 failed (no such run, Redis unreachable, file "
+                             "not written); 2 bad usage.\n");
+    table.setFooter(footer);
+    return table;
 }
 
 /// One `sluice runs ...` command line, understood.
@@ -129,12 +126,13 @@ struct RunsRequest
 {
     RunsAction action = RunsAction::List;
     bool help = false;
+    QString helpText;
     QStringList ids;
     int limit = 20;
     bool json = false;
     QString format; ///< export: "json" or "csv"
     QString output; ///< export: file; empty for standard output
-    QStringList redisArgs; ///< for parseServeOptions
+    FlagValues flags; ///< for openCommandRedis
 };
 
 Result<RunsRequest, QString> parseRunsRequest(const QStringList &args)
@@ -157,73 +155,29 @@ Result<RunsRequest, QString> parseRunsRequest(const QStringList &args)
                                   "nothing to list the runs")
                 .arg(word);
     }
-    const ActionSpec &spec = specOf(request.action);
-    const QString command
-        = QString::fromLatin1(spec.usage).section(QLatin1Char(' '), 0, *spec.word ? 2 : 1);
-    bool formatSeen = false;
-    for (qsizetype i = 0; i < rest.size(); ++i) {
-        QString arg = rest[i];
-        if (arg == QLatin1String("--help") || arg == QLatin1String("-h")) {
-            request.help = true;
-            return request;
-        }
-        if (!arg.startsWith(QLatin1Char('-'))) {
-            request.ids.append(arg);
-            continue;
-        }
-        QString value;
-        bool hasValue = false;
-        const qsizetype eq = arg.indexOf(QLatin1Char('='));
-        if (eq > 0) {
-            value = arg.mid(eq + 1);
-            arg = arg.left(eq);
-            hasValue = true;
-        }
-        const QString name = arg.mid(2);
-        const auto takeValue = [&]() -> std::optional<QString> {
-            if (hasValue)
-                return value;
-            // `--output --format csv` is a forgotten value, not a file called "--format".
-            if (i + 1 >= rest.size() || rest[i + 1].startsWith(QLatin1String("--")))
-                return std::nullopt;
-            return rest[++i];
-        };
-        if (isCommandRedisFlag(name)) {
-            const auto v = takeValue();
-            if (!v)
-                return QStringLiteral("%1 needs a value").arg(arg);
-            request.redisArgs << arg << *v;
-            continue;
-        }
-        if (!spec.options.contains(name))
-            return QStringLiteral("unknown option '%1' for `%2`; see `%2 --help`")
-                .arg(arg, command);
-        if (name == QLatin1String("json")) {
-            if (hasValue)
-                return QStringLiteral("--json takes no value");
-            request.json = true;
-            continue;
-        }
-        const auto v = takeValue();
-        if (!v)
-            return QStringLiteral("%1 needs a value").arg(arg);
-        if (name == QLatin1String("limit")) {
-            bool ok = false;
-            request.limit = v->toInt(&ok);
-            if (!ok || request.limit < 1 || request.limit > 100'000)
-                return QStringLiteral("--limit: '%1' is not a whole number from 1 to 100000")
-                    .arg(*v);
-        } else if (name == QLatin1String("format")) {
-            request.format = v->toLower();
-            formatSeen = true;
-            if (request.format != QLatin1String("json") && request.format != QLatin1String("csv"))
-                return QStringLiteral("--format: '%1' is neither json nor csv").arg(*v);
-        } else if (name == QLatin1String("output")) {
-            if (v->isEmpty())
-                return QStringLiteral("--output needs a file name");
-            request.output = *v;
-        }
+    const FlagTable table = runsFlags(request.action);
+    const QString command = QStringLiteral("sluice ") + table.command();
+    const auto parsed = table.parse(rest, QProcessEnvironment::systemEnvironment());
+    if (!parsed.ok())
+        return parsed.error();
+    const FlagValues &v = parsed.value();
+    if (v.helpRequested()) {
+        request.help = true;
+        request.helpText = table.helpText();
+        return request;
     }
+    request.flags = v;
+    request.ids = v.positional();
+    request.limit = int(v.integer(QStringLiteral("limit")));
+    request.json = v.isOn(QStringLiteral("json"));
+    request.format = v.text(QStringLiteral("format")).toLower();
+    request.output = v.text(QStringLiteral("output"));
+    if (v.given(QStringLiteral("format")) && request.format != QLatin1String("json")
+        && request.format != QLatin1String("csv"))
+        return QStringLiteral("--format: '%1' is neither json nor csv")
+            .arg(v.text(QStringLiteral("format")));
+    if (v.given(QStringLiteral("output")) && request.output.isEmpty())
+        return QStringLiteral("--output needs a file name");
     const qsizetype ids = request.ids.size();
     switch (request.action) {
     case RunsAction::List:
@@ -241,7 +195,7 @@ Result<RunsRequest, QString> parseRunsRequest(const QStringList &args)
             return QStringLiteral("`sluice runs compare` takes two run ids, A and B");
         break;
     case RunsAction::Export:
-        if (!formatSeen)
+        if (!v.given(QStringLiteral("format")))
             return QStringLiteral("`sluice runs export` needs --format json or --format csv");
         break;
     }
@@ -414,11 +368,11 @@ int runRunsCommand(const QStringList &args)
     }
     const RunsRequest &request = parsed.value();
     if (request.help) {
-        out << helpText(request.action);
+        out << request.helpText;
         return 0;
     }
     CommandRedis redis;
-    const auto ns = openCommandRedis(redis, request.redisArgs, QStringLiteral("runs"));
+    const auto ns = openCommandRedis(redis, request.flags, QStringLiteral("runs"));
     if (const int *code = std::get_if<int>(&ns))
         return *code;
     RunLedger ledger(redis.client.get(), RedisKeys(std::get<QString>(ns)));

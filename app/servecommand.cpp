@@ -76,10 +76,10 @@ int runServeCommand(const QStringList &args, ServeRole role)
     qInfo("sluice %s %s: %d dispatcher(s) on the delivery thread, %s mode, limits %s, Instantly "
           "%s (key %s), namespace '%s'",
           qPrintable(name), SLUICE_VERSION, o.workers,
-          o.mode == ServeOptions::Mode::Single ? "single" : "bulk",
+          qPrintable(deliveryModeName(o.dispatcher.mode)),
           qPrintable(engine.delivery()->settings().limiter.describe()),
           qPrintable(o.instantlyUrl.toString()), qPrintable(maskSecret(o.instantlyApiKey)),
-          qPrintable(o.ns));
+          qPrintable(o.dispatcher.keyNamespace));
 
     quitOnTerminationSignals();
     const int code = QCoreApplication::exec();

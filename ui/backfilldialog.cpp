@@ -85,9 +85,9 @@ BackfillDialog::BackfillDialog(LocalEngine *engine, QWidget *parent)
     // The same shared Close budget as the dispatchers' lookups.
     m_close->transport()->setGate(
         new CloseGate(engine->redis(), engine->keys().closeLimiter(), closeBudget, m_close));
-    m_backfill
-        = new Backfill(m_close, engine->redis(), engine->keys(),
-                       { BackfillOptions {}.retention, engine->options().serve.journal }, this);
+    m_backfill = new Backfill(
+        m_close, engine->redis(), engine->keys(),
+        { BackfillOptions {}.retention, engine->options().serve.dispatcher.journal }, this);
     resize(820, 480);
 }
 

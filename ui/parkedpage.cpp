@@ -37,7 +37,7 @@ ParkedPage::ParkedPage(LocalEngine *engine, bool live, QWidget *parent)
                                        .arg(QSysInfo::machineHostName())
                                        .arg(QCoreApplication::applicationPid())
                                        .toUtf8(),
-                                   engine->options().serve.journal, this))
+                                   engine->options().serve.dispatcher.journal, this))
     , m_table(new QTableWidget(0, 4, this))
     , m_summary(new QLabel(this))
     , m_status(new QLabel(this))

@@ -1,7 +1,9 @@
 #pragma once
 
 #include "breaker/breakeroptions.h"
+#include "config/flagtable.h"
 #include "core/result.h"
+#include "limiter/limiteroptions.h"
 #include "limiter/raterule.h"
 #include "queue/dispatcheroptions.h"
 
@@ -18,10 +20,10 @@
 namespace sluice {
 
 /// How `sluice serve` and `sluice worker` run. Every flag has an environment variable; a flag
-/// wins over its variable, and the variable over the default.
+/// wins over its variable, and the variable over the default (serveFlagSpecs() holds them).
+/// The limiter's and the dispatchers' settings are their own options structs, filled here.
 struct ServeOptions
 {
-    enum class Mode { Bulk, Single };
     enum class LogFormat { Text, Json };
 
     QHostAddress listenAddress = QHostAddress::LocalHost; ///< SLUICE_LISTEN (host:port)
@@ -31,29 +33,14 @@ struct ServeOptions
     QUrl closeUrl = QUrl(QStringLiteral("https://api.close.com")); ///< CLOSE_URL
     QString redisUrl; ///< REDIS_URL; empty: a private redis-server in the data directory
     QString redisCaFile; ///< REDIS_CA_FILE, for rediss://
-    std::vector<RateRule> caps {
-        { 600, std::chrono::milliseconds { 60'000 } }, { 10, std::chrono::milliseconds { 1000 } }
-    }; ///< --rate, --burst-rate
-    double safetyFactor = 0.8; ///< SLUICE_SAFETY_FACTOR
-    int instancesHint = 1; ///< SLUICE_INSTANCES_HINT
+    /// --rate, --burst-rate (or --caps), --safety-factor, --instances-hint
+    LimiterOptions limiter;
+    /// --bulk/--single, --namespace, --claim-idle, --retry-*, --max-attempts, --coalesce,
+    /// --batch-max, --lookup-*, --upstream-concurrency (maxRequestsInFlight), --skip-if,
+    /// --delivered-retention, --journal
+    DispatcherOptions dispatcher;
     int workers = 1; ///< SLUICE_WORKERS: dispatchers in this process
-    Mode mode = Mode::Bulk; ///< --bulk / --single (SLUICE_MODE)
-    QString ns = QStringLiteral("default"); ///< SLUICE_NAMESPACE: Redis key namespace
-    /// SLUICE_CLAIM_IDLE: a dead consumer's unacknowledged leads are taken over after this.
-    std::chrono::milliseconds claimIdle { 60'000 };
     std::chrono::milliseconds requestTimeout { 30'000 }; ///< SLUICE_REQUEST_TIMEOUT
-    std::chrono::milliseconds retryBase { 1000 }; ///< SLUICE_RETRY_BASE
-    std::chrono::milliseconds retryCap { 300'000 }; ///< SLUICE_RETRY_CAP
-    int maxAttempts = 12; ///< SLUICE_MAX_ATTEMPTS
-    std::chrono::milliseconds coalescingWindow { 200 }; ///< SLUICE_COALESCE
-    int maxBatch = 1000; ///< SLUICE_BATCH_MAX
-    int lookupBatch = 100; ///< SLUICE_LOOKUP_BATCH
-    /// SLUICE_UPSTREAM_CONCURRENCY: requests on the wire to each upstream (per client), 1..6.
-    int upstreamConcurrency = 4;
-    std::chrono::milliseconds lookupHold { 2000 }; ///< SLUICE_LOOKUP_HOLD
-    SkipIf skipIf = SkipIf::None; ///< SLUICE_SKIP_IF: Instantly's skip flag on each send
-    /// SLUICE_DELIVERED_RETENTION: a delivered lead stays a no-op for replays this long.
-    std::chrono::milliseconds deliveredRetention { std::chrono::hours { 24 * 30 } };
     BreakerOptions breaker; ///< --breaker-open, --breaker-failure-rate
     /// --close-rate: Close lookups, shared by all instances like the Instantly budget.
     std::vector<RateRule> closeCaps { { 10, std::chrono::milliseconds { 1000 } } };
@@ -62,9 +49,6 @@ struct ServeOptions
     /// directory (InstanceLease), so a restart is the same consumer.
     QString instance;
     LogFormat logFormat = LogFormat::Text; ///< SLUICE_LOG_FORMAT
-    /// SLUICE_JOURNAL: write the lead journal (each lead's timeline). It costs Redis work and
-    /// memory on every webhook and every delivery: off for the last bit of throughput.
-    bool journal = true;
     QString instantlyApiKey; ///< INSTANTLY_API_KEY (env only: never on a command line)
     QString closeApiKey; ///< CLOSE_API_KEY (env only)
     QString webhookSecret; ///< CLOSE_WEBHOOK_SECRET (env only), hex
@@ -72,6 +56,17 @@ struct ServeOptions
     /// `listenAddress:listenPort`
     QString listenText() const;
 };
+
+/// The serve flags, their variables and defaults; `workerOnly` leaves out the listener's.
+/// Other commands take the ones they accept from here, by name.
+std::vector<FlagSpec> serveFlagSpecs(bool workerOnly = false);
+/// The serve flags called `names`, in that order (e.g. the Redis ones for `sluice runs`).
+std::vector<FlagSpec> serveFlagSpecs(const QStringList &names);
+/// `sluice serve` or `sluice worker`: the flags with the usage and the secrets.
+FlagTable serveFlagTable(bool workerOnly);
+/// The options from what a table with (some of) the serve flags read; a setting whose flag the
+/// table lacks keeps its built-in default. The error names the flag or variable.
+Result<ServeOptions, QString> serveOptionsFrom(const FlagValues &values, bool workerOnly = false);
 
 /// Reads flags (`args` without the program and subcommand names) and the environment.
 /// `workerOnly` refuses the listener flags (`sluice worker`). The error names the flag or
@@ -87,7 +82,5 @@ struct ServeFlagInfo
     QString defaultText;
 };
 std::optional<ServeFlagInfo> serveFlagInfo(const QString &name);
-/// "250ms", "30s", "5m" → milliseconds; nullopt for anything else.
-std::optional<std::chrono::milliseconds> parseDuration(const QString &text);
 
 } // namespace sluice

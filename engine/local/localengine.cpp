@@ -53,22 +53,13 @@ QVariantMap deliveryHealth(const DeliverySnapshot &s, bool &healthy)
     };
 }
 
-LimiterOptions limiterOptionsFor(const ServeOptions &o)
-{
-    LimiterOptions limiter;
-    limiter.caps = o.caps;
-    limiter.safetyFactor = o.safetyFactor;
-    limiter.instancesHint = o.instancesHint;
-    return limiter;
-}
-
 } // namespace
 
 DeliverySettings deliverySettingsFor(const ServeOptions &o, const RedisOptions &redis)
 {
     DeliverySettings s;
     s.redis = redis;
-    s.ns = o.ns;
+    s.ns = o.dispatcher.keyNamespace;
     s.instance = QStringLiteral("%1-%2-%3")
                      .arg(QHostInfo::localHostName().isEmpty() ? QStringLiteral("host")
                                                                : QHostInfo::localHostName())
@@ -77,36 +68,23 @@ DeliverySettings deliverySettingsFor(const ServeOptions &o, const RedisOptions &
     s.instantly.baseUrl = o.instantlyUrl;
     s.instantly.apiKey = o.instantlyApiKey;
     s.instantly.timeout = o.requestTimeout;
-    s.instantly.maxInFlight = o.upstreamConcurrency;
+    s.instantly.maxInFlight = o.dispatcher.maxRequestsInFlight;
     s.close.baseUrl = o.closeUrl;
     s.close.apiKey = o.closeApiKey;
     s.close.timeout = std::min(o.requestTimeout, s.close.timeout);
-    s.close.maxInFlight = o.upstreamConcurrency;
-    s.limiter = limiterOptionsFor(o);
+    s.close.maxInFlight = o.dispatcher.maxRequestsInFlight;
+    s.limiter = o.limiter;
     s.closeCaps = o.closeCaps;
     s.breaker = o.breaker;
     s.workers = o.workers;
-    s.dispatcher.mode
-        = o.mode == ServeOptions::Mode::Single ? DeliveryMode::Single : DeliveryMode::Bulk;
-    s.dispatcher.claimIdleTimeout = o.claimIdle;
-    s.dispatcher.retryBase = o.retryBase;
-    s.dispatcher.retryCap = o.retryCap;
-    s.dispatcher.maxAttempts = o.maxAttempts;
-    s.dispatcher.coalescingWindow = o.coalescingWindow;
-    s.dispatcher.maxBatch = o.maxBatch;
-    s.dispatcher.lookupBatch = o.lookupBatch;
-    s.dispatcher.lookupHold = o.lookupHold;
-    s.dispatcher.journal = o.journal;
-    s.dispatcher.skipIf = o.skipIf;
-    s.dispatcher.maxRequestsInFlight = o.upstreamConcurrency;
-    s.dispatcher.deliveredRetention = o.deliveredRetention;
+    s.dispatcher = o.dispatcher;
     return s;
 }
 
 LocalEngine::LocalEngine(LocalEngineOptions options, QObject *parent)
     : QObject(parent)
     , m_options(std::move(options))
-    , m_keys(m_options.serve.ns)
+    , m_keys(m_options.serve.dispatcher.keyNamespace)
 { }
 
 LocalEngine::~LocalEngine()
@@ -125,9 +103,10 @@ std::optional<QString> LocalEngine::start()
     m_lease = std::move(lease).value();
     if (m_options.sandbox) {
         // The sandbox enforces the caps the limiter is configured for, as Instantly would.
-        if (!o.caps.empty()) {
-            m_options.sandboxOptions.perSecond = capWithin(o.caps, std::chrono::seconds { 1 });
-            m_options.sandboxOptions.perMinute = capWithin(o.caps, std::chrono::seconds { 60 });
+        const std::vector<RateRule> &caps = o.limiter.caps;
+        if (!caps.empty()) {
+            m_options.sandboxOptions.perSecond = capWithin(caps, std::chrono::seconds { 1 });
+            m_options.sandboxOptions.perMinute = capWithin(caps, std::chrono::seconds { 60 });
         }
         m_sandbox = std::make_unique<SandboxServer>(m_options.sandboxOptions);
         if (m_sandbox->start() == 0)
@@ -195,8 +174,8 @@ std::optional<QString> LocalEngine::start()
         intake.spoolPath
             = QDir(m_options.dataDir)
                   .filePath(QStringLiteral("intake-spool-%1.jsonl").arg(m_settings.instance));
-        intake.ns = o.ns;
-        intake.journal = o.journal;
+        intake.ns = o.dispatcher.keyNamespace;
+        intake.journal = o.dispatcher.journal;
         if (auto problem = intake.problem())
             return problem;
         m_intake = std::make_unique<IntakeServer>(intake, m_redis.get(), &m_metrics);

@@ -74,7 +74,7 @@ public:
     /// The lead journal of this deployment (on the calling thread's Redis client).
     LeadJournal journal() const
     {
-        return LeadJournal(m_redis.get(), m_keys, m_options.serve.journal);
+        return LeadJournal(m_redis.get(), m_keys, m_options.serve.dispatcher.journal);
     }
     /// "redis://127.0.0.1:6379/0" with the password masked, and whether it is the private one.
     QString redisDisplay() const;

@@ -18,9 +18,9 @@ inline LocalEngineOptions sandboxEngineOptions(const QString &redisUrl, const QS
 {
     LocalEngineOptions options;
     options.serve.redisUrl = redisUrl;
-    options.serve.ns = ns;
+    options.serve.dispatcher.keyNamespace = ns;
     options.serve.listenPort = 0;
-    options.serve.coalescingWindow = std::chrono::milliseconds { 50 };
+    options.serve.dispatcher.coalescingWindow = std::chrono::milliseconds { 50 };
     options.sandbox = true;
     options.dataDir = dataDir;
     return options;

@@ -341,7 +341,7 @@ private Q_SLOTS:
         const CliResult bad = runSluice(
             { QStringLiteral("loadtest"), QStringLiteral("--leads"), QStringLiteral("many") });
         QCOMPARE(bad.code, 2);
-        QVERIFY(bad.err.contains(QStringLiteral("'many' is not a number")));
+        QVERIFY(bad.err.contains(QStringLiteral("'many' is not a whole number")));
         const CliResult live = runSluice({ QStringLiteral("loadtest"), QStringLiteral("--leads"),
                                            QStringLiteral("5"), QStringLiteral("--live") },
                                          { { QStringLiteral("INSTANTLY_API_KEY"), QString() } });

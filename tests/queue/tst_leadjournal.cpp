@@ -136,7 +136,8 @@ private Q_SLOTS:
         QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
         LocalEngineOptions options
             = test::sandboxEngineOptions(m_redis.url(), QStringLiteral("journal"), m_dir.path());
-        options.serve.caps = { { 20, milliseconds { 1000 } }, { 1200, milliseconds { 60'000 } } };
+        options.serve.limiter.caps
+            = { { 20, milliseconds { 1000 } }, { 1200, milliseconds { 60'000 } } };
         m_engine = std::make_unique<LocalEngine>(options);
         const auto problem = m_engine->start();
         QVERIFY2(!problem, qPrintable(problem.value_or(QString())));
@@ -270,7 +271,7 @@ private Q_SLOTS:
         QTemporaryDir dir;
         LocalEngineOptions options
             = test::sandboxEngineOptions(m_redis.url(), QStringLiteral("nojournal"), dir.path());
-        options.serve.journal = false;
+        options.serve.dispatcher.journal = false;
         LocalEngine engine(options);
         const auto problem = engine.start();
         QVERIFY2(!problem, qPrintable(problem.value_or(QString())));

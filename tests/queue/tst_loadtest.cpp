@@ -46,7 +46,8 @@ private Q_SLOTS:
         LocalEngineOptions options
             = test::sandboxEngineOptions(m_redis.url(), QStringLiteral("loadtest"), m_dir.path());
         // The sandbox enforces the same caps.
-        options.serve.caps = { { 20, milliseconds { 1000 } }, { 1200, milliseconds { 60'000 } } };
+        options.serve.limiter.caps
+            = { { 20, milliseconds { 1000 } }, { 1200, milliseconds { 60'000 } } };
         m_engine = std::make_unique<LocalEngine>(options);
         const auto problem = m_engine->start();
         QVERIFY2(!problem, qPrintable(problem.value_or(QString())));

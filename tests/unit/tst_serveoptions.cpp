@@ -18,10 +18,10 @@ private Q_SLOTS:
         QVERIFY(o.ok());
         QCOMPARE(o->listenText(), QStringLiteral("127.0.0.1:8080"));
         QCOMPARE(o->instantlyUrl.toString(), QStringLiteral("https://api.instantly.ai"));
-        QCOMPARE(o->caps.size(), size_t(2));
-        QCOMPARE(o->caps[0].toString(), QStringLiteral("600/min"));
-        QCOMPARE(o->caps[1].toString(), QStringLiteral("10/s"));
-        QCOMPARE(o->mode, ServeOptions::Mode::Bulk);
+        QCOMPARE(o->limiter.caps.size(), size_t(2));
+        QCOMPARE(o->limiter.caps[0].toString(), QStringLiteral("600/min"));
+        QCOMPARE(o->limiter.caps[1].toString(), QStringLiteral("10/s"));
+        QCOMPARE(o->dispatcher.mode, DeliveryMode::Bulk);
         QVERIFY(o->redisUrl.isEmpty());
     }
 
@@ -30,17 +30,17 @@ private Q_SLOTS:
         // Instantly's documented workspace limits, or this team's plan; explicit caps win.
         const auto documented = parseServeOptions({ QStringLiteral("--caps=documented") }, {});
         QVERIFY(documented.ok());
-        QCOMPARE(documented->caps[0].toString(), QStringLiteral("6000/min"));
-        QCOMPARE(documented->caps[1].toString(), QStringLiteral("100/s"));
+        QCOMPARE(documented->limiter.caps[0].toString(), QStringLiteral("6000/min"));
+        QCOMPARE(documented->limiter.caps[1].toString(), QStringLiteral("100/s"));
         QProcessEnvironment env;
         env.insert(QStringLiteral("SLUICE_CAPS"), QStringLiteral("documented"));
         const auto mixed = parseServeOptions({ QStringLiteral("--burst-rate=50/s") }, env);
         QVERIFY(mixed.ok());
-        QCOMPARE(mixed->caps[0].toString(), QStringLiteral("6000/min"));
-        QCOMPARE(mixed->caps[1].toString(), QStringLiteral("50/s"));
+        QCOMPARE(mixed->limiter.caps[0].toString(), QStringLiteral("6000/min"));
+        QCOMPARE(mixed->limiter.caps[1].toString(), QStringLiteral("50/s"));
         const auto plan = parseServeOptions({ QStringLiteral("--caps=plan") }, {});
-        QCOMPARE(plan->caps[0].toString(), QStringLiteral("600/min"));
-        QCOMPARE(plan->caps[1].toString(), QStringLiteral("10/s"));
+        QCOMPARE(plan->limiter.caps[0].toString(), QStringLiteral("600/min"));
+        QCOMPARE(plan->limiter.caps[1].toString(), QStringLiteral("10/s"));
     }
 
     void lookupSettings()
@@ -48,21 +48,22 @@ private Q_SLOTS:
         const auto o = parseServeOptions(
             { QStringLiteral("--lookup-batch=200"), QStringLiteral("--lookup-hold=500ms") }, {});
         QVERIFY(o.ok());
-        QCOMPARE(o->lookupBatch, 200);
-        QCOMPARE(o->lookupHold, std::chrono::milliseconds { 500 });
-        QCOMPARE(parseServeOptions({}, {}).value().lookupBatch, 100);
+        QCOMPARE(o->dispatcher.lookupBatch, 200);
+        QCOMPARE(o->dispatcher.lookupHold, std::chrono::milliseconds { 500 });
+        QCOMPARE(parseServeOptions({}, {}).value().dispatcher.lookupBatch, 100);
     }
 
     void journalCanBeTurnedOff()
     {
-        QVERIFY(parseServeOptions({}, {}).value().journal);
-        QVERIFY(!parseServeOptions({ QStringLiteral("--journal=off") }, {}).value().journal);
+        QVERIFY(parseServeOptions({}, {}).value().dispatcher.journal);
+        QVERIFY(
+            !parseServeOptions({ QStringLiteral("--journal=off") }, {}).value().dispatcher.journal);
         QProcessEnvironment env;
         env.insert(QStringLiteral("SLUICE_JOURNAL"), QStringLiteral("OFF"));
-        QVERIFY(!parseServeOptions({}, env).value().journal);
+        QVERIFY(!parseServeOptions({}, env).value().dispatcher.journal);
         QVERIFY(parseServeOptions({ QStringLiteral("--journal"), QStringLiteral("on") }, env)
                     .value()
-                    .journal);
+                    .dispatcher.journal);
     }
 
     void flagsWinOverEnvironment()
@@ -80,14 +81,14 @@ private Q_SLOTS:
         QVERIFY2(o.ok(), qPrintable(o.ok() ? QString() : o.error()));
         QCOMPARE(o->listenPort, quint16(9100));
         QCOMPARE(o->redisUrl, QStringLiteral("redis://10.0.0.5:6379/2"));
-        QCOMPARE(o->caps[0].toString(), QStringLiteral("6000/min"));
-        QCOMPARE(o->caps[1].toString(), QStringLiteral("100/s"));
-        QCOMPARE(o->mode, ServeOptions::Mode::Bulk);
+        QCOMPARE(o->limiter.caps[0].toString(), QStringLiteral("6000/min"));
+        QCOMPARE(o->limiter.caps[1].toString(), QStringLiteral("100/s"));
+        QCOMPARE(o->dispatcher.mode, DeliveryMode::Bulk);
         QCOMPARE(o->instantlyApiKey, QStringLiteral("sk_x"));
         const auto claim
             = parseServeOptions({ QStringLiteral("--claim-idle"), QStringLiteral("2s") }, env);
         QVERIFY(claim.ok());
-        QCOMPARE(claim->claimIdle.count(), 2000);
+        QCOMPARE(claim->dispatcher.claimIdleTimeout.count(), 2000);
         const auto tuned = parseServeOptions(
             { QStringLiteral("--request-timeout=2s"), QStringLiteral("--retry-base"),
               QStringLiteral("50ms"), QStringLiteral("--retry-cap=1m"),
@@ -97,11 +98,11 @@ private Q_SLOTS:
             env);
         QVERIFY2(tuned.ok(), qPrintable(tuned.ok() ? QString() : tuned.error()));
         QCOMPARE(tuned->requestTimeout.count(), 2000);
-        QCOMPARE(tuned->retryBase.count(), 50);
-        QCOMPARE(tuned->retryCap.count(), 60'000);
-        QCOMPARE(tuned->maxAttempts, 3);
-        QCOMPARE(tuned->coalescingWindow.count(), 0);
-        QCOMPARE(tuned->maxBatch, 250);
+        QCOMPARE(tuned->dispatcher.retryBase.count(), 50);
+        QCOMPARE(tuned->dispatcher.retryCap.count(), 60'000);
+        QCOMPARE(tuned->dispatcher.maxAttempts, 3);
+        QCOMPARE(tuned->dispatcher.coalescingWindow.count(), 0);
+        QCOMPARE(tuned->dispatcher.maxBatch, 250);
         QCOMPARE(tuned->breaker.openWaitBase.count(), 2000);
         QCOMPARE(tuned->breaker.failureRateThresholdPercent, 25.0);
         QCOMPARE(tuned->closeCaps.size(), size_t(1));
@@ -206,12 +207,13 @@ private Q_SLOTS:
 
     void upstreamConcurrencyIsBounded()
     {
-        QCOMPARE(parseServeOptions({}, QProcessEnvironment()).value().upstreamConcurrency, 4);
+        QCOMPARE(
+            parseServeOptions({}, QProcessEnvironment()).value().dispatcher.maxRequestsInFlight, 4);
         QCOMPARE(
             parseServeOptions({ QStringLiteral("--upstream-concurrency"), QStringLiteral("6") },
                               QProcessEnvironment())
                 .value()
-                .upstreamConcurrency,
+                .dispatcher.maxRequestsInFlight,
             6);
         for (const char *bad : { "0", "7", "four" }) {
             const auto r = parseServeOptions(
