@@ -8,13 +8,10 @@
 
 namespace sluice {
 
-/// "42 s", "7 min", "3 h 5 min", "2 d 4 h": how long ago `thenMs` (Unix ms) was, short enough
-/// for a table cell. "—" when unknown (0).
-inline QString ageText(qint64 thenMs, qint64 nowMs)
+/// "42 s", "7 min", "3 h 5 min", "2 d 4 h": a span of `ms`, short enough for a table cell.
+inline QString spanText(qint64 ms)
 {
-    if (thenMs <= 0)
-        return QStringLiteral("—");
-    const qint64 s = std::max<qint64>(0, (nowMs - thenMs) / 1000);
+    const qint64 s = std::max<qint64>(0, ms / 1000);
     auto tr = [](const char *text) { return QCoreApplication::translate("ageText", text); };
     if (s < 60)
         return tr("%1 s").arg(s);
@@ -24,6 +21,12 @@ inline QString ageText(qint64 thenMs, qint64 nowMs)
         return s % 3600 >= 60 ? tr("%1 h %2 min").arg(s / 3600).arg(s % 3600 / 60)
                               : tr("%1 h").arg(s / 3600);
     return tr("%1 d %2 h").arg(s / 86400).arg(s % 86400 / 3600);
+}
+
+/// How long ago `thenMs` (Unix ms) was, as spanText. "—" when unknown (0).
+inline QString ageText(qint64 thenMs, qint64 nowMs)
+{
+    return thenMs <= 0 ? QStringLiteral("—") : spanText(nowMs - thenMs);
 }
 
 /// "2026-12-07 06:54:21" in local time, for tooltips beside an age.

@@ -1,5 +1,7 @@
 #include "overviewpage.h"
 
+#include "agetext.h"
+
 #include "breakerband.h"
 #include "ratechart.h"
 #include "telemetry/telemetry.h"
@@ -36,10 +38,16 @@ OverviewPage::OverviewPage(Telemetry *telemetry, int perSecondCap, int perMinute
     tileRow->setContentsMargins(0, 0, 0, 0);
     addTile(QStringLiteral("sent60"), tr("Worst 60 s window"), tiles);
     addTile(QStringLiteral("rate"), tr("Rate (effective / configured)"), tiles);
-    addTile(QStringLiteral("queue"), tr("Queue depth"), tiles);
+    addTile(QStringLiteral("queue"), tr("Queue (drains in)"), tiles)
+        ->setToolTip(tr("Leads in the stream, and when the last of them should be settled at "
+                        "the rate of the last minute (before that, at the limiter's pace)"));
+    addTile(QStringLiteral("budget"), tr("Left this minute"), tiles)
+        ->setToolTip(tr("Requests the per-minute cap still allows, after what every instance "
+                        "sent in the last 60 s. 429s that came while the fleet was under the "
+                        "cap are shown here: someone else is using the workspace's budget."));
     addTile(QStringLiteral("delivered"), tr("Delivered since start"), tiles);
     addTile(QStringLiteral("breaker"), tr("Breaker"), tiles);
-    addTile(QStringLiteral("instances"), tr("Instances sending (1 min)"), tiles);
+    addTile(QStringLiteral("instances"), tr("Instances (1 min)"), tiles);
     addTile(QStringLiteral("plan"), tr("Instantly plan: leads left"), tiles)
         ->setToolTip(tr("remaining_in_plan from Instantly's last bulk answer to any instance; "
                         "at 0 the fleet pauses until the plan has room again"));
@@ -202,8 +210,30 @@ void OverviewPage::refresh()
     m_tiles[QStringLiteral("rate")]->setText(tr("%1 / %2 per s")
                                                  .arg(last.effectivePerSecond, 0, 'f', 1)
                                                  .arg(last.configuredPerSecond, 0, 'f', 1));
-    m_tiles[QStringLiteral("queue")]->setText(
-        last.queueDepth < 0 ? tr("unknown") : QString::number(last.queueDepth));
+    const Forecast forecast = m_telemetry->forecast();
+    QString queueText = last.queueDepth < 0 ? tr("unknown") : QString::number(last.queueDepth);
+    if (last.queueDepth > 0)
+        queueText += forecast.timeToDrain
+            ? tr(" (%1, %2)")
+                  .arg(spanText(forecast.timeToDrain->count()),
+                       QDateTime::fromMSecsSinceEpoch(*forecast.lastLeadAtMs)
+                           .toString(QStringLiteral("HH:mm")))
+            : tr(" (not draining)");
+    m_tiles[QStringLiteral("queue")]->setText(queueText);
+    // What the cap still allows; 429s the fleet's own pace cannot explain are counted beside it
+    // in the warning tone (someone else is spending the workspace's budget).
+    QLabel *budget = m_tiles[QStringLiteral("budget")];
+    QString budgetText = forecast.budgetLeftThisMinute
+        ? QString::number(*forecast.budgetLeftThisMinute)
+        : tr("no cap");
+    if (forecast.unexplained429 > 0)
+        budgetText += tr(" · 429×%1").arg(forecast.unexplained429);
+    budget->setText(budgetText);
+    QPalette budgetPalette = budget->palette();
+    budgetPalette.setColor(QPalette::WindowText,
+                           forecast.unexplained429 > 0 ? toneColor(Tone::Warning, palette())
+                                                       : palette().color(QPalette::WindowText));
+    budget->setPalette(budgetPalette);
     m_tiles[QStringLiteral("delivered")]->setText(QString::number(last.delivered));
     m_tiles[QStringLiteral("instances")]->setText(
         last.fleetSent < 0 ? tr("unknown") : QString::number(last.fleetInstances));

@@ -405,6 +405,9 @@ TelemetrySources LocalEngine::telemetrySources() const
         r.breaker = s.breaker;
         r.inFlight = s.inFlight();
         r.delivered = s.delivered();
+        for (const RateRule &cap : m_options.serve.limiter.caps)
+            if (cap.window == std::chrono::minutes { 1 })
+                r.capPerMinute = cap.limit;
         return r;
     };
     sources.redis = [this] { return m_redis.get(); };

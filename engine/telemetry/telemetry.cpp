@@ -57,6 +57,18 @@ void Telemetry::sample()
     }
     m_auditSent = 0;
     m_auditRateLimited = 0;
+    m_upstreamTotal += t.upstream();
+    m_upstreamLimitedTotal += t.upstreamRateLimited();
+    if (t.queueDepth >= 0) {
+        ForecastSample f;
+        f.backlog = t.queueDepth;
+        f.settledTotal = t.delivered;
+        f.requestsTotal = m_upstreamTotal;
+        f.rateLimitedTotal = m_upstreamLimitedTotal;
+        f.effectivePerSecond = t.effectivePerSecond;
+        f.capPerMinute = s.capPerMinute;
+        m_forecaster.add(t.atMs, f);
+    }
     m_samples.push(t);
     readBatches();
     readAudit();

@@ -2,6 +2,7 @@
 
 #include "breaker/circuitbreaker.h"
 #include "core/ringbuffer.h"
+#include "forecaster.h"
 #include "store/queuedlead.h"
 #include "store/rediskeys.h"
 
@@ -30,6 +31,7 @@ struct DeliveryReading
     BreakerState breaker = BreakerState::Closed;
     int inFlight = 0;
     qint64 delivered = 0;
+    int capPerMinute = 0; ///< the per-minute cap the limiter keeps; 0 when there is none
 };
 
 /// What Telemetry reads, and nothing more: asked at every sample, so an engine that starts
@@ -89,6 +91,10 @@ public:
     QStringList instances() const;
     /// Requests sent in the last `window` (this process).
     int recent(std::chrono::seconds window) const;
+    /// The backlog's drain time, the budget left in this minute and the 429s the fleet's own
+    /// pace cannot explain, from the samples so far. The drain is measured on this process's
+    /// delivered count (the whole fleet's when it is the only instance).
+    Forecast forecast() const { return m_forecaster.forecast(); }
 
 Q_SIGNALS:
     /// A new sample (once a second).
@@ -114,6 +120,9 @@ private:
     int m_auditSent = 0;
     int m_auditRateLimited = 0;
     QHash<QByteArray, qint64> m_instancesSeen; ///< instance -> last seen (Unix ms)
+    Forecaster m_forecaster;
+    qint64 m_upstreamTotal = 0; ///< TelemetrySample::upstream() summed
+    qint64 m_upstreamLimitedTotal = 0;
 };
 
 } // namespace sluice
