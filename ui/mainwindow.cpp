@@ -69,7 +69,7 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
     : QMainWindow(parent)
     , m_engine(engine)
     , m_live(live)
-    , m_telemetry(new Telemetry(engine->telemetrySources(), 3600, this))
+    , m_telemetry(engine->telemetry())
 {
     setWindowTitle(live ? tr("Sluice — LIVE") : tr("Sluice — SANDBOX"));
     auto *central = new QWidget(this);

@@ -53,6 +53,31 @@ QVariantMap deliveryHealth(const DeliverySnapshot &s, bool &healthy)
     };
 }
 
+/// /healthz's forecast: the backlog, when it drains, the budget left in this minute, and
+/// the 429s the fleet's own pace cannot explain. Null where nothing can be said yet.
+QVariantMap forecastHealth(const Forecast &f)
+{
+    auto orNull = [](const auto &value, auto make) {
+        return value ? make(*value) : QVariant::fromValue(nullptr);
+    };
+    return {
+        { QStringLiteral("backlog"), f.backlog },
+        { QStringLiteral("drain_per_second"), f.drainPerSecond },
+        { QStringLiteral("drain_measured"), f.drainMeasured },
+        { QStringLiteral("time_to_drain_ms"),
+          orNull(f.timeToDrain, [](auto d) { return QVariant(qint64(d.count())); }) },
+        { QStringLiteral("last_lead_at"),
+          orNull(f.lastLeadAtMs,
+                 [](qint64 ms) {
+                     return QVariant(
+                         QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODateWithMs));
+                 }) },
+        { QStringLiteral("budget_left_this_minute"),
+          orNull(f.budgetLeftThisMinute, [](int n) { return QVariant(n); }) },
+        { QStringLiteral("unexplained_429"), f.unexplained429 },
+    };
+}
+
 } // namespace
 
 DeliverySettings deliverySettingsFor(const ServeOptions &o, const RedisOptions &redis)
@@ -85,6 +110,7 @@ LocalEngine::LocalEngine(LocalEngineOptions options, QObject *parent)
     : QObject(parent)
     , m_options(std::move(options))
     , m_keys(m_options.serve.dispatcher.keyNamespace)
+    , m_telemetry(std::make_unique<Telemetry>(telemetrySources()))
 { }
 
 LocalEngine::~LocalEngine()
@@ -205,9 +231,15 @@ std::optional<QString> LocalEngine::start()
     }
     if (m_intake && m_delivery) {
         DeliveryEngine *delivery = m_delivery.get();
-        m_intake->setHealthSource(
-            [delivery](bool &healthy) { return deliveryHealth(delivery->snapshot(), healthy); });
+        Telemetry *telemetry = m_telemetry.get();
+        m_intake->setHealthSource([delivery, telemetry](bool &healthy) {
+            QVariantMap health = deliveryHealth(delivery->snapshot(), healthy);
+            health.insert(QStringLiteral("forecast"), forecastHealth(telemetry->forecast()));
+            return health;
+        });
     }
+    if (m_delivery)
+        m_telemetry->start();
 
     // This thread's own view of the shared limiter and breaker, for runs and verification:
     // the same Redis state as the dispatchers', so one budget for all.
@@ -226,6 +258,8 @@ std::optional<QString> LocalEngine::start()
 
 bool LocalEngine::stop(std::chrono::milliseconds timeout)
 {
+    if (m_telemetry)
+        m_telemetry->stop();
     m_intake.reset();
     bool clean = true;
     if (m_delivery)

@@ -83,8 +83,11 @@ public:
     DeliveryEngine *delivery() const { return m_delivery.get(); }
     SandboxServer *sandbox() const { return m_sandbox.get(); }
     Metrics &metrics() { return m_metrics; }
-    /// What the console's Telemetry samples: the delivery counters, the Redis client, keys.
+    /// What Telemetry samples: the delivery counters, the Redis client, keys.
     TelemetrySources telemetrySources() const;
+    /// The engine's telemetry: what the console draws, and the forecast in /healthz. It samples
+    /// once a second while the engine delivers.
+    Telemetry *telemetry() const { return m_telemetry.get(); }
     /// Gated by the shared limiter and breaker: for runs, verification and clean-up.
     InstantlyClient *instantly() const { return m_instantly.get(); }
     SendAudit *audit() const { return m_audit.get(); }
@@ -127,6 +130,7 @@ private:
     std::unique_ptr<OperatorControl> m_control;
     DeliverySettings m_settings;
     WebhookLog m_webhooks { 1 };
+    std::unique_ptr<Telemetry> m_telemetry; ///< last: it reads the members above
 };
 
 /// The delivery settings `serve` flags and environment amount to.

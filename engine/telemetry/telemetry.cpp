@@ -59,9 +59,11 @@ void Telemetry::sample()
     m_auditRateLimited = 0;
     m_upstreamTotal += t.upstream();
     m_upstreamLimitedTotal += t.upstreamRateLimited();
-    if (t.queueDepth >= 0) {
+    {
+        // Every second, from the first: its zero totals are the baseline the requests of the
+        // first minute are counted from. The queue reads 0 until Redis has answered once.
         ForecastSample f;
-        f.backlog = t.queueDepth;
+        f.backlog = std::max<qint64>(0, t.queueDepth);
         f.settledTotal = t.delivered;
         f.requestsTotal = m_upstreamTotal;
         f.rateLimitedTotal = m_upstreamLimitedTotal;

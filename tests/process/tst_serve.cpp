@@ -90,6 +90,20 @@ private Q_SLOTS:
         QCOMPARE(sandbox.worstWindow(std::chrono::milliseconds { 1000 }) <= 10, true);
         QCOMPARE(sandboxAnswers(sandbox, 429), 0);
 
+        // /healthz's forecast: the stream drained, the per-minute cap (600 by default) less
+        // what the fleet sent in the minute, and no 429 to explain.
+        nlohmann::json forecast;
+        QTRY_VERIFY2_WITH_TIMEOUT(
+            (forecast = serve.health().parsed().value("forecast", nlohmann::json())).is_object()
+                && forecast.value("backlog", -1) == 0
+                && forecast["budget_left_this_minute"].is_number()
+                && forecast.value("budget_left_this_minute", 600) < 600,
+            forecast.dump().c_str(), 10'000);
+        QVERIFY2(forecast.value("budget_left_this_minute", -1) >= 600 - 30,
+                 forecast.dump().c_str());
+        QCOMPARE(forecast.value("time_to_drain_ms", -1), 0);
+        QCOMPARE(forecast.value("unexplained_429", -1), 0);
+
         const bool clean = serve.terminate();
         QVERIFY2(clean, qPrintable(serve.exitSummary()));
         QVERIFY2(serve.log().contains(QStringLiteral("stopped")), qPrintable(serve.exitSummary()));
