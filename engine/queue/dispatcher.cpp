@@ -438,6 +438,7 @@ void Dispatcher::resolveCampaign(Work work)
         // A campaign that does not exist (yet): its leads wait for it, parked, and go out by
         // themselves once it appears. A lookup that failed for good fails them.
         std::vector<SettleRecord> records;
+        records.reserve(ready.size());
         for (const Work &w : ready)
             records.push_back(answer.missing ? outcome(w, Settlement::Park, answer.reason,
                                                        LeadReason::CampaignMissing)
