@@ -502,7 +502,8 @@ void Dispatcher::closeBatch(const QString &campaignId)
     const qint64 held = batch->opened.elapsed();
     if (!full && m_running && lookupsUnderway && held < m_options.lookupHold.count()) {
         if (QTimer *timer = m_openTimers.value(campaignId))
-            timer->start(std::min<qint64>(kExpandedGraceMs, m_options.lookupHold.count() - held));
+            timer->start(
+                int(std::min<qint64>(kExpandedGraceMs, m_options.lookupHold.count() - held)));
         return;
     }
     if (QTimer *timer = m_openTimers.take(campaignId))
