@@ -19,6 +19,8 @@ packages=(
   libjemalloc-dev
   # The console under a virtual display, screenshots, and the format check.
   xvfb xauth clang-format
+  # The lint CI runs (scripts/tidy.sh, .clang-tidy): clang-tidy 14 and run-clang-tidy.
+  clang-tidy
   # The .deb and its checks: dpkg-shlibdeps for the Depends, the desktop file and AppStream
   # validators (tests/packaging fails without them).
   dpkg-dev desktop-file-utils appstream

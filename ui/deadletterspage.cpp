@@ -165,7 +165,7 @@ DeadLettersPage::DeadLettersPage(OperatorControl *control, QWidget *parent)
 QString DeadLettersPage::operatorName()
 {
     for (const char *name : { "USER", "LOGNAME", "USERNAME" }) {
-        const QString user = qEnvironmentVariable(name).trimmed();
+        QString user = qEnvironmentVariable(name).trimmed();
         if (!user.isEmpty())
             return user;
     }

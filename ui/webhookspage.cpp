@@ -51,7 +51,7 @@ protected:
         if (text.isEmpty())
             return true;
         for (const QString &field : { e.taskId, e.eventId, e.remote, e.outcome(), e.signature,
-                                      QString::fromUtf8(e.body.left(64 * 1024)) }) {
+                                      QString::fromUtf8(e.body.left(qsizetype(64) * 1024)) }) {
             if (field.contains(text, Qt::CaseInsensitive))
                 return true;
         }

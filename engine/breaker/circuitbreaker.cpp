@@ -140,7 +140,7 @@ milliseconds breakerOpenWait(const BreakerOptions &options, int opening, double 
 }
 
 CircuitBreaker::CircuitBreaker(BreakerOptions options, Random random)
-    : m_options(std::move(options))
+    : m_options(options)
     , m_random(std::move(random))
     , m_window(BreakerWindow::fromOptions(m_options))
 {

@@ -37,13 +37,13 @@ Result<QString, IntakeError> optionalString(const json &obj, const char *key, co
     if (it == obj.end() || it->is_null())
         return QString();
     if (!it->is_string())
-        return IntakeError(field, QStringLiteral("must be a string, not ") + jsonTypeName(*it));
+        return IntakeError { field, QStringLiteral("must be a string, not ") + jsonTypeName(*it) };
     const auto &s = it->get_ref<const std::string &>();
     if (s.size() > size_t(limits.maxFieldLength))
-        return IntakeError(field,
-                           QStringLiteral("is %1 bytes long; at most %2 are accepted")
-                               .arg(s.size())
-                               .arg(limits.maxFieldLength));
+        return IntakeError { field,
+                             QStringLiteral("is %1 bytes long; at most %2 are accepted")
+                                 .arg(s.size())
+                                 .arg(limits.maxFieldLength) };
     return leadQString(s);
 }
 
@@ -61,17 +61,17 @@ Result<std::optional<QString>, IntakeError> pickEmail(const json &emails, const 
         const json &entry = emails[j];
         const QString entryPath = path + QLatin1Char('[') + QString::number(j) + QLatin1Char(']');
         if (!entry.is_object())
-            return IntakeError(entryPath,
-                               QStringLiteral("must be an object with \"email\", not ")
-                                   + jsonTypeName(entry));
+            return IntakeError { entryPath,
+                                 QStringLiteral("must be an object with \"email\", not ")
+                                     + jsonTypeName(entry) };
         auto email = optionalString(entry, "email", entryPath + QStringLiteral(".email"), limits);
         if (!email)
             return email.error();
         const auto unsubscribed = entry.find("is_unsubscribed");
         if (unsubscribed != entry.end() && !unsubscribed->is_null() && !unsubscribed->is_boolean())
-            return IntakeError(entryPath + QStringLiteral(".is_unsubscribed"),
-                               QStringLiteral("must be a boolean, not ")
-                                   + jsonTypeName(*unsubscribed));
+            return IntakeError { entryPath + QStringLiteral(".is_unsubscribed"),
+                                 QStringLiteral("must be a boolean, not ")
+                                     + jsonTypeName(*unsubscribed) };
 
         const QString address = email.value().trimmed();
         const QString prefix = QStringLiteral("contact '%1': ").arg(label);
@@ -109,8 +109,9 @@ Result<CloseLeadConversion, IntakeError> convertCloseLead(const json &lead,
                                                           const IntakeLimits &limits)
 {
     if (!lead.is_object())
-        return IntakeError(
-            {}, QStringLiteral("must be an object (a Close lead), not ") + jsonTypeName(lead));
+        return IntakeError {
+            {}, QStringLiteral("must be an object (a Close lead), not ") + jsonTypeName(lead)
+        };
 
     auto leadId = optionalString(lead, "id", QStringLiteral("id"), limits);
     if (!leadId)
@@ -132,16 +133,17 @@ Result<CloseLeadConversion, IntakeError> convertCloseLead(const json &lead,
         return out;
     }
     if (!contacts->is_array())
-        return IntakeError(QStringLiteral("contacts"),
-                           QStringLiteral("must be an array, not ") + jsonTypeName(*contacts));
+        return IntakeError { QStringLiteral("contacts"),
+                             QStringLiteral("must be an array, not ") + jsonTypeName(*contacts) };
 
     QHash<QString, QString> usedBy;
     for (size_t i = 0; i < contacts->size(); ++i) {
         const json &contact = (*contacts)[i];
         const QString path = QStringLiteral("contacts[%1]").arg(i);
         if (!contact.is_object())
-            return IntakeError(path,
-                               QStringLiteral("must be an object, not ") + jsonTypeName(contact));
+            return IntakeError {
+                path, QStringLiteral("must be an object, not ") + jsonTypeName(contact)
+            };
         auto contactName
             = optionalString(contact, "name", join(path, QStringLiteral("name")), limits);
         if (!contactName)
@@ -158,9 +160,10 @@ Result<CloseLeadConversion, IntakeError> convertCloseLead(const json &lead,
         const QString emailsPath = join(path, QStringLiteral("emails"));
         const auto emails = contact.find("emails");
         if (emails != contact.end() && !emails->is_null() && !emails->is_array())
-            return IntakeError(emailsPath,
-                               QStringLiteral("must be an array of {\"email\": ...} objects, not ")
-                                   + jsonTypeName(*emails));
+            return IntakeError { emailsPath,
+                                 QStringLiteral(
+                                     "must be an array of {\"email\": ...} objects, not ")
+                                     + jsonTypeName(*emails) };
         if (emails == contact.end() || emails->is_null() || emails->empty()) {
             out.skipped << QStringLiteral("contact '%1': no email address").arg(label);
             continue;
@@ -181,11 +184,11 @@ Result<CloseLeadConversion, IntakeError> convertCloseLead(const json &lead,
         usedBy.insert(normalizedEmail(converted.email), label);
         out.leads.push_back(std::move(converted));
         if (out.leads.size() > size_t(limits.maxLeads))
-            return IntakeError(
-                QStringLiteral("contacts"),
-                QStringLiteral("yield more than %1 leads; at most %1 are accepted for one "
-                               "Close lead")
-                    .arg(limits.maxLeads));
+            return IntakeError { QStringLiteral("contacts"),
+                                 QStringLiteral(
+                                     "yield more than %1 leads; at most %1 are accepted for one "
+                                     "Close lead")
+                                     .arg(limits.maxLeads) };
     }
 
     return out;

@@ -63,10 +63,10 @@ std::optional<IntakeError> checkLength(const std::string &s, const QString &fiel
                                        const IntakeLimits &limits)
 {
     if (s.size() > size_t(limits.maxFieldLength))
-        return IntakeError(field,
-                           QStringLiteral("is %1 bytes long; at most %2 are accepted")
-                               .arg(s.size())
-                               .arg(limits.maxFieldLength));
+        return IntakeError { field,
+                             QStringLiteral("is %1 bytes long; at most %2 are accepted")
+                                 .arg(s.size())
+                                 .arg(limits.maxFieldLength) };
     return std::nullopt;
 }
 
@@ -81,11 +81,11 @@ Result<std::optional<QString>, IntakeError> readString(const json &obj, const ch
     const auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) {
         if (presence == Presence::Required)
-            return IntakeError(field, QStringLiteral("is required"));
+            return IntakeError { field, QStringLiteral("is required") };
         return std::optional<QString>();
     }
     if (!it->is_string())
-        return IntakeError(field, QStringLiteral("must be a string, not ") + jsonTypeName(*it));
+        return IntakeError { field, QStringLiteral("must be a string, not ") + jsonTypeName(*it) };
     const auto &s = it->get_ref<const std::string &>();
     if (auto tooLong = checkLength(s, field, limits))
         return *tooLong;
@@ -239,15 +239,15 @@ Result<QString, IntakeError> readLeadId(const json &event, const IntakeLimits &l
             return read.error();
         id = *read.value();
     } else {
-        return IntakeError(QStringLiteral("event.data.lead_id"),
-                           QStringLiteral("is required (and there is no event.lead_id either)"));
+        return IntakeError { QStringLiteral("event.data.lead_id"),
+                             QStringLiteral("is required (and there is no event.lead_id either)") };
     }
     if (!isCloseLeadId(*id))
-        return IntakeError(
-            field,
-            QStringLiteral("%1 is not a Close lead id (\"lead_\" followed by letters, "
-                           "digits, '_' or '-')")
-                .arg(quoted(*id)));
+        return IntakeError { field,
+                             QStringLiteral(
+                                 "%1 is not a Close lead id (\"lead_\" followed by letters, "
+                                 "digits, '_' or '-')")
+                                 .arg(quoted(*id)) };
     return *id;
 }
 
@@ -283,14 +283,14 @@ Result<IntakeRequest, IntakeError> parseCloseWebhook(const json &root, const Int
 
     const json &event = root["event"];
     if (!event.is_object())
-        return IntakeError(QStringLiteral("event"),
-                           QStringLiteral("must be an object, not ") + jsonTypeName(event));
+        return IntakeError { QStringLiteral("event"),
+                             QStringLiteral("must be an object, not ") + jsonTypeName(event) };
 
     auto eventId = readString(event, "id", QStringLiteral("event.id"), Presence::Required, limits);
     if (!eventId)
         return eventId.error();
     if (eventId.value()->trimmed().isEmpty())
-        return IntakeError(QStringLiteral("event.id"), QStringLiteral("must not be empty"));
+        return IntakeError { QStringLiteral("event.id"), QStringLiteral("must not be empty") };
     request.eventId = *eventId.value();
 
     auto objectType = readString(event, "object_type", QStringLiteral("event.object_type"),
@@ -312,12 +312,12 @@ Result<IntakeRequest, IntakeError> parseCloseWebhook(const json &root, const Int
     }
 
     if (!event.contains("data") || event["data"].is_null())
-        return IntakeError(QStringLiteral("event.data"),
-                           QStringLiteral("is required for task.lead"));
+        return IntakeError { QStringLiteral("event.data"),
+                             QStringLiteral("is required for task.lead") };
     const json &data = event["data"];
     if (!data.is_object())
-        return IntakeError(QStringLiteral("event.data"),
-                           QStringLiteral("must be an object, not ") + jsonTypeName(data));
+        return IntakeError { QStringLiteral("event.data"),
+                             QStringLiteral("must be an object, not ") + jsonTypeName(data) };
 
     auto text
         = readString(data, "text", QStringLiteral("event.data.text"), Presence::Required, limits);
@@ -325,7 +325,7 @@ Result<IntakeRequest, IntakeError> parseCloseWebhook(const json &root, const Int
         return text.error();
     const auto campaign = campaignOfTaskText(*text.value());
     if (!campaign)
-        return IntakeError(QStringLiteral("event.data.text"), campaign.error());
+        return IntakeError { QStringLiteral("event.data.text"), campaign.error() };
     if (!campaign.value()) {
         request.ignoredReason = QStringLiteral("task text %1 does not start with \"Instantly:\"")
                                     .arg(quoted(text.value()->trimmed()));
@@ -355,24 +355,25 @@ Result<IntakeRequest, IntakeError> parseCloseWebhook(const json &root, const Int
         return request;
     }
     if (!inlineLead->is_object())
-        return IntakeError(QStringLiteral("lead"),
-                           QStringLiteral("must be an object (a Close lead), not ")
-                               + jsonTypeName(*inlineLead));
+        return IntakeError { QStringLiteral("lead"),
+                             QStringLiteral("must be an object (a Close lead), not ")
+                                 + jsonTypeName(*inlineLead) };
     const auto inlineId = inlineLead->find("id");
     if (inlineId != inlineLead->end() && !inlineId->is_null()) {
         if (!inlineId->is_string())
-            return IntakeError(QStringLiteral("lead.id"),
-                               QStringLiteral("must be a string, not ") + jsonTypeName(*inlineId));
+            return IntakeError { QStringLiteral("lead.id"),
+                                 QStringLiteral("must be a string, not ")
+                                     + jsonTypeName(*inlineId) };
         const QString id = webhookQString(inlineId->get<std::string>());
         if (id != request.closeLeadId)
-            return IntakeError(QStringLiteral("lead.id"),
-                               QStringLiteral("is %1 but the event is about %2")
-                                   .arg(quoted(id), quoted(request.closeLeadId)));
+            return IntakeError { QStringLiteral("lead.id"),
+                                 QStringLiteral("is %1 but the event is about %2")
+                                     .arg(quoted(id), quoted(request.closeLeadId)) };
     }
     auto converted = convertCloseLead(*inlineLead, limits);
     if (!converted)
-        return IntakeError(prefixed(QStringLiteral("lead"), converted.error().field),
-                           converted.error().reason);
+        return IntakeError { prefixed(QStringLiteral("lead"), converted.error().field),
+                             converted.error().reason };
     request.leads = std::move(converted.value().leads);
     request.allUnsubscribed = converted.value().allUnsubscribed();
     request.skipped = std::move(converted.value().skipped);
@@ -415,7 +416,7 @@ Result<Lead, IntakeError> parseDirectLead(const json &in, const QString &path,
                                           const IntakeLimits &limits)
 {
     if (!in.is_object())
-        return IntakeError(path, QStringLiteral("must be an object, not ") + jsonTypeName(in));
+        return IntakeError { path, QStringLiteral("must be an object, not ") + jsonTypeName(in) };
     Lead lead;
 
     const QString emailField = memberPath(path, "email");
@@ -424,7 +425,7 @@ Result<Lead, IntakeError> parseDirectLead(const json &in, const QString &path,
         return email.error();
     lead.email = email.value()->trimmed();
     if (const auto problem = emailProblem(lead.email))
-        return IntakeError(emailField, quoted(lead.email) + QLatin1Char(' ') + *problem);
+        return IntakeError { emailField, quoted(lead.email) + QLatin1Char(' ') + *problem };
 
     const std::pair<const char *, QString Lead::*> names[] = {
         { "first_name", &Lead::firstName },
@@ -442,22 +443,24 @@ Result<Lead, IntakeError> parseDirectLead(const json &in, const QString &path,
     if (vars != in.end() && !vars->is_null()) {
         const QString varsPath = memberPath(path, "custom_variables");
         if (!vars->is_object())
-            return IntakeError(varsPath,
-                               QStringLiteral("must be an object of flat values, not ")
-                                   + jsonTypeName(*vars));
+            return IntakeError { varsPath,
+                                 QStringLiteral("must be an object of flat values, not ")
+                                     + jsonTypeName(*vars) };
         for (auto it = vars->begin(); it != vars->end(); ++it) {
             const QString varPath = memberPath(varsPath, it.key());
             if (auto tooLong = checkLength(it.key(), varPath, limits))
-                return IntakeError(varPath, QStringLiteral("has a name that ") + tooLong->reason);
+                return IntakeError { varPath,
+                                     QStringLiteral("has a name that ") + tooLong->reason };
             if (it->is_string()) {
                 if (auto tooLong = checkLength(it->get_ref<const std::string &>(), varPath, limits))
                     return *tooLong;
             }
             const std::optional<QVariant> value = flatValue(*it);
             if (!value)
-                return IntakeError(varPath,
-                                   QStringLiteral("must be a string, number, boolean or null, not ")
-                                       + jsonTypeName(*it));
+                return IntakeError { varPath,
+                                     QStringLiteral(
+                                         "must be a string, number, boolean or null, not ")
+                                         + jsonTypeName(*it) };
             lead.customVariables.insert(webhookQString(it.key()), *value);
         }
     }
@@ -475,22 +478,23 @@ Result<IntakeRequest, IntakeError> parseDirectBatch(const json &root, const Inta
         return campaign.error();
     request.campaignName = campaign.value()->trimmed();
     if (const auto problem = campaignProblem(request.campaignName))
-        return IntakeError(QStringLiteral("campaign"), *problem);
+        return IntakeError { QStringLiteral("campaign"), *problem };
 
     const auto leads = root.find("leads");
     if (leads == root.end())
-        return IntakeError(QStringLiteral("leads"), QStringLiteral("is required"));
+        return IntakeError { QStringLiteral("leads"), QStringLiteral("is required") };
     if (!leads->is_array())
-        return IntakeError(QStringLiteral("leads"),
-                           QStringLiteral("must be an array of leads, not ")
-                               + jsonTypeName(*leads));
+        return IntakeError { QStringLiteral("leads"),
+                             QStringLiteral("must be an array of leads, not ")
+                                 + jsonTypeName(*leads) };
     if (leads->empty())
-        return IntakeError(QStringLiteral("leads"), QStringLiteral("must hold at least one lead"));
+        return IntakeError { QStringLiteral("leads"),
+                             QStringLiteral("must hold at least one lead") };
     if (leads->size() > size_t(limits.maxLeads))
-        return IntakeError(QStringLiteral("leads"),
-                           QStringLiteral("holds %1 leads; at most %2 are accepted per request")
-                               .arg(leads->size())
-                               .arg(limits.maxLeads));
+        return IntakeError { QStringLiteral("leads"),
+                             QStringLiteral("holds %1 leads; at most %2 are accepted per request")
+                                 .arg(leads->size())
+                                 .arg(limits.maxLeads) };
 
     QHash<QString, size_t> firstIndexByEmail;
     request.leads.reserve(leads->size());
@@ -502,11 +506,12 @@ Result<IntakeRequest, IntakeError> parseDirectBatch(const json &root, const Inta
         const QString key = normalizedEmail(lead.value().email);
         const auto seen = firstIndexByEmail.constFind(key);
         if (seen != firstIndexByEmail.constEnd())
-            return IntakeError(path + QStringLiteral(".email"),
-                               QStringLiteral("%1 is also the email of leads[%2]; each address may "
-                                              "appear once per batch")
-                                   .arg(quoted(lead.value().email))
-                                   .arg(seen.value()));
+            return IntakeError { path + QStringLiteral(".email"),
+                                 QStringLiteral(
+                                     "%1 is also the email of leads[%2]; each address may "
+                                     "appear once per batch")
+                                     .arg(quoted(lead.value().email))
+                                     .arg(seen.value()) };
         firstIndexByEmail.insert(key, i);
         request.leads.push_back(std::move(lead).value());
     }
@@ -524,16 +529,16 @@ std::optional<IntakeError> parseLimitedJson(const QByteArray &body, const Intake
                                             json &out)
 {
     if (body.trimmed().isEmpty())
-        return IntakeError({}, QStringLiteral("body is empty; expected a JSON object"));
+        return IntakeError { {}, QStringLiteral("body is empty; expected a JSON object") };
     if (const auto problem = utf8Problem(body))
-        return IntakeError({}, QStringLiteral("body ") + *problem);
+        return IntakeError { {}, QStringLiteral("body ") + *problem };
     if (const auto at = tooDeepAt(body, limits.maxDepth))
-        return IntakeError(
-            {},
-            QStringLiteral("body nests arrays/objects more than %1 levels deep (at byte "
-                           "offset %2)")
-                .arg(limits.maxDepth)
-                .arg(*at));
+        return IntakeError { {},
+                             QStringLiteral(
+                                 "body nests arrays/objects more than %1 levels deep (at byte "
+                                 "offset %2)")
+                                 .arg(limits.maxDepth)
+                                 .arg(*at) };
     try {
         out = json::parse(body.constBegin(), body.constEnd());
     } catch (const json::exception &e) {
@@ -545,7 +550,7 @@ std::optional<IntakeError> parseLimitedJson(const QByteArray &body, const Intake
         // The parser quotes the last token read, which can be a huge string.
         if (what.size() > kMaxParserMessage)
             what = what.left(kMaxParserMessage) + QStringLiteral("…");
-        return IntakeError({}, QStringLiteral("body is not valid JSON: ") + what);
+        return IntakeError { {}, QStringLiteral("body is not valid JSON: ") + what };
     }
     return std::nullopt;
 }
@@ -557,19 +562,19 @@ Result<IntakeRequest, IntakeError> parseIntakeBody(const QByteArray &body,
     if (auto error = parseLimitedJson(body, limits, root))
         return *error;
     if (!root.is_object())
-        return IntakeError(
-            {},
-            QStringLiteral("body must be a JSON object (a Close webhook, or {\"campaign\", "
-                           "\"leads\"}), not ")
-                + jsonTypeName(root));
+        return IntakeError { {},
+                             QStringLiteral(
+                                 "body must be a JSON object (a Close webhook, or {\"campaign\", "
+                                 "\"leads\"}), not ")
+                                 + jsonTypeName(root) };
     if (root.contains("event"))
         return parseCloseWebhook(root, limits);
     if (root.contains("leads") || root.contains("campaign"))
         return parseDirectBatch(root, limits);
-    return IntakeError(
-        {},
-        QStringLiteral("body is neither a Close webhook (an object with \"event\") nor a "
-                       "direct batch (an object with \"campaign\" and \"leads\")"));
+    return IntakeError { {},
+                         QStringLiteral(
+                             "body is neither a Close webhook (an object with \"event\") nor a "
+                             "direct batch (an object with \"campaign\" and \"leads\")") };
 }
 
 } // namespace sluice

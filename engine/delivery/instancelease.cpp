@@ -25,13 +25,13 @@ QString keptName(const QString &path, QString &error)
 {
     QFile existing(path);
     if (existing.open(QIODevice::ReadOnly)) {
-        const QString name = cleanName(QString::fromUtf8(existing.readAll()).trimmed());
+        QString name = cleanName(QString::fromUtf8(existing.readAll()).trimmed());
         if (!name.isEmpty())
             return name;
     }
     const QString host = QHostInfo::localHostName().isEmpty() ? QStringLiteral("host")
                                                               : QHostInfo::localHostName();
-    const QString name = cleanName(QStringLiteral("%1-%2").arg(host).arg(
+    QString name = cleanName(QStringLiteral("%1-%2").arg(host).arg(
         QRandomGenerator::system()->generate(), 8, 16, QLatin1Char('0')));
     QSaveFile out(path);
     if (!out.open(QIODevice::WriteOnly) || out.write(name.toUtf8() + '\n') < 0 || !out.commit()) {

@@ -250,7 +250,7 @@ void InstantlyClient::findCampaignPage(const QString &name, const QString &curso
                                        ApiCallback<std::optional<Campaign>> done)
 {
     listCampaigns(name, 100, cursor,
-                  [this, name, done = std::move(done)](ApiReply<Page<Campaign>> page) {
+                  [this, name, done = std::move(done)](ApiReply<Page<Campaign>> page) mutable {
                       if (!page.ok()) {
                           done(page.error());
                           return;

@@ -52,6 +52,14 @@ IntakeStore::Result unavailable(const QString &detail, bool fault = false)
 
 } // namespace
 
+// Complete before the constructor, which destroys m_waiting if it throws: clang instantiates
+// vector<Pending>'s destructor there (GCC at the end of the file).
+struct IntakeStore::Pending
+{
+    IntakeBatch batch;
+    Done done;
+};
+
 IntakeStore::IntakeStore(const IntakeOptions &options, RedisClient *redis, Metrics &metrics,
                          QObject *parent)
     : QObject(parent)
@@ -149,12 +157,6 @@ void IntakeStore::store(IntakeBatch batch, Done done)
     }
     storeInRedis(std::move(batch), std::move(done));
 }
-
-struct IntakeStore::Pending
-{
-    IntakeBatch batch;
-    Done done;
-};
 
 void IntakeStore::storeInRedis(IntakeBatch batch, Done done)
 {

@@ -31,7 +31,7 @@ struct WebhookExchange
     QString eventId; ///< Close's event.id, when the body has one
     QByteArray idempotencyKey;
 
-    static constexpr qint64 kMaxBody = 256 * 1024;
+    static constexpr qint64 kMaxBody = qint64(256) * 1024;
     /// "accepted", "duplicate", "ignored", "spooled", or the error's detail.
     QString outcome() const;
 };
@@ -43,7 +43,7 @@ struct WebhookExchange
 class WebhookLog
 {
 public:
-    static constexpr qint64 kDefaultBudget = 32 * 1024 * 1024;
+    static constexpr qint64 kDefaultBudget = qint64(32) * 1024 * 1024;
     static constexpr qint64 kTrimmedBody = 4096;
 
     explicit WebhookLog(size_t capacity = 1, qint64 budget = kDefaultBudget);

@@ -200,7 +200,7 @@ QString journalOffsetText(qint64 ms)
 
 QString journalIdentity(const QString &emailOrCloseLead)
 {
-    const QString t = emailOrCloseLead.trimmed();
+    QString t = emailOrCloseLead.trimmed();
     if (t.startsWith(u"close:"))
         return t;
     if (t.startsWith(u"lead_"))

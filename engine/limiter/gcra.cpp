@@ -74,6 +74,7 @@ std::vector<RateRule> scaled(const std::vector<RateRule> &caps, double share)
 {
     // A share of the budget: fewer requests per window (at least one).
     std::vector<RateRule> out;
+    out.reserve(caps.size());
     for (const RateRule &cap : caps)
         out.push_back({ std::max(1, int(std::floor(cap.limit * share))), cap.window });
     return out;

@@ -162,7 +162,7 @@ private:
         if (m_offset == m_in.size()) {
             m_in.clear();
             m_offset = 0;
-        } else if (m_offset > 64 * 1024) {
+        } else if (m_offset > size_t(64) * 1024) {
             m_in.erase(0, m_offset);
             m_offset = 0;
         }

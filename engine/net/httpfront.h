@@ -20,7 +20,7 @@ class FrontConnection;
 struct HttpFrontLimits
 {
     /// Request line and headers together; more is answered 431 and the connection closed.
-    qint64 maxHeaderBytes = 16 * 1024;
+    qint64 maxHeaderBytes = qint64(16) * 1024;
     /// A connection with no request in progress and no answer owed is closed after this.
     std::chrono::milliseconds idleTimeout { 60'000 };
     /// A request must arrive whole (headers and body) within this of its first byte; a

@@ -452,6 +452,7 @@ void Dispatcher::resolveCampaign(Work work)
         // A campaign that does not exist (yet): its leads wait for it, parked, and go out by
         // themselves once it appears. A lookup that failed for good fails them.
         std::vector<SettleRecord> records;
+        records.reserve(ready.size());
         for (const Work &w : ready)
             records.push_back(answer.missing ? outcome(w, Settlement::Park, answer.reason,
                                                        LeadReason::CampaignMissing)
@@ -515,7 +516,8 @@ void Dispatcher::closeBatch(const QString &campaignId)
     const qint64 held = batch->opened.elapsed();
     if (!full && m_running && lookupsUnderway && held < m_options.lookupHold.count()) {
         if (QTimer *timer = m_openTimers.value(campaignId))
-            timer->start(std::min<qint64>(kExpandedGraceMs, m_options.lookupHold.count() - held));
+            timer->start(
+                int(std::min<qint64>(kExpandedGraceMs, m_options.lookupHold.count() - held)));
         return;
     }
     if (QTimer *timer = m_openTimers.take(campaignId))

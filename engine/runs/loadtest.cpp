@@ -523,7 +523,7 @@ void judgeRecord(RunRecord &r)
     const bool allAcked = r.sent == d.leads && r.ackFailures == 0 && r.acknowledged == d.leads;
     const bool inTime = r.ack.max < qint64(t.ackTimeout.count()) * 1000;
     checks.push_back({ QStringLiteral("every webhook acknowledged under %1 s")
-                           .arg(t.ackTimeout.count() / 1000.0),
+                           .arg(double(t.ackTimeout.count()) / 1000.0),
                        allAcked && inTime,
                        QStringLiteral("%1 of %2 acknowledged, %3 failed, slowest %4")
                            .arg(r.acknowledged)

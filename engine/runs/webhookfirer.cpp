@@ -172,7 +172,7 @@ struct WebhookFirer::Private
     QByteArray head; ///< request line and fixed headers, up to the per-request ones
 
     void connect(Connection &c);
-    void discardSocket(Connection &c);
+    void discardSocket(Connection &c) const;
     void sendNext(Connection &c);
     void write(Connection &c);
     void onReadyRead(Connection &c);
@@ -181,7 +181,7 @@ struct WebhookFirer::Private
     void checkFinished();
 };
 
-void WebhookFirer::Private::discardSocket(Connection &c)
+void WebhookFirer::Private::discardSocket(Connection &c) const
 {
     if (!c.socket)
         return;
