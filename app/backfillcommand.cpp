@@ -9,9 +9,7 @@
 #include "intake/backfill.h"
 #include "redis/redisclient.h"
 
-#include <QCommandLineParser>
 #include <QCoreApplication>
-#include <QProcessEnvironment>
 #include <QTextStream>
 
 #include <nlohmann/json.hpp>
@@ -20,21 +18,39 @@ using namespace sluice;
 
 namespace {
 
-/// The variables `backfill` reads besides the Redis ones: a serve-only variable with a bad
-/// value must not stop it.
-QProcessEnvironment backfillEnvironment(const QProcessEnvironment &env)
+/// --since, --yes, --json, the Close flags and the Redis ones. Only the variables of these
+/// flags are read: a serve-only variable with a bad value must not stop a backfill.
+FlagTable backfillFlags()
 {
-    QProcessEnvironment filtered;
-    for (const FlagSpec &f : commandRedisSpecs())
-        if (env.contains(f.env))
-            filtered.insert(f.env, env.value(f.env));
-    for (const char *name : { "CLOSE_URL", "CLOSE_API_KEY", "SLUICE_CLOSE_RATE", "SLUICE_JOURNAL",
-                              "SLUICE_SAFETY_FACTOR" }) {
-        const QString key = QLatin1String(name);
-        if (env.contains(key))
-            filtered.insert(key, env.value(key));
-    }
-    return filtered;
+    FlagTable table(
+        QStringLiteral("backfill"),
+        QStringLiteral("sluice backfill --since TIME [--yes] [--json] [options]"),
+        QStringLiteral(
+            "Finds the Close lead tasks created since TIME whose text starts with \"Instantly:\"\n"
+            "and queues the ones Sluice has not seen (by webhook or an earlier backfill),\n"
+            "deduplicated by Close task id: the way back when Sluice was down longer than\n"
+            "Close's retries, or Close paused the webhook subscription. Without --yes it only\n"
+            "shows what it would queue."));
+    table.add(FlagSpec::option(QStringLiteral("since"), FlagType::Text, QStringLiteral("TIME"),
+                               QStringLiteral("tasks created at or after TIME: ISO 8601 "
+                                              "(2026-12-07T06:00:00Z; UTC without an offset) or a "
+                                              "duration back from now (90m, 6h, 2d); required")));
+    table.add(FlagSpec::toggle(QStringLiteral("yes"),
+                               QStringLiteral("queue them (without it: a dry run)")));
+    table.add(FlagSpec::toggle(QStringLiteral("json"),
+                               QStringLiteral("print the plan (and the outcome) as JSON")));
+    // The Close budget is shared with every Sluice on the Redis, so it is serve's flag.
+    table.add(serveFlagSpecs({ QStringLiteral("close-url"), QStringLiteral("close-rate"),
+                               QStringLiteral("safety-factor"), QStringLiteral("journal"),
+                               QStringLiteral("CLOSE_API_KEY") }));
+    table.add(commandRedisSpecs());
+    table.setFooter(
+        commandRedisHelp()
+        + QStringLiteral("Tasks that are ours but unusable (no campaign, a strange lead id) are "
+                         "listed, never queued.\n"
+                         "Exit status: 0 done (or nothing to do); 1 Close or Redis failed, or some "
+                         "task could not be stored; 2 bad usage.\n"));
+    return table;
 }
 
 QString backfillTimeText(const QDateTime &at)
@@ -101,72 +117,22 @@ int runBackfillCommand(const QStringList &args)
 {
     QTextStream out(stdout);
     QTextStream err(stderr);
-    QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral(
-        "Finds the Close lead tasks created since TIME whose text starts with \"Instantly:\" "
-        "and queues the ones Sluice has not seen (by webhook or an earlier backfill), "
-        "deduplicated by Close task id: the way back when Sluice was down longer than Close's "
-        "retries, or Close paused the webhook subscription. Without --yes it only shows what "
-        "it would queue."));
-    parser.addHelpOption();
-    parser.addOptions({
-        { QStringLiteral("since"),
-          QStringLiteral("Tasks created at or after TIME: ISO 8601 (2026-12-07T06:00:00Z; UTC "
-                         "without an offset) or a duration back from now (90m, 6h, 2d)."),
-          QStringLiteral("time") },
-        { QStringLiteral("yes"), QStringLiteral("Queue them (without it: a dry run).") },
-        { QStringLiteral("json"), QStringLiteral("Print the plan (and the outcome) as JSON.") },
-        { QStringLiteral("close-url"),
-          QStringLiteral("Close API base URL (env CLOSE_URL; default https://api.close.com)."),
-          QStringLiteral("url") },
-        { QStringLiteral("close-rate"),
-          QStringLiteral("Cap on each Close endpoint group, shared with every Sluice on the "
-                         "Redis (env SLUICE_CLOSE_RATE; default 10/s)."),
-          QStringLiteral("rate") },
-    });
-    for (const FlagSpec &f : commandRedisSpecs())
-        parser.addOption({ f.name, QStringLiteral("%1 (env %2).").arg(f.fullHelp(), f.env),
-                           QStringLiteral("value") });
-    if (!parser.parse(args)) {
-        err << "sluice backfill: " << parser.errorText() << "\n";
-        return 2;
-    }
-    if (parser.isSet(QStringLiteral("help"))) {
-        out << commandHelpText(parser.helpText(), QStringLiteral("backfill"))
-            << "\nThe Close API key comes from CLOSE_API_KEY (never a flag).\n"
-               "Tasks that are ours but unusable (no campaign, a strange lead id) are listed, "
-               "never queued.\n"
-               "Exit status: 0 done (or nothing to do); 1 Close or Redis failed, or some task "
-               "could not be stored; 2 bad usage.\n";
-        return 0;
-    }
-    if (!parser.positionalArguments().isEmpty()) {
-        err << "sluice backfill: unexpected argument '" << parser.positionalArguments().first()
-            << "'; see `sluice backfill --help`\n";
-        return 2;
-    }
-    if (!parser.isSet(QStringLiteral("since"))) {
+    const auto read = readCommandFlags(backfillFlags(), args.mid(1));
+    if (const int *code = std::get_if<int>(&read))
+        return *code;
+    const FlagValues &values = std::get<FlagValues>(read);
+    if (!values.given(QStringLiteral("since"))) {
         err << "sluice backfill: --since is required (an ISO 8601 date-time, or a duration back "
                "from now like 6h or 2d)\n";
         return 2;
     }
     const QDateTime now = QDateTime::currentDateTimeUtc();
-    const auto since = parseBackfillSince(parser.value(QStringLiteral("since")), now);
+    const auto since = parseBackfillSince(values.text(QStringLiteral("since")), now);
     if (!since) {
         err << "sluice backfill: " << since.error() << "\n";
         return 2;
     }
-    QStringList serveArgs;
-    QStringList redisArgs;
-    for (const char *name : { "close-url", "close-rate" })
-        if (parser.isSet(QLatin1String(name)))
-            serveArgs << QStringLiteral("--") + QLatin1String(name)
-                      << parser.value(QLatin1String(name));
-    for (const FlagSpec &f : commandRedisSpecs())
-        if (parser.isSet(f.name))
-            redisArgs << QStringLiteral("--") + f.name << parser.value(f.name);
-    const auto options = parseServeOptions(
-        serveArgs + redisArgs, backfillEnvironment(QProcessEnvironment::systemEnvironment()), true);
+    const auto options = serveOptionsFrom(values, true);
     if (!options) {
         err << "sluice backfill: " << options.error() << "\n";
         return 2;
@@ -184,7 +150,7 @@ int runBackfillCommand(const QStringList &args)
                "reaching a campaign twice)\n";
 
     CommandRedis redis;
-    const auto opened = openCommandRedis(redis, redisArgs, QStringLiteral("backfill"));
+    const auto opened = openCommandRedis(redis, values, QStringLiteral("backfill"));
     if (const int *code = std::get_if<int>(&opened))
         return *code;
     const RedisKeys keys(std::get<QString>(opened));
@@ -201,8 +167,8 @@ int runBackfillCommand(const QStringList &args)
         new CloseGate(redis.client.get(), keys.closeLimiter(), closeBudget, &close));
     Backfill backfill(&close, redis.client.get(), keys, backfillOptions);
 
-    const bool apply = parser.isSet(QStringLiteral("yes"));
-    const bool asJson = parser.isSet(QStringLiteral("json"));
+    const bool apply = values.isOn(QStringLiteral("yes"));
+    const bool asJson = values.isOn(QStringLiteral("json"));
     int code = 1;
     backfill.plan(since.value(), [&](Result<BackfillPlan, QString> planned) {
         if (!planned) {

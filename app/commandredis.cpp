@@ -6,7 +6,6 @@
 #include "redis/privateredis.h"
 #include "redis/redisclient.h"
 
-#include <QCommandLineParser>
 #include <QDir>
 #include <QLoggingCategory>
 #include <QStandardPaths>
@@ -24,50 +23,11 @@ std::vector<FlagSpec> commandRedisSpecs()
                             QStringLiteral("namespace"), QStringLiteral("data-dir") });
 }
 
-bool isCommandRedisFlag(const QString &name)
-{
-    for (const FlagSpec &f : commandRedisSpecs())
-        if (name == f.name)
-            return true;
-    return false;
-}
-
-void addCommandRedisOptions(QCommandLineParser &parser)
-{
-    for (const FlagSpec &f : commandRedisSpecs())
-        parser.addOption({ f.name, QStringLiteral("%1 [%2]").arg(f.fullHelp(), f.env),
-                           QStringLiteral("value") });
-}
-
-QStringList commandRedisArgs(const QCommandLineParser &parser)
-{
-    QStringList args;
-    for (const FlagSpec &f : commandRedisSpecs())
-        if (parser.isSet(f.name))
-            args << QStringLiteral("--") + f.name << parser.value(f.name);
-    return args;
-}
-
 QString commandRedisHelp()
 {
     return QStringLiteral("The Redis options are those of `sluice serve`, each also an environment "
                           "variable.\nWith no Redis configured, the private redis-server in the "
                           "data directory is used.\n");
-}
-
-std::variant<QString, int> openCommandRedis(CommandRedis &redis, const QStringList &redisArgs,
-                                            const QString &command)
-{
-    // Only the Redis flags' variables are read: a serve-only variable with a bad value
-    // (SLUICE_RATE, ...) must not stop an operator from reading what is stored.
-    const auto values = FlagTable(command)
-                            .add(commandRedisSpecs())
-                            .parse(redisArgs, QProcessEnvironment::systemEnvironment());
-    if (!values.ok()) {
-        QTextStream(stderr) << "sluice " << command << ": " << values.error() << "\n";
-        return 2;
-    }
-    return openCommandRedis(redis, values.value(), command);
 }
 
 std::variant<QString, int> openCommandRedis(CommandRedis &redis, const FlagValues &values,
@@ -87,11 +47,6 @@ std::variant<QString, int> openCommandRedis(CommandRedis &redis, const FlagValue
     connectRedis(redis);
     return o.dispatcher.keyNamespace;
 }
-
-const char kRedisHelpNote[]
-    = "The Redis options are those of `sluice serve`, each also an environment variable.\n"
-      "With no Redis configured, the private redis-server in the data directory is used.\n"
-      "Exit status: 0 done, 1 Redis failed (or nothing was done), 2 bad input.\n";
 
 QString defaultDataDir()
 {
@@ -134,24 +89,33 @@ void connectRedis(CommandRedis &redis)
     redis.client->connectToServer();
 }
 
-std::optional<int> parseRedisCommandArgs(QCommandLineParser &parser, const QStringList &args,
-                                         const QString &command, const QString &extraHelp)
+std::variant<FlagValues, int> readCommandFlags(const FlagTable &table, const QStringList &args)
 {
-    parser.addHelpOption();
-    addCommandRedisOptions(parser);
-    if (!parser.parse(args)) {
-        QTextStream(stderr) << "sluice " << command << ": " << parser.errorText() << "\n";
+    const auto values = table.parse(args, QProcessEnvironment::systemEnvironment());
+    if (!values.ok()) {
+        QTextStream(stderr) << "sluice " << table.command() << ": " << values.error() << "\n";
         return 2;
     }
-    if (parser.isSet(QStringLiteral("help"))) {
-        QTextStream(stdout) << commandHelpText(parser.helpText(), command) << extraHelp << "\n"
-                            << kRedisHelpNote;
+    if (values->helpRequested()) {
+        QTextStream(stdout) << table.helpText();
         return 0;
     }
-    if (!parser.positionalArguments().isEmpty()) {
-        QTextStream(stderr) << "sluice " << command << ": unexpected argument '"
-                            << parser.positionalArguments().first() << "'\n";
-        return 2;
-    }
-    return std::nullopt;
+    return values.value();
+}
+
+FlagTable commandRedisTable(const QString &command, const QString &usage, const QString &about,
+                            const std::vector<FlagSpec> &own)
+{
+    FlagTable table(command, usage, about);
+    table.add(own);
+    table.add(commandRedisSpecs());
+    table.setFooter(commandRedisFooter());
+    return table;
+}
+
+QString commandRedisFooter()
+{
+    return commandRedisHelp()
+        + QStringLiteral("Exit status: 0 done, 1 Redis failed (or nothing was done), 2 bad "
+                         "input.\n");
 }

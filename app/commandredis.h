@@ -37,32 +37,23 @@ struct CommandRedis
 /// The Redis flags the read-only commands (`runs`, `lead`, `dead`, ...) share with
 /// `sluice serve`: --redis, --redis-ca-file, --namespace, --data-dir, as serve's table has them.
 std::vector<sluice::FlagSpec> commandRedisSpecs();
-bool isCommandRedisFlag(const QString &name);
-class QCommandLineParser;
-/// Adds those flags to a command's parser, and reads back the ones given as arguments for
-/// openCommandRedis().
-void addCommandRedisOptions(QCommandLineParser &parser);
-QStringList commandRedisArgs(const QCommandLineParser &parser);
-/// Only the variables of those flags: a serve-only variable with a bad value (SLUICE_RATE,
-/// ...) must not stop an operator from reading what is stored.
-QProcessEnvironment commandRedisEnvironment(const QProcessEnvironment &env);
 /// What a command's --help says after its options about the Redis flags.
 QString commandRedisHelp();
-/// For commands whose QCommandLineParser lists the Redis flags itself: what their help adds.
-extern const char kRedisHelpNote[];
-/// For such a command without positional arguments: adds --help and the Redis flags, parses,
-/// and answers --help (with `extraHelp` after the options). Returns the exit code when the
-/// command ends here (0 after help, 2 for bad input, said on stderr), else nullopt.
-std::optional<int> parseRedisCommandArgs(QCommandLineParser &parser, const QStringList &args,
-                                         const QString &command, const QString &extraHelp = {});
-
-/// For the read-only commands: parses their Redis flags (and only those variables), quiets
-/// the connection chatter, and connects to the Redis they name (or the private one). Returns
-/// the key namespace, or the exit code (2 bad options, 1 no Redis) after saying why on stderr
-/// as "sluice <command>: ...".
-std::variant<QString, int> openCommandRedis(CommandRedis &redis, const QStringList &redisArgs,
-                                            const QString &command);
-/// The same from a command's own reading of its flags (a table with commandRedisSpecs()).
+/// That, and the exit status of a command that changes or reads Redis (`dead`, `pause`, ...).
+QString commandRedisFooter();
+/// The table of such a command: its own flags, then the Redis ones, and that footer.
+sluice::FlagTable commandRedisTable(const QString &command, const QString &usage,
+                                    const QString &about,
+                                    const std::vector<sluice::FlagSpec> &own = {});
+/// Reads a command's flags (`args` without the program and command names) with its table and
+/// the environment. Answers --help (exit code 0) and refuses bad input (2, said on stderr as
+/// "sluice <command>: ..."); returns the values, or the exit code when the command ends here.
+std::variant<sluice::FlagValues, int> readCommandFlags(const sluice::FlagTable &table,
+                                                       const QStringList &args);
+/// For the read-only commands: from a command's reading of its flags (a table with
+/// commandRedisSpecs()), quiets the connection chatter and connects to the Redis they name (or
+/// the private one). Returns the key namespace, or the exit code (2 bad options, 1 no Redis)
+/// after saying why on stderr as "sluice <command>: ...".
 std::variant<QString, int> openCommandRedis(CommandRedis &redis, const sluice::FlagValues &values,
                                             const QString &command);
 

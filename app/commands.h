@@ -31,10 +31,6 @@ int runBackfillCommand(const QStringList &args);
 /// `sluice lead QUERY`: a lead's timelines from the lead journal.
 int runLeadCommand(const QStringList &args);
 
-/// QCommandLineParser's help names the program by the path it was started with
-/// ("build/dev/app/sluice [options]"); this says "sluice <command> [options]" instead.
-QString commandHelpText(const QString &parserHelp, const QString &command);
-
 /// Makes SIGINT and SIGTERM quit the running QCoreApplication cleanly (through the event loop,
 /// not from inside the signal handler).
 void quitOnTerminationSignals();

@@ -8,45 +8,32 @@
 #include "redis/redisclient.h"
 #include "store/rediskeys.h"
 
-#include <QCommandLineParser>
 #include <QTextStream>
 
 using namespace sluice;
 
-namespace {
-
-/// Parses a control command's arguments. Returns the exit code when the command ends here
-/// (help, bad input).
-std::optional<int> parseControlArgs(QCommandLineParser &parser, const QStringList &args,
-                                    const QString &command, const QString &description)
-{
-    parser.setApplicationDescription(description);
-    return parseRedisCommandArgs(parser, args, command);
-}
-
-} // namespace
-
 int runPauseCommand(const QStringList &args)
 {
-    QCommandLineParser parser;
-    parser.addOption({ QStringLiteral("why"),
-                       QStringLiteral("Why dispatching stops (shown in the console, /healthz "
-                                      "and the logs of every instance). Required."),
-                       QStringLiteral("text") });
-    if (auto code = parseControlArgs(
-            parser, args, QStringLiteral("pause"),
-            QStringLiteral("Pauses the fleet's dispatching: every instance stops taking new "
-                           "leads (those in flight finish) until `sluice resume`. Webhooks are "
-                           "still accepted and queued.")))
+    const FlagTable flags = commandRedisTable(
+        QStringLiteral("pause"), QStringLiteral("sluice pause --why TEXT [REDIS OPTIONS]"),
+        QStringLiteral("Pauses the fleet's dispatching: every instance stops taking new leads\n"
+                       "(those in flight finish) until `sluice resume`. Webhooks are still\n"
+                       "accepted and queued."),
+        { FlagSpec::option(QStringLiteral("why"), FlagType::Text, QStringLiteral("TEXT"),
+                           QStringLiteral("why dispatching stops (shown in the console, /healthz "
+                                          "and the logs of every instance); required")) });
+    const auto read = readCommandFlags(flags, args.mid(1));
+    if (const int *code = std::get_if<int>(&read))
         return *code;
-    const QString why = parser.value(QStringLiteral("why")).trimmed();
+    const FlagValues &values = std::get<FlagValues>(read);
+    const QString why = values.text(QStringLiteral("why")).trimmed();
     if (why.isEmpty()) {
         QTextStream(stderr) << "sluice pause: say why with --why TEXT (it is shown everywhere "
                                "the pause is)\n";
         return 2;
     }
     CommandRedis redis;
-    const auto ns = openCommandRedis(redis, commandRedisArgs(parser), QStringLiteral("pause"));
+    const auto ns = openCommandRedis(redis, values, QStringLiteral("pause"));
     if (const int *code = std::get_if<int>(&ns))
         return *code;
     OperatorControl control(redis.client.get(), RedisKeys(std::get<QString>(ns)), nullptr);
@@ -64,15 +51,16 @@ int runPauseCommand(const QStringList &args)
 
 int runResumeCommand(const QStringList &args)
 {
-    QCommandLineParser parser;
-    if (auto code = parseControlArgs(
-            parser, args, QStringLiteral("resume"),
-            QStringLiteral("Ends the fleet's pause, whatever its cause (an operator's, a "
-                           "rejected key, an exhausted plan: fix that first, or the fleet "
-                           "pauses itself again at its next request).")))
+    const FlagTable flags = commandRedisTable(
+        QStringLiteral("resume"), QStringLiteral("sluice resume [REDIS OPTIONS]"),
+        QStringLiteral("Ends the fleet's pause, whatever its cause (an operator's, a rejected\n"
+                       "key, an exhausted plan: fix that first, or the fleet pauses itself again\n"
+                       "at its next request)."));
+    const auto read = readCommandFlags(flags, args.mid(1));
+    if (const int *code = std::get_if<int>(&read))
         return *code;
     CommandRedis redis;
-    const auto ns = openCommandRedis(redis, commandRedisArgs(parser), QStringLiteral("resume"));
+    const auto ns = openCommandRedis(redis, std::get<FlagValues>(read), QStringLiteral("resume"));
     if (const int *code = std::get_if<int>(&ns))
         return *code;
     OperatorControl control(redis.client.get(), RedisKeys(std::get<QString>(ns)), nullptr);

@@ -9,7 +9,6 @@
 #include "redis/redisclient.h"
 #include "store/rediskeys.h"
 
-#include <QCommandLineParser>
 #include <QDateTime>
 #include <QRegularExpression>
 #include <QTextStream>
@@ -66,11 +65,14 @@ QString deadAgeText(qint64 ms)
     return QStringLiteral("%1 d").arg(s / 86'400);
 }
 
-/// The command's parser with the Redis flags; the exit code when the command ends here.
-std::optional<int> parseDeadArgs(QCommandLineParser &parser, const QStringList &args,
-                                 const QString &command, const QString &extraHelp = {})
+FlagSpec reasonFlag(const QString &help)
 {
-    return parseRedisCommandArgs(parser, args, command, extraHelp);
+    return FlagSpec::option(QStringLiteral("reason"), FlagType::Text, QStringLiteral("CODE"), help);
+}
+
+FlagSpec idFlag(const QString &help)
+{
+    return FlagSpec::option(QStringLiteral("id"), FlagType::List, QStringLiteral("ENTRY"), help);
 }
 
 int deadFailure(const QString &command, const QString &why, int code)
@@ -82,40 +84,32 @@ int deadFailure(const QString &command, const QString &why, int code)
 int deadList(const QStringList &args)
 {
     const QString command = QStringLiteral("dead list");
-    QCommandLineParser parser;
-    parser.setApplicationDescription(
-        QStringLiteral("Lists the dead letters: how many per reason, with what to do about "
-                       "each, then the newest ones (entry id, email, campaign, reason, age)."));
-    parser.addOptions({
-        { QStringLiteral("reason"), QStringLiteral("Only this reason code."),
-          QStringLiteral("code") },
-        { QStringLiteral("limit"),
-          QStringLiteral("At most this many entries, 1..10000 (default 20)."),
-          QStringLiteral("n") },
-        { QStringLiteral("json"), QStringLiteral("Print JSON.") },
-    });
-    if (auto code = parseDeadArgs(parser, args, command))
+    const FlagTable flags = commandRedisTable(
+        command,
+        QStringLiteral("sluice dead list [--reason CODE] [--limit N] [--json] [REDIS OPTIONS]"),
+        QStringLiteral("Lists the dead letters: how many per reason, with what to do about each,\n"
+                       "then the newest ones (entry id, email, campaign, reason, age)."),
+        { reasonFlag(QStringLiteral("only this reason code")),
+          FlagSpec::option(QStringLiteral("limit"), FlagType::Int, QStringLiteral("N"),
+                           QStringLiteral("at most this many entries, 1..10000"))
+              .withDefault(QStringLiteral("20"))
+              .withRange(1, 10'000),
+          FlagSpec::toggle(QStringLiteral("json"), QStringLiteral("print JSON")) });
+    const auto read = readCommandFlags(flags, args.mid(1));
+    if (const int *code = std::get_if<int>(&read))
         return *code;
+    const FlagValues &values = std::get<FlagValues>(read);
     std::optional<LeadReason> only;
-    if (parser.isSet(QStringLiteral("reason"))) {
-        const auto reason = reasonOption(parser.value(QStringLiteral("reason")));
+    if (values.given(QStringLiteral("reason"))) {
+        const auto reason = reasonOption(values.text(QStringLiteral("reason")));
         if (!reason.ok())
             return deadFailure(command, reason.error(), 2);
         only = reason.value();
     }
-    int limit = 20;
-    if (parser.isSet(QStringLiteral("limit"))) {
-        bool ok = false;
-        limit = parser.value(QStringLiteral("limit")).toInt(&ok);
-        if (!ok || limit < 1 || limit > 10'000)
-            return deadFailure(command,
-                               QStringLiteral("--limit: '%1' is not a whole number from 1 to 10000")
-                                   .arg(parser.value(QStringLiteral("limit"))),
-                               2);
-    }
+    const int limit = int(values.integer(QStringLiteral("limit")));
 
     CommandRedis redis;
-    const auto ns = openCommandRedis(redis, commandRedisArgs(parser), command);
+    const auto ns = openCommandRedis(redis, values, command);
     if (const int *code = std::get_if<int>(&ns))
         return *code;
     OperatorControl control(redis.client.get(), RedisKeys(std::get<QString>(ns)), nullptr);
@@ -137,7 +131,7 @@ int deadList(const QStringList &args)
             shown.push_back(c);
 
     QTextStream out(stdout);
-    if (parser.isSet(QStringLiteral("json"))) {
+    if (values.isOn(QStringLiteral("json"))) {
         nlohmann::json j
             = { { "reasons", nlohmann::json::array() }, { "entries", nlohmann::json::array() } };
         for (const DeadLetterCount &c : shown)
@@ -196,51 +190,51 @@ int deadList(const QStringList &args)
 int deadDiscard(const QStringList &args)
 {
     const QString command = QStringLiteral("dead discard");
-    QCommandLineParser parser;
-    parser.setApplicationDescription(
-        QStringLiteral("Discards dead letters for good: each is kept, with who, why and when, "
-                       "in the stream of discarded dead letters and in the lead's journal. "
-                       "Without --yes it only says what it would discard (exit status 1)."));
-    parser.addOptions({
-        { QStringLiteral("reason"), QStringLiteral("Every dead letter with this reason code."),
-          QStringLiteral("code") },
-        { QStringLiteral("id"),
-          QStringLiteral("This dead letter (an entry id from `sluice dead list`); repeatable, "
-                         "or comma-separated."),
-          QStringLiteral("entry") },
-        { QStringLiteral("why"), QStringLiteral("Why they are discarded (kept). Required."),
-          QStringLiteral("text") },
-        { QStringLiteral("who"),
-          QStringLiteral("Who discards (kept; default the login name, $USER)."),
-          QStringLiteral("name") },
-        { QStringLiteral("yes"), QStringLiteral("Discard; without it, only say what would go.") },
-    });
-    if (auto code = parseDeadArgs(parser, args, command))
+    const FlagTable flags = commandRedisTable(
+        command,
+        QStringLiteral("sluice dead discard (--reason CODE | --id ENTRY...) --why TEXT [--who "
+                       "NAME] [--yes] [REDIS OPTIONS]"),
+        QStringLiteral("Discards dead letters for good: each is kept, with who, why and when, in\n"
+                       "the stream of discarded dead letters and in the lead's journal. Without\n"
+                       "--yes it only says what it would discard (exit status 1)."),
+        { reasonFlag(QStringLiteral("every dead letter with this reason code")),
+          idFlag(QStringLiteral("this dead letter (an entry id from `sluice dead list`); "
+                                "repeatable, or comma-separated")),
+          FlagSpec::option(QStringLiteral("why"), FlagType::Text, QStringLiteral("TEXT"),
+                           QStringLiteral("why they are discarded (kept); required")),
+          FlagSpec::option(QStringLiteral("who"), FlagType::Text, QStringLiteral("NAME"),
+                           QStringLiteral("who discards (kept)"))
+              .withDefaultNote(QStringLiteral("the login name, $USER")),
+          FlagSpec::toggle(QStringLiteral("yes"),
+                           QStringLiteral("discard; without it, only say what would go")) });
+    const auto read = readCommandFlags(flags, args.mid(1));
+    if (const int *code = std::get_if<int>(&read))
         return *code;
-    const bool byReason = parser.isSet(QStringLiteral("reason"));
-    const bool byId = parser.isSet(QStringLiteral("id"));
+    const FlagValues &values = std::get<FlagValues>(read);
+    const bool byReason = values.given(QStringLiteral("reason"));
+    const bool byId = values.given(QStringLiteral("id"));
     if (byReason == byId)
         return deadFailure(
             command, QStringLiteral("say which: --reason CODE or --id ENTRY (one of them)"), 2);
-    const QString why = parser.value(QStringLiteral("why")).trimmed();
+    const QString why = values.text(QStringLiteral("why")).trimmed();
     if (why.isEmpty())
         return deadFailure(
             command, QStringLiteral("say why with --why TEXT (it is kept with each lead)"), 2);
     std::optional<LeadReason> reason;
     std::vector<QByteArray> ids;
     if (byReason) {
-        const auto r = reasonOption(parser.value(QStringLiteral("reason")));
+        const auto r = reasonOption(values.text(QStringLiteral("reason")));
         if (!r.ok())
             return deadFailure(command, r.error(), 2);
         reason = r.value();
     } else {
-        auto parsed = idOptions(parser.values(QStringLiteral("id")));
+        auto parsed = idOptions(values.list(QStringLiteral("id")));
         if (!parsed.ok())
             return deadFailure(command, parsed.error(), 2);
         ids = std::move(parsed.value());
     }
 
-    QString who = parser.value(QStringLiteral("who")).trimmed();
+    QString who = values.text(QStringLiteral("who")).trimmed();
     if (who.isEmpty())
         who = qEnvironmentVariable("USER", qEnvironmentVariable("LOGNAME")).trimmed();
     if (who.isEmpty())
@@ -248,12 +242,12 @@ int deadDiscard(const QStringList &args)
                            QStringLiteral("say who discards with --who NAME ($USER is unset)"), 2);
 
     CommandRedis redis;
-    const auto ns = openCommandRedis(redis, commandRedisArgs(parser), command);
+    const auto ns = openCommandRedis(redis, values, command);
     if (const int *code = std::get_if<int>(&ns))
         return *code;
     OperatorControl control(redis.client.get(), RedisKeys(std::get<QString>(ns)), nullptr);
     QTextStream out(stdout);
-    if (!parser.isSet(QStringLiteral("yes"))) {
+    if (!values.isOn(QStringLiteral("yes"))) {
         if (reason) {
             const auto counts = await<Result<std::vector<DeadLetterCount>, RedisError>>(
                 [&](auto done) { control.deadLetterCounts(std::move(done)); });
@@ -341,43 +335,42 @@ int runDeadCommand(const QStringList &args)
 int runRetryCommand(const QStringList &args)
 {
     const QString command = QStringLiteral("retry");
-    QCommandLineParser parser;
-    parser.setApplicationDescription(
-        QStringLiteral("Moves dead-lettered leads back into the queue (attempts reset, out of "
-                       "their tasks' dead counts): all of them, those with one reason, or "
-                       "some by entry id."));
-    parser.addOptions({
-        { QStringLiteral("dead"), QStringLiteral("Retry dead letters (required).") },
-        { QStringLiteral("reason"), QStringLiteral("Only those with this reason code."),
-          QStringLiteral("code") },
-        { QStringLiteral("id"),
-          QStringLiteral("Only this dead letter (entry id); repeatable, or comma-separated."),
-          QStringLiteral("entry") },
-    });
-    if (auto code = parseDeadArgs(parser, args, command))
+    const FlagTable flags = commandRedisTable(
+        command,
+        QStringLiteral("sluice retry --dead [--reason CODE | --id ENTRY...] [REDIS OPTIONS]"),
+        QStringLiteral("Moves dead-lettered leads back into the queue (attempts reset, out of\n"
+                       "their tasks' dead counts): all of them, those with one reason, or some by\n"
+                       "entry id."),
+        { FlagSpec::toggle(QStringLiteral("dead"), QStringLiteral("retry dead letters (required)")),
+          reasonFlag(QStringLiteral("only those with this reason code")),
+          idFlag(QStringLiteral("only this dead letter (entry id); repeatable, or "
+                                "comma-separated")) });
+    const auto read = readCommandFlags(flags, args.mid(1));
+    if (const int *code = std::get_if<int>(&read))
         return *code;
-    if (!parser.isSet(QStringLiteral("dead")))
+    const FlagValues &values = std::get<FlagValues>(read);
+    if (!values.isOn(QStringLiteral("dead")))
         return deadFailure(command,
                            QStringLiteral("say what to retry: --dead (`sluice retry --help`)"), 2);
-    if (parser.isSet(QStringLiteral("reason")) && parser.isSet(QStringLiteral("id")))
+    if (values.given(QStringLiteral("reason")) && values.given(QStringLiteral("id")))
         return deadFailure(command, QStringLiteral("--reason or --id, not both"), 2);
     std::optional<LeadReason> reason;
     std::vector<QByteArray> ids;
-    if (parser.isSet(QStringLiteral("reason"))) {
-        const auto r = reasonOption(parser.value(QStringLiteral("reason")));
+    if (values.given(QStringLiteral("reason"))) {
+        const auto r = reasonOption(values.text(QStringLiteral("reason")));
         if (!r.ok())
             return deadFailure(command, r.error(), 2);
         reason = r.value();
     }
-    if (parser.isSet(QStringLiteral("id"))) {
-        auto parsed = idOptions(parser.values(QStringLiteral("id")));
+    if (values.given(QStringLiteral("id"))) {
+        auto parsed = idOptions(values.list(QStringLiteral("id")));
         if (!parsed.ok())
             return deadFailure(command, parsed.error(), 2);
         ids = std::move(parsed.value());
     }
 
     CommandRedis redis;
-    const auto ns = openCommandRedis(redis, commandRedisArgs(parser), command);
+    const auto ns = openCommandRedis(redis, values, command);
     if (const int *code = std::get_if<int>(&ns))
         return *code;
     OperatorControl control(redis.client.get(), RedisKeys(std::get<QString>(ns)), nullptr);

@@ -1,13 +1,14 @@
 #include "commands.h"
 
+#include "config/flagtable.h"
 #include "core/secret.h"
 #include "instantly/instantlyclient.h"
 #include "sandbox/sandboxserver.h"
 
-#include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDateTime>
 #include <QElapsedTimer>
+#include <QProcessEnvironment>
 #include <QTextStream>
 #include <QTimer>
 
@@ -250,47 +251,62 @@ private:
 
 } // namespace
 
+namespace {
+
+FlagTable demoFlags()
+{
+    FlagTable table(
+        QStringLiteral("demo"), QStringLiteral("sluice demo [options]"),
+        QStringLiteral(
+            "Walks the Instantly client through every endpoint: campaign create/find/delete,\n"
+            "bulk and single lead create (with skip_if_in_campaign), paginated listing, a burst\n"
+            "into the rate limit, and cleanup. Without --instantly-url it runs an embedded\n"
+            "sandbox."));
+    table.add({
+        FlagSpec::option(QStringLiteral("instantly-url"), FlagType::Text, QStringLiteral("URL"),
+                         QStringLiteral("base URL of Instantly or a sandbox"))
+            .withEnv(QStringLiteral("INSTANTLY_URL"))
+            .withDefaultNote(QStringLiteral("an embedded sandbox")),
+        FlagSpec::option(QStringLiteral("leads"), FlagType::Int, QStringLiteral("N"),
+                         QStringLiteral("how many leads to add, 1..1000"))
+            .withDefault(QStringLiteral("25"))
+            .withRange(1, 1000),
+        FlagSpec::toggle(QStringLiteral("no-burst"),
+                         QStringLiteral("skip the burst into the rate limit")),
+        FlagSpec::toggle(QStringLiteral("keep"),
+                         QStringLiteral("keep the campaign and leads afterwards")),
+        FlagSpec::secretVariable(QStringLiteral("INSTANTLY_API_KEY"),
+                                 QStringLiteral("Instantly API key")),
+    });
+    table.setFooter(QStringLiteral("Without INSTANTLY_API_KEY the key is 'sandbox'.\n"));
+    return table;
+}
+
+} // namespace
+
 int runDemoCommand(const QStringList &args)
 {
     QTextStream out(stdout);
     QTextStream err(stderr);
-    QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral(
-        "Walks the Instantly client through every endpoint: campaign create/find/delete, bulk "
-        "and single lead create (with skip_if_in_campaign), paginated listing, a burst into "
-        "the rate limit, and cleanup. Without --instantly-url it runs an embedded sandbox."));
-    parser.addHelpOption();
-    parser.addOptions({
-        { QStringLiteral("instantly-url"),
-          QStringLiteral("Base URL of Instantly or a sandbox (env INSTANTLY_URL)."),
-          QStringLiteral("url") },
-        { QStringLiteral("leads"), QStringLiteral("How many leads to add, 1..1000 (default 25)."),
-          QStringLiteral("n"), QStringLiteral("25") },
-        { QStringLiteral("no-burst"), QStringLiteral("Skip the burst into the rate limit.") },
-        { QStringLiteral("keep"), QStringLiteral("Keep the campaign and leads afterwards.") },
-    });
-    if (!parser.parse(args)) {
-        err << "sluice demo: " << parser.errorText() << "\n";
+    const FlagTable flags = demoFlags();
+    const auto parsed = flags.parse(args.mid(1), QProcessEnvironment::systemEnvironment());
+    if (!parsed.ok()) {
+        err << "sluice demo: " << parsed.error() << "\n";
         return 2;
     }
-    if (parser.isSet(QStringLiteral("help"))) {
-        out << commandHelpText(parser.helpText(), QStringLiteral("demo"))
-            << "\nThe API key comes from INSTANTLY_API_KEY (default 'sandbox').\n";
+    const FlagValues &v = parsed.value();
+    if (v.helpRequested()) {
+        out << flags.helpText();
         return 0;
     }
-    bool ok = false;
-    const int leadCount = parser.value(QStringLiteral("leads")).toInt(&ok);
-    if (!ok || leadCount < 1 || leadCount > 1000) {
-        err << "sluice demo: --leads must be a number from 1 to 1000\n";
-        return 2;
-    }
-    QString url = parser.value(QStringLiteral("instantly-url"));
-    if (url.isEmpty())
-        url = qEnvironmentVariable("INSTANTLY_URL");
+    const int leadCount = int(v.integer(QStringLiteral("leads")));
+    const QString url = v.text(QStringLiteral("instantly-url"));
 
     std::unique_ptr<SandboxServer> sandbox;
     InstantlyOptions options;
-    options.apiKey = qEnvironmentVariable("INSTANTLY_API_KEY", QStringLiteral("sandbox"));
+    options.apiKey = v.given(QStringLiteral("INSTANTLY_API_KEY"))
+        ? v.text(QStringLiteral("INSTANTLY_API_KEY"))
+        : QStringLiteral("sandbox");
     if (url.isEmpty()) {
         sandbox = std::make_unique<SandboxServer>();
         if (sandbox->start() == 0) {
@@ -303,19 +319,20 @@ int runDemoCommand(const QStringList &args)
         options.baseUrl = QUrl(url, QUrl::StrictMode);
         if (!options.baseUrl.isValid()
             || !options.baseUrl.scheme().startsWith(QLatin1String("http"))) {
-            err << "sluice demo: --instantly-url '" << url << "' is not an http(s) URL\n";
+            err << "sluice demo: " << v.origin(QStringLiteral("instantly-url")) << ": '" << url
+                << "' is not an http(s) URL\n";
             return 2;
         }
     }
     if (options.baseUrl.host() == QLatin1String("api.instantly.ai")
-        && !parser.isSet(QStringLiteral("no-burst"))) {
+        && !v.isOn(QStringLiteral("no-burst"))) {
         err << "sluice demo: refusing to burst into the real Instantly limit; add --no-burst\n";
         return 2;
     }
     out << "Using API key " << maskSecret(options.apiKey) << Qt::endl;
     InstantlyClient client(options);
-    Demo demo(&client, leadCount, !parser.isSet(QStringLiteral("no-burst")),
-              parser.isSet(QStringLiteral("keep")));
+    Demo demo(&client, leadCount, !v.isOn(QStringLiteral("no-burst")),
+              v.isOn(QStringLiteral("keep")));
     QTimer::singleShot(0, &demo, [&demo] { demo.start(); });
     quitOnTerminationSignals();
     return QCoreApplication::exec();

@@ -19,16 +19,28 @@ using namespace sluice;
 
 namespace {
 
-const char kGuiHelp[] = R"(Usage: sluice [gui] [--live] [serve options]
-
-Opens the operator console with the engine embedded: the webhook listener, the
-dispatchers, the shared limiter and breaker, load tests.
-
-Without --live it runs in SANDBOX mode: an embedded fake Instantly and Close with the
-real limits, and a private Redis, so nothing leaves this machine. --live needs
-INSTANTLY_API_KEY and sends real leads (the console asks before every load test).
-Every `sluice serve` option applies (--listen, --redis, --rate, --single, ...).
-)";
+/// --live, --sandbox and every serve flag (the console embeds serve's engine).
+FlagTable guiFlags()
+{
+    FlagTable table(
+        QStringLiteral("gui"), QStringLiteral("sluice [gui] [--live] [serve options]"),
+        QStringLiteral(
+            "Opens the operator console with the engine embedded: the webhook listener, the\n"
+            "dispatchers, the shared limiter and breaker, load tests.\n\n"
+            "Without --live it runs in SANDBOX mode: an embedded fake Instantly and Close with "
+            "the\nreal limits, and a private Redis, so nothing leaves this machine. --live "
+            "needs\nINSTANTLY_API_KEY and sends real leads (the console asks before every load "
+            "test)."));
+    table.add(FlagSpec::toggle(QStringLiteral("live"),
+                               QStringLiteral("the real Instantly and Close, not the sandbox")));
+    table.add(FlagSpec::toggle(QStringLiteral("sandbox"),
+                               QStringLiteral("SANDBOX mode even when the saved settings say "
+                                              "live")));
+    table.add(serveFlagSpecs(false));
+    table.setOptionsHeading(QStringLiteral("Options (each serve option also an environment "
+                                           "variable; saved settings apply under them)"));
+    return table;
+}
 
 bool haveDisplay()
 {
@@ -40,21 +52,24 @@ bool haveDisplay()
 
 /// One console: the engine from the saved settings (under the command line and the
 /// environment) and its window, until the window closes or asks for a restart.
-int runConsoleOnce(const QStringList &rest, bool liveFlag, bool sandboxFlag, bool &restart)
+int runConsoleOnce(const QStringList &rest, bool &restart)
 {
     QTextStream err(stderr);
     // Saved settings under the command line: flags and the environment win.
     QSettings store;
     const ConsoleSettings saved = ConsoleSettings::load(store);
-    const bool live = liveFlag || (saved.live && !sandboxFlag);
-    QProcessEnvironment env = saved.environment(QProcessEnvironment::systemEnvironment());
-    if (!live) {
-        if (!rest.contains(QStringLiteral("--namespace"))
-            && !env.contains(QStringLiteral("SLUICE_NAMESPACE")))
-            env.insert(QStringLiteral("SLUICE_NAMESPACE"), QStringLiteral("sandbox"));
-        env.insert(QStringLiteral("INSTANTLY_API_KEY"), QStringLiteral("sandbox"));
-    }
-    const auto serve = parseServeOptions(saved.arguments(rest), env);
+    auto read = guiFlags().parse(saved.arguments(rest),
+                                 saved.environment(QProcessEnvironment::systemEnvironment()));
+    const bool live = read.ok()
+        && (read->isOn(QStringLiteral("live"))
+            || (saved.live && !read->isOn(QStringLiteral("sandbox"))));
+    // The sandbox keeps its keys apart from a live namespace unless told otherwise.
+    if (read.ok() && !live)
+        read.value().setFallback(QStringLiteral("namespace"), QStringLiteral("sandbox"));
+    auto serve = read.ok() ? serveOptionsFrom(read.value(), false)
+                           : Result<ServeOptions, QString>(read.error());
+    if (serve.ok() && !live)
+        serve.value().instantlyApiKey = QStringLiteral("sandbox");
     if (!serve.ok()) {
         err << "sluice: " << serve.error() << "\n";
         QMessageBox::critical(nullptr, QStringLiteral("Sluice"),
@@ -97,12 +112,10 @@ int runGuiCommand(int &argc, char **argv, const QStringList &args)
     QTextStream out(stdout);
     QTextStream err(stderr);
     if (args.contains(QStringLiteral("--help")) || args.contains(QStringLiteral("-h"))) {
-        out << kGuiHelp;
+        out << guiFlags().helpText();
         return 0;
     }
-    QStringList rest = args.mid(1);
-    const bool liveFlag = rest.removeAll(QStringLiteral("--live")) > 0;
-    const bool sandboxFlag = rest.removeAll(QStringLiteral("--sandbox")) > 0;
+    const QStringList rest = args.mid(1);
     if (!haveDisplay()) {
         err << "sluice: no display for the console (DISPLAY and WAYLAND_DISPLAY are unset).\n"
                "Headless, run a load test: sluice loadtest --leads 200\n"
@@ -127,7 +140,7 @@ int runGuiCommand(int &argc, char **argv, const QStringList &args)
     // starts a new one (with a new window) from the saved settings, in this process.
     for (;;) {
         bool restart = false;
-        const int code = runConsoleOnce(rest, liveFlag, sandboxFlag, restart);
+        const int code = runConsoleOnce(rest, restart);
         if (!restart)
             return code;
         qInfo("restarting the engine with the saved settings");

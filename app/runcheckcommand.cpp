@@ -19,21 +19,39 @@ using namespace sluice;
 
 namespace {
 
-const char kVerifyHelp[] = R"(Usage: sluice verify --run ID [--repair] [serve options]
-
-Lists the run's campaign in Instantly (through the shared limiter and breaker) and
-classifies every lead of the run: present, missing, duplicated; and any extra lead in
-the campaign. --repair queues the missing leads again (a running `sluice serve` or
-`sluice worker` delivers them). The result is saved in the run's ledger record.
-Exit code 0 when every lead is there exactly once.
-)";
-
-const char kCleanupHelp[] = R"(Usage: sluice cleanup --run ID [--dry-run] [serve options]
-
-Deletes the run's leads from its campaign (by id, in bulk), lists again and reports how
-many remain (must be 0), and deletes the campaign when the run created it and nothing
-else is in it. --dry-run only shows what would go. Exit code 0 when none remain.
-)";
+/// `verify` or `cleanup`: --run, its own switch, and the worker's flags (the Redis, the
+/// Instantly URL and budget the check goes through).
+FlagTable runCheckFlags(bool verify)
+{
+    FlagTable table(
+        verify ? QStringLiteral("verify") : QStringLiteral("cleanup"),
+        verify ? QStringLiteral("sluice verify --run ID [--repair] [serve options]")
+               : QStringLiteral("sluice cleanup --run ID [--dry-run] [serve options]"),
+        verify ? QStringLiteral(
+            "Lists the run's campaign in Instantly (through the shared limiter and breaker) and\n"
+            "classifies every lead of the run: present, missing, duplicated; and any extra lead "
+            "in\nthe campaign. --repair queues the missing leads again (a running `sluice serve` "
+            "or\n`sluice worker` delivers them). The result is saved in the run's ledger record.")
+               : QStringLiteral(
+                   "Deletes the run's leads from its campaign (by id, in bulk), lists again and "
+                   "reports how\nmany remain (must be 0), and deletes the campaign when the run "
+                   "created it and nothing\nelse is in it. --dry-run only shows what would go."));
+    table.add(FlagSpec::option(QStringLiteral("run"), FlagType::Text, QStringLiteral("ID"),
+                               QStringLiteral("the run, as `sluice runs` lists it (required)")));
+    if (verify)
+        table.add(FlagSpec::toggle(QStringLiteral("repair"),
+                                   QStringLiteral("queue the missing leads again")));
+    else
+        table.add(FlagSpec::toggle(QStringLiteral("dry-run"),
+                                   QStringLiteral("only show what would be deleted")));
+    table.add(serveFlagSpecs(true));
+    table.setFooter(
+        verify ? QStringLiteral("Exit status: 0 every lead is there exactly once; 1 not, or "
+                                "Instantly or Redis failed; 2 bad usage.\n")
+               : QStringLiteral("Exit status: 0 none remain; 1 some remain, or Instantly or "
+                                "Redis failed; 2 bad usage.\n"));
+    return table;
+}
 
 } // namespace
 
@@ -42,31 +60,25 @@ int runRunCheckCommand(const QStringList &args, const QString &command)
     QTextStream out(stdout);
     QTextStream err(stderr);
     const bool verify = command == QLatin1String("verify");
-    if (args.contains(QStringLiteral("--help")) || args.contains(QStringLiteral("-h"))) {
-        out << (verify ? kVerifyHelp : kCleanupHelp);
+    const FlagTable flags = runCheckFlags(verify);
+    const auto values = flags.parse(args.mid(1), QProcessEnvironment::systemEnvironment());
+    if (values.ok() && values->helpRequested()) {
+        out << flags.helpText();
         return 0;
     }
-    QStringList rest = args.mid(1);
-    QString runId;
-    const qsizetype at = rest.indexOf(QStringLiteral("--run"));
-    if (at >= 0 && at + 1 < rest.size()) {
-        runId = rest.at(at + 1);
-        rest.remove(at, 2);
-    }
-    const bool repair = verify && rest.removeAll(QStringLiteral("--repair")) > 0;
-    const bool dryRun = !verify && rest.removeAll(QStringLiteral("--dry-run")) > 0;
-    if (runId.isEmpty()) {
-        err << "sluice " << command << ": say which run: --run ID (`sluice runs` lists them)\n";
-        return 2;
-    }
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    if (!env.contains(QStringLiteral("INSTANTLY_API_KEY")))
-        env.insert(QStringLiteral("INSTANTLY_API_KEY"), QString()); // checked below, per run
-    const auto parsed = parseServeOptions(rest, env, true);
+    const auto parsed = values.ok() ? serveOptionsFrom(values.value(), true)
+                                    : Result<ServeOptions, QString>(values.error());
     if (!parsed.ok()) {
         err << "sluice " << command << ": " << parsed.error() << "\n";
         return 2;
     }
+    const QString runId = values->text(QStringLiteral("run")).trimmed();
+    if (runId.isEmpty()) {
+        err << "sluice " << command << ": say which run: --run ID (`sluice runs` lists them)\n";
+        return 2;
+    }
+    const bool repair = verify && values->isOn(QStringLiteral("repair"));
+    const bool dryRun = !verify && values->isOn(QStringLiteral("dry-run"));
     installLogHandler(LogStyle::Text);
     QLoggingCategory::setFilterRules(QStringLiteral("*.info=false"));
 

@@ -1,11 +1,12 @@
 #include "commands.h"
 
+#include "config/flagtable.h"
 #include "core/secret.h"
 #include "sandbox/sandboxserver.h"
 
-#include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QDateTime>
+#include <QProcessEnvironment>
 #include <QTextStream>
 
 using namespace sluice;
@@ -13,25 +14,101 @@ using std::chrono::milliseconds;
 
 namespace {
 
-/// Reads a number option; on a bad value prints why and returns nullopt.
-template<typename T>
-std::optional<T> number(const QCommandLineParser &parser, const QString &name, T fallback,
-                        QTextStream &err)
+FlagSpec sandboxOption(const char *name, FlagType type, const char *valueName, const char *help)
 {
-    if (!parser.isSet(name))
-        return fallback;
-    bool ok = false;
-    const QString text = parser.value(name);
-    T value {};
-    if constexpr (std::is_floating_point_v<T>)
-        value = T(text.toDouble(&ok));
-    else
-        value = T(text.toLongLong(&ok));
-    if (!ok) {
-        err << "sluice sandbox: --" << name << " expects a number, got '" << text << "'\n";
-        return std::nullopt;
-    }
-    return value;
+    return FlagSpec::option(QLatin1String(name), type, QLatin1String(valueName),
+                            QLatin1String(help));
+}
+
+/// A probability, 0..1.
+FlagSpec rateOption(const char *name, const char *help)
+{
+    return sandboxOption(name, FlagType::Double, "P", help).withRange(0, 1);
+}
+
+FlagTable sandboxFlags()
+{
+    FlagTable table(
+        QStringLiteral("sandbox"), QStringLiteral("sluice sandbox [options]"),
+        QStringLiteral(
+            "Fake Instantly v2 and Close APIs on loopback, held to the vendors' documented rules\n"
+            "(docs/sandbox-rules.md): Instantly's workspace rate limit, Close's per-group limits,\n"
+            "fault injection. Control API: /_sandbox/{stats,requests,leads,faults,limits,outage,\n"
+            "blocklist,plan,behaviour,close/leads,close/limits,close/faults,reset} with the same\n"
+            "bearer key."));
+    const CloseGroupLimit close;
+    const SandboxOptions sandbox;
+    table.add({
+        sandboxOption("host", FlagType::Text, "ADDRESS", "address to bind")
+            .withDefault(QStringLiteral("127.0.0.1")),
+        sandboxOption("port", FlagType::Int, "PORT", "port to bind; 0 picks a free one")
+            .withDefault(QStringLiteral("18080"))
+            .withRange(0, 65535),
+        // A chosen key is a secret; the default one is public (it is in the README).
+        sandboxOption("api-key", FlagType::Text, "KEY", "Instantly bearer key to accept")
+            .withDefaultNote(QStringLiteral("'sandbox'"))
+            .asSecret(),
+        sandboxOption("close-api-key", FlagType::List, "KEY",
+                      "Close API key to accept as the Basic-auth user; repeat it for several "
+                      "keys of one organisation")
+            .withDefaultNote(QStringLiteral("'sandbox'"))
+            .asSecret(),
+        sandboxOption("preset", FlagType::Choice, "NAME",
+                      "Instantly limits: plan (this team's 10/s and 600/min) or documented "
+                      "(Instantly's documented 100/s and 6,000/min)")
+            .withChoices({ QStringLiteral("plan"), QStringLiteral("documented") })
+            .withDefault(QStringLiteral("plan")),
+        sandboxOption("per-second", FlagType::Int, "N",
+                      "workspace limit per second (overrides --preset)")
+            .withDefaultNote(QStringLiteral("the preset's, %1").arg(sandbox.perSecond)),
+        sandboxOption("per-minute", FlagType::Int, "N",
+                      "workspace limit per minute (overrides --preset)")
+            .withDefaultNote(QStringLiteral("the preset's, %1").arg(sandbox.perMinute)),
+        sandboxOption("blocklist", FlagType::List, "ENTRY",
+                      "workspace blocklist entry, an email or a domain; repeatable"),
+        sandboxOption("remaining-in-plan", FlagType::Int, "N",
+                      "leads the Instantly plan still allows")
+            .withDefault(QString::number(sandbox.remainingInPlan)),
+        sandboxOption("same-campaign-duplicates", FlagType::Choice, "create|skip",
+                      "the same email sent again to one campaign with the skip flags off")
+            .withChoices({ QStringLiteral("create"), QStringLiteral("skip") })
+            .withDefault(QStringLiteral("create")),
+        sandboxOption("close-per-key", FlagType::Int, "N",
+                      "Close limit per API key and endpoint group, requests/s")
+            .withDefault(QString::number(close.perKey)),
+        sandboxOption("close-per-org", FlagType::Int, "N",
+                      "Close limit per organisation and endpoint group, requests/s")
+            .withDefault(QString::number(close.perOrg)),
+        sandboxOption("close-latency-ms", FlagType::Int, "MS", "latency added to Close answers")
+            .withRange(0, 3'600'000),
+        sandboxOption("search-refused-status", FlagType::Int, "STATUS",
+                      "answer every Close search with this status: 400, 403 or 404"),
+        FlagSpec::toggle(QStringLiteral("retry-after"),
+                         QStringLiteral("send Retry-After with 429s (Instantly does not promise "
+                                        "it)")),
+        sandboxOption("latency-ms", FlagType::Int, "MS", "latency added to every answer")
+            .withRange(0, 3'600'000),
+        rateOption("error-rate", "probability of a 500, 0..1"),
+        rateOption("hang-rate", "probability of a hang, 0..1"),
+        sandboxOption("hang-ms", FlagType::Int, "MS", "how long a hang lasts before a 504")
+            .withDefault(QStringLiteral("120000"))
+            .withRange(0, 3'600'000),
+        rateOption("body-error-rate", "probability of a 200 with an error body, 0..1"),
+        rateOption("apply-drop-rate",
+                   "probability that a request takes effect and the connection is then closed "
+                   "without an answer, 0..1"),
+        rateOption("apply-hang-rate",
+                   "probability that a request takes effect and its answer is then held for "
+                   "--hang-ms, 0..1"),
+        sandboxOption("outage", FlagType::List, "START:DURATION",
+                      "an outage window (503s): START_MS:DURATION_MS from start-up; repeatable"),
+        sandboxOption("seed", FlagType::Int, "N", "seed for the fault dice")
+            .withDefault(QStringLiteral("1"))
+            .withRange(0, 4'294'967'295.0),
+        FlagSpec::toggle(QStringLiteral("quiet"),
+                         QStringLiteral("do not print one line per request")),
+    });
+    return table;
 }
 
 } // namespace
@@ -40,180 +117,62 @@ int runSandboxCommand(const QStringList &args)
 {
     QTextStream out(stdout);
     QTextStream err(stderr);
-    QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral(
-        "Fake Instantly v2 and Close APIs on loopback, held to the vendors' documented rules "
-        "(docs/sandbox-rules.md): Instantly's workspace rate limit, Close's per-group limits, "
-        "fault injection. Control API: /_sandbox/{stats,requests,leads,faults,limits,outage,"
-        "blocklist,plan,behaviour,close/leads,close/limits,close/faults,reset} with the same "
-        "bearer key."));
-    parser.addHelpOption();
-    parser.addOptions({
-        { QStringLiteral("host"), QStringLiteral("Address to bind (default 127.0.0.1)."),
-          QStringLiteral("address"), QStringLiteral("127.0.0.1") },
-        { QStringLiteral("port"),
-          QStringLiteral("Port to bind; 0 picks a free one (default 18080)."),
-          QStringLiteral("port"), QStringLiteral("18080") },
-        { QStringLiteral("api-key"),
-          QStringLiteral("Instantly bearer key to accept (default 'sandbox')."),
-          QStringLiteral("key") },
-        { QStringLiteral("close-api-key"),
-          QStringLiteral("Close API key to accept as the Basic-auth user (default 'sandbox'); "
-                         "repeat it for several keys of one organisation."),
-          QStringLiteral("key") },
-        { QStringLiteral("preset"),
-          QStringLiteral("Instantly limits: 'plan' (this team's 10/s and 600/min, the default) "
-                         "or 'documented' (Instantly's documented 100/s and 6,000/min)."),
-          QStringLiteral("name") },
-        { QStringLiteral("per-second"),
-          QStringLiteral("Workspace limit per second (default 10; overrides --preset)."),
-          QStringLiteral("n") },
-        { QStringLiteral("per-minute"),
-          QStringLiteral("Workspace limit per minute (default 600; overrides --preset)."),
-          QStringLiteral("n") },
-        { QStringLiteral("blocklist"),
-          QStringLiteral("Workspace blocklist entry, an email or a domain; repeatable."),
-          QStringLiteral("entry") },
-        { QStringLiteral("remaining-in-plan"),
-          QStringLiteral("Leads the Instantly plan still allows (default 100000)."),
-          QStringLiteral("n") },
-        { QStringLiteral("same-campaign-duplicates"),
-          QStringLiteral("The same email sent again to one campaign with the skip flags off: "
-                         "'create' (default) or 'skip'."),
-          QStringLiteral("create|skip") },
-        { QStringLiteral("close-per-key"),
-          QStringLiteral("Close limit per API key and endpoint group, requests/s (default 20)."),
-          QStringLiteral("n") },
-        { QStringLiteral("close-per-org"),
-          QStringLiteral("Close limit per organisation and endpoint group, requests/s "
-                         "(default 60)."),
-          QStringLiteral("n") },
-        { QStringLiteral("close-latency-ms"), QStringLiteral("Latency added to Close answers."),
-          QStringLiteral("ms") },
-        { QStringLiteral("search-refused-status"),
-          QStringLiteral("Answer every Close search with this status: 400, 403 or 404."),
-          QStringLiteral("status") },
-        { QStringLiteral("retry-after"),
-          QStringLiteral("Send Retry-After with 429s (Instantly does not promise it).") },
-        { QStringLiteral("latency-ms"), QStringLiteral("Latency added to every answer."),
-          QStringLiteral("ms") },
-        { QStringLiteral("error-rate"), QStringLiteral("Probability of a 500, 0..1."),
-          QStringLiteral("p") },
-        { QStringLiteral("hang-rate"), QStringLiteral("Probability of a hang, 0..1."),
-          QStringLiteral("p") },
-        { QStringLiteral("hang-ms"),
-          QStringLiteral("How long a hang lasts before a 504 (default 120000)."),
-          QStringLiteral("ms") },
-        { QStringLiteral("body-error-rate"),
-          QStringLiteral("Probability of a 200 with an error body, 0..1."), QStringLiteral("p") },
-        { QStringLiteral("apply-drop-rate"),
-          QStringLiteral("Probability that a request takes effect and the connection is then "
-                         "closed without an answer, 0..1."),
-          QStringLiteral("p") },
-        { QStringLiteral("apply-hang-rate"),
-          QStringLiteral("Probability that a request takes effect and its answer is then held "
-                         "for --hang-ms, 0..1."),
-          QStringLiteral("p") },
-        { QStringLiteral("outage"),
-          QStringLiteral(
-              "An outage window (503s): START_MS:DURATION_MS from start-up; repeatable."),
-          QStringLiteral("start:duration") },
-        { QStringLiteral("seed"), QStringLiteral("Seed for the fault dice (default 1)."),
-          QStringLiteral("n") },
-        { QStringLiteral("quiet"), QStringLiteral("Do not print one line per request.") },
-    });
-    if (!parser.parse(args)) {
-        err << "sluice sandbox: " << parser.errorText() << "\n";
+    const FlagTable flags = sandboxFlags();
+    // The sandbox reads no variables: what it fakes is given on its command line only.
+    const auto parsed = flags.parse(args.mid(1), QProcessEnvironment());
+    if (!parsed.ok()) {
+        err << "sluice sandbox: " << parsed.error() << "\n";
         return 2;
     }
-    if (parser.isSet(QStringLiteral("help"))) {
-        out << commandHelpText(parser.helpText(), QStringLiteral("sandbox"));
+    const FlagValues &v = parsed.value();
+    if (v.helpRequested()) {
+        out << flags.helpText();
         return 0;
-    }
-    if (!parser.positionalArguments().isEmpty()) {
-        err << "sluice sandbox: unexpected argument '" << parser.positionalArguments().first()
-            << "'\n";
-        return 2;
     }
 
     SandboxOptions options;
-    const QString preset = parser.value(QStringLiteral("preset"));
-    if (preset == QLatin1String("documented")) {
+    if (v.text(QStringLiteral("preset")).toLower() == QLatin1String("documented"))
         options = SandboxOptions::documentedInstantlyLimits();
-    } else if (!preset.isEmpty() && preset != QLatin1String("plan")) {
-        err << "sluice sandbox: --preset expects 'plan' or 'documented', got '" << preset << "'\n";
-        return 2;
-    }
-    if (parser.isSet(QStringLiteral("api-key")))
-        options.apiKey = parser.value(QStringLiteral("api-key"));
-    const QStringList closeKeys = parser.values(QStringLiteral("close-api-key"));
+    if (v.given(QStringLiteral("api-key")))
+        options.apiKey = v.text(QStringLiteral("api-key"));
+    const QStringList closeKeys = v.list(QStringLiteral("close-api-key"));
     if (!closeKeys.isEmpty()) {
         options.closeApiKey = closeKeys.first();
         options.moreCloseApiKeys = closeKeys.mid(1);
     }
-    options.blocklist = parser.values(QStringLiteral("blocklist"));
-    if (parser.isSet(QStringLiteral("same-campaign-duplicates"))) {
-        const QString text = parser.value(QStringLiteral("same-campaign-duplicates"));
-        const auto behaviour = sameCampaignDuplicatesFromString(text);
-        if (!behaviour) {
-            err << "sluice sandbox: --same-campaign-duplicates expects 'create' or 'skip', got '"
-                << text << "'\n";
-            return 2;
-        }
-        options.sameCampaignDuplicates = *behaviour;
-    }
-    options.sendRetryAfter = parser.isSet(QStringLiteral("retry-after"));
-    const auto port = number<int>(parser, QStringLiteral("port"), 18080, err);
-    const auto perSecond
-        = number<int>(parser, QStringLiteral("per-second"), options.perSecond, err);
-    const auto perMinute
-        = number<int>(parser, QStringLiteral("per-minute"), options.perMinute, err);
-    const auto latency = number<qint64>(parser, QStringLiteral("latency-ms"), 0, err);
-    const auto errorRate = number<double>(parser, QStringLiteral("error-rate"), 0.0, err);
-    const auto hangRate = number<double>(parser, QStringLiteral("hang-rate"), 0.0, err);
-    const auto hangMs = number<qint64>(parser, QStringLiteral("hang-ms"), 120'000, err);
-    const auto bodyErrorRate = number<double>(parser, QStringLiteral("body-error-rate"), 0.0, err);
-    const auto applyDropRate = number<double>(parser, QStringLiteral("apply-drop-rate"), 0.0, err);
-    const auto applyHangRate = number<double>(parser, QStringLiteral("apply-hang-rate"), 0.0, err);
-    const auto seed = number<qint64>(parser, QStringLiteral("seed"), 1, err);
-    const auto remainingInPlan
-        = number<qint64>(parser, QStringLiteral("remaining-in-plan"), options.remainingInPlan, err);
-    const CloseGroupLimit closeDefaults;
-    const auto closePerKey
-        = number<int>(parser, QStringLiteral("close-per-key"), closeDefaults.perKey, err);
-    const auto closePerOrg
-        = number<int>(parser, QStringLiteral("close-per-org"), closeDefaults.perOrg, err);
-    const auto closeLatency = number<qint64>(parser, QStringLiteral("close-latency-ms"), 0, err);
-    const auto searchRefused = number<int>(parser, QStringLiteral("search-refused-status"), 0, err);
-    if (!port || !perSecond || !perMinute || !latency || !errorRate || !hangRate || !hangMs
-        || !bodyErrorRate || !applyDropRate || !applyHangRate || !seed || !remainingInPlan
-        || !closePerKey || !closePerOrg || !closeLatency || !searchRefused)
-        return 2;
-    if (*port < 0 || *port > 65535) {
-        err << "sluice sandbox: --port must be between 0 and 65535\n";
-        return 2;
-    }
-    options.perSecond = *perSecond;
-    options.perMinute = *perMinute;
-    options.faults.latency = milliseconds { *latency };
-    options.faults.errorRate = *errorRate;
-    options.faults.hangRate = *hangRate;
-    options.faults.hangDuration = milliseconds { *hangMs };
-    options.faults.bodyErrorRate = *bodyErrorRate;
-    options.faults.applyDropRate = *applyDropRate;
-    options.faults.applyHangRate = *applyHangRate;
-    options.seed = quint32(*seed);
-    options.remainingInPlan = *remainingInPlan;
+    options.blocklist = v.list(QStringLiteral("blocklist"));
+    options.sameCampaignDuplicates
+        = sameCampaignDuplicatesFromString(
+              v.text(QStringLiteral("same-campaign-duplicates")).toLower())
+              .value_or(options.sameCampaignDuplicates);
+    options.sendRetryAfter = v.isOn(QStringLiteral("retry-after"));
+    const int port = int(v.integer(QStringLiteral("port")));
+    if (v.given(QStringLiteral("per-second")))
+        options.perSecond = int(v.integer(QStringLiteral("per-second")));
+    if (v.given(QStringLiteral("per-minute")))
+        options.perMinute = int(v.integer(QStringLiteral("per-minute")));
+    options.faults.latency = milliseconds { v.integer(QStringLiteral("latency-ms")) };
+    options.faults.errorRate = v.number(QStringLiteral("error-rate"));
+    options.faults.hangRate = v.number(QStringLiteral("hang-rate"));
+    options.faults.hangDuration = milliseconds { v.integer(QStringLiteral("hang-ms")) };
+    options.faults.bodyErrorRate = v.number(QStringLiteral("body-error-rate"));
+    options.faults.applyDropRate = v.number(QStringLiteral("apply-drop-rate"));
+    options.faults.applyHangRate = v.number(QStringLiteral("apply-hang-rate"));
+    options.seed = quint32(v.integer(QStringLiteral("seed")));
+    options.remainingInPlan = v.integer(QStringLiteral("remaining-in-plan"));
+    const int closePerKey = int(v.integer(QStringLiteral("close-per-key")));
+    const int closePerOrg = int(v.integer(QStringLiteral("close-per-org")));
     for (const QString &group : SandboxServer::closeEndpointGroups())
-        options.closeLimits[group] = CloseGroupLimit { *closePerKey, *closePerOrg };
-    options.closeFaults.latency = milliseconds { *closeLatency };
-    options.closeFaults.searchRefusedStatus = *searchRefused;
+        options.closeLimits[group] = CloseGroupLimit { closePerKey, closePerOrg };
+    options.closeFaults.latency = milliseconds { v.integer(QStringLiteral("close-latency-ms")) };
+    options.closeFaults.searchRefusedStatus
+        = int(v.integer(QStringLiteral("search-refused-status")));
     if (auto problem = options.problem()) {
         err << "sluice sandbox: " << *problem << "\n";
         return 2;
     }
     std::vector<std::pair<milliseconds, milliseconds>> outages;
-    for (const QString &spec : parser.values(QStringLiteral("outage"))) {
+    for (const QString &spec : v.list(QStringLiteral("outage"))) {
         const QStringList parts = spec.split(QLatin1Char(':'));
         bool okStart = false, okDuration = false;
         const qint64 start = parts.value(0).toLongLong(&okStart);
@@ -226,9 +185,9 @@ int runSandboxCommand(const QStringList &args)
         }
         outages.emplace_back(milliseconds { start }, milliseconds { duration });
     }
-    const QHostAddress host(parser.value(QStringLiteral("host")));
+    const QHostAddress host(v.text(QStringLiteral("host")));
     if (host.isNull()) {
-        err << "sluice sandbox: --host '" << parser.value(QStringLiteral("host"))
+        err << "sluice sandbox: --host '" << v.text(QStringLiteral("host"))
             << "' is not an IP address\n";
         return 2;
     }
@@ -236,8 +195,8 @@ int runSandboxCommand(const QStringList &args)
     SandboxServer sandbox(options);
     for (const auto &[start, duration] : outages)
         sandbox.addOutage(start, duration);
-    if (sandbox.start(host, quint16(*port)) == 0) {
-        err << "sluice sandbox: cannot listen on " << host.toString() << ":" << *port
+    if (sandbox.start(host, quint16(port)) == 0) {
+        err << "sluice sandbox: cannot listen on " << host.toString() << ":" << port
             << " (in use, or not an address of this machine)\n";
         return 1;
     }
@@ -257,12 +216,12 @@ int runSandboxCommand(const QStringList &args)
                 : QStringLiteral(" (+%1 more keys)").arg(options.moreCloseApiKeys.size()))
         << "\n"
         << "  workspace limit: " << options.perSecond << "/s and " << options.perMinute << "/min\n"
-        << "  Close limits per endpoint group: " << *closePerKey << "/s per key, " << *closePerOrg
+        << "  Close limits per endpoint group: " << closePerKey << "/s per key, " << closePerOrg
         << "/s per organisation\n"
         << "  control API: /_sandbox/stats, /_sandbox/requests, /_sandbox/faults, ...\n"
         << "Ctrl-C stops it." << Qt::endl;
 
-    if (!parser.isSet(QStringLiteral("quiet"))) {
+    if (!v.isOn(QStringLiteral("quiet"))) {
         QObject::connect(&sandbox, &SandboxServer::requestServed, &sandbox,
                          [&out](const SandboxLogEntry &e) {
                              out << QDateTime::fromMSecsSinceEpoch(e.wallTimeMs, Qt::UTC)
@@ -279,15 +238,4 @@ int runSandboxCommand(const QStringList &args)
         << " admitted; worst 1 s window " << sandbox.worstWindow(milliseconds { 1000 })
         << ", worst 60 s window " << sandbox.worstWindow(milliseconds { 60'000 }) << Qt::endl;
     return code;
-}
-
-QString commandHelpText(const QString &parserHelp, const QString &command)
-{
-    QString help = parserHelp;
-    const qsizetype end = help.indexOf(QLatin1Char('\n'));
-    const QString first = help.left(end);
-    const qsizetype options = first.indexOf(QLatin1String(" ["));
-    if (first.startsWith(QLatin1String("Usage: ")) && options > 0)
-        help.replace(0, options, QStringLiteral("Usage: sluice ") + command);
-    return help;
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Keeps the hand-written man page (packaging/sluice.1) and the user guide's settings table
 # from drifting away from the binary: every flag that `sluice --help` and each command's
-# `--help` print must be in the man page, and every serve/worker setting must appear there and
-# in the guide with its environment variable and its default, as `sluice serve --help` states
-# them (engine/config/serveoptions.cpp).
+# `--help` print must be in the man page; every flag of every command's table (their --help
+# comes from engine/config/flagtable.cpp) must have a man entry that names its environment
+# variable and states its default; and every serve/worker setting must appear in the guide
+# with its variable and default, as `sluice serve --help` states them.
 #
 # Usage: check_manpage.sh SLUICE MAN_PAGE [GUIDE.md]
 set -euo pipefail
@@ -57,6 +58,47 @@ for i in "${!helps[@]}"; do
     done < <(grep -Eo -- '(^|[ [(`,])--?[a-z][a-z0-9-]*' <<<"${helps[$i]}" | sed 's/^[ [(`,]//' | sort -u)
 done
 
+# The man page's option entries, one a line: "TAG<tab>BODY" (.TP, its tag line, the text up to
+# the next .TP, .PP or section).
+entries=$(awk '
+    function flush() { if (tag != "") print tag "\t" body; tag = ""; body = ""; want = 0 }
+    /^\.TP/ { flush(); want = 1; next }
+    /^\.(PP|SH|SS)/ { flush(); next }
+    want == 1 { tag = $0; want = 2; next }
+    want == 2 { body = body " " $0 }
+    END { flush() }' <<<"$man_text")
+# Every entry whose tag names the flag (or variable) $1, whole-word.
+entries_of() {
+    awk -F '\t' -v f="$1" '{
+        t = $1; gsub(/[^A-Za-z0-9_-]/, " ", t); n = split(t, w, " ")
+        for (i = 1; i <= n; i++) if (w[i] == f) { print; break }
+    }' <<<"$entries"
+}
+
+# Every table's help line, "  --flag V   help text (default X) [ENV]": the flag has a man entry
+# that names its variable and states its default value.
+defaults=0
+for i in "${!helps[@]}"; do
+    while IFS= read -r line; do
+        flag=$(grep -Eo -- '^  --[a-z0-9-]+' <<<"$line" | sed 's/^ *//' || true)
+        [[ -n $flag ]] || continue
+        found=$(entries_of "$flag")
+        if [[ -z $found ]]; then
+            fail "${names[$i]}: the man page has no entry for $flag"
+            continue
+        fi
+        env=$(grep -Eo '\[[A-Z_]+\]$' <<<"$line" | tr -d '[]' || true)
+        [[ -z $env || $found == *"$env"* ]] || fail "${names[$i]}: the man entry of $flag lacks $env"
+        default=$(grep -Eo '\(default[^)]*\)' <<<"$line" | tail -n 1 || true)
+        # "(default 60s)" -> 60s, "(default: a private redis-server)" -> a private redis-server
+        value=$(sed -E "s/^\(default:? //; s/\)\$//" <<<"$default")
+        [[ -n $default && $value != *"not shown"* ]] || continue
+        defaults=$((defaults + 1))
+        [[ $found == *"$value"* ]] || fail "${names[$i]}: the man entry of $flag lacks its default '$value'"
+    done <<<"${helps[$i]}"
+done
+((defaults >= 40)) || fail "only $defaults defaults checked"
+
 # serve's table: "  --flag V   help text (default X) [ENV]"
 serve=$(help_of serve)
 settings=0
@@ -98,4 +140,4 @@ if ((failures > 0)); then
     echo "$failures check(s) failed" >&2
     exit 1
 fi
-echo "man page covers $checked flags of $((${#helps[@]})) help texts; $settings serve settings checked${guide:+ (and in $(basename "$guide"))}"
+echo "man page covers $checked flags of $((${#helps[@]})) help texts, $defaults defaults; $settings serve settings checked${guide:+ (and in $(basename "$guide"))}"
