@@ -439,9 +439,7 @@ TelemetrySources LocalEngine::telemetrySources() const
         r.breaker = s.breaker;
         r.inFlight = s.inFlight();
         r.delivered = s.delivered();
-        for (const RateRule &cap : m_options.serve.limiter.caps)
-            if (cap.window == std::chrono::minutes { 1 })
-                r.capPerMinute = cap.limit;
+        r.capPerMinute = capWithin(m_options.serve.limiter.caps, std::chrono::minutes { 1 });
         return r;
     };
     sources.redis = [this] { return m_redis.get(); };
