@@ -761,7 +761,7 @@ void Dispatcher::gate(BatchPtr batch)
     QPointer<Dispatcher> self(this);
     QPointer<UpstreamGate> gate(m_gate);
     m_admitting = batch;
-    m_admission = m_gate->request([self, gate, batch](quint64 ticket) {
+    const quint64 admission = m_gate->request([self, gate, batch](quint64 ticket) {
         if (!self) {
             if (gate)
                 gate->release(ticket);
@@ -769,6 +769,8 @@ void Dispatcher::gate(BatchPtr batch)
         }
         self->admitted(batch, ticket);
     });
+    if (m_admitting) // not admitted at once (no limiter): it may still be withdrawn
+        m_admission = admission;
 }
 
 void Dispatcher::admitted(BatchPtr batch, quint64 ticket)
