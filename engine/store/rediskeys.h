@@ -88,6 +88,18 @@ struct RedisKeys
     /// Sorted set: instance name -> when it last said it was alive (Redis time, Unix ms). Its
     /// count sizes each instance's share of the budget while Redis is away.
     QByteArray instances() const { return prefix + "instances"; }
+    /// Prefix of the alerts' keys (resources/lua/alerts_evaluate.lua): per kind a string (the
+    /// firing event's JSON while it fires) and a hash "<kind>:asserting" (instance -> Unix ms
+    /// it last said the condition holds); "log", a capped stream of every firing and resolved
+    /// event; "ack", a hash kind -> who acknowledged the firing alert, and when (JSON).
+    QByteArray alerts() const { return prefix + "alerts:"; }
+    QByteArray alert(const QByteArray &kind) const { return alerts() + kind; }
+    QByteArray alertLog() const { return alerts() + "log"; }
+    QByteArray alertAcks() const { return alerts() + "ack"; }
+    /// Hash: instance -> its latest forecast and figures as JSON (with `at`, Unix ms), for
+    /// `sluice status`; AlertCenter writes its own field at every evaluation and drops fields
+    /// of instances silent for long.
+    QByteArray statuses() const { return prefix + "status"; }
     /// String with a TTL: the instance that probes whether a self-made pause can end.
     QByteArray probe() const { return prefix + "probe"; }
     /// Hash of dispatching controls shared by all instances: `paused` (the reason),
