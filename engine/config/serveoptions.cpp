@@ -145,6 +145,45 @@ const std::vector<FlagSpec> &allServeSpecs()
                     "keep each lead's timeline in Redis, on or off")
             .withChoices({ QStringLiteral("on"), QStringLiteral("off") })
             .withDefault(QStringLiteral("on")),
+        serveOption("alert-url", FlagType::List, "SLUICE_ALERT_URL",
+                    "POST each alert (JSON with a Slack-style `text`) to this URL; repeat the flag "
+                    "or separate URLs with commas. A secret: shown masked")
+            .asSecret(),
+        durationOption("alert-interval", "SLUICE_ALERT_INTERVAL",
+                       "how often alert conditions are evaluated", "5s", milliseconds { 100 },
+                       std::chrono::minutes { 10 }),
+        countOption("alert-dead-letters", "SLUICE_ALERT_DEAD_LETTERS",
+                    "dead_letters fires when the dead letters grow by this many ...", "10", 1,
+                    1'000'000),
+        durationOption("alert-dead-letters-within", "SLUICE_ALERT_DEAD_LETTERS_WITHIN",
+                       "... within this long", "10m", std::chrono::seconds { 1 },
+                       std::chrono::hours { 24 * 7 }),
+        durationOption("alert-drain-within", "SLUICE_ALERT_DRAIN_WITHIN",
+                       "drain_slow fires when the backlog will not clear within this long at the "
+                       "current rate",
+                       "1h", std::chrono::seconds { 1 }, std::chrono::hours { 24 * 7 }),
+        countOption("alert-rate-limited", "SLUICE_ALERT_RATE_LIMITED",
+                    "rate_limited fires at this many 429s in a minute that Sluice's own pace "
+                    "cannot explain",
+                    "3", 1, 1'000'000),
+        durationOption("alert-intake-failing-for", "SLUICE_ALERT_INTAKE_FAILING_FOR",
+                       "intake_failing fires when webhooks have been refused or failing (5xx, bad "
+                       "signatures) for this long",
+                       "5m", std::chrono::seconds { 1 }, std::chrono::hours { 24 * 3 }),
+        durationOption("alert-intake-silent-for", "SLUICE_ALERT_INTAKE_SILENT_FOR",
+                       "intake_silent fires after this long without webhooks inside "
+                       "--alert-hours; 0s: never",
+                       "1h", milliseconds { 0 }, std::chrono::hours { 24 * 7 }),
+        serveOption("alert-hours", FlagType::Text, "SLUICE_ALERT_HOURS",
+                    "the hours intake_silent watches: DAYS HH:MM-HH:MM, \"daily ...\" or "
+                    "\"always\"")
+            .withDefault(QStringLiteral("Mon-Fri 08:00-18:00")),
+        serveOption("alert-timezone", FlagType::Text, "SLUICE_ALERT_TIMEZONE",
+                    "the time zone of --alert-hours, an IANA name such as Europe/Berlin")
+            .withDefaultNote(QStringLiteral("the machine's")),
+        countOption("alert-plan-low", "SLUICE_ALERT_PLAN_LOW",
+                    "plan_low fires when Instantly's remaining_in_plan is below this; 0: never",
+                    "1000", 0, 1'000'000'000),
         FlagSpec::secretVariable(QStringLiteral("INSTANTLY_API_KEY"),
                                  QStringLiteral("Instantly API key")),
         FlagSpec::secretVariable(QStringLiteral("CLOSE_API_KEY"), QStringLiteral("Close API key")),
@@ -366,6 +405,42 @@ Result<ServeOptions, QString> serveOptionsFrom(const FlagValues &v, bool workerO
             : ServeOptions::LogFormat::Text;
     if (has("journal"))
         d.journal = text("journal").toLower() == QLatin1String("on");
+    AlertOptions &a = o.alerts;
+    if (has("alert-url"))
+        a.urls = v.list(QStringLiteral("alert-url"));
+    const auto duration = [&](const char *name, std::chrono::milliseconds &target) {
+        if (has(name))
+            target = v.duration(QLatin1String(name));
+    };
+    duration("alert-interval", a.interval);
+    duration("alert-dead-letters-within", a.deadLettersWithin);
+    duration("alert-drain-within", a.drainWithin);
+    duration("alert-intake-failing-for", a.intakeFailingFor);
+    duration("alert-intake-silent-for", a.intakeSilentFor);
+    if (has("alert-dead-letters"))
+        a.deadLettersGrowth = int(v.integer(QStringLiteral("alert-dead-letters")));
+    if (has("alert-rate-limited"))
+        a.rateLimited429 = int(v.integer(QStringLiteral("alert-rate-limited")));
+    if (has("alert-plan-low"))
+        a.planLow = v.integer(QStringLiteral("alert-plan-low"));
+    if (has("alert-hours")) {
+        QString why;
+        const auto hours = AlertHours::parse(text("alert-hours"), &why);
+        if (!hours)
+            return bad("alert-hours", why);
+        a.hours = *hours;
+    }
+    if (has("alert-timezone") && v.given(QStringLiteral("alert-timezone"))) {
+        const QTimeZone zone(text("alert-timezone").trimmed().toUtf8());
+        if (!zone.isValid())
+            return bad("alert-timezone",
+                       QStringLiteral("'%1' is not a time zone this machine knows (an IANA name "
+                                      "such as Europe/Berlin)")
+                           .arg(text("alert-timezone")));
+        a.hours.zone = zone;
+    }
+    if (auto problem = a.problem())
+        return *problem;
     o.instantlyApiKey = text("INSTANTLY_API_KEY");
     o.closeApiKey = text("CLOSE_API_KEY");
     o.webhookSecret = text("CLOSE_WEBHOOK_SECRET");

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "alerts/alert.h"
 #include "breaker/breakeroptions.h"
 #include "config/flagtable.h"
 #include "core/result.h"
@@ -49,6 +50,7 @@ struct ServeOptions
     /// directory (InstanceLease), so a restart is the same consumer.
     QString instance;
     LogFormat logFormat = LogFormat::Text; ///< SLUICE_LOG_FORMAT
+    AlertOptions alerts; ///< --alert-url and the --alert-* thresholds
     QString instantlyApiKey; ///< INSTANTLY_API_KEY (env only: never on a command line)
     QString closeApiKey; ///< CLOSE_API_KEY (env only)
     QString webhookSecret; ///< CLOSE_WEBHOOK_SECRET (env only), hex

@@ -168,6 +168,17 @@ IntakeServer::IntakeServer(IntakeOptions options, RedisClient *redis, Metrics *m
 
 IntakeServer::~IntakeServer() = default;
 
+IntakeTally IntakeServer::tally() const
+{
+    const Counters &c = *m_counters;
+    IntakeTally t;
+    t.accepted = c.accepted.value();
+    t.unavailable = c.unavailable.value();
+    t.misconfigured = c.misconfigured.value();
+    t.badSignature = c.signature.value();
+    return t;
+}
+
 Result<quint16, QString> IntakeServer::start()
 {
     if (m_port != 0)

@@ -43,6 +43,15 @@ struct IntakeBatch;
 /// The IntakeStore does the storing; this class is HTTP only. While Redis is unreachable the
 /// store spools the request and it is answered 202 {spooled: true}; when the spool fails
 /// too: 503 with Retry-After. Never a 2xx for data that is not stored.
+/// What the intake has answered so far, for the alerts (intake_failing).
+struct IntakeTally
+{
+    qint64 accepted = 0; ///< 202s
+    qint64 unavailable = 0; ///< 503: neither Redis nor the spool could store it
+    qint64 misconfigured = 0; ///< 500: the signature key is unusable
+    qint64 badSignature = 0; ///< 401
+};
+
 class IntakeServer : public HttpFront
 {
     Q_OBJECT
@@ -65,6 +74,8 @@ public:
     /// status to "degraded".
     using HealthSource = std::function<QVariantMap(bool &healthy)>;
     void setHealthSource(HealthSource source) { m_healthSource = std::move(source); }
+
+    IntakeTally tally() const;
 
     /// Emit exchanged() for every webhook request answered (the console's inspector).
     void setRecording(bool on) { m_recording = on; }

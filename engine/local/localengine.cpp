@@ -2,12 +2,16 @@
 
 #include "breaker/sharedbreaker.h"
 #include "close/closesignature.h"
+#include "control/fleetstatus.h"
 #include "control/operatorcontrol.h"
 #include "instantly/instantlyclient.h"
 #include "intake/intakeserver.h"
 #include "limiter/sendaudit.h"
 #include "limiter/sharedratelimiter.h"
 #include "net/upstreamgate.h"
+#include "queue/leadreason.h"
+#include "queue/pausecause.h"
+#include "redis/luascripts.h"
 #include "redis/privateredis.h"
 #include "redis/redisclient.h"
 #include "runs/webhookfirer.h"
@@ -17,6 +21,8 @@
 #include <QDateTime>
 #include <QDir>
 #include <QHostInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLoggingCategory>
 #include <QPointer>
 #include <QRandomGenerator>
@@ -28,6 +34,8 @@ namespace sluice {
 Q_LOGGING_CATEGORY(lcLocal, "sluice.engine")
 
 namespace {
+
+const QString kDeadRecentScript = QStringLiteral("dead_recent");
 
 /// /healthz's view of the delivery side; `healthy` false makes the status "degraded".
 QVariantMap deliveryHealth(const DeliverySnapshot &s, bool &healthy)
@@ -78,6 +86,26 @@ QVariantMap forecastHealth(const Forecast &f)
     };
 }
 
+/// /healthz's alerts: those firing, fleet-wide (and this instance's own while it decides
+/// alone), with who acknowledged them.
+QVariantList alertsHealth(const AlertCenter *alerts)
+{
+    QVariantList out;
+    if (!alerts)
+        return out;
+    for (const AlertEvent &e : alerts->active()) {
+        QVariantMap a = QJsonDocument::fromJson(QByteArray::fromStdString(e.toJson().dump()))
+                            .object()
+                            .toVariantMap();
+        a.remove(QStringLiteral("text"));
+        a.remove(QStringLiteral("state"));
+        if (auto ack = alerts->acknowledged(e.kind))
+            a.insert(QStringLiteral("acknowledged_by"), ack->by);
+        out.append(a);
+    }
+    return out;
+}
+
 } // namespace
 
 DeliverySettings deliverySettingsFor(const ServeOptions &o, const RedisOptions &redis)
@@ -111,7 +139,18 @@ LocalEngine::LocalEngine(LocalEngineOptions options, QObject *parent)
     , m_options(std::move(options))
     , m_keys(m_options.serve.dispatcher.keyNamespace)
     , m_telemetry(std::make_unique<Telemetry>(telemetrySources()))
-{ }
+    , m_alertGauges(std::make_shared<AlertGaugeState>())
+{
+    for (size_t i = 0; i < kAllAlertKinds.size(); ++i) {
+        std::shared_ptr<AlertGaugeState> gauges = m_alertGauges;
+        m_metrics.addGaugeCallback(
+            "sluice_alert_active",
+            "1 while an alert of this kind fires (fleet-wide, or this instance's alone while "
+            "Redis is unreachable)",
+            [gauges, i] { return double((*gauges)[i].load()); },
+            { { "kind", alertKindName(kAllAlertKinds[i]) } });
+    }
+}
 
 LocalEngine::~LocalEngine()
 {
@@ -232,14 +271,17 @@ std::optional<QString> LocalEngine::start()
     if (m_intake && m_delivery) {
         DeliveryEngine *delivery = m_delivery.get();
         Telemetry *telemetry = m_telemetry.get();
-        m_intake->setHealthSource([delivery, telemetry](bool &healthy) {
+        m_intake->setHealthSource([this, delivery, telemetry](bool &healthy) {
             QVariantMap health = deliveryHealth(delivery->snapshot(), healthy);
             health.insert(QStringLiteral("forecast"), forecastHealth(telemetry->forecast()));
+            health.insert(QStringLiteral("alerts"), alertsHealth(m_alerts.get()));
             return health;
         });
     }
-    if (m_delivery)
+    if (m_delivery) {
         m_telemetry->start();
+        startAlerts();
+    }
 
     // This thread's own view of the shared limiter and breaker, for runs and verification:
     // the same Redis state as the dispatchers', so one budget for all.
@@ -258,6 +300,8 @@ std::optional<QString> LocalEngine::start()
 
 bool LocalEngine::stop(std::chrono::milliseconds timeout)
 {
+    m_alerts.reset();
+    m_alertFleet.reset();
     if (m_telemetry)
         m_telemetry->stop();
     m_intake.reset();
@@ -445,6 +489,118 @@ TelemetrySources LocalEngine::telemetrySources() const
     sources.redis = [this] { return m_redis.get(); };
     sources.keys = [this] { return m_keys; };
     return sources;
+}
+
+void LocalEngine::startAlerts()
+{
+    m_alertFleet = std::make_unique<FleetStatus>(m_redis.get(), m_keys);
+    AlertCenterServices services;
+    services.redis = m_redis.get();
+    services.keys = m_keys;
+    services.instance = m_settings.instance;
+    services.gauges = m_alertGauges;
+    services.read
+        = [this](std::function<void(AlertReading)> done) { readAlertFigures(std::move(done)); };
+    services.status = [this] {
+        const Forecast f = m_telemetry->forecast();
+        nlohmann::json status {
+            { "backlog", f.backlog },
+            { "drain_per_second", f.drainPerSecond },
+            { "drain_measured", f.drainMeasured },
+            { "time_to_drain_ms",
+              f.timeToDrain ? nlohmann::json(qint64(f.timeToDrain->count()))
+                            : nlohmann::json(nullptr) },
+            { "last_lead_at_ms",
+              f.lastLeadAtMs ? nlohmann::json(*f.lastLeadAtMs) : nlohmann::json(nullptr) },
+            { "budget_left_this_minute",
+              f.budgetLeftThisMinute ? nlohmann::json(*f.budgetLeftThisMinute)
+                                     : nlohmann::json(nullptr) },
+            { "unexplained_429", f.unexplained429 },
+        };
+        if (m_delivery) {
+            const DeliverySnapshot s = m_delivery->snapshot();
+            status["breaker"] = breakerStateName(s.breaker).toStdString();
+            status["effective_per_second"] = s.effectivePerSecond;
+            status["delivered"] = s.delivered();
+            status["in_flight"] = s.inFlight();
+        }
+        return status;
+    };
+    m_alerts = std::make_unique<AlertCenter>(m_options.serve.alerts, std::move(services));
+    m_alerts->start();
+}
+
+void LocalEngine::readAlertFigures(std::function<void(AlertReading)> done)
+{
+    AlertReading r;
+    if (m_delivery) {
+        const DeliverySnapshot s = m_delivery->snapshot();
+        r.delivering = s.running;
+        r.breakerState = breakerStateName(s.breaker);
+        // Half open is still open for the alert: it resolves when the breaker closes, not at
+        // each trial between two openings.
+        r.breakerOpen = s.breaker != BreakerState::Closed;
+        r.limiterFallback = s.limiterDegraded;
+    }
+    const Forecast f = m_telemetry->forecast();
+    r.forecastKnown = m_telemetry->samples().size() > 0;
+    r.backlog = f.backlog;
+    r.drainPerSecond = f.drainPerSecond;
+    if (f.timeToDrain)
+        r.timeToDrainMs = f.timeToDrain->count();
+    r.unexplained429 = f.unexplained429;
+    if (m_intake) {
+        const IntakeTally t = m_intake->tally();
+        r.listening = true;
+        r.intakeAccepted = t.accepted;
+        r.intakeUnavailable = t.unavailable;
+        r.intakeMisconfigured = t.misconfigured;
+        r.intakeBadSignature = t.badSignature;
+    }
+    QPointer<LocalEngine> self(this);
+    m_alertFleet->withFresh([self, r, done](const FleetSnapshot &fleet) mutable {
+        if (!self)
+            return;
+        r.fleetKnown = fleet.known;
+        r.pausedReason = fleet.pause.reason;
+        r.pauseCause = QString::fromLatin1(pauseCauseName(fleet.pause.cause));
+        r.pausedSinceMs = fleet.pause.sinceMs;
+        r.remainingInPlan = fleet.pause.remainingInPlan;
+        for (const ParkedCampaign &p : fleet.parked)
+            r.parked.emplace_back(p.name, p.leads);
+        RedisClient *redis = self->m_redis.get();
+        if (redis->state() != RedisClient::State::Connected) {
+            done(r);
+            return;
+        }
+        // Sent together, answered in order: the last answer completes the reading.
+        auto reading = std::make_shared<AlertReading>(std::move(r));
+        const AlertOptions &alerts = self->m_options.serve.alerts;
+        const qint64 since = QDateTime::currentMSecsSinceEpoch() - alerts.deadLettersWithin.count();
+        redis->loadScript(kDeadRecentScript, bundledLuaScript(kDeadRecentScript));
+        redis->evalScript(kDeadRecentScript, { self->m_keys.deadLetters() },
+                          { QByteArray::number(since),
+                            QByteArray::number(std::max(1000, alerts.deadLettersGrowth)) },
+                          [reading](RedisResult recent) {
+                              if (!recent.ok() || recent.value().elements().empty())
+                                  return;
+                              const auto &e = recent.value().elements();
+                              std::vector<std::pair<QString, qint64>> counts;
+                              for (size_t i = 0; i + 2 < e.size(); i += 2)
+                                  counts.emplace_back(QString::fromUtf8(e[i].bytes()),
+                                                      e[i + 1].integer());
+                              reading->recentDeadLetters = std::move(counts);
+                              reading->recentDeadLettersCapped = e.back().integer() == 1;
+                          });
+        // The newest stored request of the whole fleet: the task index's top score.
+        redis->command({ "ZREVRANGE", self->m_keys.tasks(), "0", "0", "WITHSCORES" },
+                       [reading, done](RedisResult newest) {
+                           if (newest.ok() && newest.value().elements().size() == 2)
+                               reading->lastIntakeMs
+                                   = newest.value().elements()[1].bytes().toLongLong();
+                           done(*reading);
+                       });
+    });
 }
 
 } // namespace sluice

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "alerts/alertcenter.h"
 #include "config/serveoptions.h"
 #include "core/ringbuffer.h"
 #include "delivery/deliveryengine.h"
@@ -21,6 +22,7 @@
 
 namespace sluice {
 
+class FleetStatus;
 class InstantlyClient;
 class OperatorControl;
 class IntakeServer;
@@ -88,6 +90,8 @@ public:
     /// The engine's telemetry: what the console draws, and the forecast in /healthz. It samples
     /// once a second while the engine delivers.
     Telemetry *telemetry() const { return m_telemetry.get(); }
+    /// The alerts (issue 17): evaluated while the engine delivers; null otherwise.
+    AlertCenter *alerts() const { return m_alerts.get(); }
     /// Gated by the shared limiter and breaker: for runs, verification and clean-up.
     InstantlyClient *instantly() const { return m_instantly.get(); }
     SendAudit *audit() const { return m_audit.get(); }
@@ -130,7 +134,13 @@ private:
     std::unique_ptr<OperatorControl> m_control;
     DeliverySettings m_settings;
     WebhookLog m_webhooks { 1 };
-    std::unique_ptr<Telemetry> m_telemetry; ///< last: it reads the members above
+    std::unique_ptr<Telemetry> m_telemetry; ///< it reads the members above
+    std::shared_ptr<AlertGaugeState> m_alertGauges; ///< sluice_alert_active, read by /metrics
+    std::unique_ptr<FleetStatus> m_alertFleet;
+    std::unique_ptr<AlertCenter> m_alerts; ///< last: it reads the members above
+
+    void startAlerts();
+    void readAlertFigures(std::function<void(AlertReading)> done);
 };
 
 /// The delivery settings `serve` flags and environment amount to.
