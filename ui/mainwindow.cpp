@@ -1,6 +1,7 @@
 #include "mainwindow.h"
 
 #include "agetext.h"
+#include "alertspage.h"
 #include "backfilldialog.h"
 #include "consolesettings.h"
 #include "control/operatorcontrol.h"
@@ -138,6 +139,19 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
     addPage(tr("Dead letters"), m_deadLetters, QStringLiteral("Ctrl+5"));
     m_parked = new ParkedPage(engine, live, m_pages);
     addPage(tr("Parked"), m_parked, QStringLiteral("Ctrl+6"));
+    m_alerts = new AlertsPage(engine->alerts(), m_pages);
+    addPage(tr("Alerts"), m_alerts, QStringLiteral("Ctrl+7"));
+    // The badge: the firing count in the navigation, red while any is not acknowledged.
+    connect(m_alerts, &AlertsPage::badgeChanged, this, [this](int firing, int unacknowledged) {
+        QListWidgetItem *item = m_nav->item(m_pages->indexOf(m_alerts));
+        item->setText(firing > 0 ? tr("Alerts (%1)").arg(firing) : tr("Alerts"));
+        QFont font = item->font();
+        font.setBold(unacknowledged > 0);
+        item->setFont(font);
+        item->setForeground(unacknowledged > 0 ? toneColor(Tone::Bad, palette())
+                                               : palette().color(QPalette::Text));
+    });
+    m_alerts->refresh();
     connect(m_webhooks, &WebhooksPage::timelineRequested, this, &MainWindow::showLead);
     connect(m_deadLetters, &DeadLettersPage::timelineRequested, this, &MainWindow::showLead);
     auto *find = new QShortcut(QKeySequence::Find, this);
@@ -197,9 +211,28 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
             showNormal();
             raise();
             activateWindow();
-            showPage(1);
+            showPage(m_trayTarget);
         });
         m_tray->show();
+    }
+    if (AlertCenter *alerts = engine->alerts()) {
+        // Every alert any instance starts or ends: the status bar, and the tray for someone
+        // in another window.
+        connect(alerts, &AlertCenter::logged, this, [this](const AlertEvent &e) {
+            const bool firing = e.state == AlertEvent::State::Firing;
+            const QString title = tr("Alert %1: %2")
+                                      .arg(QString::fromLatin1(alertKindName(e.kind)),
+                                           firing ? tr("firing") : tr("resolved"));
+            statusBar()->showMessage(QStringLiteral("%1 — %2").arg(title, e.summary), 30'000);
+            if (m_tray && !isActiveWindow()) {
+                m_trayTarget = m_pages->indexOf(m_alerts);
+                m_tray->showMessage(title, e.summary,
+                                    firing && e.severity != AlertSeverity::Info
+                                        ? QSystemTrayIcon::Warning
+                                        : QSystemTrayIcon::Information,
+                                    10'000);
+            }
+        });
     }
     connect(m_runs, &RunsPage::runFinished, this, [this](const RunRecord &r) {
         const QString title
@@ -366,9 +399,11 @@ void MainWindow::notify(const QString &title, const QString &text, bool good)
     m_notice->setStyleSheet(QStringLiteral("#notice { border: 2px solid %1; }").arg(tone.name()));
     m_notice->show();
     // Someone watching another window hears about it too: the tray, or the taskbar.
-    if (m_tray && !isActiveWindow())
+    if (m_tray && !isActiveWindow()) {
+        m_trayTarget = 1; // the run
         m_tray->showMessage(title, text,
                             good ? QSystemTrayIcon::Information : QSystemTrayIcon::Warning, 10'000);
+    }
     QApplication::alert(this);
 }
 

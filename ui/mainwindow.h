@@ -19,6 +19,7 @@ class BackfillDialog;
 class LocalEngine;
 struct ConsoleSettings;
 struct PauseState;
+class AlertsPage;
 class DeadLettersPage;
 class LeadsPage;
 class OverviewPage;
@@ -45,6 +46,7 @@ public:
     WebhooksPage *webhooks() const { return m_webhooks; }
     LeadsPage *leads() const { return m_leads; }
     ParkedPage *parked() const { return m_parked; }
+    AlertsPage *alerts() const { return m_alerts; }
     /// Opens the Leads page on the timelines for `query` (email, Close lead id, task id).
     void showLead(const QString &query);
     /// The in-window notice (a finished run), empty when none is shown.
@@ -59,6 +61,8 @@ public:
     /// Opens the backfill dialog (non-modal; one at a time) and returns it.
     BackfillDialog *openBackfill();
     QStackedWidget *pages() const { return m_pages; }
+    /// The page list on the left (its Alerts item carries the badge).
+    QListWidget *navigation() const { return m_nav; }
     void showPage(int index);
     /// Status bar texts, for tests: "mode", "paused", "redis", "listener", "breaker", "rate".
     QString statusText(const QString &name) const;
@@ -98,9 +102,11 @@ private:
     WebhooksPage *m_webhooks;
     LeadsPage *m_leads;
     ParkedPage *m_parked;
+    AlertsPage *m_alerts;
     QFrame *m_notice;
     QLabel *m_noticeText;
     QSystemTrayIcon *m_tray = nullptr;
+    int m_trayTarget = 1; ///< the page a click on the tray's message shows
     QAction *m_pauseAction = nullptr;
     QAction *m_backfillAction = nullptr;
     QPointer<QDialog> m_backfillDialog;

@@ -232,11 +232,13 @@ void AlertCenter::announce(const AlertEvent &event)
     Q_EMIT alerted(event);
 }
 
-void AlertCenter::remember(const AlertEvent &event)
+void AlertCenter::remember(const AlertEvent &event, bool news)
 {
     m_history.push_back(event);
     while (m_history.size() > kHistory)
         m_history.pop_front();
+    if (news)
+        Q_EMIT logged(event);
 }
 
 void AlertCenter::readBack()
@@ -295,7 +297,7 @@ void AlertCenter::readBack()
             for (size_t i = 0; i + 1 < f.size(); i += 2)
                 if (f[i].bytes() == "event")
                     if (auto event = eventOf(f[i + 1].bytes())) {
-                        self->remember(*event);
+                        self->remember(*event, !reversed);
                         any = true;
                     }
         }

@@ -90,6 +90,9 @@ public:
 Q_SIGNALS:
     /// This instance started or ended an alert (and POSTed it).
     void alerted(const sluice::AlertEvent &event);
+    /// An event joined the history after the first read of it: this instance's, or another
+    /// instance's from the fleet's alert log (a console notifies on these).
+    void logged(const sluice::AlertEvent &event);
     /// The firing set, the history or the acknowledgements changed.
     void changed();
 
@@ -98,7 +101,8 @@ private:
     void decideAlone(const std::map<AlertKind, AlertEvent> &holding);
     void settled(const std::map<AlertKind, AlertEvent> &holding, const RedisReply &reply);
     void announce(const AlertEvent &event);
-    void remember(const AlertEvent &event);
+    /// Into the history; `news`: emit logged() too.
+    void remember(const AlertEvent &event, bool news = true);
     void readBack();
     void publishGauges();
     AlertEvent eventFor(const AlertCondition &condition, qint64 nowMs) const;

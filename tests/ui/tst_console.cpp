@@ -2,6 +2,7 @@
 // 20-lead run each view shows the right numbers, the buttons drive the engine, and every page
 // renders to a PNG under the build directory that a person can look at (and that is not
 // blank).
+#include "alertspage.h"
 #include "common/testrun.h"
 #include "common/validschedule.h"
 #include "consolesettings.h"
@@ -97,6 +98,7 @@ private Q_SLOTS:
         LocalEngineOptions options
             = test::sandboxEngineOptions(m_redis.url(), QStringLiteral("console"), m_dir.path());
         options.recordWebhooks = 1000;
+        options.serve.alerts.interval = std::chrono::milliseconds { 200 };
         m_engine = std::make_unique<LocalEngine>(options);
         const auto problem = m_engine->start();
         QVERIFY2(!problem, qPrintable(problem.value_or(QString())));
@@ -681,6 +683,59 @@ private Q_SLOTS:
         overview->setRangeSeconds(60);
     }
 
+    void alertsPageListsFiringAlertsAndAcknowledgesThem()
+    {
+        AlertsPage *page = m_window->alerts();
+        QVERIFY(m_engine->alerts());
+        auto rowOf = [page](const QString &kind) {
+            for (int r = 0; r < page->firingTable()->rowCount(); ++r)
+                if (page->firingTable()->item(r, 1)->text() == kind)
+                    return r;
+            return -1;
+        };
+        QListWidgetItem *nav = m_window->navigation()->item(m_window->pages()->indexOf(page));
+        QVERIFY(!m_engine->control()->pause(QStringLiteral("alerts drill")));
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(QStringLiteral("dispatch_paused")) >= 0, 10'000);
+        const int row = rowOf(QStringLiteral("dispatch_paused"));
+        QVERIFY(page->firingTable()->item(row, 3)->text().contains(QLatin1String("alerts drill")));
+        QCOMPARE(page->firingTable()->item(row, 0)->text(), QStringLiteral("WARNING"));
+        // The badge counts what fires and is bold while something is not acknowledged.
+        QVERIFY2(nav->text().startsWith(QLatin1String("Alerts (")), qPrintable(nav->text()));
+        QVERIFY(nav->font().bold());
+        QVERIFY(page->summaryText().contains(QLatin1String("No alert URL is set")));
+
+        m_window->showPage(m_window->pages()->indexOf(page));
+        page->firingTable()->selectRow(row);
+        QVERIFY(page->acknowledgeButton()->isEnabled());
+        page->acknowledgeSelected(QStringLiteral("tester"));
+        QTRY_VERIFY_WITH_TIMEOUT(page->firingTable()
+                                     ->item(rowOf(QStringLiteral("dispatch_paused")), 4)
+                                     ->text()
+                                     .startsWith(QLatin1String("tester")),
+                                 10'000);
+        // Acknowledged for every console (in Redis), and still firing until it clears.
+        QVERIFY(test::execute(*m_engine->redis(),
+                              { "HEXISTS", m_engine->keys().alertAcks(), "dispatch_paused" })
+                    .value()
+                    .integer());
+        QVERIFY(m_engine->alerts()->isActive(AlertKind::DispatchPaused));
+
+        m_engine->control()->resume();
+        QTRY_VERIFY_WITH_TIMEOUT(rowOf(QStringLiteral("dispatch_paused")) < 0, 10'000);
+        // The history has both, newest first.
+        QTableWidget *history = page->historyTable();
+        QTRY_VERIFY_WITH_TIMEOUT(history->rowCount() >= 2
+                                     && history->item(0, 2)->text()
+                                         == QLatin1String("dispatch_paused")
+                                     && history->item(0, 1)->text() == QLatin1String("resolved"),
+                                 10'000);
+        // The acknowledgement ended with the alert.
+        QTRY_VERIFY(!test::execute(*m_engine->redis(),
+                                   { "HEXISTS", m_engine->keys().alertAcks(), "dispatch_paused" })
+                         .value()
+                         .integer());
+    }
+
     void everyPageRendersToAPng()
     {
         // Long texts (a replay's answer, a run's notice) wrap: the window still fits a
@@ -692,7 +747,8 @@ private Q_SLOTS:
         QVERIFY(QDir().mkpath(dir));
         const QStringList names { QStringLiteral("overview"),     QStringLiteral("runs"),
                                   QStringLiteral("webhooks"),     QStringLiteral("leads"),
-                                  QStringLiteral("dead-letters"), QStringLiteral("parked") };
+                                  QStringLiteral("dead-letters"), QStringLiteral("parked"),
+                                  QStringLiteral("alerts") };
         for (int i = 0; i < m_window->pages()->count(); ++i) {
             m_window->showPage(i);
             QCoreApplication::processEvents();
