@@ -22,6 +22,8 @@ int runDeadCommand(const QStringList &args);
 /// `sluice pause --why TEXT` and `sluice resume`: the fleet's dispatching.
 int runPauseCommand(const QStringList &args);
 int runResumeCommand(const QStringList &args);
+/// `sluice status [--json]`: the fleet's queue, forecasts and firing alerts, from Redis.
+int runStatusCommand(const QStringList &args);
 /// `sluice runs [show|export|compare|delete]`: the load-test run ledger.
 int runRunsCommand(const QStringList &args);
 

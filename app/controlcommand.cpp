@@ -1,9 +1,11 @@
 // `sluice pause --why TEXT` and `sluice resume`: the fleet's dispatching, by hand, through
-// Redis (every instance, and every console, sees it at once).
+// Redis (every instance, and every console, sees it at once). `sluice status`: the fleet's
+// queue, forecasts and alerts, read from Redis.
 #include "await.h"
 #include "commandredis.h"
 #include "commands.h"
 
+#include "alerts/statusreport.h"
 #include "control/operatorcontrol.h"
 #include "redis/redisclient.h"
 #include "store/rediskeys.h"
@@ -82,5 +84,41 @@ int runResumeCommand(const QStringList &args)
                             << *before.value().reason << ")\n";
     else
         QTextStream(stdout) << "dispatching was not paused; nothing to resume\n";
+    return 0;
+}
+
+int runStatusCommand(const QStringList &args)
+{
+    const FlagTable flags = commandRedisTable(
+        QStringLiteral("status"), QStringLiteral("sluice status [--json] [REDIS OPTIONS]"),
+        QStringLiteral("The fleet as Redis holds it: the queue, the pause, each instance's\n"
+                       "forecast (its backlog, when that drains, the budget left this minute,\n"
+                       "429s its own pace cannot explain) and the alerts firing now. Needs no\n"
+                       "running console: every serve writes its figures every few seconds."),
+        { FlagSpec::toggle(QStringLiteral("json"), QStringLiteral("print JSON instead")) });
+    const auto read = readCommandFlags(flags, args.mid(1));
+    if (const int *code = std::get_if<int>(&read))
+        return *code;
+    const FlagValues &values = std::get<FlagValues>(read);
+    CommandRedis redis;
+    const auto ns = openCommandRedis(redis, values, QStringLiteral("status"));
+    if (const int *code = std::get_if<int>(&ns))
+        return *code;
+    const auto [report, error]
+        = await<std::pair<std::optional<StatusReport>, QString>>([&](auto done) {
+              readStatusReport(redis.client.get(), RedisKeys(std::get<QString>(ns)),
+                               [done](std::optional<StatusReport> r, QString e) {
+                                   done({ std::move(r), std::move(e) });
+                               });
+          });
+    if (!report) {
+        QTextStream(stderr) << "sluice status: " << error << "\n";
+        return 1;
+    }
+    if (values.isOn(QStringLiteral("json")))
+        QTextStream(stdout) << QString::fromStdString(report->toJson().dump(2)) << "\n";
+    else
+        QTextStream(stdout) << QStringLiteral("Namespace '%1'\n").arg(std::get<QString>(ns))
+                            << report->text();
     return 0;
 }

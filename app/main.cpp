@@ -26,6 +26,8 @@ Commands:
               dead-lettered leads.
   pause       `sluice pause --why TEXT`: stop the fleet's dispatching.
   resume      `sluice resume`: let the fleet dispatch again.
+  status      `sluice status`: the queue, each instance's forecast and the
+              alerts firing now, read from Redis.
   loadtest    Fire N webhooks, follow every lead into Instantly, judge the run
               (in-process against the sandbox unless --live).
   verify      `sluice verify --run ID [--repair]`: check a run's leads in Instantly.
@@ -58,11 +60,11 @@ int main(int argc, char *argv[])
         rest.removeAt(1);
 
     static const QStringList engineCommands {
-        QStringLiteral("sandbox"), QStringLiteral("demo"),    QStringLiteral("serve"),
-        QStringLiteral("worker"),  QStringLiteral("retry"),   QStringLiteral("loadtest"),
-        QStringLiteral("runs"),    QStringLiteral("verify"),  QStringLiteral("cleanup"),
-        QStringLiteral("lead"),    QStringLiteral("dead"),    QStringLiteral("pause"),
-        QStringLiteral("resume"),  QStringLiteral("backfill")
+        QStringLiteral("sandbox"), QStringLiteral("demo"),     QStringLiteral("serve"),
+        QStringLiteral("worker"),  QStringLiteral("retry"),    QStringLiteral("loadtest"),
+        QStringLiteral("runs"),    QStringLiteral("verify"),   QStringLiteral("cleanup"),
+        QStringLiteral("lead"),    QStringLiteral("dead"),     QStringLiteral("pause"),
+        QStringLiteral("resume"),  QStringLiteral("backfill"), QStringLiteral("status")
     };
     if (engineCommands.contains(command)) {
         QCoreApplication app(argc, argv);
@@ -80,6 +82,8 @@ int main(int argc, char *argv[])
             return runPauseCommand(rest);
         if (command == QLatin1String("resume"))
             return runResumeCommand(rest);
+        if (command == QLatin1String("status"))
+            return runStatusCommand(rest);
         if (command == QLatin1String("loadtest"))
             return runLoadTestCommand(rest);
         if (command == QLatin1String("runs"))

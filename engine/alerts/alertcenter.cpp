@@ -215,11 +215,32 @@ void AlertCenter::settled(const std::map<AlertKind, AlertEvent> &holding, const 
                                     QByteArray::fromStdString(status.dump()) },
                                   [](RedisResult) {});
     }
+    if (m_evaluations % 100 == 0)
+        pruneStatuses(now);
     readBack();
     m_evaluating = false;
     ++m_evaluations;
     publishGauges();
     Q_EMIT changed();
+}
+
+void AlertCenter::pruneStatuses(qint64 nowMs)
+{
+    // Instances gone for a day leave `sluice status`'s hash (it shows the last hour anyway).
+    const RedisKeys keys = m_services.keys;
+    RedisClient *redis = m_services.redis;
+    QPointer<AlertCenter> self(this);
+    redis->command({ "HGETALL", keys.statuses() }, [self, redis, keys, nowMs](RedisResult r) {
+        if (!self || !r.ok())
+            return;
+        const auto &e = r.value().elements();
+        for (size_t i = 0; i + 1 < e.size(); i += 2) {
+            const auto status = nlohmann::json::parse(e[i + 1].bytes().constBegin(),
+                                                      e[i + 1].bytes().constEnd(), nullptr, false);
+            if (!status.is_object() || nowMs - status.value("at", qint64(0)) > 24 * 3600'000LL)
+                redis->command({ "HDEL", keys.statuses(), e[i].bytes() }, [](RedisResult) {});
+        }
+    });
 }
 
 void AlertCenter::announce(const AlertEvent &event)

@@ -104,6 +104,7 @@ private:
     /// Into the history; `news`: emit logged() too.
     void remember(const AlertEvent &event, bool news = true);
     void readBack();
+    void pruneStatuses(qint64 nowMs);
     void publishGauges();
     AlertEvent eventFor(const AlertCondition &condition, qint64 nowMs) const;
 

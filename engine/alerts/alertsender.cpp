@@ -121,13 +121,16 @@ void AlertSender::finished(quint64 id, QNetworkReply *reply)
     }
     if (p->age.elapsed() + p->nextDelay.count() > m_options.retryFor.count()) {
         qCWarning(lcAlertSender).noquote()
-            << "alert POST to" << maskedAlertUrl(p->url) << "failed (" << why << "); given up after"
-            << p->age.elapsed() / 1000 << "s of retries";
+            << QStringLiteral("alert POST to %1 failed (%2); given up after %3 s of retries")
+                   .arg(maskedAlertUrl(p->url), why)
+                   .arg(p->age.elapsed() / 1000);
         drop(id);
         return;
     }
-    qCInfo(lcAlertSender).noquote() << "alert POST to" << maskedAlertUrl(p->url) << "failed ("
-                                    << why << "); retrying in" << p->nextDelay.count() << "ms";
+    qCInfo(lcAlertSender).noquote()
+        << QStringLiteral("alert POST to %1 failed (%2); retrying in %3 ms")
+               .arg(maskedAlertUrl(p->url), why)
+               .arg(p->nextDelay.count());
     const milliseconds delay = p->nextDelay;
     p->nextDelay = std::min(p->nextDelay * 2, milliseconds { 60'000 });
     QTimer::singleShot(delay, this, [this, id] { attempt(id); });

@@ -3,3 +3,4 @@ target_sources(sluice_engine_alerts PRIVATE
   alerts/alertcenter.cpp alerts/alertcenter.h
   alerts/alertrules.cpp alerts/alertrules.h
   alerts/alertsender.cpp alerts/alertsender.h)
+target_sources(sluice_engine_alerts PRIVATE alerts/statusreport.cpp alerts/statusreport.h)

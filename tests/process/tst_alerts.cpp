@@ -192,6 +192,27 @@ private Q_SLOTS:
         QCOMPARE(paused["detail"].value("cause", ""), "operator");
         QCOMPARE(paused.value("severity", ""), "warning");
         QVERIFY(firingKinds(serve).contains(QLatin1String("dispatch_paused")));
+        // `sluice status` reads the same from Redis, with no process of its own.
+        QProcess status;
+        status.start(QStringLiteral(SLUICE_BINARY),
+                     { QStringLiteral("status"), QStringLiteral("--redis"), redis.url() });
+        QVERIFY(status.waitForFinished(30'000));
+        const QString text = QString::fromUtf8(status.readAllStandardOutput());
+        QCOMPARE(status.exitCode(), 0);
+        QVERIFY2(text.contains(QLatin1String("PAUSED (operator): maintenance window")),
+                 qPrintable(text));
+        QVERIFY2(text.contains(QLatin1String("campaign_missing")), qPrintable(text));
+        QVERIFY2(text.contains(QLatin1String("dispatch_paused")), qPrintable(text));
+        status.start(QStringLiteral(SLUICE_BINARY),
+                     { QStringLiteral("status"), QStringLiteral("--redis"), redis.url(),
+                       QStringLiteral("--json") });
+        QVERIFY(status.waitForFinished(30'000));
+        const auto json
+            = nlohmann::json::parse(status.readAllStandardOutput().toStdString(), nullptr, false);
+        QVERIFY(json.is_object());
+        QCOMPARE(json["instances"].size(), size_t(1));
+        QVERIFY(json["instances"][0].contains("budget_left_this_minute"));
+        QCOMPARE(json["alerts"].size(), size_t(3)); // dead_letters, campaign_missing, the pause
         control.resume();
         QTRY_VERIFY2_WITH_TIMEOUT(receiver.count("dispatch_paused", "resolved") == 1,
                                   qPrintable(receiver.describe()), 30'000);
