@@ -266,7 +266,7 @@ QString alertSpanText(qint64 ms)
     const qint64 s = std::max<qint64>(0, ms / 1000);
     if (s < 120)
         return QStringLiteral("%1 s").arg(s);
-    if (s < 2 * 3600)
+    if (s < 7200) // two hours
         return QStringLiteral("%1 min").arg(s / 60);
     return QStringLiteral("%1 h %2 min").arg(s / 3600).arg((s % 3600) / 60);
 }
