@@ -141,6 +141,11 @@ std::optional<AlertEvent> AlertEvent::fromJson(const nlohmann::json &json)
     return e;
 }
 
+std::optional<AlertEvent> AlertEvent::fromJsonText(const QByteArray &text)
+{
+    return fromJson(nlohmann::json::parse(text.constBegin(), text.constEnd(), nullptr, false));
+}
+
 std::optional<AlertHours> AlertHours::parse(const QString &text, QString *error)
 {
     auto fail = [error](const QString &why) -> std::optional<AlertHours> {

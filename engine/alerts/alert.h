@@ -69,6 +69,8 @@ struct AlertEvent
     /// a Slack-style incoming webhook shows as it is.
     nlohmann::json toJson() const;
     static std::optional<AlertEvent> fromJson(const nlohmann::json &json);
+    /// From the JSON text Redis holds (the alert keys, the alert log).
+    static std::optional<AlertEvent> fromJsonText(const QByteArray &text);
     /// "FIRING breaker_open (critical): ..." for logs and `text`.
     QString line() const;
 };

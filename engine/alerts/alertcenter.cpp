@@ -17,12 +17,6 @@ namespace {
 const QString kEvaluateScript = QStringLiteral("alerts_evaluate");
 constexpr int kLogCap = 1000;
 
-std::optional<AlertEvent> eventOf(const QByteArray &json)
-{
-    const auto parsed = nlohmann::json::parse(json.constBegin(), json.constEnd(), nullptr, false);
-    return AlertEvent::fromJson(parsed);
-}
-
 } // namespace
 
 AlertCenter::AlertCenter(AlertOptions options, AlertCenterServices services, QObject *parent)
@@ -164,7 +158,7 @@ void AlertCenter::settled(const std::map<AlertKind, AlertEvent> &holding, const 
         if (!kind)
             continue;
         const QByteArray action = e[i + 1].bytes();
-        const std::optional<AlertEvent> stored = eventOf(e[i + 2].bytes());
+        const std::optional<AlertEvent> stored = AlertEvent::fromJsonText(e[i + 2].bytes());
         // What this instance told alone while Redis was away is now the fleet's business.
         const bool toldAlone = m_localActive.erase(*kind) > 0;
         if (action == "fired" && stored) {
@@ -317,7 +311,7 @@ void AlertCenter::readBack()
             const auto &f = entry.at(1).elements();
             for (size_t i = 0; i + 1 < f.size(); i += 2)
                 if (f[i].bytes() == "event")
-                    if (auto event = eventOf(f[i + 1].bytes())) {
+                    if (auto event = AlertEvent::fromJsonText(f[i + 1].bytes())) {
                         self->remember(*event, !reversed);
                         any = true;
                     }

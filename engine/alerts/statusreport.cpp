@@ -30,12 +30,6 @@ QString numberOr(const nlohmann::json &o, const char *key, const QString &none, 
                         : QString::number(it->get<qint64>());
 }
 
-std::optional<AlertEvent> eventOf(const QByteArray &json)
-{
-    return AlertEvent::fromJson(
-        nlohmann::json::parse(json.constBegin(), json.constEnd(), nullptr, false));
-}
-
 } // namespace
 
 nlohmann::json StatusReport::toJson() const
@@ -180,7 +174,7 @@ void readStatusReport(RedisClient *redis, const RedisKeys &keys,
             return;
         for (const RedisReply &v : r.value().elements())
             if (v.isString())
-                if (auto e = eventOf(v.bytes()))
+                if (auto e = AlertEvent::fromJsonText(v.bytes()))
                     report->firing.push_back(*e);
     });
     redis->command({ "XREVRANGE", keys.alertLog(), "+", "-", "COUNT", "10" },
@@ -190,7 +184,7 @@ void readStatusReport(RedisClient *redis, const RedisKeys &keys,
                                const auto &f = entry.at(1).elements();
                                for (size_t i = 0; i + 1 < f.size(); i += 2)
                                    if (f[i].bytes() == "event")
-                                       if (auto e = eventOf(f[i + 1].bytes()))
+                                       if (auto e = AlertEvent::fromJsonText(f[i + 1].bytes()))
                                            report->recent.push_back(*e);
                            }
                        }
