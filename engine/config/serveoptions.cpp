@@ -152,12 +152,13 @@ const std::vector<FlagSpec> &allServeSpecs()
         durationOption("alert-interval", "SLUICE_ALERT_INTERVAL",
                        "how often alert conditions are evaluated", "5s", milliseconds { 100 },
                        std::chrono::minutes { 10 }),
-        countOption("alert-dead-letters", "SLUICE_ALERT_DEAD_LETTERS",
-                    "dead_letters fires when the dead letters grow by this many ...", "10", 1,
-                    1'000'000),
+        countOption(
+            "alert-dead-letters", "SLUICE_ALERT_DEAD_LETTERS",
+            "dead_letters fires at this many new dead letters within --alert-dead-letters-within",
+            "10", 1, 1'000'000),
         durationOption("alert-dead-letters-within", "SLUICE_ALERT_DEAD_LETTERS_WITHIN",
-                       "... within this long", "10m", std::chrono::seconds { 1 },
-                       std::chrono::hours { 24 * 7 }),
+                       "the window --alert-dead-letters counts in", "10m",
+                       std::chrono::seconds { 1 }, std::chrono::hours { 24 * 7 }),
         durationOption("alert-drain-within", "SLUICE_ALERT_DRAIN_WITHIN",
                        "drain_slow fires when the backlog will not clear within this long at the "
                        "current rate",

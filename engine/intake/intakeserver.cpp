@@ -173,7 +173,7 @@ IntakeTally IntakeServer::tally() const
     const Counters &c = *m_counters;
     IntakeTally t;
     t.accepted = c.accepted.value();
-    t.unavailable = c.unavailable.value();
+    t.unavailable = c.unavailable.value() + c.tooManyConnections.value();
     t.misconfigured = c.misconfigured.value();
     t.badSignature = c.signature.value();
     return t;

@@ -47,7 +47,8 @@ struct IntakeBatch;
 struct IntakeTally
 {
     qint64 accepted = 0; ///< 202s
-    qint64 unavailable = 0; ///< 503: neither Redis nor the spool could store it
+    /// 503: neither Redis nor the spool could store it, or the connection bound was reached
+    qint64 unavailable = 0;
     qint64 misconfigured = 0; ///< 500: the signature key is unusable
     qint64 badSignature = 0; ///< 401
 };
