@@ -6,12 +6,24 @@
 # (user + system of every compiler and linker) seconds per build, and after ÷ before.
 #
 #   scripts/build-times.sh BEFORE [AFTER] [DIR]
+#   scripts/build-times.sh --levers [COMMIT] [DIR]
+#
+# --levers builds one commit (default HEAD) twice per preset: without the build-speed levers of
+# cmake/SluiceBuildSpeed.cmake (-DCMAKE_DISABLE_PRECOMPILE_HEADERS=ON -DSLUICE_UNITY_BUILD=OFF
+# -DSLUICE_USE_LLD=OFF) and with them, so the same code is compared; two commits differ in code
+# as well as in how it is built.
 #
 # AFTER defaults to HEAD, DIR to /tmp/sluice-build-times. A full run is four clean builds,
 # about 40 minutes on two cores; run it on an otherwise idle machine, since wall time follows
 # whatever else runs (CPU time much less so).
 set -euo pipefail
 
+LEVERS=0
+if [[ ${1:-} == --levers ]]; then
+    LEVERS=1
+    shift
+    set -- "${1:-HEAD}" "${1:-HEAD}" "${2:-}"
+fi
 [[ $# -ge 1 && $1 != -* ]] || {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
     exit 2
@@ -21,17 +33,20 @@ resolve() { git -C "$ROOT" rev-parse --verify --quiet "$1^{commit}" || { echo "b
 BEFORE=$(resolve "$1")
 AFTER=$(resolve "${2:-HEAD}")
 DIR=${3:-/tmp/sluice-build-times}
+[[ -n $DIR ]] || DIR=/tmp/sluice-build-times
 export CCACHE_DISABLE=1
 
 declare -A WALL CPU
-build() { # commit preset
-    local src="$DIR/${1:0:12}" t0 t1
-    rm -rf "$src/build/$2"
+build() { # commit preset [cmake flags...]
+    local commit=$1 preset=$2 src="$DIR/${1:0:12}" t0 t1
+    shift 2
+    rm -rf "$src/build/$preset"
     if [[ ! -f $src/CMakePresets.json ]]; then
         mkdir -p "$src"
-        git -C "$ROOT" archive --format=tar "$1" | tar -x -C "$src"
+        git -C "$ROOT" archive --format=tar "$commit" | tar -x -C "$src"
     fi
-    (cd "$src" && cmake --preset "$2" >/dev/null)
+    (cd "$src" && cmake --preset "$preset" "$@" >/dev/null)
+    set -- "$commit" "$preset"
     # bash's `times` reports the children's user and system seconds so far.
     local -a before after
     read -r -a before < <(cpu_seconds)
@@ -56,17 +71,33 @@ cpu_seconds() {
     echo "$(( (fields[15] + fields[16]) / tck ))"
 }
 
+OFF=(-DCMAKE_DISABLE_PRECOMPILE_HEADERS=ON -DSLUICE_UNITY_BUILD=OFF -DSLUICE_USE_LLD=OFF)
+ON=(-UCMAKE_DISABLE_PRECOMPILE_HEADERS -DSLUICE_UNITY_BUILD=ON -DSLUICE_USE_LLD=ON)
+B_LABEL=${BEFORE:0:7} A_LABEL=${AFTER:0:7}
+((LEVERS)) && B_LABEL="${BEFORE:0:7} levers off" A_LABEL="levers on"
+declare -A B_WALL B_CPU A_WALL A_CPU
 for preset in asan release; do
-    build "$BEFORE" "$preset"
-    build "$AFTER" "$preset"
+    if ((LEVERS)); then
+        build "$BEFORE" "$preset" "${OFF[@]}"
+    else
+        build "$BEFORE" "$preset"
+    fi
+    B_WALL[$preset]=${WALL[$BEFORE/$preset]} B_CPU[$preset]=${CPU[$BEFORE/$preset]}
+    if ((LEVERS)); then
+        build "$AFTER" "$preset" "${ON[@]}"
+    else
+        build "$AFTER" "$preset"
+    fi
+    A_WALL[$preset]=${WALL[$AFTER/$preset]} A_CPU[$preset]=${CPU[$AFTER/$preset]}
 done
 
 printf '\n| build | %s wall | %s wall | ratio | %s CPU | %s CPU | ratio |\n' \
-    "${BEFORE:0:7}" "${AFTER:0:7}" "${BEFORE:0:7}" "${AFTER:0:7}"
+    "$B_LABEL" "$A_LABEL" "$B_LABEL" "$A_LABEL"
 printf '|---|---|---|---|---|---|---|\n'
 for preset in asan release; do
-    b=$BEFORE/$preset a=$AFTER/$preset
     printf '| %s | %.0f s | %.0f s | %.2f | %.0f s | %.0f s | %.2f |\n' "$preset" \
-        "${WALL[$b]}" "${WALL[$a]}" "$(echo "${WALL[$a]} / ${WALL[$b]}" | bc -l)" \
-        "${CPU[$b]}" "${CPU[$a]}" "$(echo "${CPU[$a]} / ${CPU[$b]}" | bc -l)"
+        "${B_WALL[$preset]}" "${A_WALL[$preset]}" \
+        "$(echo "${A_WALL[$preset]} / ${B_WALL[$preset]}" | bc -l)" \
+        "${B_CPU[$preset]}" "${A_CPU[$preset]}" \
+        "$(echo "${A_CPU[$preset]} / ${B_CPU[$preset]}" | bc -l)"
 done

@@ -51,6 +51,17 @@ void AlertCenter::stop()
     m_timer.stop();
 }
 
+AlertEvent AlertCenter::resolutionOf(const AlertEvent &firing, qint64 nowMs) const
+{
+    AlertEvent r = firing;
+    r.state = AlertEvent::State::Resolved;
+    r.summary = QStringLiteral("Cleared after %1: %2")
+                    .arg(alertSpanText(nowMs - firing.atMs), firing.summary);
+    r.atMs = nowMs;
+    r.instance = m_services.instance;
+    return r;
+}
+
 AlertEvent AlertCenter::eventFor(const AlertCondition &c, qint64 nowMs) const
 {
     AlertEvent e;
@@ -132,13 +143,7 @@ void AlertCenter::decideAlone(const std::map<AlertKind, AlertEvent> &holding)
             ++it;
             continue;
         }
-        AlertEvent e = it->second;
-        e.state = AlertEvent::State::Resolved;
-        e.summary
-            = QStringLiteral("Cleared after %1: %2")
-                  .arg(alertSpanText(QDateTime::currentMSecsSinceEpoch() - e.atMs), e.summary);
-        e.atMs = QDateTime::currentMSecsSinceEpoch();
-        e.instance = m_services.instance;
+        const AlertEvent e = resolutionOf(it->second, QDateTime::currentMSecsSinceEpoch());
         it = m_localActive.erase(it);
         remember(e);
         announce(e);
@@ -168,14 +173,9 @@ void AlertCenter::settled(const std::map<AlertKind, AlertEvent> &holding, const 
         } else if (action == "resolved" && stored) {
             m_fleetActive.erase(*kind);
             m_acks.erase(*kind);
-            AlertEvent r = *stored;
-            r.state = AlertEvent::State::Resolved;
-            r.summary = QStringLiteral("Cleared after %1: %2")
-                            .arg(alertSpanText(now - r.atMs), r.summary);
+            AlertEvent r = resolutionOf(*stored, now);
             r.detail = { { "fired_at", stored->toJson()["at"] },
                          { "fired_by", stored->instance.toStdString() } };
-            r.atMs = now;
-            r.instance = m_services.instance;
             r.instanceLocal = false;
             m_services.redis->command({ "XADD", m_services.keys.alertLog(), "MAXLEN", "~",
                                         QByteArray::number(kLogCap), "*", "event",

@@ -107,6 +107,8 @@ private:
     void pruneStatuses(qint64 nowMs);
     void publishGauges();
     AlertEvent eventFor(const AlertCondition &condition, qint64 nowMs) const;
+    /// The "resolved" event of `firing`, sent by this instance at `nowMs`.
+    AlertEvent resolutionOf(const AlertEvent &firing, qint64 nowMs) const;
 
     AlertRules m_rules;
     AlertCenterServices m_services;
