@@ -1,6 +1,7 @@
 // BreakerOptions: the documented defaults, validation with messages that say what is wrong,
 // and the one-line description for logs and the console.
 #include "breaker/breakeroptions.h"
+#include "common/suite.h"
 
 #include "breakerspec.h"
 
@@ -165,5 +166,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestBreakerOptions)
+SLUICE_TEST_APPLESS_MAIN(TestBreakerOptions)
 #include "tst_breakeroptions.moc"

@@ -1,6 +1,7 @@
 // The breaker's sliding windows: a ring of the last N calls, or N one-second aggregates.
 // Bounded memory, exact edges, and a text form that survives a restart with other options.
 #include "breaker/breakerwindow.h"
+#include "common/suite.h"
 
 #include <QList>
 #include <QRandomGenerator>
@@ -264,5 +265,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestBreakerWindow)
+SLUICE_TEST_APPLESS_MAIN(TestBreakerWindow)
 #include "tst_breakerwindow.moc"

@@ -18,6 +18,7 @@
 // After every line the runner also checks that transitions chain (from = the previous to) and
 // that saveState() → restoreState() → saveState() is the identity.
 #include "breaker/circuitbreaker.h"
+#include "common/suite.h"
 
 #include "breakerspec.h"
 #include "core/clock.h"
@@ -886,5 +887,5 @@ void TestCircuitBreaker::machine_data()
     )--");
 }
 
-QTEST_APPLESS_MAIN(TestCircuitBreaker)
+SLUICE_TEST_APPLESS_MAIN(TestCircuitBreaker)
 #include "tst_circuitbreaker.moc"

@@ -3,6 +3,7 @@
 // everyone, and each transition is logged in the stream.
 #include "breaker/sharedbreaker.h"
 #include "common/steppedclock.h"
+#include "common/suite.h"
 #include "net/apitransport.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
@@ -150,5 +151,5 @@ private:
     QByteArray m_key;
 };
 
-QTEST_GUILESS_MAIN(TestSharedBreaker)
+SLUICE_TEST_GUILESS_MAIN(TestSharedBreaker)
 #include "tst_sharedbreaker.moc"

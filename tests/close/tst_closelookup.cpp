@@ -10,6 +10,7 @@
 #include "close/closegate.h"
 #include "close/closelookup.h"
 #include "close/closeratelimit.h"
+#include "common/suite.h"
 #include "limiter/sharedratelimiter.h"
 #include "net/apitransport.h"
 #include "redis/capturedreply.h"
@@ -332,5 +333,5 @@ private:
     int m_round = 0;
 };
 
-QTEST_GUILESS_MAIN(TestCloseLookup)
+SLUICE_TEST_GUILESS_MAIN(TestCloseLookup)
 #include "tst_closelookup.moc"

@@ -2,6 +2,7 @@
 // the text), which are refused and why, the --since forms, and the Close date-times the task
 // listing answers with. No I/O.
 #include "close/closetask.h"
+#include "common/suite.h"
 #include "intake/backfill.h"
 
 #include <QTest>
@@ -115,5 +116,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestBackfillPlan)
+SLUICE_TEST_APPLESS_MAIN(TestBackfillPlan)
 #include "tst_backfillplan.moc"

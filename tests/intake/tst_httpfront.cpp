@@ -2,6 +2,7 @@
 // order, limits applied while reading (413 before the body, 431), timeouts for idle and
 // half-sent connections, the connection bound, keep-alive and 100-continue.
 
+#include "common/suite.h"
 #include "net/httpfront.h"
 
 #include <QTcpSocket>
@@ -380,5 +381,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestHttpFront)
+SLUICE_TEST_GUILESS_MAIN(TestHttpFront)
 #include "tst_httpfront.moc"

@@ -1,5 +1,6 @@
 // The instance name a process keeps in its data directory: the same after a restart, a
 // different one for each process sharing the directory, and an explicit name never held twice.
+#include "common/suite.h"
 #include "delivery/instancelease.h"
 
 #include <QTemporaryDir>
@@ -68,5 +69,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestInstanceLease)
+SLUICE_TEST_GUILESS_MAIN(TestInstanceLease)
 #include "tst_instancelease.moc"

@@ -6,6 +6,7 @@
 // that left an already-stored line in the spool; /healthz and /metrics tell the story.
 #include "close/closesignature.h"
 #include "close/closewebhook.h"
+#include "common/suite.h"
 #include "intake/intakebatch.h"
 #include "intake/intakeserver.h"
 #include "intake/intakestore.h"
@@ -1108,5 +1109,5 @@ private:
     QNetworkAccessManager m_manager;
 };
 
-QTEST_GUILESS_MAIN(TestIntakeServer)
+SLUICE_TEST_GUILESS_MAIN(TestIntakeServer)
 #include "tst_intakeserver.moc"

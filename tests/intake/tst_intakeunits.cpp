@@ -2,6 +2,7 @@
 // durability rules (reopen, torn lines, offsets), spool lines round-tripping a batch, and the
 // options' problems.
 #include "close/closewebhook.h"
+#include "common/suite.h"
 #include "intake/intakebatch.h"
 #include "intake/intakeoptions.h"
 #include "intake/spool.h"
@@ -279,5 +280,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestIntakeUnits)
+SLUICE_TEST_APPLESS_MAIN(TestIntakeUnits)
 #include "tst_intakeunits.moc"

@@ -2,6 +2,7 @@
 // that must never reach the URL.
 #include "close/closeclient.h"
 #include "common/apiwait.h"
+#include "common/suite.h"
 #include "sandbox/sandboxserver.h"
 
 #include <QTest>
@@ -141,5 +142,5 @@ private:
 
 Q_DECLARE_METATYPE(sluice::CallOutcome)
 
-QTEST_GUILESS_MAIN(TestCloseClient)
+SLUICE_TEST_GUILESS_MAIN(TestCloseClient)
 #include "tst_closeclient.moc"

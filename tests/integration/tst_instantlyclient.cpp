@@ -1,6 +1,7 @@
 // The Instantly client against a real sandbox server on a free loopback port: every endpoint,
 // cursor paging, and each failure class (401, 429, 500, hang -> timeout, outage, 2xx error).
 #include "common/apiwait.h"
+#include "common/suite.h"
 #include "instantly/instantlyclient.h"
 #include "sandbox/sandboxserver.h"
 
@@ -559,5 +560,5 @@ private:
 
 Q_DECLARE_METATYPE(sluice::CallOutcome)
 
-QTEST_GUILESS_MAIN(TestInstantlyClient)
+SLUICE_TEST_GUILESS_MAIN(TestInstantlyClient)
 #include "tst_instantlyclient.moc"

@@ -1,6 +1,7 @@
 // The sandbox as an HTTP server, spoken to with raw requests: the workspace rate limit on a
 // stepped clock, error shapes, method/size/JSON errors, the Close endpoint, the control API and
 // a client that gives up on a hung request.
+#include "common/suite.h"
 #include "sandbox/sandboxserver.h"
 
 #include <QNetworkAccessManager>
@@ -317,5 +318,5 @@ private:
     std::unique_ptr<SandboxServer> m_sandbox;
 };
 
-QTEST_GUILESS_MAIN(TestSandboxServer)
+SLUICE_TEST_GUILESS_MAIN(TestSandboxServer)
 #include "tst_sandboxserver.moc"

@@ -4,6 +4,7 @@
 // answer, the documented limits preset; Close's endpoint-group limits per key and per
 // organisation, the 429 body and RateLimit header, the search endpoint and its faults.
 // In-process sandbox on port 0; rate limits run on a ManualClock.
+#include "common/suite.h"
 #include "sandbox/sandboxserver.h"
 
 #include <QNetworkAccessManager>
@@ -943,5 +944,5 @@ private:
     std::unique_ptr<SandboxServer> m_sandbox;
 };
 
-QTEST_GUILESS_MAIN(TestSandboxStrict)
+SLUICE_TEST_GUILESS_MAIN(TestSandboxStrict)
 #include "tst_sandboxstrict.moc"

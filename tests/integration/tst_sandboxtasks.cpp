@@ -5,6 +5,7 @@
 // Close-style 400s for bad input. Then CloseClient::listLeadTasksSince() against it.
 // In-process sandbox on port 0; rate limits run on a ManualClock.
 #include "close/closeclient.h"
+#include "common/suite.h"
 #include "sandbox/sandboxserver.h"
 
 #include <QNetworkAccessManager>
@@ -378,5 +379,5 @@ private:
     std::unique_ptr<SandboxServer> m_sandbox;
 };
 
-QTEST_GUILESS_MAIN(TestSandboxTasks)
+SLUICE_TEST_GUILESS_MAIN(TestSandboxTasks)
 #include "tst_sandboxtasks.moc"

@@ -1,6 +1,7 @@
 // WebhookFirer against real servers on loopback: sluice::HttpServer for the normal path, and
 // a raw QTcpServer for the HTTP shapes our own server never sends (chunked, Connection:
 // close, garbage) and for a server that never answers.
+#include "common/suite.h"
 #include "net/httpserver.h"
 #include "runs/webhookfirer.h"
 
@@ -229,5 +230,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestWebhookFirer)
+SLUICE_TEST_GUILESS_MAIN(TestWebhookFirer)
 #include "tst_webhookfirer.moc"

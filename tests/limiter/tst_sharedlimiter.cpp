@@ -3,6 +3,7 @@
 // sees what was sent, Redis dying switches to the local fallback and back, and four separate
 // processes together stay under the caps while using the safe rate.
 #include "common/steppedclock.h"
+#include "common/suite.h"
 #include "core/windowstats.h"
 #include "limiter/sendaudit.h"
 #include "limiter/sharedratelimiter.h"
@@ -307,5 +308,5 @@ private:
     QByteArray m_key;
 };
 
-QTEST_GUILESS_MAIN(TestSharedLimiter)
+SLUICE_TEST_GUILESS_MAIN(TestSharedLimiter)
 #include "tst_sharedlimiter.moc"

@@ -4,6 +4,7 @@
 // request's status and latency on success too.
 #include "breaker/sharedbreaker.h"
 #include "common/apiwait.h"
+#include "common/suite.h"
 #include "core/clock.h"
 #include "instantly/instantlyclient.h"
 #include "limiter/sendaudit.h"
@@ -263,5 +264,5 @@ private:
     std::unique_ptr<RedisClient> m_redis;
 };
 
-QTEST_GUILESS_MAIN(TestUpstreamGate)
+SLUICE_TEST_GUILESS_MAIN(TestUpstreamGate)
 #include "tst_upstreamgate.moc"

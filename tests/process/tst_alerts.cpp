@@ -4,6 +4,7 @@
 // that hangs holds nothing up.
 #include "close/closesignature.h"
 #include "common/alertreceiver.h"
+#include "common/suite.h"
 #include "control/operatorcontrol.h"
 #include "redis/redisserver.h"
 #include "servefixture.h"
@@ -482,5 +483,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestAlerts)
+SLUICE_TEST_GUILESS_MAIN(TestAlerts)
 #include "tst_alerts.moc"

@@ -3,6 +3,7 @@
 // and queued once, even when the backfill runs twice; a webhook for a task the backfill
 // queued is not queued again, nor is a task a webhook queued first; a dry run queues
 // nothing; bad input exits 2 with a message, a Close failure exits 1, and no key is printed.
+#include "common/suite.h"
 #include "redis/redisserver.h"
 #include "servefixture.h"
 
@@ -256,5 +257,5 @@ private:
     std::unique_ptr<RedisServer> m_redis;
 };
 
-QTEST_GUILESS_MAIN(TestBackfill)
+SLUICE_TEST_GUILESS_MAIN(TestBackfill)
 #include "tst_backfill.moc"

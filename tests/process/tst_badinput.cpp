@@ -1,6 +1,7 @@
 // Bad webhooks against a running `sluice serve` with CLOSE_WEBHOOK_SECRET set: each gets the
 // right 4xx with a JSON {error, detail}, nothing reaches Redis, and the server keeps serving.
 #include "close/closesignature.h"
+#include "common/suite.h"
 #include "redis/redisserver.h"
 #include "servefixture.h"
 
@@ -221,5 +222,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestBadInput)
+SLUICE_TEST_GUILESS_MAIN(TestBadInput)
 #include "tst_badinput.moc"

@@ -1,6 +1,7 @@
 // The console (`sluice gui`, offscreen) stopped by SIGTERM or SIGINT acts as if its window
 // were closed: it exits 0, the engine stops, and the private redis-server it started in its
 // data directory stops with it.
+#include "common/suite.h"
 #include <QDir>
 #include <QElapsedTimer>
 #include <QLocalSocket>
@@ -75,5 +76,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestConsoleExit)
+SLUICE_TEST_GUILESS_MAIN(TestConsoleExit)
 #include "tst_consoleexit.moc"

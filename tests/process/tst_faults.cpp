@@ -1,6 +1,7 @@
 // `sluice serve` against an unreliable Instantly: 10% 500s and requests that hang (longer
 // than the serve's request timeout) while delivering, then a 20 s outage of 503s. The shared
 // breaker opens and closes again, and once the faults stop every lead is in Instantly once.
+#include "common/suite.h"
 #include "redis/redisserver.h"
 #include "servefixture.h"
 
@@ -122,5 +123,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestFaults)
+SLUICE_TEST_GUILESS_MAIN(TestFaults)
 #include "tst_faults.moc"

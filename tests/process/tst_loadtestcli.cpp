@@ -6,6 +6,7 @@
 // observable" when `cleanup --run` judges it again; fail-fast stops on a listener that never
 // answers; the ledger survives a Redis restart.
 #include "common/foreignreceiver.h"
+#include "common/suite.h"
 #include "redis/redisserver.h"
 #include "servefixture.h"
 
@@ -350,5 +351,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestLoadTestCli)
+SLUICE_TEST_GUILESS_MAIN(TestLoadTestCli)
 #include "tst_loadtestcli.moc"

@@ -3,6 +3,7 @@
 // do what they say to the shared Redis, and refuse bad input with a clear message and a
 // non-zero exit status (2 for usage, 1 when nothing was done). `sluice serve` without
 // CLOSE_API_KEY says what that will do.
+#include "common/suite.h"
 #include "queue/leadreason.h"
 #include "redis/redisserver.h"
 #include "servefixture.h"
@@ -310,5 +311,5 @@ private:
     std::unique_ptr<RedisClient> m_redis;
 };
 
-QTEST_GUILESS_MAIN(TestOperatorCli)
+SLUICE_TEST_GUILESS_MAIN(TestOperatorCli)
 #include "tst_operatorcli.moc"

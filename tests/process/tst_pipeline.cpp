@@ -1,6 +1,7 @@
 // The whole pipeline under load, as processes: Close webhooks posted by many concurrent
 // clients to `sluice serve` (one, or three sharing a Redis) end up in the sandbox's Instantly
 // exactly once, and the sandbox's own log shows the workspace caps were never exceeded.
+#include "common/suite.h"
 #include "limiter/sendaudit.h"
 #include "redis/redisserver.h"
 #include "servefixture.h"
@@ -265,5 +266,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestPipeline)
+SLUICE_TEST_GUILESS_MAIN(TestPipeline)
 #include "tst_pipeline.moc"

@@ -1,6 +1,7 @@
 // `sluice serve` when its Redis goes away: restarted mid-delivery (AOF on), nothing is lost
 // or sent twice; down while webhooks arrive, they are spooled (still 202) and drain into
 // Redis when it is back, each delivered once.
+#include "common/suite.h"
 #include "redis/redisserver.h"
 #include "servefixture.h"
 
@@ -262,5 +263,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestResilience)
+SLUICE_TEST_GUILESS_MAIN(TestResilience)
 #include "tst_resilience.moc"

@@ -1,6 +1,7 @@
 // `sluice serve` as a process, the way an operator runs it: against the sandbox (in this
 // test process) and its own private redis-server, webhooks posted concurrently end up in
 // Instantly exactly once, duplicates are dropped, and SIGTERM ends it cleanly with exit 0.
+#include "common/suite.h"
 #include "redis/redisserver.h"
 #include "servefixture.h"
 
@@ -228,5 +229,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestServe)
+SLUICE_TEST_GUILESS_MAIN(TestServe)
 #include "tst_serve.moc"

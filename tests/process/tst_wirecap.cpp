@@ -2,6 +2,7 @@
 // (1.5 s) and then at once. Requests must leave when the limiter grants them, never pile up
 // behind Qt's six connections per host and go out together when the upstream speeds up
 // (which once made the sandbox serve 75 429s for 300 leads).
+#include "common/suite.h"
 #include "redis/redisserver.h"
 #include "servefixture.h"
 
@@ -58,5 +59,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestWireCap)
+SLUICE_TEST_GUILESS_MAIN(TestWireCap)
 #include "tst_wirecap.moc"

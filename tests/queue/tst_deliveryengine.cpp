@@ -2,6 +2,7 @@
 // redis-server and the sandbox: webhooks (inline leads and Close lookups) are delivered once,
 // the snapshot and /metrics count them, Close lookups go through their own gate, and stop()
 // ends the thread cleanly.
+#include "common/suite.h"
 #include "common/validschedule.h"
 #include "delivery/deliveryengine.h"
 #include "intake/intakeserver.h"
@@ -194,5 +195,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestDeliveryEngine)
+SLUICE_TEST_GUILESS_MAIN(TestDeliveryEngine)
 #include "tst_deliveryengine.moc"

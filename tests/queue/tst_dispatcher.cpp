@@ -5,6 +5,7 @@
 #include "breaker/sharedbreaker.h"
 #include "close/closeclient.h"
 #include "common/apiwait.h"
+#include "common/suite.h"
 #include "control/operatorcontrol.h"
 #include "core/clock.h"
 #include "instantly/instantlyclient.h"
@@ -1073,5 +1074,5 @@ private:
     std::vector<std::unique_ptr<Dispatcher>> m_dispatchers;
 };
 
-QTEST_GUILESS_MAIN(TestDispatcher)
+SLUICE_TEST_GUILESS_MAIN(TestDispatcher)
 #include "tst_dispatcher.moc"

@@ -2,6 +2,7 @@
 // sandbox (a real redis-server), then verify (a lead lost behind Sluice's back, repaired) and
 // clean-up, and each lead's timeline read back by email and by task id. Plus the pure parts:
 // identities, timelines split by campaign, and the one-line summaries.
+#include "common/suite.h"
 #include "common/testrun.h"
 #include "journal/leadjournal.h"
 #include "local/localengine.h"
@@ -310,5 +311,5 @@ private:
     std::unique_ptr<LocalEngine> m_engine;
 };
 
-QTEST_GUILESS_MAIN(TestLeadJournal)
+SLUICE_TEST_GUILESS_MAIN(TestLeadJournal)
 #include "tst_leadjournal.moc"

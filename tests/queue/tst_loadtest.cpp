@@ -3,6 +3,7 @@
 // answers, a foreign target whose delivery cannot be observed (and stays so when its record is
 // judged again), the RunSession pipeline to the ledger, and the prediction.
 #include "common/foreignreceiver.h"
+#include "common/suite.h"
 #include "common/testrun.h"
 #include "local/localengine.h"
 #include "redis/redisserver.h"
@@ -266,5 +267,5 @@ private:
     std::unique_ptr<LocalEngine> m_engine;
 };
 
-QTEST_GUILESS_MAIN(TestLoadTest)
+SLUICE_TEST_GUILESS_MAIN(TestLoadTest)
 #include "tst_loadtest.moc"

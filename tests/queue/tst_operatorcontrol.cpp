@@ -2,6 +2,7 @@
 // per reason (and the memo that keeps it cheap staying right as letters come and go), retried
 // by reason or by id with the task counters fixed, discarded only with who and why and with a
 // trace (the discarded stream and the lead's journal), and the fleet's pause read back whole.
+#include "common/suite.h"
 #include "control/operatorcontrol.h"
 #include "journal/leadjournal.h"
 #include "redis/capturedreply.h"
@@ -368,5 +369,5 @@ private:
     std::unique_ptr<OperatorControl> m_control;
 };
 
-QTEST_GUILESS_MAIN(TestOperatorControl)
+SLUICE_TEST_GUILESS_MAIN(TestOperatorControl)
 #include "tst_operatorcontrol.moc"

@@ -1,6 +1,7 @@
 // The private redis-server a Sluice with no Redis configured runs for itself: reachable on
 // its unix socket, AOF on and noeviction, shared with a second process on the same data
 // directory, and its data still there after a restart.
+#include "common/suite.h"
 #include "redis/capturedreply.h"
 #include "redis/privateredis.h"
 #include "redis/redisclient.h"
@@ -139,5 +140,5 @@ private:
     }
 };
 
-QTEST_GUILESS_MAIN(TestPrivateRedis)
+SLUICE_TEST_GUILESS_MAIN(TestPrivateRedis)
 #include "tst_privateredis.moc"

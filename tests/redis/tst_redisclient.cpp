@@ -3,6 +3,7 @@
 // recovery, the queue-or-fail-fast policy, command timeouts, re-entrant callbacks, and
 // protocol errors and connect timeouts (against a fake server).
 #include "capturedreply.h"
+#include "common/suite.h"
 #include "core/clock.h"
 #include "redis/fleetclock.h"
 #include "redis/redisclient.h"
@@ -888,5 +889,5 @@ private:
     int m_testNumber = 0;
 };
 
-QTEST_GUILESS_MAIN(TestRedisClient)
+SLUICE_TEST_GUILESS_MAIN(TestRedisClient)
 #include "tst_redisclient.moc"

@@ -2,6 +2,7 @@
 // passwords), a unix socket, TLS (rediss://) with a throwaway CA made by openssl, and a
 // redis-server that is killed and restarted under a connected client.
 #include "capturedreply.h"
+#include "common/suite.h"
 #include "redis/redisclient.h"
 #include "redisserver.h"
 
@@ -285,5 +286,5 @@ private:
     std::unique_ptr<RedisServer> m_tlsServer;
 };
 
-QTEST_GUILESS_MAIN(TestRedisTransport)
+SLUICE_TEST_GUILESS_MAIN(TestRedisTransport)
 #include "tst_redistransport.moc"

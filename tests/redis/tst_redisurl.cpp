@@ -1,5 +1,6 @@
 // Pure logic of the Redis client: URL parsing and masking, options validation, the reconnect
 // back-off, reply values and the classification of server errors. No server, no I/O.
+#include "common/suite.h"
 #include "redis/rediserror.h"
 #include "redis/redisoptions.h"
 #include "redis/redisreply.h"
@@ -341,5 +342,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestRedisUrl)
+SLUICE_TEST_APPLESS_MAIN(TestRedisUrl)
 #include "tst_redisurl.moc"

@@ -2,6 +2,7 @@
 // client: a dry run that deletes nothing, a 250-lead run deleted in bulk chunks with its
 // campaign, campaigns kept for someone else's leads or because the run did not make them,
 // lead-by-lead deletion when Instantly refuses the bulk call, and clear errors.
+#include "common/suite.h"
 #include "common/validschedule.h"
 #include "net/httpserver.h"
 #include "redis/redisserver.h"
@@ -329,5 +330,5 @@ private:
     test::VerifyTestbed m_bed;
 };
 
-QTEST_GUILESS_MAIN(TestCleaner)
+SLUICE_TEST_GUILESS_MAIN(TestCleaner)
 #include "tst_cleaner.moc"

@@ -2,6 +2,7 @@
 // listings are newest first and limited, retention drops the oldest runs with their records,
 // unknown and unreadable runs are named, and the ledger is still there after Redis is killed
 // and restarted.
+#include "common/suite.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
@@ -411,5 +412,5 @@ private:
     int m_round = 0;
 };
 
-QTEST_GUILESS_MAIN(TestRunLedger)
+SLUICE_TEST_GUILESS_MAIN(TestRunLedger)
 #include "tst_runledger.moc"

@@ -1,5 +1,6 @@
 // How runs read to people and tools: the full report of one run, the `sluice runs` table,
 // CSV (RFC 4180 quoting) and JSON exports, and two runs compared side by side.
+#include "common/suite.h"
 #include "runs/runreport.h"
 #include "runs/samplerun.h"
 
@@ -380,5 +381,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestRunReport)
+SLUICE_TEST_APPLESS_MAIN(TestRunReport)
 #include "tst_runreport.moc"

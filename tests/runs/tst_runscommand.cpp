@@ -1,6 +1,7 @@
 // `sluice runs` as a process, the way an operator uses it: against a test redis-server holding
 // runs saved through the ledger, it lists, shows, exports, compares and deletes them, and
 // answers unknown runs, bad usage and an unreachable Redis with a message and an exit code.
+#include "common/suite.h"
 #include "redis/privateredis.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
@@ -365,5 +366,5 @@ private:
     RedisServer m_server;
 };
 
-QTEST_GUILESS_MAIN(TestRunsCommand)
+SLUICE_TEST_GUILESS_MAIN(TestRunsCommand)
 #include "tst_runscommand.moc"

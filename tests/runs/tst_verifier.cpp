@@ -2,6 +2,7 @@
 // a clean run, a lead lost behind Sluice's back and restored through the real dispatcher, a
 // duplicate, extras, paging, the shared rate limit, unknown and vanished campaigns, and API
 // failures that end in an error instead of a pass.
+#include "common/suite.h"
 #include "queue/dispatcher.h"
 #include "redis/redisserver.h"
 #include "runs/verifier.h"
@@ -464,5 +465,5 @@ private:
     std::unique_ptr<Dispatcher> m_dispatcher;
 };
 
-QTEST_GUILESS_MAIN(TestVerifier)
+SLUICE_TEST_GUILESS_MAIN(TestVerifier)
 #include "tst_verifier.moc"

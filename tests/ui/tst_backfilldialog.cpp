@@ -3,6 +3,7 @@
 // queues them (and they reach Instantly), a second preview finds them all queued, bad input
 // says why, and the GUI thread keeps turning while the listing is under way.
 #include "backfilldialog.h"
+#include "common/suite.h"
 #include "common/testrun.h"
 #include "common/validschedule.h"
 #include "local/localengine.h"
@@ -153,5 +154,5 @@ private:
     std::unique_ptr<MainWindow> m_window;
 };
 
-QTEST_MAIN(TestBackfillDialog)
+SLUICE_TEST_MAIN(TestBackfillDialog)
 #include "tst_backfilldialog.moc"

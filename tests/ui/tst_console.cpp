@@ -3,6 +3,7 @@
 // renders to a PNG under the build directory that a person can look at (and that is not
 // blank).
 #include "alertspage.h"
+#include "common/suite.h"
 #include "common/testrun.h"
 #include "common/validschedule.h"
 #include "consolesettings.h"
@@ -877,5 +878,5 @@ private:
     std::unique_ptr<MainWindow> m_window;
 };
 
-QTEST_MAIN(TestConsole)
+SLUICE_TEST_MAIN(TestConsole)
 #include "tst_console.moc"

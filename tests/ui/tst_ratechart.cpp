@@ -1,5 +1,6 @@
 // The rate chart, offscreen: it shows exactly the snapshot it was given, with the limit line
 // across the whole range, and it renders something a person can see.
+#include "common/suite.h"
 #include "ratechart.h"
 
 #include <QImage>
@@ -52,5 +53,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_MAIN(TestRateChart)
+SLUICE_TEST_MAIN(TestRateChart)
 #include "tst_ratechart.moc"

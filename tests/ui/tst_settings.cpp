@@ -1,6 +1,7 @@
 // The settings dialog and what it stores: validation names the field (by the same parser
 // `sluice serve` uses), keys are masked until asked, live mode needs a key, the command line
 // wins over saved settings, and QSettings keeps it all.
+#include "common/suite.h"
 #include "config/serveoptions.h"
 #include "consolesettings.h"
 #include "settingsdialog.h"
@@ -200,5 +201,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_MAIN(TestSettings)
+SLUICE_TEST_MAIN(TestSettings)
 #include "tst_settings.moc"

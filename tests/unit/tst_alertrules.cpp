@@ -2,6 +2,7 @@
 // severities and figures, the windows (dead letters growing, failures lasting, silence inside
 // the watched hours), and the event's JSON as receivers get it.
 #include "alerts/alertrules.h"
+#include "common/suite.h"
 
 #include <QTest>
 
@@ -342,5 +343,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestAlertRules)
+SLUICE_TEST_APPLESS_MAIN(TestAlertRules)
 #include "tst_alertrules.moc"

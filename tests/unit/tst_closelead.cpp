@@ -1,4 +1,5 @@
 #include "close/closelead.h"
+#include "common/suite.h"
 
 #include <QTest>
 
@@ -285,5 +286,5 @@ void TestCloseLead::fromBody()
     QVERIFY(tooMany.error().reason.contains(QStringLiteral("more than 1 leads")));
 }
 
-QTEST_APPLESS_MAIN(TestCloseLead)
+SLUICE_TEST_APPLESS_MAIN(TestCloseLead)
 #include "tst_closelead.moc"

@@ -1,4 +1,5 @@
 #include "close/closesignature.h"
+#include "common/suite.h"
 
 #include <QSet>
 #include <QTest>
@@ -284,5 +285,5 @@ void TestCloseSignature::statusNames()
     QVERIFY(!names.contains(QStringLiteral("unknown")));
 }
 
-QTEST_APPLESS_MAIN(TestCloseSignature)
+SLUICE_TEST_APPLESS_MAIN(TestCloseSignature)
 #include "tst_closesignature.moc"

@@ -1,4 +1,5 @@
 #include "close/closewebhook.h"
+#include "common/suite.h"
 
 #include <QTest>
 
@@ -800,5 +801,5 @@ void TestCloseWebhook::closeTaskIdOfTheEvent()
     QVERIFY(!isCloseTaskId(QStringLiteral("lead_1")));
 }
 
-QTEST_APPLESS_MAIN(TestCloseWebhook)
+SLUICE_TEST_APPLESS_MAIN(TestCloseWebhook)
 #include "tst_closewebhook.moc"

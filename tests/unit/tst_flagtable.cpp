@@ -1,5 +1,6 @@
 // The flag reader every command uses: flag over variable over default, both spellings of a
 // value, switches, and a message naming the flag for everything it refuses.
+#include "common/suite.h"
 #include "config/flagtable.h"
 
 #include <QTest>
@@ -304,5 +305,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestFlagTable)
+SLUICE_TEST_APPLESS_MAIN(TestFlagTable)
 #include "tst_flagtable.moc"

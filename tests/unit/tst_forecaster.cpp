@@ -1,5 +1,6 @@
 // The forecaster on a stepped clock: drain rate and time to drain, the pace's promise before
 // there is history, the budget left in the minute, and the 429s our own pace cannot explain.
+#include "common/suite.h"
 #include "telemetry/forecaster.h"
 
 #include <QTest>
@@ -165,5 +166,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestForecaster)
+SLUICE_TEST_APPLESS_MAIN(TestForecaster)
 #include "tst_forecaster.moc"

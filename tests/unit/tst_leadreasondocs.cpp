@@ -1,6 +1,7 @@
 // The user guide's "Dead letter reasons" section and the engine's reason table cannot drift:
 // every code of allLeadReasons() is in the guide with its title and its action text, word
 // for word (line breaks aside), and the section lists no code the engine does not know.
+#include "common/suite.h"
 #include "queue/leadreason.h"
 
 #include <QFile>
@@ -82,5 +83,5 @@ private:
     QString m_section;
 };
 
-QTEST_APPLESS_MAIN(TestLeadReasonDocs)
+SLUICE_TEST_APPLESS_MAIN(TestLeadReasonDocs)
 #include "tst_leadreasondocs.moc"

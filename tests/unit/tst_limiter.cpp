@@ -1,6 +1,7 @@
 // The limiter's arithmetic on a stepped clock: rate parsing, GCRA pacing under every cap
 // (checked against what was admitted, window by window), full use of the safe rate, the 429
 // penalty window and the AIMD slow-down.
+#include "common/suite.h"
 #include "core/windowstats.h"
 #include "limiter/gcra.h"
 
@@ -325,5 +326,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestLimiter)
+SLUICE_TEST_APPLESS_MAIN(TestLimiter)
 #include "tst_limiter.moc"

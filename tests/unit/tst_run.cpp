@@ -1,4 +1,5 @@
 // Run definitions: the lead template, validation, and the ledger's JSON round trip.
+#include "common/suite.h"
 #include "runs/run.h"
 
 #include <QTest>
@@ -164,5 +165,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestRun)
+SLUICE_TEST_APPLESS_MAIN(TestRun)
 #include "tst_run.moc"

@@ -1,5 +1,6 @@
 // `sluice serve` / `sluice worker` options: flags over environment over defaults, and a clear
 // message naming the flag or variable for every bad value.
+#include "common/suite.h"
 #include "config/serveoptions.h"
 #include "redis/redisdurability.h"
 
@@ -267,5 +268,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestServeOptions)
+SLUICE_TEST_APPLESS_MAIN(TestServeOptions)
 #include "tst_serveoptions.moc"

@@ -1,5 +1,6 @@
 // The sandbox's workspace limiter on a stepped clock: never more than the cap in any window,
 // full use of the cap, and a refusal's wait time that is exact.
+#include "common/suite.h"
 #include "core/windowstats.h"
 #include "sandbox/slidingwindowlimiter.h"
 
@@ -98,5 +99,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestSlidingWindowLimiter)
+SLUICE_TEST_APPLESS_MAIN(TestSlidingWindowLimiter)
 #include "tst_slidingwindowlimiter.moc"
