@@ -59,7 +59,7 @@ QList<QByteArray> words(const QByteArray &line)
     return result;
 }
 
-QString describe(const BreakerMetrics &m)
+QString describeMetrics(const BreakerMetrics &m)
 {
     return QStringLiteral("%1/%2/%3").arg(m.calls).arg(m.failures).arg(m.slowCalls);
 }
@@ -303,7 +303,7 @@ private:
             return std::nullopt;
         }
         if (name == "metrics") {
-            const QString seen = describe(m_breaker->metrics(now()));
+            const QString seen = describeMetrics(m_breaker->metrics(now()));
             if (seen != QString::fromUtf8(arg))
                 return QStringLiteral("the metrics are %1").arg(seen);
             return std::nullopt;

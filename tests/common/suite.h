@@ -22,7 +22,7 @@ bool registerSuite(const char *file, SuiteMain main);
 
 #define SLUICE_SUITE_WRAPPER(TestObject, ...)                                                      \
     namespace {                                                                                    \
-    int sluiceSuiteMain(int argc, char *argv[])                                                    \
+    int sluiceSuiteMain_##TestObject(int argc, char *argv[])                                       \
     {                                                                                              \
         QT_PREPEND_NAMESPACE(QTest::Internal::callInitMain)<TestObject>();                         \
         __VA_ARGS__                                                                                \
@@ -30,8 +30,8 @@ bool registerSuite(const char *file, SuiteMain main);
         QTEST_SET_MAIN_SOURCE_PATH                                                                 \
         return QTest::qExec(&tc, argc, argv);                                                      \
     }                                                                                              \
-    [[maybe_unused]] const bool sluiceSuiteRegistered                                              \
-        = ::sluice::test::registerSuite(__FILE__, &sluiceSuiteMain);                               \
+    [[maybe_unused]] const bool sluiceSuiteRegistered_##TestObject                                 \
+        = ::sluice::test::registerSuite(__FILE__, &sluiceSuiteMain_##TestObject);                  \
     }
 
 /// Qt's QTEST_APPLESS_MAIN: no application object.

@@ -2,6 +2,7 @@
 // that must never reach the URL.
 #include "close/closeclient.h"
 #include "common/apiwait.h"
+#include "common/metatypes.h"
 #include "common/suite.h"
 #include "sandbox/sandboxserver.h"
 
@@ -139,8 +140,6 @@ private:
 
     std::unique_ptr<SandboxServer> m_sandbox;
 };
-
-Q_DECLARE_METATYPE(sluice::CallOutcome)
 
 SLUICE_TEST_GUILESS_MAIN(TestCloseClient)
 #include "tst_closeclient.moc"

@@ -1,6 +1,7 @@
 // The Instantly client against a real sandbox server on a free loopback port: every endpoint,
 // cursor paging, and each failure class (401, 429, 500, hang -> timeout, outage, 2xx error).
 #include "common/apiwait.h"
+#include "common/metatypes.h"
 #include "common/suite.h"
 #include "instantly/instantlyclient.h"
 #include "sandbox/sandboxserver.h"
@@ -557,8 +558,6 @@ private:
     std::unique_ptr<SandboxServer> m_sandbox;
     std::unique_ptr<InstantlyClient> m_client;
 };
-
-Q_DECLARE_METATYPE(sluice::CallOutcome)
 
 SLUICE_TEST_GUILESS_MAIN(TestInstantlyClient)
 #include "tst_instantlyclient.moc"

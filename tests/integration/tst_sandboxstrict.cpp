@@ -26,7 +26,7 @@ using Reply = sluice::test::HttpReply;
 
 namespace {
 
-const QByteArray kBearer = "Bearer sandbox";
+const QByteArray kSandboxBearer = "Bearer sandbox";
 
 QByteArray basic(const QByteArray &key)
 {
@@ -435,7 +435,7 @@ private Q_SLOTS:
         faults.hangDuration = milliseconds { 300 };
         m_sandbox->setFaults(faults);
         QNetworkRequest request(url(QStringLiteral("/api/v2/leads")));
-        request.setRawHeader("Authorization", kBearer);
+        request.setRawHeader("Authorization", kSandboxBearer);
         request.setHeader(QNetworkRequest::ContentTypeHeader,
                           QByteArrayLiteral("application/json"));
         request.setTransferTimeout(100);
@@ -827,7 +827,7 @@ private:
     }
 
     Reply send(const QByteArray &method, const QString &path, const QByteArray &body = {},
-               const QByteArray &authorization = kBearer)
+               const QByteArray &authorization = kSandboxBearer)
     {
         QNetworkReply *reply = start(method, path, body, authorization);
         if (!QTest::qWaitFor([reply] { return reply->isFinished(); }, 10'000))
@@ -898,7 +898,7 @@ private:
     {
         QList<QNetworkReply *> replies;
         for (int i = 0; i < n; ++i)
-            replies.append(start("GET", path, {}, kBearer));
+            replies.append(start("GET", path, {}, kSandboxBearer));
         if (!QTest::qWaitFor(
                 [&] {
                     return std::all_of(replies.begin(), replies.end(),
@@ -926,7 +926,7 @@ private:
         if (!socket.waitForConnected(5000))
             qFatal("cannot connect to the sandbox");
         socket.write("POST " + path.toUtf8() + " HTTP/1.1\r\nHost: localhost\r\nAuthorization: "
-                     + kBearer + "\r\nContent-Type: application/json\r\nContent-Length: "
+                     + kSandboxBearer + "\r\nContent-Type: application/json\r\nContent-Length: "
                      + QByteArray::number(body.size()) + "\r\n\r\n" + body);
         QByteArray received;
         if (!QTest::qWaitFor(

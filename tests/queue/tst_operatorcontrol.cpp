@@ -20,7 +20,7 @@ using sluice::test::RedisServer;
 
 namespace {
 
-template<typename T> struct Answer
+template<typename T> struct ControlAnswer
 {
     std::optional<Result<T, RedisError>> result;
     std::function<void(Result<T, RedisError>)> callback()
@@ -116,7 +116,7 @@ private Q_SLOTS:
         addDead("b@x.io", "t1", LeadReason::Blocklisted, 2000);
         addDead("c@x.io", "t1", LeadReason::InvalidEmail, 3000);
 
-        Answer<int> moved;
+        ControlAnswer<int> moved;
         m_control->retryDeadLettersWithReason(LeadReason::InvalidEmail, 100, moved.callback());
         QTRY_VERIFY(moved.result.has_value());
         QVERIFY(moved.result->ok());
@@ -139,7 +139,7 @@ private Q_SLOTS:
 
         // `max` is honoured, oldest first.
         addDead("d@x.io", "t1", LeadReason::Blocklisted, 4000);
-        Answer<int> one;
+        ControlAnswer<int> one;
         m_control->retryDeadLettersWithReason(LeadReason::Blocklisted, 1, one.callback());
         QTRY_VERIFY(one.result.has_value());
         QCOMPARE(one.result->value(), 1);
@@ -153,7 +153,7 @@ private Q_SLOTS:
         const QByteArray a = addDead("a@x.io", "t1", LeadReason::GaveUp, 1000);
         addDead("b@x.io", "t1", LeadReason::GaveUp, 2000);
         const QByteArray c = addDead("c@x.io", "t1", LeadReason::Rejected, 3000);
-        Answer<int> moved;
+        ControlAnswer<int> moved;
         m_control->retryDeadLetters(std::vector<QByteArray> { a, c, "1-999999", "not-an-id" },
                                     moved.callback());
         QTRY_VERIFY(moved.result.has_value());
@@ -166,7 +166,7 @@ private Q_SLOTS:
         // The journal says each came back.
         QCOMPARE(journalKinds("a@x.io"), QStringList { QStringLiteral("requeued") });
 
-        Answer<int> none;
+        ControlAnswer<int> none;
         m_control->retryDeadLetters(std::vector<QByteArray> {}, none.callback());
         QTRY_VERIFY(none.result.has_value());
         QCOMPARE(none.result->value(), 0);
@@ -187,7 +187,7 @@ private Q_SLOTS:
                                               noCall));
         QCOMPARE(command({ "XLEN", m_keys.deadLetters() }).integer(), 2);
 
-        Answer<int> gone;
+        ControlAnswer<int> gone;
         QCOMPARE(m_control->discardDeadLetters({ a, "not-an-id" }, QStringLiteral("ann"),
                                                QStringLiteral("opted out by phone"),
                                                gone.callback()),
@@ -229,7 +229,7 @@ private Q_SLOTS:
 
     void pauseStateReadsCauseSinceAndRemaining()
     {
-        Answer<PauseState> running;
+        ControlAnswer<PauseState> running;
         m_control->pauseState(running.callback());
         QTRY_VERIFY(running.result.has_value());
         QVERIFY(running.result->ok());
@@ -242,7 +242,7 @@ private Q_SLOTS:
                            "remaining_in_plan", "0" })
                      .integer(),
                  4);
-        Answer<PauseState> paused;
+        ControlAnswer<PauseState> paused;
         m_control->pauseState(paused.callback());
         QTRY_VERIFY(paused.result.has_value());
         const PauseState s = paused.result->value();
@@ -254,14 +254,14 @@ private Q_SLOTS:
         // An operator's pause through the API, then resumed: the plan's room stays known.
         QVERIFY(m_control->pause(QStringLiteral("  ")));
         QCOMPARE(m_control->pause(QStringLiteral("maintenance")), std::nullopt);
-        Answer<PauseState> manual;
+        ControlAnswer<PauseState> manual;
         m_control->pauseState(manual.callback());
         QTRY_VERIFY(manual.result.has_value());
         QCOMPARE(manual.result->value().cause, PauseCause::Operator);
         QCOMPARE(manual.result->value().reason.value_or(QString()), QStringLiteral("maintenance"));
         QVERIFY(manual.result->value().sinceMs > 1'700'000'000'000);
         m_control->resume();
-        Answer<PauseState> resumed;
+        ControlAnswer<PauseState> resumed;
         m_control->pauseState(resumed.callback());
         QTRY_VERIFY(resumed.result.has_value());
         QVERIFY(!resumed.result->value().reason);
@@ -273,7 +273,7 @@ private Q_SLOTS:
         addDead("a@x.io", "t1", LeadReason::Rejected, 1000);
         addDead("b@x.io", "t1", LeadReason::GaveUp, 2000);
         addDead("c@x.io", "t1", LeadReason::Rejected, 3000);
-        Answer<std::vector<DeadLetter>> list;
+        ControlAnswer<std::vector<DeadLetter>> list;
         m_control->deadLettersWithReason(LeadReason::Rejected, 10, list.callback());
         QTRY_VERIFY(list.result.has_value());
         QVERIFY(list.result->ok());
@@ -314,7 +314,7 @@ private:
 
     std::vector<DeadLetterCount> counts()
     {
-        Answer<std::vector<DeadLetterCount>> a;
+        ControlAnswer<std::vector<DeadLetterCount>> a;
         m_control->deadLetterCounts(a.callback());
         if (!QTest::qWaitFor([&] { return a.result.has_value(); }, 10'000)) {
             qWarning("no counts");

@@ -3,6 +3,7 @@
 // recovery, the queue-or-fail-fast policy, command timeouts, re-entrant callbacks, and
 // protocol errors and connect timeouts (against a fake server).
 #include "capturedreply.h"
+#include "common/metatypes.h"
 #include "common/suite.h"
 #include "core/clock.h"
 #include "redis/fleetclock.h"
@@ -31,8 +32,6 @@ using sluice::test::RedisServer;
 using std::chrono::milliseconds;
 using Kind = RedisError::Kind;
 using State = RedisClient::State;
-
-Q_DECLARE_METATYPE(sluice::RedisError::Kind)
 
 namespace {
 

@@ -2,6 +2,7 @@
 // passwords), a unix socket, TLS (rediss://) with a throwaway CA made by openssl, and a
 // redis-server that is killed and restarted under a connected client.
 #include "capturedreply.h"
+#include "common/metatypes.h"
 #include "common/suite.h"
 #include "redis/redisclient.h"
 #include "redisserver.h"
@@ -18,9 +19,6 @@ using sluice::test::RedisServer;
 using std::chrono::milliseconds;
 using Kind = RedisError::Kind;
 using State = RedisClient::State;
-
-Q_DECLARE_METATYPE(sluice::RedisError::Kind)
-Q_DECLARE_METATYPE(sluice::TlsVerification)
 
 namespace {
 

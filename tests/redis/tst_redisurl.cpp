@@ -1,5 +1,6 @@
 // Pure logic of the Redis client: URL parsing and masking, options validation, the reconnect
 // back-off, reply values and the classification of server errors. No server, no I/O.
+#include "common/metatypes.h"
 #include "common/suite.h"
 #include "redis/rediserror.h"
 #include "redis/redisoptions.h"
@@ -11,9 +12,6 @@
 
 using namespace sluice;
 using std::chrono::milliseconds;
-
-Q_DECLARE_METATYPE(sluice::RedisUrl::Transport)
-Q_DECLARE_METATYPE(sluice::RedisError::Kind)
 
 namespace {
 const QString kMask = QStringLiteral("\u2022\u2022\u2022\u2022");

@@ -4,6 +4,9 @@
 
 namespace sluice::test {
 
+/// When the sample runs were made: 2025-11-29 09:36:12 UTC.
+constexpr qint64 kCreated = 1'764'408'972'000;
+
 /// A finished 200-lead run with every part of a record filled in, so a report, an export or
 /// a round trip that drops a field shows it. It failed one check ("all delivered").
 inline RunRecord sampleRun(const QString &id, qint64 createdMs)

@@ -20,12 +20,11 @@
 #include <random>
 
 using namespace sluice;
+using sluice::test::kCreated;
 using sluice::test::RedisServer;
 using sluice::test::sampleRun;
 
 namespace {
-
-constexpr qint64 kCreated = 1'764'408'972'000;
 
 /// Runs one ledger call and waits for its result in a local event loop (a Redis error if
 /// none came within 10 s). The callback shares its state, so a late one is harmless.

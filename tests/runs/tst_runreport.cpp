@@ -10,12 +10,11 @@
 #include <nlohmann/json.hpp>
 
 using namespace sluice;
+using sluice::test::kCreated;
 using sluice::test::passingRun;
 using sluice::test::sampleRun;
 
 namespace {
-
-constexpr qint64 kCreated = 1'764'408'972'000; // 2025-11-29 09:36:12 UTC
 
 /// A strict RFC 4180 reader: records of fields; fails (returns nullopt) on a bare quote
 /// inside an unquoted field, text after a closing quote, or a line not ending in CRLF.

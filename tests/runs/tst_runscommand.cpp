@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 using namespace sluice;
+using sluice::test::kCreated;
 using sluice::test::passingRun;
 using sluice::test::RedisServer;
 using sluice::test::sampleRun;
@@ -25,7 +26,6 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr qint64 kCreated = 1'764'408'972'000;
 const QString kNamespace = QStringLiteral("cli");
 const QString kOldest = QStringLiteral("run-20251129-093612-aaaa");
 const QString kMiddle = QStringLiteral("run-20251129-103612-bbbb");

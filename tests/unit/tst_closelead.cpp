@@ -47,7 +47,7 @@ json lead(std::initializer_list<json> contacts)
 const json kAbsent = json(json::value_t::discarded);
 
 /// One line per lead: email|first|last|company|vars.
-QStringList describe(const std::vector<Lead> &leads)
+QStringList describeLeads(const std::vector<Lead> &leads)
 {
     QStringList out;
     for (const Lead &l : leads) {
@@ -209,7 +209,7 @@ void TestCloseLead::convert()
 
     const auto result = convertCloseLead(json::parse(lead.toStdString()));
     QVERIFY2(result.ok(), qPrintable(result.ok() ? QString() : result.error().message()));
-    QCOMPARE(describe(result.value().leads), leads);
+    QCOMPARE(describeLeads(result.value().leads), leads);
     QCOMPARE(result.value().skipped, skipped);
 }
 
@@ -263,7 +263,7 @@ void TestCloseLead::fromBody()
                             R"("emails":[{"email":"ann@acme.io","type":"office"}]}]})";
     const auto ok = convertCloseLeadBody(good);
     QVERIFY(ok.ok());
-    QCOMPARE(describe(ok.value().leads),
+    QCOMPARE(describeLeads(ok.value().leads),
              QStringList { QStringLiteral("ann@acme.io|Ann|Lee|Acme|close_lead_id=lead_1") });
 
     const auto malformed = convertCloseLeadBody(good.left(20));

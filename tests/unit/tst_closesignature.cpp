@@ -1,4 +1,5 @@
 #include "close/closesignature.h"
+#include "common/metatypes.h"
 #include "common/suite.h"
 
 #include <QSet>
@@ -62,8 +63,6 @@ bool leaksPartOf(const QString &text, const QByteArray &secret)
 }
 
 } // namespace
-
-Q_DECLARE_METATYPE(sluice::SignatureStatus)
 
 class TestCloseSignature : public QObject
 {
