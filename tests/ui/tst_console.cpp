@@ -655,6 +655,12 @@ private Q_SLOTS:
                 total += std::max(0, samples.at(i).fleetSent);
             return total;
         };
+        // The console reads the audit from its first read on ("the history before is not this
+        // console's"): record only after a sample says that read happened, or a suite run alone
+        // records before it and the console never counts those requests.
+        QTRY_VERIFY_WITH_TIMEOUT(!m_window->telemetry()->samples().empty()
+                                     && m_window->telemetry()->samples().back().fleetSent >= 0,
+                                 10'000);
         const int before = fleetTotal();
         ApiResult ok;
         ok.outcome = CallOutcome::Success;
@@ -666,8 +672,11 @@ private Q_SLOTS:
         limited.outcome = CallOutcome::RateLimited;
         limited.httpStatus = 429;
         other.record(limited, wallClockMs());
+        // The console's own sends count in the fleet total too, so it may reach before + 4
+        // before the audit read that holds the other instance's requests: wait for that one.
+        QTRY_VERIFY_WITH_TIMEOUT(
+            m_window->telemetry()->instances().contains(QStringLiteral("other-host-1")), 10'000);
         QTRY_VERIFY_WITH_TIMEOUT(fleetTotal() >= before + 4, 10'000);
-        QVERIFY(m_window->telemetry()->instances().contains(QStringLiteral("other-host-1")));
         QTRY_VERIFY(m_window->overview()->tileText(QStringLiteral("instances")).toInt() >= 1);
         // The 429 may come in a later read of the audit than the three answers before it.
         auto limitedSeen = [this] {
