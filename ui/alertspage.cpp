@@ -230,3 +230,5 @@ void AlertsPage::acknowledgeSelected(const QString &who)
 }
 
 } // namespace sluice
+
+#include "moc_alertspage.cpp" // NOLINT(bugprone-suspicious-include)

@@ -200,3 +200,5 @@ void BackfillDialog::queue()
 }
 
 } // namespace sluice
+
+#include "moc_backfilldialog.cpp" // NOLINT(bugprone-suspicious-include)

@@ -65,3 +65,5 @@ void BreakerBand::paintEvent(QPaintEvent *)
 }
 
 } // namespace sluice
+
+#include "moc_breakerband.cpp" // NOLINT(bugprone-suspicious-include)

@@ -483,3 +483,5 @@ void DeadLettersPage::discardSelected(const QString &why)
 }
 
 } // namespace sluice
+
+#include "moc_deadletterspage.cpp" // NOLINT(bugprone-suspicious-include)

@@ -315,3 +315,5 @@ void LeadsPage::applyRecentFilter()
 }
 
 } // namespace sluice
+
+#include "moc_leadspage.cpp" // NOLINT(bugprone-suspicious-include)

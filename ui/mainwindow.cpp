@@ -528,3 +528,5 @@ void MainWindow::saveWindowState()
 }
 
 } // namespace sluice
+
+#include "moc_mainwindow.cpp" // NOLINT(bugprone-suspicious-include)

@@ -271,3 +271,5 @@ void OverviewPage::refresh()
 }
 
 } // namespace sluice
+
+#include "moc_overviewpage.cpp" // NOLINT(bugprone-suspicious-include)

@@ -298,3 +298,5 @@ void ParkedPage::unpark(const QString &name, const QString &why)
 }
 
 } // namespace sluice
+
+#include "moc_parkedpage.cpp" // NOLINT(bugprone-suspicious-include)

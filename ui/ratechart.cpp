@@ -76,3 +76,5 @@ void RateChart::setSnapshot(const QList<QPointF> &sent, const QList<QPointF> &ra
 }
 
 } // namespace sluice
+
+#include "moc_ratechart.cpp" // NOLINT(bugprone-suspicious-include)

@@ -423,3 +423,5 @@ void RunsPage::addHistoryRow(const RunRecord &r)
 }
 
 } // namespace sluice
+
+#include "moc_runspage.cpp" // NOLINT(bugprone-suspicious-include)

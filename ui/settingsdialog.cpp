@@ -192,3 +192,5 @@ void SettingsDialog::accept()
 }
 
 } // namespace sluice
+
+#include "moc_settingsdialog.cpp" // NOLINT(bugprone-suspicious-include)

@@ -315,3 +315,5 @@ QString WebhooksPage::replayResult() const
 }
 
 } // namespace sluice
+
+#include "moc_webhookspage.cpp" // NOLINT(bugprone-suspicious-include)

@@ -379,3 +379,5 @@ void AlertCenter::acknowledge(AlertKind kind, const QString &who,
 }
 
 } // namespace sluice
+
+#include "moc_alertcenter.cpp" // NOLINT(bugprone-suspicious-include)

@@ -137,3 +137,5 @@ void AlertSender::finished(quint64 id, QNetworkReply *reply)
 }
 
 } // namespace sluice
+
+#include "moc_alertsender.cpp" // NOLINT(bugprone-suspicious-include)

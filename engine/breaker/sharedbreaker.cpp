@@ -194,3 +194,5 @@ void SharedBreaker::adopt(const CircuitBreaker::Fields &fields, qint64 version)
 }
 
 } // namespace sluice
+
+#include "moc_sharedbreaker.cpp" // NOLINT(bugprone-suspicious-include)

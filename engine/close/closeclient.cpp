@@ -259,3 +259,5 @@ void CloseClient::listLeadTasksSince(const QDateTime &since,
 }
 
 } // namespace sluice
+
+#include "moc_closeclient.cpp" // NOLINT(bugprone-suspicious-include)

@@ -94,3 +94,5 @@ void CloseGate::release(quint64 ticket)
 }
 
 } // namespace sluice
+
+#include "moc_closegate.cpp" // NOLINT(bugprone-suspicious-include)

@@ -195,3 +195,5 @@ void CloseLookup::answer(const QString &leadId, const CloseLookupAnswer &answer)
 }
 
 } // namespace sluice
+
+#include "moc_closelookup.cpp" // NOLINT(bugprone-suspicious-include)

@@ -174,3 +174,5 @@ void FleetStatus::registerMetrics(Metrics &metrics)
 }
 
 } // namespace sluice
+
+#include "moc_fleetstatus.cpp" // NOLINT(bugprone-suspicious-include)

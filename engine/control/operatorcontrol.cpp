@@ -265,3 +265,5 @@ OperatorControl::discardDeadLetters(const std::vector<QByteArray> &entryIds, con
 }
 
 } // namespace sluice
+
+#include "moc_operatorcontrol.cpp" // NOLINT(bugprone-suspicious-include)

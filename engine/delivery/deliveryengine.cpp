@@ -405,3 +405,5 @@ void DeliveryEngine::publish(const DeliverySnapshot &snapshot)
 }
 
 } // namespace sluice
+
+#include "moc_deliveryengine.cpp" // NOLINT(bugprone-suspicious-include)

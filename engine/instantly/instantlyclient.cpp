@@ -366,3 +366,5 @@ void InstantlyClient::deleteLeads(const QString &campaignId, const QStringList &
 }
 
 } // namespace sluice
+
+#include "moc_instantlyclient.cpp" // NOLINT(bugprone-suspicious-include)

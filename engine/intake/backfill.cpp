@@ -204,3 +204,5 @@ void Backfill::apply(const BackfillPlan &plan, ApplyDone done)
 }
 
 } // namespace sluice
+
+#include "moc_backfill.cpp" // NOLINT(bugprone-suspicious-include)

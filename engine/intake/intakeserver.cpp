@@ -562,3 +562,5 @@ void IntakeServer::renderMetrics(const HttpRequest &, HttpResponder responder)
 }
 
 } // namespace sluice
+
+#include "moc_intakeserver.cpp" // NOLINT(bugprone-suspicious-include)

@@ -404,3 +404,5 @@ void IntakeStore::drainNext()
 }
 
 } // namespace sluice
+
+#include "moc_intakestore.cpp" // NOLINT(bugprone-suspicious-include)

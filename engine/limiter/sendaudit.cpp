@@ -122,3 +122,5 @@ void SendAudit::summarize(qint64 fromMs, qint64 toMs,
 }
 
 } // namespace sluice
+
+#include "moc_sendaudit.cpp" // NOLINT(bugprone-suspicious-include)

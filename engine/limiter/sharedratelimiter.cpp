@@ -224,3 +224,5 @@ void SharedRateLimiter::pace(std::chrono::milliseconds gap)
 }
 
 } // namespace sluice
+
+#include "moc_sharedratelimiter.cpp" // NOLINT(bugprone-suspicious-include)

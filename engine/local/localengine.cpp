@@ -610,3 +610,5 @@ void LocalEngine::readAlertFigures(std::function<void(AlertReading)> done)
 }
 
 } // namespace sluice
+
+#include "moc_localengine.cpp" // NOLINT(bugprone-suspicious-include)

@@ -295,3 +295,5 @@ ApiResult ApiTransport::classify(QNetworkReply *reply, bool timedOut) const
 }
 
 } // namespace sluice
+
+#include "moc_apitransport.cpp" // NOLINT(bugprone-suspicious-include)

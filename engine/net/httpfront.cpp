@@ -388,3 +388,5 @@ void HttpFront::sweep()
 }
 
 } // namespace sluice
+
+#include "moc_httpfront.cpp" // NOLINT(bugprone-suspicious-include)

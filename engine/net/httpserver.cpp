@@ -270,3 +270,5 @@ void HttpServer::missingHandler(const QHttpServerRequest &, QTcpSocket *)
 }
 
 } // namespace sluice
+
+#include "moc_httpserver.cpp" // NOLINT(bugprone-suspicious-include)

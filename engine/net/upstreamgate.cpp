@@ -159,3 +159,5 @@ void UpstreamGate::release(quint64 ticket)
 }
 
 } // namespace sluice
+
+#include "moc_upstreamgate.cpp" // NOLINT(bugprone-suspicious-include)

@@ -64,3 +64,5 @@ void CampaignCheck::present(const QString &campaignId, const QStringList &emails
 }
 
 } // namespace sluice
+
+#include "moc_campaigncheck.cpp" // NOLINT(bugprone-suspicious-include)

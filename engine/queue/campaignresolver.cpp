@@ -129,3 +129,5 @@ void CampaignResolver::resolved(const QString &name, const CampaignAnswer &answe
 }
 
 } // namespace sluice
+
+#include "moc_campaignresolver.cpp" // NOLINT(bugprone-suspicious-include)

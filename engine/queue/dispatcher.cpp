@@ -1185,3 +1185,5 @@ void Dispatcher::recheckParked()
 }
 
 } // namespace sluice
+
+#include "moc_dispatcher.cpp" // NOLINT(bugprone-suspicious-include)

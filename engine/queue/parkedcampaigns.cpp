@@ -154,3 +154,5 @@ void ParkedCampaigns::list(RedisClient *redis, const RedisKeys &keys,
 }
 
 } // namespace sluice
+
+#include "moc_parkedcampaigns.cpp" // NOLINT(bugprone-suspicious-include)

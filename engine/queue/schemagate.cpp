@@ -125,3 +125,5 @@ void SchemaGate::migrate()
 }
 
 } // namespace sluice
+
+#include "moc_schemagate.cpp" // NOLINT(bugprone-suspicious-include)

@@ -94,3 +94,5 @@ void Settler::settleChunk(std::vector<SettleRecord> records, Done done)
 }
 
 } // namespace sluice
+
+#include "moc_settler.cpp" // NOLINT(bugprone-suspicious-include)

@@ -301,3 +301,5 @@ void StreamConsumer::setPaused(bool paused, const QString &reason)
 }
 
 } // namespace sluice
+
+#include "moc_streamconsumer.cpp" // NOLINT(bugprone-suspicious-include)

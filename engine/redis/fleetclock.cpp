@@ -70,3 +70,5 @@ void FleetClock::measure()
 }
 
 } // namespace sluice
+
+#include "moc_fleetclock.cpp" // NOLINT(bugprone-suspicious-include)

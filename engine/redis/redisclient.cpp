@@ -718,3 +718,5 @@ milliseconds RedisClient::effectiveTimeout(milliseconds timeout) const
 }
 
 } // namespace sluice
+
+#include "moc_redisclient.cpp" // NOLINT(bugprone-suspicious-include)

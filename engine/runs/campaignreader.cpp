@@ -109,3 +109,5 @@ void CampaignReader::listPage(std::shared_ptr<CampaignListing> listing, const QS
 }
 
 } // namespace sluice
+
+#include "moc_campaignreader.cpp" // NOLINT(bugprone-suspicious-include)

@@ -330,3 +330,5 @@ void Cleaner::journalAndFinish()
 }
 
 } // namespace sluice
+
+#include "moc_cleaner.cpp" // NOLINT(bugprone-suspicious-include)

@@ -591,3 +591,5 @@ void judgeRecord(RunRecord &r)
 }
 
 } // namespace sluice
+
+#include "moc_loadtest.cpp" // NOLINT(bugprone-suspicious-include)

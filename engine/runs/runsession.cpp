@@ -190,3 +190,5 @@ void RunSession::report()
 }
 
 } // namespace sluice
+
+#include "moc_runsession.cpp" // NOLINT(bugprone-suspicious-include)

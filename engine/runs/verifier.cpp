@@ -279,3 +279,5 @@ VerifyReport Verifier::classify(const QStringList &runEmails, const std::vector<
 }
 
 } // namespace sluice
+
+#include "moc_verifier.cpp" // NOLINT(bugprone-suspicious-include)

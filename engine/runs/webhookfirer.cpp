@@ -485,3 +485,5 @@ LatencySummary summarizeLatency(const std::vector<FireResult> &results)
 }
 
 } // namespace sluice
+
+#include "moc_webhookfirer.cpp" // NOLINT(bugprone-suspicious-include)

@@ -498,3 +498,5 @@ bool SandboxServer::controlAuthorized(const HttpRequest &request, HttpResponder 
 }
 
 } // namespace sluice
+
+#include "moc_sandboxserver.cpp" // NOLINT(bugprone-suspicious-include)

@@ -205,3 +205,5 @@ int Telemetry::recent(std::chrono::seconds window) const
 }
 
 } // namespace sluice
+
+#include "moc_telemetry.cpp" // NOLINT(bugprone-suspicious-include)
