@@ -62,28 +62,19 @@ QVariantMap deliveryHealth(const DeliverySnapshot &s, bool &healthy)
 }
 
 /// /healthz's forecast: the backlog, when it drains, the budget left in this minute, and
-/// the 429s the fleet's own pace cannot explain. Null where nothing can be said yet.
+/// the 429s the fleet's own pace cannot explain. Null where nothing can be said yet. As
+/// `sluice status` shows it, plus the last lead's time as ISO 8601 text.
 QVariantMap forecastHealth(const Forecast &f)
 {
-    auto orNull = [](const auto &value, auto make) {
-        return value ? make(*value) : QVariant::fromValue(nullptr);
-    };
-    return {
-        { QStringLiteral("backlog"), f.backlog },
-        { QStringLiteral("drain_per_second"), f.drainPerSecond },
-        { QStringLiteral("drain_measured"), f.drainMeasured },
-        { QStringLiteral("time_to_drain_ms"),
-          orNull(f.timeToDrain, [](auto d) { return QVariant(qint64(d.count())); }) },
-        { QStringLiteral("last_lead_at"),
-          orNull(f.lastLeadAtMs,
-                 [](qint64 ms) {
-                     return QVariant(
-                         QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODateWithMs));
-                 }) },
-        { QStringLiteral("budget_left_this_minute"),
-          orNull(f.budgetLeftThisMinute, [](int n) { return QVariant(n); }) },
-        { QStringLiteral("unexplained_429"), f.unexplained429 },
-    };
+    QVariantMap out = QJsonDocument::fromJson(QByteArray::fromStdString(forecastJson(f).dump()))
+                          .object()
+                          .toVariantMap();
+    out.insert(
+        QStringLiteral("last_lead_at"),
+        f.lastLeadAtMs ? QVariant(
+            QDateTime::fromMSecsSinceEpoch(*f.lastLeadAtMs, Qt::UTC).toString(Qt::ISODateWithMs))
+                       : QVariant::fromValue(nullptr));
+    return out;
 }
 
 /// /healthz's alerts: those firing, fleet-wide (and this instance's own while it decides
@@ -502,21 +493,7 @@ void LocalEngine::startAlerts()
     services.read
         = [this](std::function<void(AlertReading)> done) { readAlertFigures(std::move(done)); };
     services.status = [this] {
-        const Forecast f = m_telemetry->forecast();
-        nlohmann::json status {
-            { "backlog", f.backlog },
-            { "drain_per_second", f.drainPerSecond },
-            { "drain_measured", f.drainMeasured },
-            { "time_to_drain_ms",
-              f.timeToDrain ? nlohmann::json(qint64(f.timeToDrain->count()))
-                            : nlohmann::json(nullptr) },
-            { "last_lead_at_ms",
-              f.lastLeadAtMs ? nlohmann::json(*f.lastLeadAtMs) : nlohmann::json(nullptr) },
-            { "budget_left_this_minute",
-              f.budgetLeftThisMinute ? nlohmann::json(*f.budgetLeftThisMinute)
-                                     : nlohmann::json(nullptr) },
-            { "unexplained_429", f.unexplained429 },
-        };
+        nlohmann::json status = forecastJson(m_telemetry->forecast());
         if (m_delivery) {
             const DeliverySnapshot s = m_delivery->snapshot();
             status["breaker"] = breakerStateName(s.breaker).toStdString();

@@ -1,5 +1,7 @@
 #include "forecaster.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 
@@ -104,6 +106,24 @@ bool Forecaster::drainsTooSlowly(const Forecast &forecast, milliseconds limit)
     if (forecast.backlog <= 0)
         return false;
     return !forecast.timeToDrain || *forecast.timeToDrain > limit;
+}
+
+nlohmann::json forecastJson(const Forecast &forecast)
+{
+    auto orNull = [](const auto &value) {
+        return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+    };
+    return {
+        { "backlog", forecast.backlog },
+        { "drain_per_second", forecast.drainPerSecond },
+        { "drain_measured", forecast.drainMeasured },
+        { "time_to_drain_ms",
+          forecast.timeToDrain ? nlohmann::json(qint64(forecast.timeToDrain->count()))
+                               : nlohmann::json(nullptr) },
+        { "last_lead_at_ms", orNull(forecast.lastLeadAtMs) },
+        { "budget_left_this_minute", orNull(forecast.budgetLeftThisMinute) },
+        { "unexplained_429", forecast.unexplained429 },
+    };
 }
 
 } // namespace sluice

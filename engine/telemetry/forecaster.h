@@ -2,6 +2,8 @@
 
 #include <QtGlobal>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <chrono>
 #include <deque>
 #include <optional>
@@ -39,6 +41,10 @@ struct Forecast
     /// the workspace's budget.
     qint64 unexplained429 = 0;
 };
+
+/// A forecast as `sluice status` and /healthz show it: snake_case fields, times in Unix ms,
+/// null where nothing can be said yet.
+nlohmann::json forecastJson(const Forecast &forecast);
 
 /// Backlog and budget forecasts from samples on an injected clock: pure arithmetic, like the
 /// breaker and GCRA, so it is tested with a stepped clock. Samples older than the window are

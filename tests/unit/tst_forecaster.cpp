@@ -1,9 +1,12 @@
 // The forecaster on a stepped clock: drain rate and time to drain, the pace's promise before
 // there is history, the budget left in the minute, and the 429s our own pace cannot explain.
 #include "common/suite.h"
+#include "core/spantext.h"
 #include "telemetry/forecaster.h"
 
 #include <QTest>
+
+#include <nlohmann/json.hpp>
 
 using namespace sluice;
 using std::chrono::milliseconds;
@@ -163,6 +166,53 @@ private Q_SLOTS:
         // A sample from the past is ignored.
         f.add(5'000, sample(1, 0, 0));
         QCOMPARE(f.forecast().backlog, qint64(100));
+    }
+
+    void theJsonFormHasNullWhereNothingIsKnown()
+    {
+        // No pace and no cap: nothing drains the backlog, and there is no budget to speak of.
+        Forecaster f;
+        f.add(1'000'000, sample(40, 0, 0, 0, 0, 0));
+        const nlohmann::json j = forecastJson(f.forecast());
+        QVERIFY2(j.at("backlog") == 40, j.dump().c_str());
+        QVERIFY(j.at("time_to_drain_ms").is_null());
+        QVERIFY(j.at("budget_left_this_minute").is_null());
+        QVERIFY(j.at("last_lead_at_ms").is_null());
+        QVERIFY(j.at("drain_measured") == false);
+
+        // A steady drain: every field is a number.
+        Forecaster g;
+        qint64 now = 1'000'000;
+        for (int i = 0; i <= 10; ++i, now += 1000)
+            g.add(now, sample(100 - 5 * i, 5 * i, 5 * i));
+        const Forecast fc = g.forecast();
+        const nlohmann::json k = forecastJson(fc);
+        QVERIFY2(k.at("time_to_drain_ms") == fc.timeToDrain->count(), k.dump().c_str());
+        QVERIFY(k.at("last_lead_at_ms") == *fc.lastLeadAtMs);
+        QVERIFY(k.at("budget_left_this_minute") == *fc.budgetLeftThisMinute);
+    }
+
+    void spanTextIsShortAndRoundsDown_data()
+    {
+        QTest::addColumn<qint64>("ms");
+        QTest::addColumn<QString>("text");
+        QTest::newRow("negative is none") << qint64(-5'000) << QStringLiteral("0 s");
+        QTest::newRow("under a second") << qint64(999) << QStringLiteral("0 s");
+        QTest::newRow("seconds") << qint64(59'999) << QStringLiteral("59 s");
+        QTest::newRow("a minute") << qint64(60'000) << QStringLiteral("1 min");
+        QTest::newRow("minutes") << qint64(3'599'000) << QStringLiteral("59 min");
+        QTest::newRow("whole hours") << qint64(7'200'000 + 59'000) << QStringLiteral("2 h");
+        QTest::newRow("hours and minutes")
+            << qint64(3 * 3'600'000 + 5 * 60'000) << QStringLiteral("3 h 5 min");
+        QTest::newRow("whole days") << qint64(2 * 86'400'000 + 3'599'000) << QStringLiteral("2 d");
+        QTest::newRow("days and hours")
+            << qint64(2 * 86'400'000 + 4 * 3'600'000) << QStringLiteral("2 d 4 h");
+    }
+    void spanTextIsShortAndRoundsDown()
+    {
+        QFETCH(qint64, ms);
+        QFETCH(QString, text);
+        QCOMPARE(spanText(ms), text);
     }
 };
 
