@@ -5,6 +5,7 @@
 #include "commands.h"
 
 #include "control/operatorcontrol.h"
+#include "core/spantext.h"
 #include "queue/leadreason.h"
 #include "redis/redisclient.h"
 #include "store/rediskeys.h"
@@ -51,18 +52,6 @@ Result<std::vector<QByteArray>, QString> idOptions(const QStringList &values)
         }
     }
     return ids;
-}
-
-QString deadAgeText(qint64 ms)
-{
-    const qint64 s = std::max<qint64>(0, (QDateTime::currentMSecsSinceEpoch() - ms) / 1000);
-    if (s < 120)
-        return QStringLiteral("%1 s").arg(s);
-    if (s < 7200)
-        return QStringLiteral("%1 min").arg(s / 60);
-    if (s < 172'800)
-        return QStringLiteral("%1 h").arg(s / 3600);
-    return QStringLiteral("%1 d").arg(s / 86'400);
 }
 
 FlagSpec reasonFlag(const QString &help)
@@ -163,7 +152,8 @@ int deadList(const QStringList &args)
     for (const DeadLetterCount &c : shown) {
         out << QString::number(c.count).rightJustified(7) << "  "
             << QString::fromUtf8(leadReasonCode(c.code)) << " - " << leadReasonTitle(c.code)
-            << " (newest " << deadAgeText(c.newestMs) << " ago)\n";
+            << " (newest " << spanText(QDateTime::currentMSecsSinceEpoch() - c.newestMs)
+            << " ago)\n";
         out << "         " << leadReasonAction(c.code) << "\n";
     }
     out << "\nNewest" << (only ? " with that reason" : "") << ":\n";
@@ -180,7 +170,8 @@ int deadList(const QStringList &args)
         out << QStringLiteral("%1  %2  %3  %4  %5: %6\n")
                    .arg(QString::fromUtf8(d.entryId).leftJustified(20), who.leftJustified(30),
                         d.lead.campaignName.leftJustified(20),
-                        (d.deadMs > 0 ? deadAgeText(d.deadMs) : QStringLiteral("?"))
+                        (d.deadMs > 0 ? spanText(QDateTime::currentMSecsSinceEpoch() - d.deadMs)
+                                      : QStringLiteral("?"))
                             .leftJustified(7),
                         QString::fromUtf8(leadReasonCode(d.code)), d.reason);
     }

@@ -6,6 +6,8 @@
 
 namespace sluice {
 
+Q_LOGGING_CATEGORY(lcAlerts, "sluice.alerts")
+
 namespace {
 
 constexpr std::array<const char *, 7> kDayNames { "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
@@ -257,23 +259,13 @@ std::optional<QString> AlertOptions::problem() const
             || u.host().isEmpty())
             return QStringLiteral("--alert-url %1 is not an http(s) URL").arg(maskedAlertUrl(url));
     }
-    if (interval.count() < 50)
-        return QStringLiteral("--alert-interval must be at least 50ms");
+    if (interval < kMinInterval)
+        return QStringLiteral("--alert-interval must be at least %1ms").arg(kMinInterval.count());
     if (deadLettersGrowth < 1)
         return QStringLiteral("--alert-dead-letters must be at least 1");
     if (rateLimited429 < 1)
         return QStringLiteral("--alert-rate-limited must be at least 1");
     return std::nullopt;
-}
-
-QString alertSpanText(qint64 ms)
-{
-    const qint64 s = std::max<qint64>(0, ms / 1000);
-    if (s < 120)
-        return QStringLiteral("%1 s").arg(s);
-    if (s < 7200) // two hours
-        return QStringLiteral("%1 min").arg(s / 60);
-    return QStringLiteral("%1 h %2 min").arg(s / 3600).arg((s % 3600) / 60);
 }
 
 QString maskedAlertUrl(const QString &url)

@@ -1,6 +1,9 @@
 #pragma once
 
+#include "core/spantext.h"
+
 #include <QByteArray>
+#include <QLoggingCategory>
 #include <QString>
 #include <QStringList>
 #include <QTime>
@@ -13,6 +16,9 @@
 #include <optional>
 
 namespace sluice {
+
+/// "sluice.alerts": what the alert center decides and what its sender delivers.
+Q_DECLARE_LOGGING_CATEGORY(lcAlerts)
 
 /// The conditions Sluice alerts on (issue 17). The names are fixed: receivers match on them.
 enum class AlertKind {
@@ -96,6 +102,7 @@ struct AlertOptions
 {
     QStringList urls; ///< --alert-url / SLUICE_ALERT_URL: POST targets (secrets: masked)
     std::chrono::milliseconds interval { 5'000 }; ///< how often conditions are evaluated
+    static constexpr std::chrono::milliseconds kMinInterval { 100 }; ///< and at most this often
     int deadLettersGrowth = 10; ///< dead_letters: this many more ...
     std::chrono::milliseconds deadLettersWithin { 10 * 60'000 }; ///< ... within this
     std::chrono::milliseconds drainWithin { 60 * 60'000 }; ///< drain_slow beyond this
@@ -111,9 +118,6 @@ struct AlertOptions
 
     std::optional<QString> problem() const;
 };
-
-/// "45 s", "12 min", "3 h 5 min": a span in an alert's words.
-QString alertSpanText(qint64 ms);
 
 /// "https://hooks.slack.com/…" : scheme and host only, as a secret URL is shown anywhere.
 QString maskedAlertUrl(const QString &url);

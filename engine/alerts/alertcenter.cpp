@@ -10,8 +10,6 @@
 
 namespace sluice {
 
-Q_LOGGING_CATEGORY(lcAlerts, "sluice.alerts")
-
 namespace {
 
 const QString kEvaluateScript = QStringLiteral("alerts_evaluate");
@@ -55,8 +53,8 @@ AlertEvent AlertCenter::resolutionOf(const AlertEvent &firing, qint64 nowMs) con
 {
     AlertEvent r = firing;
     r.state = AlertEvent::State::Resolved;
-    r.summary = QStringLiteral("Cleared after %1: %2")
-                    .arg(alertSpanText(nowMs - firing.atMs), firing.summary);
+    r.summary
+        = QStringLiteral("Cleared after %1: %2").arg(spanText(nowMs - firing.atMs), firing.summary);
     r.atMs = nowMs;
     r.instance = m_services.instance;
     return r;

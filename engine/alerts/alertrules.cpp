@@ -88,8 +88,7 @@ std::vector<AlertCondition> AlertRules::evaluate(qint64 nowMs, const AlertReadin
                                  "the %4 allowed.")
                       .arg(r.backlog)
                       .arg(r.drainPerSecond, 0, 'f', 1)
-                      .arg(alertSpanText(*r.timeToDrainMs),
-                           alertSpanText(m_options.drainWithin.count()))
+                      .arg(spanText(*r.timeToDrainMs), spanText(m_options.drainWithin.count()))
                 : QStringLiteral("%1 leads wait and nothing drains them.").arg(r.backlog),
             { { "backlog", r.backlog },
               { "drain_per_second", r.drainPerSecond },
@@ -143,17 +142,17 @@ std::optional<AlertCondition> AlertRules::deadLetters(const AlertReading &r) con
     }
     if (growth < m_options.deadLettersGrowth)
         return std::nullopt;
-    return condition(AlertKind::DeadLetters, AlertSeverity::Warning,
-                     QStringLiteral("%1%2 lead(s) went to the dead letters within %3 (%4). See the "
-                                    "Dead letters page or `sluice dead`.")
-                         .arg(r.recentDeadLettersCapped ? QStringLiteral("at least ") : QString())
-                         .arg(growth)
-                         .arg(alertSpanText(m_options.deadLettersWithin.count()),
-                              parts.join(QStringLiteral(", "))),
-                     { { "grew_by", growth },
-                       { "at_least", r.recentDeadLettersCapped },
-                       { "within_ms", qint64(m_options.deadLettersWithin.count()) },
-                       { "by_reason", byReason } });
+    return condition(
+        AlertKind::DeadLetters, AlertSeverity::Warning,
+        QStringLiteral("%1%2 lead(s) went to the dead letters within %3 (%4). See the "
+                       "Dead letters page or `sluice dead`.")
+            .arg(r.recentDeadLettersCapped ? QStringLiteral("at least ") : QString())
+            .arg(growth)
+            .arg(spanText(m_options.deadLettersWithin.count()), parts.join(QStringLiteral(", "))),
+        { { "grew_by", growth },
+          { "at_least", r.recentDeadLettersCapped },
+          { "within_ms", qint64(m_options.deadLettersWithin.count()) },
+          { "by_reason", byReason } });
 }
 
 std::optional<AlertCondition> AlertRules::intakeFailing(qint64 nowMs, const AlertReading &r)
@@ -181,7 +180,7 @@ std::optional<AlertCondition> AlertRules::intakeFailing(qint64 nowMs, const Aler
         QStringLiteral("Webhooks have been failing at the intake for %1 (%2 unavailable, %3 "
                        "misconfigured, %4 bad signature, so far). Close pauses a webhook "
                        "subscription after 3 days of failed deliveries.")
-            .arg(alertSpanText(nowMs - m_streakStartMs))
+            .arg(spanText(nowMs - m_streakStartMs))
             .arg(r.intakeUnavailable)
             .arg(r.intakeMisconfigured)
             .arg(r.intakeBadSignature),
@@ -207,7 +206,7 @@ std::optional<AlertCondition> AlertRules::intakeSilent(qint64 nowMs, const Alert
         AlertKind::IntakeSilent, AlertSeverity::Warning,
         QStringLiteral("No webhooks for %1 inside the watched hours (%2). Check that Close's "
                        "webhook subscription is active and points here.")
-            .arg(alertSpanText(nowMs - from), m_options.hours.text()),
+            .arg(spanText(nowMs - from), m_options.hours.text()),
         { { "silent_for_ms", nowMs - from },
           { "last_intake",
             r.lastIntakeMs ? nlohmann::json(std8(

@@ -8,8 +8,6 @@
 
 namespace sluice {
 
-Q_LOGGING_CATEGORY(lcAlertSender, "sluice.alerts")
-
 using std::chrono::milliseconds;
 
 AlertSender::AlertSender(AlertOptions options, QObject *parent)
@@ -35,8 +33,8 @@ void AlertSender::send(const AlertEvent &event)
             // The oldest one waiting for a retry goes: newer news matters more.
             for (const Post &p : m_pending) {
                 if (!p.reply) {
-                    qCWarning(lcAlertSender).noquote() << "alert POST to" << maskedAlertUrl(p.url)
-                                                       << "dropped: too many waiting for a retry";
+                    qCWarning(lcAlerts).noquote() << "alert POST to" << maskedAlertUrl(p.url)
+                                                  << "dropped: too many waiting for a retry";
                     drop(p.id);
                     break;
                 }
@@ -120,17 +118,16 @@ void AlertSender::finished(quint64 id, QNetworkReply *reply)
         }
     }
     if (p->age.elapsed() + p->nextDelay.count() > m_options.retryFor.count()) {
-        qCWarning(lcAlertSender).noquote()
+        qCWarning(lcAlerts).noquote()
             << QStringLiteral("alert POST to %1 failed (%2); given up after %3 s of retries")
                    .arg(maskedAlertUrl(p->url), why)
                    .arg(p->age.elapsed() / 1000);
         drop(id);
         return;
     }
-    qCInfo(lcAlertSender).noquote()
-        << QStringLiteral("alert POST to %1 failed (%2); retrying in %3 ms")
-               .arg(maskedAlertUrl(p->url), why)
-               .arg(p->nextDelay.count());
+    qCInfo(lcAlerts).noquote() << QStringLiteral("alert POST to %1 failed (%2); retrying in %3 ms")
+                                      .arg(maskedAlertUrl(p->url), why)
+                                      .arg(p->nextDelay.count());
     const milliseconds delay = p->nextDelay;
     p->nextDelay = std::min(p->nextDelay * 2, milliseconds { 60'000 });
     QTimer::singleShot(delay, this, [this, id] { attempt(id); });

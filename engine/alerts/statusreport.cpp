@@ -83,11 +83,11 @@ QString StatusReport::text() const
             QString drains = QStringLiteral("-");
             const auto ttd = i.find("time_to_drain_ms");
             if (i.value("backlog", qint64(0)) > 0)
-                drains = ttd != i.end() && ttd->is_number() ? alertSpanText(ttd->get<qint64>())
+                drains = ttd != i.end() && ttd->is_number() ? spanText(ttd->get<qint64>())
                                                             : QStringLiteral("never");
             QString name = QString::fromStdString(i.value("instance", std::string("?")));
             if (atMs - at > kSilentMs)
-                name += QStringLiteral(" (silent %1)").arg(alertSpanText(atMs - at));
+                name += QStringLiteral(" (silent %1)").arg(spanText(atMs - at));
             out << QStringLiteral("%1 %2 %3 %4 %5 %6 %7")
                        .arg(name, -28)
                        .arg(QString::fromStdString(i.value("breaker", std::string("-"))), -10)

@@ -150,7 +150,7 @@ const std::vector<FlagSpec> &allServeSpecs()
                     "or separate URLs with commas. A secret: shown masked")
             .asSecret(),
         durationOption("alert-interval", "SLUICE_ALERT_INTERVAL",
-                       "how often alert conditions are evaluated", "5s", milliseconds { 100 },
+                       "how often alert conditions are evaluated", "5s", AlertOptions::kMinInterval,
                        std::chrono::minutes { 10 }),
         countOption(
             "alert-dead-letters", "SLUICE_ALERT_DEAD_LETTERS",

@@ -7,4 +7,5 @@ target_sources(sluice_engine_core PRIVATE
   core/ringbuffer.h
   core/result.h
   core/secret.cpp core/secret.h
+  core/spantext.cpp core/spantext.h
   core/windowstats.cpp core/windowstats.h)
