@@ -433,6 +433,9 @@ private Q_SLOTS:
         QVERIFY2(redis.start(), qPrintable(redis.errorString()));
         QTRY_VERIFY2_WITH_TIMEOUT(receiver.count("redis_fallback", "resolved") == 1,
                                   qPrintable(receiver.describe()), 60'000);
+        // And through it all, every lead reaches Instantly exactly once.
+        QTRY_COMPARE_WITH_TIMEOUT(exactlyOnceProblem(sandbox, webhookEmails(1, n)), QString(),
+                                  60'000);
         QVERIFY(serve.terminate());
     }
 
