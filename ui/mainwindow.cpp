@@ -42,6 +42,7 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <utility>
 
 namespace sluice {
@@ -223,7 +224,7 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
             const QString title = tr("Alert %1: %2")
                                       .arg(QString::fromLatin1(alertKindName(e.kind)),
                                            firing ? tr("firing") : tr("resolved"));
-            statusBar()->showMessage(QStringLiteral("%1 — %2").arg(title, e.summary), 30'000);
+            showNotice(QStringLiteral("%1 — %2").arg(title, e.summary), 30'000);
             if (m_tray && !isActiveWindow()) {
                 m_trayTarget = m_pages->indexOf(m_alerts);
                 m_tray->showMessage(title, e.summary,
@@ -367,8 +368,7 @@ void MainWindow::applySettings(const ConsoleSettings &settings, bool applyNow)
     settings.save(store);
     store.sync();
     if (!applyNow) {
-        statusBar()->showMessage(tr("Settings saved; they apply when the console starts again."),
-                                 15'000);
+        showNotice(tr("Settings saved; they apply when the console starts again."), 15'000);
         return;
     }
     saveWindowState();
@@ -389,6 +389,20 @@ void MainWindow::showLead(const QString &query)
 QString MainWindow::noticeText() const
 {
     return m_notice->isHidden() ? QString() : m_noticeText->text();
+}
+
+void MainWindow::showNotice(const QString &text, int ms)
+{
+    QStatusBar *bar = statusBar();
+    int room = bar->width() - 24; // the size grip and the message's margins
+    for (const QLabel *label : std::as_const(m_status))
+        if (label->isVisible() && label->parentWidget() == bar) // not the one in m_pausedBox
+            room -= label->width();
+    if (m_pausedBox->isVisible())
+        room -= m_pausedBox->width();
+    const QString shown = bar->fontMetrics().elidedText(text, Qt::ElideRight, std::max(room, 80));
+    bar->setToolTip(shown == text ? QString() : text);
+    bar->showMessage(shown, ms);
 }
 
 void MainWindow::notify(const QString &title, const QString &text, bool good)
@@ -507,7 +521,7 @@ void MainWindow::resumeDispatching()
             return;
         self->m_resume->setEnabled(true);
         if (error)
-            self->statusBar()->showMessage(tr("Not resumed: %1").arg(error->describe()), 15'000);
+            self->showNotice(tr("Not resumed: %1").arg(error->describe()), 15'000);
         self->readPauseState();
     });
 }

@@ -90,6 +90,9 @@ private:
     void resumeDispatching();
     void buildToolBar();
     void notify(const QString &title, const QString &text, bool good);
+    /// A notice in the status bar for `ms`, elided to the room the permanent labels leave
+    /// (the whole text in its tooltip), so it never runs under them.
+    void showNotice(const QString &text, int ms);
 
     LocalEngine *m_engine;
     bool m_live;
