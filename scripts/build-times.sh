@@ -71,23 +71,20 @@ cpu_seconds() {
     echo "$(( (fields[15] + fields[16]) / tck ))"
 }
 
-OFF=(-DCMAKE_DISABLE_PRECOMPILE_HEADERS=ON -DSLUICE_UNITY_BUILD=OFF -DSLUICE_USE_LLD=OFF)
-ON=(-UCMAKE_DISABLE_PRECOMPILE_HEADERS -DSLUICE_UNITY_BUILD=ON -DSLUICE_USE_LLD=ON)
+# Without --levers both commits build as their presets say; with it, BEFORE's build turns the
+# levers off and AFTER's on.
+OFF=() ON=()
+if ((LEVERS)); then
+    OFF=(-DCMAKE_DISABLE_PRECOMPILE_HEADERS=ON -DSLUICE_UNITY_BUILD=OFF -DSLUICE_USE_LLD=OFF)
+    ON=(-UCMAKE_DISABLE_PRECOMPILE_HEADERS -DSLUICE_UNITY_BUILD=ON -DSLUICE_USE_LLD=ON)
+fi
 B_LABEL=${BEFORE:0:7} A_LABEL=${AFTER:0:7}
 ((LEVERS)) && B_LABEL="${BEFORE:0:7} levers off" A_LABEL="levers on"
 declare -A B_WALL B_CPU A_WALL A_CPU
 for preset in asan release; do
-    if ((LEVERS)); then
-        build "$BEFORE" "$preset" "${OFF[@]}"
-    else
-        build "$BEFORE" "$preset"
-    fi
+    build "$BEFORE" "$preset" "${OFF[@]}"
     B_WALL[$preset]=${WALL[$BEFORE/$preset]} B_CPU[$preset]=${CPU[$BEFORE/$preset]}
-    if ((LEVERS)); then
-        build "$AFTER" "$preset" "${ON[@]}"
-    else
-        build "$AFTER" "$preset"
-    fi
+    build "$AFTER" "$preset" "${ON[@]}"
     A_WALL[$preset]=${WALL[$AFTER/$preset]} A_CPU[$preset]=${CPU[$AFTER/$preset]}
 done
 
