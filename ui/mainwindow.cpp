@@ -6,6 +6,7 @@
 #include "consolesettings.h"
 #include "control/operatorcontrol.h"
 #include "deadletterspage.h"
+#include "elidinglabel.h"
 #include "leadspage.h"
 #include "limiter/raterule.h"
 #include "local/localengine.h"
@@ -178,6 +179,15 @@ MainWindow::MainWindow(LocalEngine *engine, bool live, QWidget *parent)
     connect(m_resume, &QPushButton::clicked, this, &MainWindow::resumeDispatching);
     pausedLayout->addWidget(m_resume);
     m_pausedBox->hide();
+    // Notices (alerts, settings, errors) on the left, in the room the labels below leave.
+    m_statusNotice = new ElidingLabel(this);
+    m_statusNotice->setObjectName(QStringLiteral("statusNotice"));
+    m_statusNotice->setContentsMargins(6, 0, 6, 0);
+    statusBar()->addWidget(m_statusNotice, 1);
+    m_statusNoticeTimer = new QTimer(this);
+    m_statusNoticeTimer->setSingleShot(true);
+    connect(m_statusNoticeTimer, &QTimer::timeout, m_statusNotice,
+            [this] { m_statusNotice->setFullText({}); });
     statusBar()->addPermanentWidget(m_pausedBox); // run notices must not hide these
     m_status.insert(QStringLiteral("paused"), pausedLabel);
     for (const char *name : { "mode", "redis", "listener", "breaker", "rate" }) {
@@ -393,16 +403,8 @@ QString MainWindow::noticeText() const
 
 void MainWindow::showNotice(const QString &text, int ms)
 {
-    QStatusBar *bar = statusBar();
-    int room = bar->width() - 24; // the size grip and the message's margins
-    for (const QLabel *label : std::as_const(m_status))
-        if (label->isVisible() && label->parentWidget() == bar) // not the one in m_pausedBox
-            room -= label->width();
-    if (m_pausedBox->isVisible())
-        room -= m_pausedBox->width();
-    const QString shown = bar->fontMetrics().elidedText(text, Qt::ElideRight, std::max(room, 80));
-    bar->setToolTip(shown == text ? QString() : text);
-    bar->showMessage(shown, ms);
+    m_statusNotice->setFullText(text);
+    m_statusNoticeTimer->start(ms);
 }
 
 void MainWindow::notify(const QString &title, const QString &text, bool good)

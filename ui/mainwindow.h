@@ -21,6 +21,7 @@ struct ConsoleSettings;
 struct PauseState;
 class AlertsPage;
 class DeadLettersPage;
+class ElidingLabel;
 class LeadsPage;
 class OverviewPage;
 class ParkedPage;
@@ -91,7 +92,7 @@ private:
     void buildToolBar();
     void notify(const QString &title, const QString &text, bool good);
     /// A notice in the status bar for `ms`, elided to the room the permanent labels leave
-    /// (the whole text in its tooltip), so it never runs under them.
+    /// (the whole text in its tooltip), so it never runs under them. A newer one replaces it.
     void showNotice(const QString &text, int ms);
 
     LocalEngine *m_engine;
@@ -114,6 +115,8 @@ private:
     QAction *m_backfillAction = nullptr;
     QPointer<QDialog> m_backfillDialog;
     bool m_paused = false;
+    ElidingLabel *m_statusNotice = nullptr; ///< the status bar's notice (showNotice)
+    QTimer *m_statusNoticeTimer = nullptr; ///< clears it
     QWidget *m_pausedBox = nullptr; ///< the PAUSED indicator and its Resume button
     QPushButton *m_resume = nullptr;
     QTimer *m_pauseTimer = nullptr;

@@ -34,6 +34,7 @@
 #include <QApplication>
 #include <QDir>
 #include <QImage>
+#include <QLabel>
 #include <QListWidget>
 #include <QPushButton>
 #include <QSet>
@@ -743,6 +744,20 @@ private Q_SLOTS:
                                          == QLatin1String("dispatch_paused")
                                      && history->item(0, 1)->text() == QLatin1String("resolved"),
                                  10'000);
+        // The status bar tells of it, in the room its labels leave: cut short with "…" and
+        // whole in the tooltip when it does not fit.
+        const auto *notice = m_window->findChild<QLabel *>(QStringLiteral("statusNotice"));
+        QVERIFY(notice);
+        QTRY_VERIFY2(notice->text().startsWith(QLatin1String("Alert dispatch_paused: resolved")),
+                     qPrintable(notice->text()));
+        QVERIFY2(notice->fontMetrics().horizontalAdvance(notice->text())
+                     <= notice->contentsRect().width(),
+                 qPrintable(notice->text()));
+        if (notice->text().endsWith(QChar(0x2026)))
+            QVERIFY2(notice->toolTip().startsWith(notice->text().chopped(1)),
+                     qPrintable(notice->toolTip()));
+        else
+            QVERIFY2(notice->toolTip().isEmpty(), qPrintable(notice->toolTip()));
         // The acknowledgement ended with the alert.
         QTRY_VERIFY(!test::execute(*m_engine->redis(),
                                    { "HEXISTS", m_engine->keys().alertAcks(), "dispatch_paused" })
