@@ -46,6 +46,28 @@ slowlog_cell() {
         true
 }
 
+# A table cell: where redis-server's time went during the run, from INFO commandstats (reset
+# just before it). EVAL/EVALSHA time includes the commands a script calls; the other commands
+# are mostly those calls, plus the few Sluice sends directly. So scripts minus the rest is at
+# least what the scripts cost by themselves: their arguments turned into Lua strings, Lua, and
+# cjson (issue 15). Needs redis-cli; without it the cell is empty and the row is left out.
+redis_time_cell() {
+    command -v redis-cli >/dev/null || return 0
+    redis-cli -p "$1" INFO commandstats 2>/dev/null | tr -d '\r' | awk -F '[:,=]' '
+        /^cmdstat_/ {
+            name = substr($1, 9); us = 0
+            for (k = 2; k < NF; k += 2) if ($k == "usec") us = $(k + 1)
+            if (name ~ /^(eval|evalsha|eval_ro|evalsha_ro|fcall|fcall_ro)$/) scripts += us
+            else if (name !~ /^(config|info|slowlog)/) rest += us
+        }
+        END {
+            own = scripts > rest ? (scripts - rest) / scripts * 100 : 0
+            if (scripts + rest > 0)
+                printf "%.2f s in scripts, %.2f s in other commands (mostly called by the scripts): ≥ %.0f%% of script time is the scripts'"'"' own\n",
+                    scripts / 1e6, rest / 1e6, own
+        }' || true
+}
+
 # wrk_load DIR URL CONNECTIONS SERVER_PID REDIS_PID SANDBOX_PID: one wrk run with the
 # invocation's threads, duration and request script and CONNECTIONS connections. Writes
 # DIR/result, one line of key=value: wrk's numbers, the CPU seconds (utime+stime, from
@@ -118,7 +140,9 @@ wrk_sluice() {
         "$SANDBOX_URL/api/v2/campaigns" >/dev/null || die "cannot create the campaign 'Bench' in the sandbox"
     redis_cmd "$REDIS_PORT" CONFIG SET slowlog-log-slower-than 5000 >/dev/null
     redis_cmd "$REDIS_PORT" CONFIG SET slowlog-max-len 100000 >/dev/null
+    redis_cmd "$REDIS_PORT" CONFIG RESETSTAT >/dev/null
     wrk_load "$dir" "$INTAKE_URL/instantly/add_lead" "$connections" "$SERVE_PID" "$REDIS_PID" "$SANDBOX_PID"
+    redis_time_cell "$REDIS_PORT" >"$dir/redis-time"
     delivered=$(curl -sf -H 'Authorization: Bearer sandbox' "$SANDBOX_URL/_sandbox/stats" |
         sed -n 's/.*"leads":\([0-9]*\).*/\1/p')
     sed -i "s/\$/ delivered=${delivered:-?} paused=$paused/" "$dir/result"
@@ -144,8 +168,9 @@ wrk_table() {
     echo ""
     for column in "$@"; do
         kind=${column%%:*} name=${column#*:}
-        printf '%s\t%s\t%s\n' "$kind" "$(cat "$TMP/run-wrk-$name/result")" \
-            "$(cat "$TMP/run-wrk-$name/slowlog" 2>/dev/null || true)"
+        printf '%s\t%s\t%s\t%s\n' "$kind" "$(cat "$TMP/run-wrk-$name/result")" \
+            "$(cat "$TMP/run-wrk-$name/slowlog" 2>/dev/null || true)" \
+            "$(cat "$TMP/run-wrk-$name/redis-time" 2>/dev/null || true)"
     done | awk -F '\t' -v c="$connections" -v main_c="$WRK_CONNECTIONS" -v few_c="$FEW_CONNECTIONS" \
         -v delivering="$([[ $variant == delivering ]] && echo 1 || echo 0)" \
         -v floor_ratio="$TARGET_FLOOR_RATIO" -v few_p99="$TARGET_FEW_P99_MS" \
@@ -169,6 +194,7 @@ wrk_table() {
             if (r == "server_per1000") return sprintf("%.3f s", per1000(v[i, "server_cpu"], i)) (fl ? " (node)" : "")
             if (r == "redis_per1000") return fl ? "—" : sprintf("%.3f s", per1000(v[i, "redis_cpu"], i))
             if (r == "slowlog") return fl ? "—" : slow[i]
+            if (r == "redis_time") return fl ? "—" : rtime[i]
         }
         function row(what, r, target,    i, line) {
             line = "| " what
@@ -181,6 +207,8 @@ wrk_table() {
             kind[n] = $1
             slow[n] = $3
             if ($3 != "") slowlogs = 1
+            rtime[n] = $4
+            if ($4 != "") rtimes = 1
             m = split($2, kv, " ")
             for (k = 2; k <= m; k++) {
                 e = index(kv[k], "=")
@@ -223,6 +251,7 @@ wrk_table() {
                 !issue15 ? "" : b ? "≤ " cpu_ratio " × the baseline'"'"'s (issue 15): " verdict(cpu_s <= cpu_ratio * cpu_b) : "about half the baseline'"'"'s (issue 15): no --baseline-sluice")
             row("redis-server CPU per 1000 webhooks acknowledged", "redis_per1000", "")
             if (slowlogs) row("Redis commands that blocked Redis ≥ 5 ms (SLOWLOG)", "slowlog", "")
+            if (rtimes) row("Redis time in scripts and in commands (INFO commandstats)", "redis_time", "")
 
             what = "Intake (issue 15), wrk -c" c " delivering: "
             if (issue15) {
