@@ -24,7 +24,6 @@ public:
         m_full = text;
         refresh();
     }
-    QString fullText() const { return m_full; }
 
 protected:
     void resizeEvent(QResizeEvent *event) override

@@ -43,7 +43,6 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 
-#include <algorithm>
 #include <utility>
 
 namespace sluice {
