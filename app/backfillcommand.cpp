@@ -6,6 +6,7 @@
 #include "close/closeclient.h"
 #include "close/closegate.h"
 #include "config/serveoptions.h"
+#include "core/jsontext.h"
 #include "intake/backfill.h"
 #include "redis/redisclient.h"
 
@@ -197,7 +198,7 @@ int runBackfillCommand(const QStringList &args)
             if (asJson) {
                 nlohmann::json j = backfillPlanJson(plan);
                 j["applied"] = false;
-                out << QString::fromStdString(j.dump(2)) << "\n";
+                out << QString::fromStdString(jsonText(j, 2)) << "\n";
             } else {
                 out << "\nDry run: nothing queued."
                     << (plan.toQueue.empty() ? "" : " Run again with --yes to queue them.") << "\n";
@@ -222,7 +223,7 @@ int runBackfillCommand(const QStringList &args)
                 j["queued"] = r.queued;
                 j["skipped"] = r.skipped + int(plan.alreadySeen.size());
                 j["failed"] = std::move(failed);
-                out << QString::fromStdString(j.dump(2)) << "\n";
+                out << QString::fromStdString(jsonText(j, 2)) << "\n";
             } else {
                 out << "\nQueued " << r.queued << ", skipped "
                     << r.skipped + int(plan.alreadySeen.size()) << " (already queued), failed "

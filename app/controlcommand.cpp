@@ -7,6 +7,7 @@
 
 #include "alerts/statusreport.h"
 #include "control/operatorcontrol.h"
+#include "core/jsontext.h"
 #include "redis/redisclient.h"
 #include "store/rediskeys.h"
 
@@ -116,7 +117,7 @@ int runStatusCommand(const QStringList &args)
         return 1;
     }
     if (values.isOn(QStringLiteral("json")))
-        QTextStream(stdout) << QString::fromStdString(report->toJson().dump(2)) << "\n";
+        QTextStream(stdout) << QString::fromStdString(jsonText(report->toJson(), 2)) << "\n";
     else
         QTextStream(stdout) << QStringLiteral("Namespace '%1'\n").arg(std::get<QString>(ns))
                             << report->text();

@@ -5,6 +5,7 @@
 #include "commands.h"
 
 #include "control/operatorcontrol.h"
+#include "core/jsontext.h"
 #include "core/spantext.h"
 #include "queue/leadreason.h"
 #include "redis/redisclient.h"
@@ -138,7 +139,7 @@ int deadList(const QStringList &args)
                                      { "code", leadReasonCode(d.code).toStdString() },
                                      { "reason", d.reason.toStdString() },
                                      { "dead_ms", d.deadMs } });
-        out << QString::fromStdString(j.dump(2)) << "\n";
+        out << QString::fromStdString(jsonText(j, 2)) << "\n";
         return 0;
     }
     qint64 total = 0;

@@ -3,6 +3,7 @@
 #include "commands.h"
 
 #include "config/serveoptions.h"
+#include "core/jsontext.h"
 #include "journal/leadjournal.h"
 #include "redis/redisclient.h"
 
@@ -130,7 +131,7 @@ int runLeadCommand(const QStringList &args)
             return;
         }
         if (json) {
-            out << QString::fromStdString(timelinesJson(r.value()).dump(2)) << Qt::endl;
+            out << QString::fromStdString(jsonText(timelinesJson(r.value()), 2)) << Qt::endl;
         } else if (r.value().isEmpty()) {
             err << "sluice lead: nothing in the journal for '" << query << "' (namespace " << ns
                 << "); emails match whole, and events expire with the task "

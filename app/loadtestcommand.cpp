@@ -5,6 +5,7 @@
 
 #include "config/serveoptions.h"
 #include "core/clock.h"
+#include "core/jsontext.h"
 #include "local/localengine.h"
 #include "runs/runreport.h"
 #include "runs/runsession.h"
@@ -304,7 +305,7 @@ int runLoadTestCommand(const QStringList &args)
     if (!a.jsonFile.isEmpty()) {
         QFile file(a.jsonFile);
         if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate)
-            || file.write(QByteArray::fromStdString(toJson(r).dump(2)) + '\n') < 0) {
+            || file.write(jsonBytes(toJson(r), 2) + '\n') < 0) {
             err << "sluice loadtest: cannot write " << a.jsonFile << ": " << file.errorString()
                 << "\n";
             engine.stop();

@@ -3,6 +3,7 @@
 #include "commands.h"
 
 #include "config/serveoptions.h"
+#include "core/jsontext.h"
 #include "redis/redisclient.h"
 #include "runs/runledger.h"
 #include "runs/runreport.h"
@@ -327,9 +328,7 @@ private:
 
     void show(const RunRecord &record)
     {
-        writeStdout(m_request.json ? QByteArray::fromStdString(toJson(record).dump(
-                                         2, ' ', false, nlohmann::json::error_handler_t::replace))
-                            + '\n'
+        writeStdout(m_request.json ? jsonBytes(toJson(record), 2, BadUtf8::Replace) + '\n'
                                    : formatRunReport(record).toUtf8());
         finish(0);
     }

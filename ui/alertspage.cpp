@@ -1,6 +1,7 @@
 #include "alertspage.h"
 
 #include "alerts/alertcenter.h"
+#include "core/jsontext.h"
 #include "tones.h"
 
 #include <QDateTime>
@@ -153,7 +154,8 @@ void AlertsPage::refresh()
                  tr("fired by %1%2")
                      .arg(e.instance,
                           e.instanceLocal ? tr(" alone (Redis unreachable)") : QString())));
-        m_firing->setItem(row, FSummary, cell(e.summary, QString::fromStdString(e.detail.dump(2))));
+        m_firing->setItem(row, FSummary,
+                          cell(e.summary, QString::fromStdString(jsonText(e.detail, 2))));
         const auto ack = m_alerts->acknowledged(e.kind);
         m_firing->setItem(row, FAcknowledged,
                           cell(ack ? tr("%1, %2").arg(ack->by, timeText(ack->atMs)) : QString()));
@@ -188,7 +190,7 @@ void AlertsPage::refresh()
         m_history->setItem(row, HInstance,
                            cell(e.instanceLocal ? tr("%1 (alone)").arg(e.instance) : e.instance));
         m_history->setItem(row, HSummary,
-                           cell(e.summary, QString::fromStdString(e.detail.dump(2))));
+                           cell(e.summary, QString::fromStdString(jsonText(e.detail, 2))));
     }
     for (int c : { HAt, HState, HKind, HSeverity, HInstance })
         m_history->resizeColumnToContents(c);

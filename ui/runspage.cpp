@@ -3,6 +3,7 @@
 #include "tones.h"
 
 #include "core/clock.h"
+#include "core/jsontext.h"
 #include "local/localengine.h"
 #include "runs/runledger.h"
 #include "runs/runreport.h"
@@ -356,7 +357,7 @@ void RunsPage::exportCurrent()
         return;
     QFile out(file);
     if (!out.open(QIODevice::WriteOnly | QIODevice::Truncate)
-        || out.write(QByteArray::fromStdString(toJson(r).dump(2))) < 0)
+        || out.write(jsonBytes(toJson(r), 2)) < 0)
         QMessageBox::warning(this, tr("Export failed"),
                              tr("Cannot write %1: %2").arg(file, out.errorString()));
 }

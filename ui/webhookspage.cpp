@@ -3,6 +3,7 @@
 #include "tones.h"
 
 #include "close/closewebhook.h"
+#include "core/jsontext.h"
 #include "local/localengine.h"
 
 #include <QComboBox>
@@ -282,7 +283,7 @@ void WebhooksPage::showSelected()
     text += u'\n';
     if (unreadable && !e.body.trimmed().isEmpty() && e.bodySize == e.body.size())
         text += tr("(shown as received: %1)\n").arg(unreadable->message());
-    text += unreadable ? QString::fromUtf8(e.body) : QString::fromStdString(body.dump(2));
+    text += unreadable ? QString::fromUtf8(e.body) : QString::fromStdString(jsonText(body, 2));
     if (e.bodySize > e.body.size())
         text += tr("\n… (%1 of %2 bytes kept)").arg(e.body.size()).arg(e.bodySize);
     text += tr("\n\nAnswer %1:\n").arg(e.status) + QString::fromUtf8(e.response);

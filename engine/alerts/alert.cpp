@@ -1,5 +1,7 @@
 #include "alert.h"
 
+#include "core/jsontext.h"
+
 #include <QDateTime>
 #include <QRegularExpression>
 #include <QUrl>
@@ -145,7 +147,7 @@ std::optional<AlertEvent> AlertEvent::fromJson(const nlohmann::json &json)
 
 std::optional<AlertEvent> AlertEvent::fromJsonText(const QByteArray &text)
 {
-    return fromJson(nlohmann::json::parse(text.constBegin(), text.constEnd(), nullptr, false));
+    return fromJson(parseJson(text));
 }
 
 std::optional<AlertHours> AlertHours::parse(const QString &text, QString *error)

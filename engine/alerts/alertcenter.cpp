@@ -1,6 +1,7 @@
 #include "alertcenter.h"
 
 #include "alertsender.h"
+#include "core/jsontext.h"
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
 
@@ -107,8 +108,7 @@ void AlertCenter::decide(const std::vector<AlertCondition> &conditions)
     for (AlertKind kind : kAllAlertKinds) {
         const auto it = holding.find(kind);
         args << alertKindName(kind) << (it != holding.end() ? "1" : "0")
-             << (it != holding.end() ? QByteArray::fromStdString(it->second.toJson().dump())
-                                     : QByteArray());
+             << (it != holding.end() ? jsonBytes(it->second.toJson()) : QByteArray());
     }
     QPointer<AlertCenter> self(this);
     redis->evalScript(kEvaluateScript, {}, args, [self, holding](RedisResult r) {
@@ -177,7 +177,7 @@ void AlertCenter::settled(const std::map<AlertKind, AlertEvent> &holding, const 
             r.instanceLocal = false;
             m_services.redis->command({ "XADD", m_services.keys.alertLog(), "MAXLEN", "~",
                                         QByteArray::number(kLogCap), "*", "event",
-                                        QByteArray::fromStdString(r.toJson().dump()) },
+                                        jsonBytes(r.toJson()) },
                                       [](RedisResult) {});
             announce(r);
         } else if (stored) {
@@ -202,10 +202,9 @@ void AlertCenter::settled(const std::map<AlertKind, AlertEvent> &holding, const 
         nlohmann::json status = m_services.status();
         status["at"] = now;
         status["instance"] = m_services.instance.toStdString();
-        m_services.redis->command({ "HSET", m_services.keys.statuses(),
-                                    m_services.instance.toUtf8(),
-                                    QByteArray::fromStdString(status.dump()) },
-                                  [](RedisResult) {});
+        m_services.redis->command(
+            { "HSET", m_services.keys.statuses(), m_services.instance.toUtf8(), jsonBytes(status) },
+            [](RedisResult) {});
     }
     if (m_evaluations % 100 == 0)
         pruneStatuses(now);
@@ -227,8 +226,7 @@ void AlertCenter::pruneStatuses(qint64 nowMs)
             return;
         const auto &e = r.value().elements();
         for (size_t i = 0; i + 1 < e.size(); i += 2) {
-            const auto status = nlohmann::json::parse(e[i + 1].bytes().constBegin(),
-                                                      e[i + 1].bytes().constEnd(), nullptr, false);
+            const auto status = parseJson(e[i + 1].bytes());
             if (!status.is_object() || nowMs - status.value("at", qint64(0)) > 24 * 3600'000LL)
                 redis->command({ "HDEL", keys.statuses(), e[i].bytes() }, [](RedisResult) {});
         }
@@ -268,8 +266,7 @@ void AlertCenter::readBack()
         const auto &e = r.value().elements();
         for (size_t i = 0; i + 1 < e.size(); i += 2) {
             const auto kind = alertKindFromName(e[i].bytes());
-            const auto json = nlohmann::json::parse(e[i + 1].bytes().constBegin(),
-                                                    e[i + 1].bytes().constEnd(), nullptr, false);
+            const auto json = parseJson(e[i + 1].bytes());
             if (!kind || !json.is_object())
                 continue;
             AlertAck ack;
@@ -367,13 +364,12 @@ void AlertCenter::acknowledge(AlertKind kind, const QString &who,
         return;
     }
     const nlohmann::json ack { { "by", who.toStdString() }, { "at_ms", now } };
-    m_services.redis->command({ "HSET", m_services.keys.alertAcks(), alertKindName(kind),
-                                QByteArray::fromStdString(ack.dump()) },
-                              [done](RedisResult r) {
-                                  if (done)
-                                      done(r.ok() ? std::nullopt
-                                                  : std::optional<QString>(r.error().describe()));
-                              });
+    m_services.redis->command(
+        { "HSET", m_services.keys.alertAcks(), alertKindName(kind), jsonBytes(ack) },
+        [done](RedisResult r) {
+            if (done)
+                done(r.ok() ? std::nullopt : std::optional<QString>(r.error().describe()));
+        });
 }
 
 } // namespace sluice

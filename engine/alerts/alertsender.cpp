@@ -1,5 +1,7 @@
 #include "alertsender.h"
 
+#include "core/jsontext.h"
+
 #include <QLoggingCategory>
 #include <QNetworkReply>
 #include <QNetworkRequest>
@@ -27,7 +29,7 @@ AlertSender::~AlertSender()
 
 void AlertSender::send(const AlertEvent &event)
 {
-    const QByteArray body = QByteArray::fromStdString(event.toJson().dump());
+    const QByteArray body = jsonBytes(event.toJson());
     for (const QString &url : m_options.urls) {
         if (int(m_pending.size()) >= kMaxPending) {
             // The oldest one waiting for a retry goes: newer news matters more.

@@ -1,5 +1,6 @@
 #include "statusreport.h"
 
+#include "core/jsontext.h"
 #include "redis/redisclient.h"
 
 #include <QDateTime>
@@ -156,8 +157,7 @@ void readStatusReport(RedisClient *redis, const RedisKeys &keys,
             return;
         const auto &e = r.value().elements();
         for (size_t i = 0; i + 1 < e.size(); i += 2) {
-            auto status = nlohmann::json::parse(e[i + 1].bytes().constBegin(),
-                                                e[i + 1].bytes().constEnd(), nullptr, false);
+            auto status = parseJson(e[i + 1].bytes());
             if (status.is_object() && report->atMs - status.value("at", qint64(0)) < kForgetMs)
                 report->instances.push_back(std::move(status));
         }

@@ -1,5 +1,7 @@
 #include "closeclient.h"
 
+#include "core/jsontext.h"
+
 #include <QPointer>
 #include <QRegularExpression>
 
@@ -102,7 +104,7 @@ QByteArray CloseClient::searchBody(const QStringList &leadIds, int limit, const 
     };
     if (!cursor.isEmpty())
         body["cursor"] = cursor.toStdString();
-    return QByteArray::fromStdString(body.dump());
+    return jsonBytes(body);
 }
 
 void CloseClient::searchLeads(const QStringList &leadIds, int limit, const QString &cursor,

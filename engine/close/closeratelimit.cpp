@@ -1,5 +1,7 @@
 #include "closeratelimit.h"
 
+#include "core/jsontext.h"
+
 #include <QList>
 
 #include <nlohmann/json.hpp>
@@ -49,7 +51,7 @@ milliseconds closePaceGap(const CloseRateLimit &limit)
 
 std::optional<milliseconds> closeRateReset(const QByteArray &body)
 {
-    const auto parsed = nlohmann::json::parse(body.constBegin(), body.constEnd(), nullptr, false);
+    const auto parsed = parseJson(body);
     if (!parsed.is_object())
         return std::nullopt;
     // {"error": {"message": ..., "rate_reset": 1.5, ...}}; a top-level rate_reset is read too.

@@ -1,5 +1,7 @@
 #include "closetask.h"
 
+#include "core/jsontext.h"
+
 #include <QRegularExpression>
 
 #include <nlohmann/json.hpp>
@@ -40,7 +42,7 @@ Result<CloseTask, QString> parseCloseTask(const json &task)
 
 Result<CloseTaskPage, QString> parseCloseTaskPage(const QByteArray &body)
 {
-    const json page = json::parse(body.constBegin(), body.constEnd(), nullptr, false);
+    const json page = parseJson(body);
     if (!page.is_object())
         return QStringLiteral("the answer is not a JSON object");
     const auto data = page.find("data");

@@ -6,6 +6,7 @@
 #include <QRegularExpression>
 
 #include "close/jsontypename.h"
+#include "core/jsontext.h"
 
 #include <nlohmann/json.hpp>
 
@@ -41,7 +42,7 @@ QString memberPath(const QString &path, const std::string &key)
     const QString k = webhookQString(key);
     if (plain.match(k).hasMatch())
         return path.isEmpty() ? k : path + QLatin1Char('.') + k;
-    return path + QLatin1Char('[') + webhookQString(json(key).dump()) + QLatin1Char(']');
+    return path + QLatin1Char('[') + webhookQString(jsonText(json(key))) + QLatin1Char(']');
 }
 
 QString indexPath(const QString &path, size_t index)
@@ -540,7 +541,7 @@ std::optional<IntakeError> parseLimitedJson(const QByteArray &body, const Intake
                                  .arg(limits.maxDepth)
                                  .arg(*at) };
     try {
-        out = json::parse(body.constBegin(), body.constEnd());
+        out = parseJsonOrThrow(body);
     } catch (const json::exception &e) {
         // "[json.exception.parse_error.101] parse error at line 1, column 9: ..." -> from "parse".
         QString what = QString::fromUtf8(e.what());

@@ -1,5 +1,7 @@
 #include "jsonvariant.h"
 
+#include "jsontext.h"
+
 #include <nlohmann/json.hpp>
 
 namespace sluice {
@@ -51,7 +53,7 @@ QVariant jsonToVariant(const nlohmann::json &j)
         return QString::fromStdString(j.get<std::string>());
     if (j.is_null())
         return QVariant::fromValue(nullptr);
-    return QString::fromStdString(j.dump());
+    return QString::fromStdString(jsonText(j));
 }
 
 } // namespace sluice

@@ -1,6 +1,7 @@
 target_sources(sluice_engine_core PRIVATE
   core/apicall.cpp core/apicall.h
   core/clock.cpp core/clock.h
+  core/jsontext.cpp core/jsontext.h
   core/jsonvariant.cpp core/jsonvariant.h
   core/lead.cpp core/lead.h
   core/requestgate.h

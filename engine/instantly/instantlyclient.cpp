@@ -1,5 +1,6 @@
 #include "instantlyclient.h"
 
+#include "core/jsontext.h"
 #include "core/jsonvariant.h"
 
 #include <QDateTime>
@@ -24,7 +25,7 @@ std::string instantlyStd(const QString &s)
 
 QByteArray dump(const json &j)
 {
-    return QByteArray::fromStdString(j.dump());
+    return jsonBytes(j);
 }
 
 json leadJson(const Lead &lead)
@@ -162,7 +163,7 @@ template<typename T> void InstantlyClient::send(const ApiRequest &request, ApiCa
         }
         std::optional<T> value;
         try {
-            value = parse<T>(json::parse(result.body.constBegin(), result.body.constEnd()));
+            value = parse<T>(parseJsonOrThrow(result.body));
         } catch (const json::exception &) { }
         if (!value) {
             ApiResult bad = result;

@@ -2,6 +2,7 @@
 
 #include "close/closelead.h"
 #include "close/closewebhook.h"
+#include "core/jsontext.h"
 #include "journal/leadjournal.h"
 #include "queue/leadreason.h"
 #include "store/queuedlead.h"
@@ -26,8 +27,7 @@ QByteArray journalIdentityOf(const QList<QByteArray> &fields)
             return "close:" + fields[i + 1];
         if (fields[i] != "lead")
             continue;
-        const json lead
-            = json::parse(fields[i + 1].constBegin(), fields[i + 1].constEnd(), nullptr, false);
+        const json lead = parseJson(fields[i + 1]);
         if (lead.is_object() && lead.contains("email") && lead["email"].is_string())
             return journalIdentity(QString::fromStdString(lead["email"].get<std::string>()))
                 .toUtf8();
@@ -79,7 +79,7 @@ IntakeBatch IntakeBatch::fromRequest(const IntakeRequest &request, const QString
                 = request.allUnsubscribed ? LeadReason::Unsubscribed : LeadReason::NoUsableEmail;
             fields << "reason" << noUsableContactText(request.closeLeadId, request.skipped).toUtf8()
                    << "code" << leadReasonCode(code) << "dead_ms" << QByteArray::number(createdMs)
-                   << "seen_emails" << QByteArray::fromStdString(emails.dump());
+                   << "seen_emails" << jsonBytes(emails);
         }
         batch.entries.append(std::move(fields));
         batch.identities.append("close:" + request.closeLeadId.toUtf8());
@@ -139,12 +139,12 @@ QByteArray IntakeBatch::toJsonLine() const
     if (!closeTaskId.isEmpty())
         line["close_task"] = closeTaskId.toStdString();
     // dump() escapes control characters, so the line never holds a raw newline.
-    return QByteArray::fromStdString(line.dump(-1, ' ', false, json::error_handler_t::replace));
+    return jsonBytes(line, -1, BadUtf8::Replace);
 }
 
 std::optional<IntakeBatch> IntakeBatch::fromJsonLine(const QByteArray &line)
 {
-    const json j = json::parse(line.constBegin(), line.constEnd(), nullptr, false);
+    const json j = parseJson(line);
     if (!j.is_object())
         return std::nullopt;
     auto text = [&](const char *key) -> std::optional<QString> {

@@ -3,6 +3,7 @@
 #include "close/closesignature.h"
 #include "close/closewebhook.h"
 #include "control/fleetstatus.h"
+#include "core/jsontext.h"
 #include "core/jsonvariant.h"
 #include "intakebatch.h"
 #include "redis/redisclient.h"
@@ -26,7 +27,7 @@ constexpr qsizetype kMaxIdempotencyKeyLength = 200;
 
 QByteArray dumpJson(const json &j)
 {
-    return QByteArray::fromStdString(j.dump(-1, ' ', false, json::error_handler_t::replace));
+    return jsonBytes(j, -1, BadUtf8::Replace);
 }
 
 /// "application/json" out of "application/json; charset=utf-8".
@@ -41,7 +42,7 @@ bool isJsonContentType(const QByteArray &header)
 /// Close's event.id of a body the intake refused, for the inspector; "" when there is none.
 QString eventIdOf(const QByteArray &body)
 {
-    const json j = json::parse(body.constBegin(), body.constEnd(), nullptr, false);
+    const json j = parseJson(body);
     if (!j.is_object())
         return {};
     const auto event = j.find("event");

@@ -1,13 +1,14 @@
 #include "webhookexchange.h"
 
+#include "core/jsontext.h"
+
 #include <nlohmann/json.hpp>
 
 namespace sluice {
 
 QString WebhookExchange::outcome() const
 {
-    const nlohmann::json j
-        = nlohmann::json::parse(response.constBegin(), response.constEnd(), nullptr, false);
+    const nlohmann::json j = parseJson(response);
     auto text = [&](const char *key) {
         return j.is_object() && j.contains(key) && j[key].is_string()
             ? QString::fromStdString(j[key].get<std::string>())

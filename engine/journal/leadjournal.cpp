@@ -1,5 +1,6 @@
 #include "leadjournal.h"
 
+#include "core/jsontext.h"
 #include "core/lead.h"
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
@@ -91,14 +92,13 @@ JournalEvent JournalEvent::fromFields(const QList<QByteArray> &fields)
 
 QList<JournalEvent> JournalEvent::fromStored(const QByteArray &stored)
 {
-    const nlohmann::json array
-        = nlohmann::json::parse(stored.constBegin(), stored.constEnd(), nullptr, false);
+    const nlohmann::json array = parseJson(stored);
     if (!array.is_array())
         return {};
     QList<QByteArray> fieldsAndValues;
     for (const nlohmann::json &item : array)
         fieldsAndValues << (item.is_string() ? QByteArray::fromStdString(item.get<std::string>())
-                                             : QByteArray::fromStdString(item.dump()));
+                                             : jsonBytes(item));
     JournalEvent e = fromFields(fieldsAndValues);
     QByteArray entry;
     for (qsizetype i = 0; i + 1 < fieldsAndValues.size(); i += 2)
@@ -373,8 +373,7 @@ void LeadJournal::leadsOfTask(
                          }
                          QStringList ids;
                          const QByteArray raw = leads.value().bytes();
-                         const nlohmann::json list = nlohmann::json::parse(
-                             raw.constBegin(), raw.constEnd(), nullptr, false);
+                         const nlohmann::json list = parseJson(raw);
                          if (list.is_array()) // "{}" for none: Lua's cjson cannot tell
                              for (const nlohmann::json &id : list)
                                  if (id.is_string() && ids.size() < std::max(1, maxLeads))

@@ -4,6 +4,7 @@
 #include "close/closesignature.h"
 #include "control/fleetstatus.h"
 #include "control/operatorcontrol.h"
+#include "core/jsontext.h"
 #include "instantly/instantlyclient.h"
 #include "intake/intakeserver.h"
 #include "limiter/sendaudit.h"
@@ -66,9 +67,7 @@ QVariantMap deliveryHealth(const DeliverySnapshot &s, bool &healthy)
 /// `sluice status` shows it, plus the last lead's time as ISO 8601 text.
 QVariantMap forecastHealth(const Forecast &f)
 {
-    QVariantMap out = QJsonDocument::fromJson(QByteArray::fromStdString(forecastJson(f).dump()))
-                          .object()
-                          .toVariantMap();
+    QVariantMap out = QJsonDocument::fromJson(jsonBytes(forecastJson(f))).object().toVariantMap();
     out.insert(
         QStringLiteral("last_lead_at"),
         f.lastLeadAtMs ? QVariant(
@@ -85,9 +84,7 @@ QVariantList alertsHealth(const AlertCenter *alerts)
     if (!alerts)
         return out;
     for (const AlertEvent &e : alerts->active()) {
-        QVariantMap a = QJsonDocument::fromJson(QByteArray::fromStdString(e.toJson().dump()))
-                            .object()
-                            .toVariantMap();
+        QVariantMap a = QJsonDocument::fromJson(jsonBytes(e.toJson())).object().toVariantMap();
         a.remove(QStringLiteral("text"));
         a.remove(QStringLiteral("state"));
         if (auto ack = alerts->acknowledged(e.kind))
@@ -440,8 +437,7 @@ LoadTestServices LocalEngine::loadTestServices() const
         SandboxServer *sandbox = m_sandbox.get();
         s.seedCloseLeads = [sandbox](const QByteArray &leads,
                                      std::function<void(std::optional<QString>)> done) {
-            const auto parsed
-                = nlohmann::json::parse(leads.constBegin(), leads.constEnd(), nullptr, false);
+            const auto parsed = parseJson(leads);
             if (!parsed.is_array()) {
                 done(QStringLiteral("the leads are not a JSON array"));
                 return;

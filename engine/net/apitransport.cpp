@@ -1,5 +1,6 @@
 #include "apitransport.h"
 
+#include "core/jsontext.h"
 #include "core/requestgate.h"
 
 #include <QDateTime>
@@ -64,7 +65,7 @@ private:
 QString messageFromBody(const QByteArray &body)
 {
     try {
-        const auto j = nlohmann::json::parse(body.constBegin(), body.constEnd());
+        const auto j = parseJsonOrThrow(body);
         if (j.is_object()) {
             for (const char *key : { "message", "error", "detail" }) {
                 if (j.contains(key) && j[key].is_string() && !j[key].get<std::string>().empty())
@@ -89,7 +90,7 @@ bool bodyReportsError(const QByteArray &body)
     if (!body.trimmed().startsWith('{'))
         return false;
     try {
-        const auto j = nlohmann::json::parse(body.constBegin(), body.constEnd());
+        const auto j = parseJsonOrThrow(body);
         if (!j.is_object())
             return false;
         if (j.contains("status") && j["status"] == "error")

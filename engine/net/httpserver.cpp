@@ -1,5 +1,7 @@
 #include "httpserver.h"
 
+#include "core/jsontext.h"
+
 #include <QHttpServerRequest>
 #include <QMetaEnum>
 #include <QTcpSocket>
@@ -192,7 +194,7 @@ QByteArray HttpRoutes::errorBody(int status, const QString &detail) const
         { "error", httpReasonPhrase(status).toStdString() },
         { "detail", detail.toStdString() },
     };
-    return QByteArray::fromStdString(body.dump());
+    return jsonBytes(body);
 }
 
 void HttpRoutes::sendError(HttpResponder &responder, int status, const QString &detail,

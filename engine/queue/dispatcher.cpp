@@ -6,6 +6,7 @@
 #include "close/closeclient.h"
 #include "close/closelookup.h"
 #include "core/clock.h"
+#include "core/jsontext.h"
 #include "instantly/instantlyclient.h"
 #include "journal/leadjournal.h"
 #include "limiter/sendaudit.h"
@@ -396,7 +397,7 @@ void Dispatcher::lookedUp(const Work &work, const CloseLookupAnswer &answer)
         nlohmann::json fields = nlohmann::json::array();
         for (const QByteArray &f : q.toFields())
             fields.push_back(f.toStdString());
-        args << QByteArray::fromStdString(fields.dump());
+        args << jsonBytes(fields);
     }
     const QByteArray entryId = work.entryId;
     QPointer<Dispatcher> self(this);

@@ -2,6 +2,7 @@
 
 #include "close/closesignature.h"
 #include "core/clock.h"
+#include "core/jsontext.h"
 #include "instantly/instantlyclient.h"
 #include "limiter/sendaudit.h"
 #include "redis/luascripts.h"
@@ -93,7 +94,7 @@ json closeLeadJson(const RunDefinition &d, int i)
 
 QByteArray LoadTestRun::closeLead(const RunDefinition &d, int i)
 {
-    return QByteArray::fromStdString(closeLeadJson(d, i).dump());
+    return jsonBytes(closeLeadJson(d, i));
 }
 
 QByteArray LoadTestRun::webhookBody(const RunDefinition &d, int i)
@@ -116,7 +117,7 @@ QByteArray LoadTestRun::webhookBody(const RunDefinition &d, int i)
     };
     if (d.inlineLeads)
         body["lead"] = closeLeadJson(d, i);
-    return QByteArray::fromStdString(body.dump());
+    return jsonBytes(body);
 }
 
 qint64 LoadTestRun::predictMs(int leads, qint64 queueDepth, const LoadTestServices &s,
@@ -328,7 +329,7 @@ QString LoadTestRun::taskIdOf(size_t index)
         m_taskIdOf.resize(m_firer->results().size());
     if (!r.acknowledged() || !m_taskIdOf[index].isEmpty())
         return m_taskIdOf[index];
-    const json body = json::parse(r.body.constBegin(), r.body.constEnd(), nullptr, false);
+    const json body = parseJson(r.body);
     if (body.is_object() && body.contains("task_id") && body["task_id"].is_string())
         m_taskIdOf[index] = QString::fromStdString(body["task_id"].get<std::string>());
     return m_taskIdOf[index];

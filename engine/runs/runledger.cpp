@@ -1,5 +1,6 @@
 #include "runledger.h"
 
+#include "core/jsontext.h"
 #include "redis/luascripts.h"
 #include "redis/redisclient.h"
 
@@ -44,7 +45,7 @@ Result<RunRecord, LedgerError> parseRecord(const QString &id, const QByteArray &
                        QStringLiteral("run '%1' is stored but cannot be read: %2").arg(id, why));
     };
     try {
-        const json j = json::parse(bytes.cbegin(), bytes.cend(), nullptr, false);
+        const json j = parseJson(bytes);
         if (j.is_discarded())
             return unreadable(QStringLiteral("it is not JSON"));
         if (auto record = runRecordFromJson(j))
@@ -104,8 +105,7 @@ void RunLedger::save(const RunRecord &record, Callback<RunSaveOutcome> done)
         });
         return;
     }
-    const QByteArray body = QByteArray::fromStdString(
-        toJson(record).dump(-1, ' ', false, json::error_handler_t::replace));
+    const QByteArray body = jsonBytes(toJson(record), -1, BadUtf8::Replace);
     m_redis->evalScript(
         kSave, { m_keys.run(d.id), m_keys.runs() },
         { body, QByteArray::number(record.createdMs), d.id.toUtf8(),

@@ -1,5 +1,7 @@
 #include "runreport.h"
 
+#include "core/jsontext.h"
+
 #include <QDateTime>
 #include <QSet>
 #include <QStringList>
@@ -636,9 +638,7 @@ QByteArray runsToJson(const std::vector<RunRecord> &runs)
     nlohmann::json array = nlohmann::json::array();
     for (const RunRecord &r : runs)
         array.push_back(toJson(r));
-    return QByteArray::fromStdString(
-               array.dump(2, ' ', false, nlohmann::json::error_handler_t::replace))
-        + '\n';
+    return jsonBytes(array, 2, BadUtf8::Replace) + '\n';
 }
 
 } // namespace sluice

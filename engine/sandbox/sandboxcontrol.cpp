@@ -1,6 +1,8 @@
 // The sandbox's private control API under /_sandbox/ (bearer: the Instantly key) and its stats.
 #include "sandboxserver.h"
 
+#include "core/jsontext.h"
+
 #include <nlohmann/json.hpp>
 
 namespace sluice {
@@ -110,7 +112,7 @@ void SandboxServer::addControlRoutes()
                      json body = json::object();
                      if (!r.body.trimmed().isEmpty()) {
                          try {
-                             body = json::parse(r.body.constBegin(), r.body.constEnd());
+                             body = parseJsonOrThrow(r.body);
                          } catch (const json::parse_error &e) {
                              const StoreReply error
                                  = badControl(QStringLiteral("body is not valid JSON: %1")

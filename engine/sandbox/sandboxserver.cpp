@@ -1,5 +1,6 @@
 #include "sandboxserver.h"
 
+#include "core/jsontext.h"
 #include "core/windowstats.h"
 
 #include <QTimer>
@@ -19,7 +20,7 @@ namespace {
 std::optional<json> parseBody(const QByteArray &body, StoreReply *error, bool close = false)
 {
     try {
-        return json::parse(body.constBegin(), body.constEnd());
+        return parseJsonOrThrow(body);
     } catch (const json::parse_error &e) {
         const QString message
             = QStringLiteral("body is not valid JSON: %1").arg(QString::fromUtf8(e.what()));

@@ -2,6 +2,7 @@
 
 #include <QHash>
 
+#include "core/jsontext.h"
 #include "core/jsonvariant.h"
 
 #include <nlohmann/json.hpp>
@@ -32,7 +33,7 @@ QList<QByteArray> QueuedLead::toFields() const
                      { "last_name", lead.lastName.toStdString() },
                      { "company_name", lead.companyName.toStdString() },
                      { "custom_variables", vars } };
-    out << "lead" << QByteArray::fromStdString(j.dump());
+    out << "lead" << jsonBytes(j);
     return out;
 }
 
@@ -66,7 +67,7 @@ Result<QueuedLead, QString> QueuedLead::fromFields(const QList<QByteArray> &fiel
     if (raw.isEmpty())
         return QStringLiteral("neither 'lead' nor 'close_lead' is present");
     try {
-        const json j = json::parse(raw.constBegin(), raw.constEnd());
+        const json j = parseJsonOrThrow(raw);
         if (!j.is_object() || !j.contains("email") || !j["email"].is_string())
             return QStringLiteral("field 'lead' has no string 'email'");
         auto str = [&](const char *key) {
