@@ -149,12 +149,13 @@ int deadList(const QStringList &args)
         out << (only ? "no dead letters with that reason\n" : "no dead letters\n");
         return 0;
     }
+    // One "now" for the whole listing, so every age is measured from the same instant.
+    const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
     out << total << " dead letter(s)\n\n";
     for (const DeadLetterCount &c : shown) {
         out << QString::number(c.count).rightJustified(7) << "  "
             << QString::fromUtf8(leadReasonCode(c.code)) << " - " << leadReasonTitle(c.code)
-            << " (newest " << spanText(QDateTime::currentMSecsSinceEpoch() - c.newestMs)
-            << " ago)\n";
+            << " (newest " << spanText(nowMs - c.newestMs) << " ago)\n";
         out << "         " << leadReasonAction(c.code) << "\n";
     }
     out << "\nNewest" << (only ? " with that reason" : "") << ":\n";
@@ -171,8 +172,7 @@ int deadList(const QStringList &args)
         out << QStringLiteral("%1  %2  %3  %4  %5: %6\n")
                    .arg(QString::fromUtf8(d.entryId).leftJustified(20), who.leftJustified(30),
                         d.lead.campaignName.leftJustified(20),
-                        (d.deadMs > 0 ? spanText(QDateTime::currentMSecsSinceEpoch() - d.deadMs)
-                                      : QStringLiteral("?"))
+                        (d.deadMs > 0 ? spanText(nowMs - d.deadMs) : QStringLiteral("?"))
                             .leftJustified(7),
                         QString::fromUtf8(leadReasonCode(d.code)), d.reason);
     }

@@ -56,4 +56,22 @@ QVariant jsonToVariant(const nlohmann::json &j)
     return QString::fromStdString(jsonText(j));
 }
 
+QVariant jsonToVariantTree(const nlohmann::json &j)
+{
+    if (j.is_object()) {
+        QVariantMap map;
+        for (auto it = j.cbegin(); it != j.cend(); ++it)
+            map.insert(QString::fromStdString(it.key()), jsonToVariantTree(*it));
+        return map;
+    }
+    if (j.is_array()) {
+        QVariantList list;
+        list.reserve(qsizetype(j.size()));
+        for (const nlohmann::json &item : j)
+            list.append(jsonToVariantTree(item));
+        return list;
+    }
+    return jsonToVariant(j);
+}
+
 } // namespace sluice

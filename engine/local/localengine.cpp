@@ -5,6 +5,7 @@
 #include "control/fleetstatus.h"
 #include "control/operatorcontrol.h"
 #include "core/jsontext.h"
+#include "core/jsonvariant.h"
 #include "instantly/instantlyclient.h"
 #include "intake/intakeserver.h"
 #include "limiter/sendaudit.h"
@@ -22,8 +23,6 @@
 #include <QDateTime>
 #include <QDir>
 #include <QHostInfo>
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QLoggingCategory>
 #include <QPointer>
 #include <QRandomGenerator>
@@ -67,7 +66,7 @@ QVariantMap deliveryHealth(const DeliverySnapshot &s, bool &healthy)
 /// `sluice status` shows it, plus the last lead's time as ISO 8601 text.
 QVariantMap forecastHealth(const Forecast &f)
 {
-    QVariantMap out = QJsonDocument::fromJson(jsonBytes(forecastJson(f))).object().toVariantMap();
+    QVariantMap out = jsonToVariantTree(forecastJson(f)).toMap();
     out.insert(
         QStringLiteral("last_lead_at"),
         f.lastLeadAtMs ? QVariant(
@@ -84,7 +83,7 @@ QVariantList alertsHealth(const AlertCenter *alerts)
     if (!alerts)
         return out;
     for (const AlertEvent &e : alerts->active()) {
-        QVariantMap a = QJsonDocument::fromJson(jsonBytes(e.toJson())).object().toVariantMap();
+        QVariantMap a = jsonToVariantTree(e.toJson()).toMap();
         a.remove(QStringLiteral("text"));
         a.remove(QStringLiteral("state"));
         if (auto ack = alerts->acknowledged(e.kind))
