@@ -4,7 +4,7 @@ target_sources(sluice_engine_core PRIVATE
   core/jsontext.cpp core/jsontext.h
   core/jsonvariant.cpp core/jsonvariant.h
   core/lead.cpp core/lead.h
-  core/requestgate.h
+  core/requestgate.cpp core/requestgate.h
   core/ringbuffer.h
   core/result.h
   core/secret.cpp core/secret.h
