@@ -42,9 +42,9 @@ set(SLUICE_PCH_HEADERS
 # mocs_compilation.cpp, and it compiles inside the source's unity batch, where Qt is already
 # parsed. The 40-odd mocs_compilation.cpp files had cost 43 s of a 334 s release build, each
 # loading the precompiled header or parsing Qt again; what is left of one is a comment, so it
-# skips the precompiled header. (A header with Q_OBJECT and no .cpp of its own, such as
-# core/requestgate.h, still goes through mocs_compilation.cpp.) scripts/tidy.sh gives these
-# includes empty stand-ins, since it does not run moc.
+# skips the precompiled header. A header-only Q_OBJECT gets a .cpp for the include alone
+# (core/requestgate.cpp); the `conventions` test checks every header. scripts/tidy.sh gives
+# these includes empty stand-ins, since it does not run moc.
 function(sluice_moc_in_sources target)
   set_source_files_properties("${CMAKE_CURRENT_BINARY_DIR}/${target}_autogen/mocs_compilation.cpp"
     TARGET_DIRECTORY ${target} PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
