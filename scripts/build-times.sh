@@ -13,6 +13,10 @@
 # -DSLUICE_USE_LLD=OFF) and with them, so the same code is compared; two commits differ in code
 # as well as in how it is built.
 #
+# PRESETS="asan" (or "release") measures one preset only. AFTER_FIRST=1 builds AFTER before
+# BEFORE: the machine's speed drifts by 10-20% within an hour when other work shares it, and a
+# second run in the other order shows how much of a ratio is that drift.
+#
 # AFTER defaults to HEAD, DIR to /tmp/sluice-build-times. A full run is four clean builds,
 # about 40 minutes on two cores; run it on an otherwise idle machine, since wall time follows
 # whatever else runs (CPU time much less so).
@@ -80,18 +84,24 @@ if ((LEVERS)); then
 fi
 B_LABEL=${BEFORE:0:7} A_LABEL=${AFTER:0:7}
 ((LEVERS)) && B_LABEL="${BEFORE:0:7} levers off" A_LABEL="levers on"
+read -r -a PRESET_LIST <<<"${PRESETS:-asan release}"
 declare -A B_WALL B_CPU A_WALL A_CPU
-for preset in asan release; do
-    build "$BEFORE" "$preset" "${OFF[@]}"
+for preset in "${PRESET_LIST[@]}"; do
+    if [[ ${AFTER_FIRST:-0} == 1 ]]; then
+        build "$AFTER" "$preset" "${ON[@]}"
+        build "$BEFORE" "$preset" "${OFF[@]}"
+    else
+        build "$BEFORE" "$preset" "${OFF[@]}"
+        build "$AFTER" "$preset" "${ON[@]}"
+    fi
     B_WALL[$preset]=${WALL[$BEFORE/$preset]} B_CPU[$preset]=${CPU[$BEFORE/$preset]}
-    build "$AFTER" "$preset" "${ON[@]}"
     A_WALL[$preset]=${WALL[$AFTER/$preset]} A_CPU[$preset]=${CPU[$AFTER/$preset]}
 done
 
 printf '\n| build | %s wall | %s wall | ratio | %s CPU | %s CPU | ratio |\n' \
     "$B_LABEL" "$A_LABEL" "$B_LABEL" "$A_LABEL"
 printf '|---|---|---|---|---|---|---|\n'
-for preset in asan release; do
+for preset in "${PRESET_LIST[@]}"; do
     printf '| %s | %.0f s | %.0f s | %.2f | %.0f s | %.0f s | %.2f |\n' "$preset" \
         "${B_WALL[$preset]}" "${A_WALL[$preset]}" \
         "$(echo "${A_WALL[$preset]} / ${B_WALL[$preset]}" | bc -l)" \
