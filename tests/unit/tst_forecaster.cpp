@@ -1,13 +1,9 @@
 // The forecaster on a stepped clock: drain rate and time to drain, the pace's promise before
 // there is history, the budget left in the minute, and the 429s our own pace cannot explain.
 #include "common/suite.h"
-#include "core/jsontext.h"
-#include "core/jsonvariant.h"
 #include "core/spantext.h"
 #include "telemetry/forecaster.h"
 
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QTest>
 
 #include <nlohmann/json.hpp>
@@ -194,33 +190,6 @@ private Q_SLOTS:
         QVERIFY2(k.at("time_to_drain_ms") == fc.timeToDrain->count(), k.dump().c_str());
         QVERIFY(k.at("last_lead_at_ms") == *fc.lastLeadAtMs);
         QVERIFY(k.at("budget_left_this_minute") == *fc.budgetLeftThisMinute);
-    }
-
-    void theTreeAsVariantsReadsAsQtReadsTheText()
-    {
-        // /healthz hands its forecast and alerts to Qt as variants, built straight from the
-        // JSON tree: they must be what Qt's own reader makes of the same JSON text.
-        const nlohmann::json j = {
-            { "backlog", 40 },
-            { "time_to_drain_ms", nullptr },
-            { "per_second", 2.5 },
-            { "drain_measured", false },
-            { "name", "naïve" },
-            { "big", 9'007'199'254'740'993LL },
-            { "nested", { { "ids", { 1, "a", nullptr, { { "deep", true } } } } } },
-        };
-        const QVariant tree = jsonToVariantTree(j);
-        QCOMPARE(tree.toMap(), QJsonDocument::fromJson(jsonBytes(j)).object().toVariantMap());
-        const QVariantMap map = tree.toMap();
-        QCOMPARE(map.value(QStringLiteral("backlog")).typeId(), int(QMetaType::LongLong));
-        QCOMPARE(map.value(QStringLiteral("big")).toLongLong(), 9'007'199'254'740'993LL);
-        QCOMPARE(map.value(QStringLiteral("time_to_drain_ms")).typeId(), int(QMetaType::Nullptr));
-        const QVariantList ids
-            = map.value(QStringLiteral("nested")).toMap().value(QStringLiteral("ids")).toList();
-        QCOMPARE(ids.size(), 4);
-        QCOMPARE(ids.at(3).toMap().value(QStringLiteral("deep")), QVariant(true));
-        // A scalar stays a scalar.
-        QCOMPARE(jsonToVariantTree(nlohmann::json("x")), QVariant(QStringLiteral("x")));
     }
 
     void spanTextIsShortAndRoundsDown_data()
