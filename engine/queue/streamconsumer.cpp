@@ -63,14 +63,10 @@ void StreamConsumer::start()
                 Q_EMIT self->errorNoted(QStringLiteral("cannot create the consumer group: %1")
                                             .arg(r.error().describe()));
         });
-    m_redis->command({ "HMGET", m_keys.control(), "paused", "paused_cause" },
-                     [self](RedisResult r) {
-                         if (!self)
-                             return;
-                         if (r.ok())
-                             self->onPauseFlag(r.value());
-                         self->readMore();
-                     });
+    readPauseFlag([self] {
+        if (self)
+            self->readMore();
+    });
     m_sinceHeartbeat.start();
     m_maintenance.start();
 }
@@ -228,14 +224,10 @@ void StreamConsumer::maintain()
     if (!m_running)
         return;
     beat(); // paused or not, this consumer is alive
-    QPointer<StreamConsumer> self(this);
-    m_redis->command({ "HMGET", m_keys.control(), "paused", "paused_cause" },
-                     [self](RedisResult r) {
-                         if (self && r.ok())
-                             self->onPauseFlag(r.value());
-                     });
+    readPauseFlag();
     if (m_paused)
         return;
+    QPointer<StreamConsumer> self(this);
     m_redis->evalScript(kPromote, { m_keys.retries(), m_keys.leads() },
                         { num(fleetClockMs()), "500" }, {});
     // Keep what we hold from looking abandoned, and learn what was taken over meanwhile.
@@ -277,6 +269,21 @@ void StreamConsumer::maintain()
         });
 }
 
+void StreamConsumer::readPauseFlag(std::function<void()> then)
+{
+    QPointer<StreamConsumer> self(this);
+    m_redis->command({ "HMGET", m_keys.control(), "paused", "paused_cause" },
+                     [self, sentAfter = m_pauseNowCount, then = std::move(then)](RedisResult r) {
+                         if (!self)
+                             return;
+                         // Stale: sent before this process paused the fleet.
+                         if (r.ok() && self->m_pauseNowCount == sentAfter)
+                             self->onPauseFlag(r.value());
+                         if (then)
+                             then();
+                     });
+}
+
 void StreamConsumer::onPauseFlag(const RedisReply &fields)
 {
     // [paused reason or nil, cause or nil]
@@ -286,6 +293,7 @@ void StreamConsumer::onPauseFlag(const RedisReply &fields)
 
 void StreamConsumer::pauseNow(const QString &reason, PauseCause cause)
 {
+    ++m_pauseNowCount;
     m_pausedCause = cause;
     setPaused(true, reason);
 }

@@ -52,7 +52,10 @@ public:
     PauseCause pausedCause() const { return m_pausedCause; }
     /// This process paused the fleet (its flag is being written to Redis): paused at once, so
     /// that the flag's removal, by an operator or a probe anywhere, is seen as a change even if
-    /// it comes before the next read of the flag.
+    /// it comes before the next read of the flag. A read of the flag sent before this call
+    /// answers from before the flag was written, and is ignored: it would resume the consumer
+    /// until the next read, and let it send in between. Call it after sending the write, on the
+    /// same Redis client, so every later read sees the flag.
     void pauseNow(const QString &reason, PauseCause cause);
     int held() const { return int(m_held.size()); }
 
@@ -83,6 +86,8 @@ private:
     void beat();
     void onEntries(const RedisReply &entries, bool reclaimed);
     void maintain();
+    /// Reads the fleet's pause flag; `then` runs after the answer (also when it was ignored).
+    void readPauseFlag(std::function<void()> then = {});
     void onPauseFlag(const RedisReply &fields);
     void setPaused(bool paused, const QString &reason);
 
@@ -98,6 +103,7 @@ private:
     bool m_paused = false;
     QString m_pausedReason;
     PauseCause m_pausedCause = PauseCause::Operator;
+    quint64 m_pauseNowCount = 0; ///< pauseNow() calls: reads of the flag sent before one are stale
     QSet<QByteArray> m_held; ///< entry ids handed to the handler and not yet given back
     QByteArray m_claimCursor = "0-0";
     QTimer m_maintenance;

@@ -15,6 +15,7 @@
 #include "queue/dispatcher.h"
 #include "queue/retrypolicy.h"
 #include "queue/schemagate.h"
+#include "queue/streamconsumer.h"
 #include "redis/capturedreply.h"
 #include "redis/redisclient.h"
 #include "redis/redisserver.h"
@@ -783,6 +784,35 @@ private Q_SLOTS:
         QCOMPARE(sandboxEmails().size(), 6);
         QVERIFY(!d->snapshot().paused);
         QCOMPARE(command({ "HGET", m_keys.control(), "paused" }).isString(), false);
+    }
+
+    void aFlagReadSentBeforeAPauseDoesNotUndoIt()
+    {
+        // The consumer reads the fleet's pause flag on start and every maintenance round. A
+        // read sent before this process paused the fleet answers "not paused". It must not
+        // resume the consumer: it did, until the next read, and a paused dispatcher could send
+        // in between (tst_dispatcher's revoked-key case caught it in CI once).
+        StreamConsumer consumer(m_redis.get(), m_keys, fastOptions());
+        consumer.setHandler([](const QByteArray &, const QList<QByteArray> &, bool) {});
+        QSignalSpy changes(&consumer, &StreamConsumer::pausedChanged);
+        consumer.start(); // its read of the flag is on its way, unanswered
+        // As Dispatcher::pauseFleet does it: the flag's write, then pauseNow, on one client.
+        const QString reason = QStringLiteral("Instantly API key rejected (HTTP 401)");
+        bool written = false;
+        m_redis->command({ "HSETNX", m_keys.control(), "paused", reason.toUtf8() },
+                         [&](RedisResult r) { written = r.ok(); });
+        consumer.pauseNow(reason, PauseCause::InstantlyKeyRejected);
+        // Redis answers in order: once the write is answered, so is the earlier read.
+        QTRY_VERIFY(written);
+        QVERIFY(consumer.isPaused());
+        QCOMPARE(consumer.pausedReason(), reason);
+        QCOMPARE(changes.size(), 1);
+        QCOMPARE(changes.at(0).at(0).toBool(), true);
+        // A read sent after the pause sees the flag, and its removal resumes the consumer.
+        command({ "HDEL", m_keys.control(), "paused" });
+        QTRY_VERIFY_WITH_TIMEOUT(!consumer.isPaused(), 10'000);
+        QCOMPARE(changes.size(), 2);
+        consumer.stop();
     }
 
     void weakRedisDurabilityIsWarnedAtStart()
